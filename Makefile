@@ -1,0 +1,115 @@
+# egress - a per-cgroup eBPF egress firewall.
+#
+#   make            build/egressd, build/egressctl
+#   make test       unit and integration tests against the running kernel (root)
+#   make run        egressd in the foreground with the embedded default policy (root)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Graph: bpf/*.bpf.c -> build/*.bpf.o -> build/*.skel.h -> build/user/*.o -> binaries.
+# V=1 shows the commands.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CLANG   ?= clang
+CC      ?= cc
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH    ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+
+PKGS    := libbpf libelf zlib jansson
+CFLAGS  ?= -O2 -g
+CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude -Iuser -I$(BUILD) \
+	   -DEGRESS_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Iinclude -I$(BUILD)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+COMMON  := parse policy cmdline cgroup state
+COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
+BPF_OBJS := $(BUILD)/egress.bpf.o
+SKELS   := $(BUILD)/egress.skel.h
+
+.PHONY: all clean install test unit run deps deps-test
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/egressd $(BUILD)/egressctl
+
+$(BUILD) $(BUILD)/user $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c include/egress.h $(BUILD)/vmlinux.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $(@:.o=.tmp.o)
+	$(Q)$(BPFTOOL) gen object $@ $(@:.o=.tmp.o)
+	$(Q)rm -f $(@:.o=.tmp.o)
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/egress.h | $(BUILD)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/user/egressd.o: $(SKELS)
+
+$(BUILD)/user/default_policy.o: user/default_policy.S maps/default.policy | $(BUILD)/user
+	$(call msg,AS,$@)
+	$(Q)$(CC) -c $< -o $@
+
+$(BUILD)/egressd: $(BUILD)/user/egressd.o $(BUILD)/user/events.o $(BUILD)/user/default_policy.o $(COMMON_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/egressctl: $(BUILD)/user/egressctl.o $(COMMON_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- tests ---------------------------------------------------------------
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+UNIT_SRCS := $(wildcard tests/unit/*.c) user/parse.c user/policy.c user/cmdline.c
+
+$(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h) include/egress.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -o $@ $(UNIT_SRCS) -lcmocka
+
+$(BUILD)/tests/probe: tests/probe.c | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -Wall -o $@ $<
+
+deps:
+	$(Q)sh scripts/deps.sh
+
+deps-test:
+	$(Q)sh scripts/deps.sh test
+
+unit: $(BUILD)/tests/unit_tests
+	$(Q)$(BUILD)/tests/unit_tests
+
+# Installs what it needs, builds, runs every test; the last line is "N passed, N failed".
+test: deps-test
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/unit_tests $(BUILD)/tests/probe
+	$(Q)bash tests/run.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)exec $(BUILD)/egressd
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/egressd $(BUILD)/egressctl $(DESTDIR)$(PREFIX)/sbin/
+
+clean:
+	rm -rf $(BUILD)

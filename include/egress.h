@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * egress.h - the ABI shared by the kernel side (bpf/egress.bpf.c) and the
+ * user side (user/).  Included by both; only fixed-width types.
+ *
+ * Bump EGRESS_ABI_VERSION whenever a struct below or a pinned map's layout
+ * changes: egressd refuses to take over pins of another ABI.
+ */
+#ifndef EGRESS_H
+#define EGRESS_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define EGRESS_ABI_VERSION	1
+
+#define EGRESS_NAME_MAX		32	/* policy name, NUL included */
+#define EGRESS_SLOTS		16	/* rule slots that can apply to one CIDR */
+#define EGRESS_FAM_V4		4	/* egress_lpm_key.family */
+#define EGRESS_FAM_V6		6
+/* key prefixlen = EGRESS_KEY_HDR_BITS + CIDR prefix length */
+#define EGRESS_KEY_HDR_BITS	32
+
+/* Hooks, in counters and events.  Values are ABI: never renumber. */
+enum egress_hook {
+	EGRESS_HOOK_CONNECT4 = 0,
+	EGRESS_HOOK_CONNECT6 = 1,
+	EGRESS_HOOK_SENDMSG4 = 2,
+	EGRESS_HOOK_SENDMSG6 = 3,
+	EGRESS_HOOK_MAX = 8,	/* room for later hooks; counters are sized by it */
+};
+
+enum egress_action {
+	EGRESS_DENY = 0,
+	EGRESS_ALLOW = 1,
+};
+
+/* Global statistics (per-CPU array, summed by user space). */
+enum egress_stat {
+	EGRESS_STAT_RB_DROPS = 0,	/* ring buffer full: event lost */
+	EGRESS_STAT_UNCONFIGURED = 1,	/* denied: attachment without a valid policy */
+	EGRESS_STAT_MAX = 8,
+};
+
+/*
+ * One policy is one LPM trie (an inner map of egress_policies).  Its keys
+ * are a family word followed by the address; v4 addresses fill addr[0..3].
+ */
+struct egress_lpm_key {
+	__u32 prefixlen;
+	__u32 family;		/* EGRESS_FAM_V4 or EGRESS_FAM_V6 */
+	__u8 addr[16];
+};
+
+/*
+ * A slot is one rule as it applies to an address: the trie entry of a CIDR
+ * holds its own rules followed by the rules it inherits from the CIDRs
+ * that contain it, in decision order (longer prefix first, deny before
+ * allow), ending with a rule that matches everything (a full own rule or
+ * the policy's default).  The first matching slot decides.
+ */
+#define EGRESS_SLOT_DEFAULT	0x01	/* the policy's default verdict */
+
+struct egress_slot {
+	__u16 port_lo;		/* host order, inclusive */
+	__u16 port_hi;
+	__u8 proto;		/* 0 = any, IPPROTO_TCP, IPPROTO_UDP */
+	__u8 action;		/* enum egress_action */
+	__u8 plen;		/* the rule's CIDR prefix length */
+	__u8 flags;		/* EGRESS_SLOT_* */
+};
+
+struct egress_entry {
+	__u16 nslots;
+	__u16 err;		/* errno of a denial (policy-wide), 0 = EPERM */
+	__u8 dflt;		/* the policy's default verdict (policy-wide) */
+	__u8 pad[3];
+	struct egress_slot slot[EGRESS_SLOTS];
+};
+
+/* Per-policy metadata, user space only (egress_policy_info hash). */
+struct egress_policy_info {
+	char name[EGRESS_NAME_MAX];
+	__u32 flags;
+	__u32 pad;
+};
+
+/*
+ * Per-attachment cgroup storage: which policy the cgroup that the program
+ * is attached to is bound to.  policy 0 means "attached, not configured
+ * yet" and denies everything (fail closed).
+ */
+struct egress_binding {
+	__u32 policy;
+	__u32 pad;
+	__u64 cgroup_id;
+};
+
+struct egress_counter {
+	__u64 allowed;
+	__u64 denied;
+};
+
+/* egress_config[0]: set once by egressd when the pins are created. */
+struct egress_config {
+	__u32 abi;
+	__u32 max_policies;
+	__u32 max_rules;	/* per policy */
+	__u32 ringbuf_bytes;
+};
+
+#define EGRESS_RULE_DEFAULT	0xff	/* egress_event.rule_plen: default verdict */
+
+struct egress_event {
+	__u64 ts_boot_ns;	/* bpf_ktime_get_boot_ns() */
+	__u64 cgroup_id;	/* the calling task's cgroup */
+	__u64 bound_cgroup_id;	/* the cgroup whose binding denied */
+	__u32 pid;		/* thread id */
+	__u32 tgid;		/* process id */
+	__u32 uid;
+	__u32 policy;
+	__s32 err;		/* errno returned to the caller (positive) */
+	__u32 suppressed;	/* events of this cgroup dropped by the rate limit before this one */
+	__u16 dport;		/* host order */
+	__u8 hook;		/* enum egress_hook */
+	__u8 family;		/* EGRESS_FAM_V4 / EGRESS_FAM_V6, as decided */
+	__u8 proto;
+	__u8 rule_plen;		/* prefix length of the deciding rule, or EGRESS_RULE_DEFAULT */
+	__u8 rule_proto;
+	__u8 pad;
+	__u16 rule_port_lo;
+	__u16 rule_port_hi;
+	__u8 addr[16];		/* destination as decided; v4 in addr[0..3] */
+	char comm[16];
+};
+
+#endif /* EGRESS_H */

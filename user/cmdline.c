@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* cmdline.c - options, rule and policy commands, policy files. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmdline.h"
+
+#define fail(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
+
+int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
+	       int *npos, char *err, size_t errlen)
+{
+	bool only_pos = false;
+
+	*npos = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		const struct opt *o;
+		size_t len;
+
+		if (only_pos || a[0] != '-' || !strcmp(a, "-")) {
+			if (*npos == maxpos)
+				fail("unexpected argument '%s'", a);
+			pos[(*npos)++] = argv[i];
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			only_pos = true;
+			continue;
+		}
+		if (a[1] != '-')
+			fail("unknown option '%s'", a);
+		eq = strchr(a, '=');
+		len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		for (o = opts; o && o->name; o++)
+			if (strlen(o->name) == len && !strncmp(a + 2, o->name, len))
+				break;
+		if (!o || !o->name)
+			fail("unknown option '%s'", a);
+		if (o->has_arg) {
+			if (eq) {
+				*o->val = eq + 1;
+			} else {
+				if (i + 1 == argc)
+					fail("option '--%s' needs a value", o->name);
+				*o->val = argv[++i];
+			}
+		} else if (eq) {
+			fail("option '--%s' takes no value", o->name);
+		}
+		if (o->set)
+			*o->set = true;
+	}
+	return 0;
+}
+
+int rule_cmd_parse(int argc, char **argv, struct rule_cmd *out, char *err, size_t errlen)
+{
+	const char *proto = NULL, *port = NULL, *policy = NULL;
+	const struct opt opts[] = {
+		{ "proto", true, &proto, NULL },
+		{ "port", true, &port, NULL },
+		{ "policy", true, &policy, NULL },
+		{ 0 },
+	};
+	char *pos[1];
+	int npos, ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = opts_parse(argc, argv, opts, pos, 1, &npos, err, errlen);
+	if (ret)
+		return ret;
+	if (npos != 1)
+		fail("missing CIDR");
+	ret = parse_cidr(pos[0], &out->rule.cidr, err, errlen);
+	if (!ret && proto)
+		ret = parse_proto(proto, &out->rule.proto, err, errlen);
+	out->rule.port_lo = 0;
+	out->rule.port_hi = 65535;
+	if (!ret && port)
+		ret = parse_ports(port, &out->rule.port_lo, &out->rule.port_hi, err, errlen);
+	if (!ret && policy)
+		ret = parse_policy_name(policy, err, errlen);
+	out->policy = policy;
+	return ret;
+}
+
+int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, size_t errlen)
+{
+	const char *dflt = NULL, *errname = NULL;
+	const struct opt opts[] = {
+		{ "default", true, &dflt, NULL },
+		{ "errno", true, &errname, NULL },
+		{ 0 },
+	};
+	char *pos[1];
+	int npos, ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = opts_parse(argc, argv, opts, pos, 1, &npos, err, errlen);
+	if (ret)
+		return ret;
+	if (npos != 1)
+		fail("missing policy name");
+	ret = parse_policy_name(pos[0], err, errlen);
+	if (ret)
+		return ret;
+	out->name = pos[0];
+	if (dflt) {
+		ret = parse_action(dflt, &out->dflt, err, errlen);
+		out->has_dflt = true;
+	}
+	if (!ret && errname) {
+		ret = parse_errno(errname, &out->err, err, errlen);
+		out->has_err = true;
+	}
+	return ret;
+}
+
+int split_words(const char *line, char ***argv_out, int *argc_out, char *err, size_t errlen)
+{
+	size_t len = strlen(line), nwords = 0;
+	char **argv, *buf, *w;
+	const char *p = line;
+
+	/* words <= len/2+1; the text itself fits in len+1 bytes per word set */
+	argv = malloc((len / 2 + 2) * sizeof(char *) + len + 1);
+	if (!argv)
+		return -ENOMEM;
+	buf = (char *)(argv + len / 2 + 2);
+	w = buf;
+	for (;;) {
+		char quote = 0;
+		bool in_word = false;
+
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (!*p || *p == '#')
+			break;
+		argv[nwords] = w;
+		for (; *p; p++) {
+			if (quote) {
+				if (*p == quote) {
+					quote = 0;
+				} else if (quote == '"' && *p == '\\' && p[1]) {
+					*w++ = *++p;
+				} else {
+					*w++ = *p;
+				}
+			} else if (*p == '\'' || *p == '"') {
+				quote = *p;
+			} else if (*p == '\\' && p[1]) {
+				*w++ = *++p;
+			} else if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+				break;
+			} else {
+				*w++ = *p;
+			}
+			in_word = true;
+		}
+		if (quote) {
+			free(argv);
+			fail("unterminated %c quote", quote);
+		}
+		(void)in_word;
+		*w++ = '\0';
+		nwords++;
+	}
+	argv[nwords] = NULL;
+	*argv_out = argv;
+	*argc_out = nwords;
+	return 0;
+}
+
+static struct policy *file_policy(struct policy_file *f, const char *name)
+{
+	struct policy *np;
+	bool *nd;
+
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->pol[i].name, name))
+			return &f->pol[i];
+	np = realloc(f->pol, (f->n + 1) * sizeof(*np));
+	if (!np)
+		return NULL;
+	f->pol = np;
+	nd = realloc(f->declared, (f->n + 1) * sizeof(*nd));
+	if (!nd)
+		return NULL;
+	f->declared = nd;
+	memset(&f->pol[f->n], 0, sizeof(*np));
+	snprintf(f->pol[f->n].name, EGRESS_NAME_MAX, "%s", name);
+	f->pol[f->n].dflt = EGRESS_DENY;
+	f->declared[f->n] = false;
+	return &f->pol[f->n++];
+}
+
+static int file_line(struct policy_file *f, int argc, char **argv, char *err, size_t errlen)
+{
+	struct policy *p;
+	int ret;
+
+	if (!strcmp(argv[0], "allow") || !strcmp(argv[0], "deny")) {
+		struct rule_cmd rc;
+
+		ret = rule_cmd_parse(argc - 1, argv + 1, &rc, err, errlen);
+		if (ret)
+			return ret;
+		rc.rule.action = !strcmp(argv[0], "allow") ? EGRESS_ALLOW : EGRESS_DENY;
+		p = file_policy(f, rc.policy ? rc.policy : "default");
+		return p ? policy_append_rule(p, &rc.rule) : -ENOMEM;
+	}
+	if (!strcmp(argv[0], "policy") && argc > 1 && !strcmp(argv[1], "add")) {
+		struct policy_cmd pc;
+
+		ret = policy_add_parse(argc - 2, argv + 2, &pc, err, errlen);
+		if (ret)
+			return ret;
+		p = file_policy(f, pc.name);
+		if (!p)
+			return -ENOMEM;
+		if (f->declared[p - f->pol])
+			fail("policy '%s' is added twice", pc.name);
+		f->declared[p - f->pol] = true;
+		p->dflt = pc.has_dflt ? pc.dflt : EGRESS_DENY;
+		p->err = pc.has_err ? pc.err : 0;
+		return 0;
+	}
+	fail("'%s%s%s' cannot stand in a policy file (only 'policy add', 'allow' and 'deny')",
+	     argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+}
+
+int policy_file_parse(const char *text, struct policy_file *f, char *err, size_t errlen)
+{
+	const char *line = text;
+	char msg[ERRBUF_LEN];
+	int lineno = 0, ret = 0;
+
+	memset(f, 0, sizeof(*f));
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char *copy = strndup(line, len), **argv = NULL;
+		int argc;
+
+		lineno++;
+		if (!copy) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = split_words(copy, &argv, &argc, msg, sizeof(msg));
+		if (!ret && argc)
+			ret = file_line(f, argc, argv, msg, sizeof(msg));
+		free(argv);
+		free(copy);
+		if (ret) {
+			snprintf(err, errlen, "%d: %s", lineno, ret == -ENOMEM ? "out of memory" : msg);
+			break;
+		}
+		line += len + (nl ? 1 : 0);
+	}
+	for (size_t i = 0; !ret && i < f->n; i++) {
+		ret = policy_normalize(&f->pol[i], msg, sizeof(msg));
+		if (ret)
+			snprintf(err, errlen, "%s", msg);
+	}
+	if (ret)
+		policy_file_free(f);
+	return ret;
+}
+
+void policy_file_free(struct policy_file *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		policy_free(&f->pol[i]);
+	free(f->pol);
+	free(f->declared);
+	memset(f, 0, sizeof(*f));
+}
+
+void policy_export(FILE *out, const struct policy *p)
+{
+	fprintf(out, "policy add %s --default %s", p->name, p->dflt == EGRESS_ALLOW ? "allow" : "deny");
+	if (p->err && errno_name(p->err))
+		fprintf(out, " --errno %s", errno_name(p->err));
+	fputc('\n', out);
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+		char c[CIDR_STR_LEN], ports[PORTS_STR_LEN];
+
+		format_cidr(&r->cidr, c, sizeof(c));
+		fprintf(out, "%s %s", r->action == EGRESS_ALLOW ? "allow" : "deny", c);
+		if (r->proto)
+			fprintf(out, " --proto %s", proto_name(r->proto));
+		if (r->port_lo != 0 || r->port_hi != 65535) {
+			format_ports(r->port_lo, r->port_hi, ports, sizeof(ports));
+			fprintf(out, " --port %s", ports);
+		}
+		fprintf(out, " --policy %s\n", p->name);
+	}
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * cmdline.h - the words of egressctl's commands, parsed once for the
+ * command line and for policy files (whose lines are those commands).
+ */
+#ifndef EGRESS_CMDLINE_H
+#define EGRESS_CMDLINE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "policy.h"
+
+/* An option: "--name VALUE", "--name=VALUE", or a flag "--name". */
+struct opt {
+	const char *name;
+	bool has_arg;
+	const char **val;	/* has_arg: where the value goes */
+	bool *set;		/* flags, and "given" for options; may be NULL */
+};
+
+/*
+ * Splits argv into options and positionals ("--" ends options).  Unknown
+ * options, missing values and more than maxpos positionals are errors.
+ */
+int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
+	       int *npos, char *err, size_t errlen);
+
+/* "allow|deny|remove CIDR [--proto P] [--port N|N-M] [--policy NAME]" */
+struct rule_cmd {
+	struct rule rule;
+	const char *policy;	/* NULL: "default" */
+};
+int rule_cmd_parse(int argc, char **argv, struct rule_cmd *out, char *err, size_t errlen);
+
+/* "policy add NAME [--default allow|deny] [--errno NAME]" (argv[0] = NAME) */
+struct policy_cmd {
+	const char *name;
+	bool has_dflt, has_err;
+	uint8_t dflt;
+	uint16_t err;
+};
+int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, size_t errlen);
+
+/*
+ * Splits one line into words: blanks separate, '...' and "..." quote,
+ * backslash escapes in "..." and outside quotes, '#' outside a word starts
+ * a comment.  *argv is one allocation (free it); -EINVAL with a reason.
+ */
+int split_words(const char *line, char ***argv, int *argc, char *err, size_t errlen);
+
+/* A policy file: the policies it names, each wholly described. */
+struct policy_file {
+	struct policy *pol;
+	bool *declared;		/* the file has "policy add" for it */
+	size_t n;
+};
+/* Errors are "LINE: reason" (the caller prefixes the file name). */
+int policy_file_parse(const char *text, struct policy_file *out, char *err, size_t errlen);
+void policy_file_free(struct policy_file *f);
+/* The lines that recreate p (canonical order, stable). */
+void policy_export(FILE *f, const struct policy *p);
+
+#endif

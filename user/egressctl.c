@@ -1,0 +1,951 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * egressctl - edits egress's policies and bindings live, through the pinned
+ * maps (egressd need not run).  Writers serialise on the pin directory's
+ * lock; a policy change reaches the kernel whole (see state_policy_store).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <jansson.h>
+
+#include "cgroup.h"
+#include "cmdline.h"
+#include "state.h"
+
+#ifndef EGRESS_VERSION
+#define EGRESS_VERSION "dev"
+#endif
+
+static const char *cmd_name = "egressctl";
+
+static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "egressctl: %s: ", cmd_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
+/* Options every command takes. */
+struct common {
+	const char *pin_dir;
+	bool help;
+};
+#define COMMON_OPTS(c) { "pin-dir", true, &(c).pin_dir, NULL }, { "help", false, NULL, &(c).help }
+
+static int parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos, int *npos,
+		 const struct common *c, const char *usage)
+{
+	char err[ERRBUF_LEN];
+
+	if (opts_parse(argc, argv, opts, pos, maxpos, npos, err, sizeof(err)))
+		return die(2, "%s (see 'egressctl %s --help')", err, cmd_name);
+	if (c->help) {
+		printf("usage: egressctl %s\n", usage);
+		exit(0);
+	}
+	return 0;
+}
+
+static int open_state(struct egress_state *st, const struct common *c, int flags)
+{
+	char err[ERRBUF_LEN];
+
+	if (state_open(st, state_pin_dir(c->pin_dir), flags, err, sizeof(err)))
+		return die(1, "%s", err);
+	return 0;
+}
+
+static void print_json(json_t *o)
+{
+	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (s)
+		puts(s);
+	free(s);
+	json_decref(o);
+}
+
+/* ---- rules -------------------------------------------------------------- */
+
+#define RULE_USAGE(verb) verb " CIDR [--proto tcp|udp] [--port N|N-M] [--policy NAME] [--pin-dir DIR]"
+
+static int rule_command(int argc, char **argv, int verb, const char *usage)
+{
+	struct egress_state st;
+	struct common c = {};
+	char err[ERRBUF_LEN], **rest;
+	struct rule_cmd rc;
+	struct policy p;
+	const char *name;
+	uint32_t id;
+	int ret, nrest = 0;
+
+	/* the common options here, the rule's own in rule_cmd_parse */
+	rest = calloc(argc + 1, sizeof(*rest));
+	if (!rest)
+		return die(1, "out of memory");
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: egressctl %s\n", usage);
+			exit(0);
+		}
+		if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc) {
+			c.pin_dir = argv[++i];
+		} else if (!strncmp(argv[i], "--pin-dir=", 10)) {
+			c.pin_dir = argv[i] + 10;
+		} else {
+			rest[nrest++] = argv[i];
+		}
+	}
+	ret = rule_cmd_parse(nrest, rest, &rc, err, sizeof(err));
+	free(rest);
+	if (ret)
+		return die(2, "%s (see 'egressctl %s --help')", err, cmd_name);
+	rc.rule.action = verb == 'a' ? EGRESS_ALLOW : EGRESS_DENY;
+	name = rc.policy ? rc.policy : "default";
+
+	if (open_state(&st, &c, STATE_LOCK))
+		return 1;
+	ret = state_policy_find(&st, name, &id, err, sizeof(err));
+	if (ret)
+		goto out;
+	ret = state_policy_load(&st, id, &p);
+	if (ret) {
+		snprintf(err, sizeof(err), "cannot read policy '%s': %s", name, strerror(-ret));
+		goto out;
+	}
+	if (verb == 'r') {
+		ret = policy_remove_rule(&p, &rc.rule);
+		if (ret) {
+			char cs[CIDR_STR_LEN];
+
+			format_cidr(&rc.rule.cidr, cs, sizeof(cs));
+			snprintf(err, sizeof(err), "policy '%s' has no rule for %s with that protocol "
+				 "and port", name, cs);
+		}
+	} else {
+		ret = policy_set_rule(&p, &rc.rule);
+		ret = ret < 0 ? ret : 0;
+		if (ret)
+			snprintf(err, sizeof(err), "%s", strerror(-ret));
+	}
+	if (!ret)
+		ret = state_policy_store(&st, &id, &p, err, sizeof(err));
+	policy_free(&p);
+out:
+	state_close(&st);
+	return ret ? die(1, "%s", err) : 0;
+}
+
+static int do_allow(int argc, char **argv)
+{
+	return rule_command(argc, argv, 'a', RULE_USAGE("allow"));
+}
+
+static int do_deny(int argc, char **argv)
+{
+	return rule_command(argc, argv, 'd', RULE_USAGE("deny"));
+}
+
+static int do_remove(int argc, char **argv)
+{
+	return rule_command(argc, argv, 'r', RULE_USAGE("remove"));
+}
+
+static json_t *rule_json(const struct rule *r)
+{
+	char cs[CIDR_STR_LEN], ps[PORTS_STR_LEN];
+	bool any_port = r->port_lo == 0 && r->port_hi == 65535;
+
+	format_cidr(&r->cidr, cs, sizeof(cs));
+	format_ports(r->port_lo, r->port_hi, ps, sizeof(ps));
+	return json_pack("{s:s, s:s, s:o, s:o}", "action", r->action == EGRESS_ALLOW ? "allow" : "deny",
+			 "cidr", cs, "proto", r->proto ? json_string(proto_name(r->proto)) : json_null(),
+			 "port", any_port ? json_null() : json_string(ps));
+}
+
+static int do_list(int argc, char **argv)
+{
+	const char *usage = "list [--policy NAME] [--json] [--pin-dir DIR]";
+	const char *name = "default";
+	struct common c = {};
+	bool json = false;
+	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL },
+				    { "json", false, NULL, &json }, { 0 } };
+	struct egress_state st;
+	char err[ERRBUF_LEN];
+	struct policy p;
+	uint32_t id;
+	int npos, ret;
+
+	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+		return 2;
+	if (open_state(&st, &c, 0))
+		return 1;
+	ret = state_policy_find(&st, name, &id, err, sizeof(err));
+	if (!ret) {
+		ret = state_policy_load(&st, id, &p);
+		if (ret)
+			snprintf(err, sizeof(err), "cannot read policy '%s': %s", name, strerror(-ret));
+	}
+	state_close(&st);
+	if (ret)
+		return die(1, "%s", err);
+	if (json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < p.nrules; i++)
+			json_array_append_new(a, rule_json(&p.rules[i]));
+		print_json(a);
+	} else {
+		for (size_t i = 0; i < p.nrules; i++) {
+			const struct rule *r = &p.rules[i];
+			char cs[CIDR_STR_LEN], ps[PORTS_STR_LEN];
+
+			format_cidr(&r->cidr, cs, sizeof(cs));
+			format_ports(r->port_lo, r->port_hi, ps, sizeof(ps));
+			printf("%-5s %-43s %-4s %s\n", r->action == EGRESS_ALLOW ? "allow" : "deny", cs,
+			       r->proto ? proto_name(r->proto) : "any",
+			       r->port_lo == 0 && r->port_hi == 65535 ? "any" : ps);
+		}
+	}
+	policy_free(&p);
+	return 0;
+}
+
+/* ---- policies ----------------------------------------------------------- */
+
+static int count_bound(struct egress_state *st, uint32_t id)
+{
+	struct binding_ref *b;
+	size_t n;
+	int cnt = 0;
+
+	if (state_bindings(st, &b, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		cnt += b[i].policy == id;
+	free(b);
+	return cnt;
+}
+
+static int policy_add_or_set(int argc, char **argv, bool add)
+{
+	const char *usage = add ? "policy add NAME [--default allow|deny] [--errno NAME] [--pin-dir DIR]"
+				: "policy set NAME [--default allow|deny] [--errno NAME] [--pin-dir DIR]";
+	struct common c = {};
+	const char *dflt = NULL, *errname = NULL;
+	const struct opt opts[] = { COMMON_OPTS(c), { "default", true, &dflt, NULL },
+				    { "errno", true, &errname, NULL }, { 0 } };
+	char err[ERRBUF_LEN], *pos[1], *words[5];
+	struct egress_state st;
+	struct policy_cmd pc;
+	struct policy p = {};
+	uint32_t id = 0;
+	int npos, nw = 0, ret;
+
+	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+		return 2;
+	if (npos != 1)
+		return die(2, "missing policy name; usage: egressctl %s", usage);
+	/* one parser for the command line and policy files */
+	words[nw++] = pos[0];
+	if (dflt) {
+		words[nw++] = "--default";
+		words[nw++] = (char *)dflt;
+	}
+	if (errname) {
+		words[nw++] = "--errno";
+		words[nw++] = (char *)errname;
+	}
+	if (policy_add_parse(nw, words, &pc, err, sizeof(err)))
+		return die(2, "%s", err);
+	if (open_state(&st, &c, STATE_LOCK))
+		return 1;
+	ret = state_policy_id(&st, pc.name, &id);
+	if (add && ret == 0) {
+		snprintf(err, sizeof(err), "policy '%s' exists (change it with 'policy set')", pc.name);
+		ret = -EEXIST;
+		goto out;
+	}
+	if (!add) {
+		if (ret) {
+			snprintf(err, sizeof(err), "unknown policy '%s'", pc.name);
+			goto out;
+		}
+		ret = state_policy_load(&st, id, &p);
+		if (ret) {
+			snprintf(err, sizeof(err), "cannot read policy '%s': %s", pc.name, strerror(-ret));
+			goto out;
+		}
+	} else {
+		id = 0;
+		snprintf(p.name, sizeof(p.name), "%s", pc.name);
+		p.dflt = EGRESS_DENY;
+	}
+	if (pc.has_dflt)
+		p.dflt = pc.dflt;
+	if (pc.has_err)
+		p.err = pc.err;
+	ret = state_policy_store(&st, &id, &p, err, sizeof(err));
+out:
+	policy_free(&p);
+	state_close(&st);
+	return ret ? die(1, "%s", err) : 0;
+}
+
+static int policy_delete(int argc, char **argv)
+{
+	const char *usage = "policy delete NAME [--pin-dir DIR]";
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
+	struct egress_state st;
+	char err[ERRBUF_LEN], *pos[1];
+	uint32_t id;
+	int npos, ret, bound;
+
+	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+		return 2;
+	if (npos != 1)
+		return die(2, "missing policy name; usage: egressctl %s", usage);
+	if (!strcmp(pos[0], "default"))
+		return die(1, "policy 'default' cannot be deleted (empty it with 'apply')");
+	if (open_state(&st, &c, STATE_LOCK))
+		return 1;
+	ret = state_policy_find(&st, pos[0], &id, err, sizeof(err));
+	if (!ret && (bound = count_bound(&st, id))) {
+		snprintf(err, sizeof(err), "policy '%s' is bound to %d cgroup%s (detach %s first)", pos[0],
+			 bound, bound == 1 ? "" : "s", bound == 1 ? "it" : "them");
+		ret = -EBUSY;
+	}
+	if (!ret) {
+		ret = state_policy_delete(&st, id);
+		if (ret)
+			snprintf(err, sizeof(err), "cannot delete policy '%s': %s", pos[0], strerror(-ret));
+	}
+	state_close(&st);
+	return ret ? die(1, "%s", err) : 0;
+}
+
+static int policy_list(int argc, char **argv)
+{
+	const char *usage = "policy list [--json] [--pin-dir DIR]";
+	struct common c = {};
+	bool json = false;
+	const struct opt opts[] = { COMMON_OPTS(c), { "json", false, NULL, &json }, { 0 } };
+	struct egress_state st;
+	struct policy_ref *v;
+	json_t *a = json_array();
+	size_t n;
+	int npos;
+
+	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+		return 2;
+	if (open_state(&st, &c, 0))
+		return 1;
+	if (state_policies(&st, &v, &n)) {
+		state_close(&st);
+		return die(1, "cannot read policies");
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct policy p;
+		const char *en;
+
+		if (state_policy_load(&st, v[i].id, &p))
+			continue;
+		en = p.err ? errno_name(p.err) : "EPERM";
+		if (json)
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:i}", "name", p.name,
+					      "default", p.dflt == EGRESS_ALLOW ? "allow" : "deny",
+					      "errno", en ? en : "?", "rules", (json_int_t)p.nrules,
+					      "bound", count_bound(&st, v[i].id)));
+		else
+			printf("%-20s default %-5s errno %-13s rules %-7zu bound %d\n", p.name,
+			       p.dflt == EGRESS_ALLOW ? "allow" : "deny", en ? en : "?", p.nrules,
+			       count_bound(&st, v[i].id));
+		policy_free(&p);
+	}
+	free(v);
+	state_close(&st);
+	if (json)
+		print_json(a);
+	else
+		json_decref(a);
+	return 0;
+}
+
+static int do_policy(int argc, char **argv)
+{
+	const char *usage = "policy add|set|delete|list ...";
+
+	if (argc < 1)
+		return die(2, "missing subcommand; usage: egressctl %s", usage);
+	if (!strcmp(argv[0], "add"))
+		return policy_add_or_set(argc - 1, argv + 1, true);
+	if (!strcmp(argv[0], "set"))
+		return policy_add_or_set(argc - 1, argv + 1, false);
+	if (!strcmp(argv[0], "delete"))
+		return policy_delete(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "list"))
+		return policy_list(argc - 1, argv + 1);
+	if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
+		printf("usage: egressctl %s\n", usage);
+		return 0;
+	}
+	return die(2, "unknown subcommand '%s'; usage: egressctl %s", argv[0], usage);
+}
+
+/* ---- bindings ----------------------------------------------------------- */
+
+static int do_attach(int argc, char **argv)
+{
+	const char *usage = "attach DIR [--policy NAME] [--pin-dir DIR]";
+	const char *name = "default";
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL }, { 0 } };
+	struct egress_state st;
+	char err[ERRBUF_LEN], *pos[1];
+	uint32_t id;
+	int npos, ret;
+
+	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+		return 2;
+	if (npos != 1)
+		return die(2, "missing cgroup directory; usage: egressctl %s", usage);
+	if (parse_policy_name(name, err, sizeof(err)))
+		return die(2, "%s", err);
+	if (open_state(&st, &c, STATE_LOCK))
+		return 1;
+	ret = state_policy_find(&st, name, &id, err, sizeof(err));
+	if (!ret)
+		ret = state_bind(&st, pos[0], id, err, sizeof(err));
+	state_close(&st);
+	return ret ? die(1, "%s", err) : 0;
+}
+
+static int do_detach(int argc, char **argv)
+{
+	const char *usage = "detach DIR [--pin-dir DIR]";
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
+	struct egress_state st;
+	char err[ERRBUF_LEN], *pos[1];
+	int npos, ret;
+
+	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+		return 2;
+	if (npos != 1)
+		return die(2, "missing cgroup directory; usage: egressctl %s", usage);
+	if (open_state(&st, &c, STATE_LOCK))
+		return 1;
+	ret = state_unbind(&st, pos[0], err, sizeof(err));
+	state_close(&st);
+	return ret ? die(1, "%s", err) : 0;
+}
+
+static pid_t run_child;
+
+static void forward_signal(int sig)
+{
+	if (run_child > 0)
+		kill(run_child, sig);
+}
+
+static int mkdir_cgroup_parent(const char *path, char *err, size_t errlen)
+{
+	uint64_t id;
+	int fd;
+
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create cgroup %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (cg_open(path, &fd, &id, err, errlen))
+		return -EINVAL;
+	close(fd);
+	return 0;
+}
+
+static int do_run(int argc, char **argv)
+{
+	const char *usage = "run [--policy NAME] [--cgroup-parent DIR] [--pin-dir DIR] -- CMD [ARG...]";
+	const char *name = "default", *parent = NULL;
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL },
+				    { "cgroup-parent", true, &parent, NULL }, { 0 } };
+	char err[ERRBUF_LEN], mnt[PATH_MAX], def_parent[PATH_MAX + 16], cgdir[PATH_MAX + 32];
+	char **pos = calloc(argc + 1, sizeof(char *));
+	struct sigaction sa = { .sa_handler = forward_signal };
+	struct egress_state st;
+	uint64_t cgid;
+	int npos, ret, status = 0, fd;
+	uint32_t id;
+	pid_t pid;
+
+	if (!pos)
+		return die(1, "out of memory");
+	if (parse(argc, argv, opts, pos, argc, &npos, &c, usage))
+		return 2;
+	if (npos < 1)
+		return die(2, "missing command; usage: egressctl %s", usage);
+	if (parse_policy_name(name, err, sizeof(err)))
+		return die(2, "%s", err);
+	if (!parent) {
+		if (cg2_mount(mnt, sizeof(mnt)))
+			return die(1, "no cgroup2 file system is mounted");
+		snprintf(def_parent, sizeof(def_parent), "%s/egress-run", mnt);
+		parent = def_parent;
+	}
+	if (open_state(&st, &c, STATE_LOCK))
+		return 1;
+	ret = state_policy_find(&st, name, &id, err, sizeof(err));
+	if (!ret)
+		ret = mkdir_cgroup_parent(parent, err, sizeof(err));
+	if (ret) {
+		state_close(&st);
+		return die(1, "%s", err);
+	}
+	snprintf(cgdir, sizeof(cgdir), "%s/run-%d", parent, getpid());
+	if (mkdir(cgdir, 0755)) {
+		state_close(&st);
+		return die(1, "cannot create cgroup %s: %s", cgdir, strerror(errno));
+	}
+	ret = state_bind(&st, cgdir, id, err, sizeof(err));
+	if (ret) {
+		rmdir(cgdir);
+		state_close(&st);
+		return die(1, "%s", err);
+	}
+	ret = cg_open(cgdir, &fd, &cgid, err, sizeof(err));
+	if (!ret)
+		close(fd);
+	/* release the writers' lock while the command runs */
+	close(st.dir_fd);
+	st.dir_fd = -1;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	pid = fork();
+	if (pid == 0) {
+		char procs[PATH_MAX + 64];
+		int pfd;
+
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		/* join the bound cgroup, then become CMD: enforced from its first instruction */
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgdir);
+		pfd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (pfd < 0 || write(pfd, "0", 1) != 1) {
+			fprintf(stderr, "egressctl: run: cannot join %s: %s\n", cgdir, strerror(errno));
+			_exit(126);
+		}
+		close(pfd);
+		execvp(pos[0], pos);
+		fprintf(stderr, "egressctl: run: cannot execute %s: %s\n", pos[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	if (pid < 0) {
+		ret = -errno;
+		snprintf(err, sizeof(err), "cannot fork: %s", strerror(errno));
+	} else {
+		run_child = pid;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	/* the command is gone: kill what it left behind, unbind, remove */
+	if (state_lock(st.pin_dir, &st.dir_fd, err, sizeof(err)) == 0) {
+		cg_destroy(cgdir);
+		state_unbind_id(&st, cgid);
+	}
+	cg_destroy(cgdir);
+	state_close(&st);
+	free(pos);
+	if (ret)
+		return die(1, "%s", err);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+static char *slurp(const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	size_t len = 0, cap = 1 << 16;
+	char *buf, *nb;
+
+	if (!f)
+		return NULL;
+	buf = malloc(cap);
+	while (buf) {
+		len += fread(buf + len, 1, cap - len - 1, f);
+		if (len + 1 < cap) {
+			if (ferror(f)) {
+				free(buf);
+				buf = NULL;
+			}
+			break;
+		}
+		cap *= 2;
+		nb = realloc(buf, cap);
+		if (!nb)
+			free(buf);
+		buf = nb;
+	}
+	if (buf)
+		buf[len] = '\0';
+	if (f != stdin)
+		fclose(f);
+	return buf;
+}
+
+static int do_apply(int argc, char **argv)
+{
+	const char *usage = "apply -f FILE [--pin-dir DIR]";
+	const char *file = NULL;
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { "file", true, &file, NULL }, { 0 } };
+	char err[ERRBUF_LEN], **args = calloc(argc + 1, sizeof(char *));
+	struct egress_state st;
+	struct policy_file pf;
+	uint32_t *ids = NULL;
+	char *text;
+	int npos, ret = 0, nargs = 0;
+
+	if (!args)
+		return die(1, "out of memory");
+	/* -f is the one short option egressctl has */
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-f") && i + 1 < argc)
+			file = argv[++i];
+		else
+			args[nargs++] = argv[i];
+	}
+	ret = parse(nargs, args, opts, NULL, 0, &npos, &c, usage);
+	free(args);
+	if (ret)
+		return 2;
+	if (!file)
+		return die(2, "missing -f FILE; usage: egressctl %s", usage);
+	text = slurp(file);
+	if (!text)
+		return die(1, "cannot read %s: %s", file, strerror(errno));
+	ret = policy_file_parse(text, &pf, err, sizeof(err));
+	free(text);
+	if (ret)
+		return die(1, "%s:%s", file, err);
+	if (open_state(&st, &c, STATE_LOCK)) {
+		policy_file_free(&pf);
+		return 1;
+	}
+	/* check everything before changing anything */
+	ids = calloc(pf.n + 1, sizeof(*ids));
+	for (size_t i = 0; ids && !ret && i < pf.n; i++) {
+		struct compiled cc;
+
+		if (state_policy_id(&st, pf.pol[i].name, &ids[i]) == 0) {
+			struct policy cur;
+
+			if (!pf.declared[i] && !state_policy_load(&st, ids[i], &cur)) {
+				pf.pol[i].dflt = cur.dflt;
+				pf.pol[i].err = cur.err;
+				policy_free(&cur);
+			}
+		} else if (!pf.declared[i]) {
+			snprintf(err, sizeof(err), "%s: unknown policy '%s' (the file has no 'policy add %s')",
+				 file, pf.pol[i].name, pf.pol[i].name);
+			ret = -ENOENT;
+			break;
+		}
+		if (pf.pol[i].nrules > st.cfg.max_rules) {
+			snprintf(err, sizeof(err), "%s: policy '%s' is full: %zu rules, at most %u "
+				 "(egressd --max-rules)", file, pf.pol[i].name, pf.pol[i].nrules,
+				 st.cfg.max_rules);
+			ret = -E2BIG;
+			break;
+		}
+		ret = policy_compile(&pf.pol[i], &cc, err, sizeof(err));
+		compiled_free(&cc);
+	}
+	if (!ids)
+		ret = -ENOMEM;
+	for (size_t i = 0; !ret && i < pf.n; i++)
+		ret = state_policy_store(&st, &ids[i], &pf.pol[i], err, sizeof(err));
+	free(ids);
+	policy_file_free(&pf);
+	state_close(&st);
+	return ret ? die(1, "%s", err) : 0;
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct policy_ref *)a)->name, ((const struct policy_ref *)b)->name);
+}
+
+static int do_export(int argc, char **argv)
+{
+	const char *usage = "export [--policy NAME] [--pin-dir DIR]";
+	const char *name = NULL;
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL }, { 0 } };
+	struct egress_state st;
+	struct policy_ref *v;
+	char err[ERRBUF_LEN];
+	size_t n;
+	int npos, ret = 0;
+
+	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+		return 2;
+	if (open_state(&st, &c, 0))
+		return 1;
+	if (name) {
+		uint32_t id;
+
+		ret = state_policy_find(&st, name, &id, err, sizeof(err));
+		if (ret) {
+			state_close(&st);
+			return die(1, "%s", err);
+		}
+	}
+	if (state_policies(&st, &v, &n)) {
+		state_close(&st);
+		return die(1, "cannot read policies");
+	}
+	qsort(v, n, sizeof(*v), ref_cmp);
+	printf("# egress policies, for 'egressctl apply -f'\n");
+	for (size_t i = 0; i < n; i++) {
+		struct policy p;
+
+		if (name && strcmp(name, v[i].name))
+			continue;
+		ret = state_policy_load(&st, v[i].id, &p);
+		if (ret) {
+			ret = die(1, "cannot read policy '%s': %s", v[i].name, strerror(-ret));
+			break;
+		}
+		policy_export(stdout, &p);
+		policy_free(&p);
+	}
+	free(v);
+	state_close(&st);
+	return ret;
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+static int do_status(int argc, char **argv)
+{
+	const char *usage = "status [--json] [--pin-dir DIR]";
+	struct common c = {};
+	bool json = false;
+	const struct opt opts[] = { COMMON_OPTS(c), { "json", false, NULL, &json }, { 0 } };
+	json_t *o, *progs, *pols, *binds;
+	struct egress_state st;
+	struct binding_ref *b = NULL;
+	struct policy_ref *v = NULL;
+	char err[ERRBUF_LEN], path[PATH_MAX];
+	size_t n = 0, nb = 0;
+	int npos;
+
+	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+		return 2;
+	if (state_open(&st, state_pin_dir(c.pin_dir), 0, err, sizeof(err))) {
+		if (json)
+			print_json(json_pack("{s:b, s:s, s:s}", "loaded", 0, "pin_dir",
+					     state_pin_dir(c.pin_dir), "error", err));
+		else
+			printf("egress is not loaded: %s\n", err);
+		return 1;
+	}
+	progs = json_object();
+	for (int h = 0; h < EGRESS_NHOOKS; h++) {
+		struct bpf_prog_info info = {};
+		uint32_t len = sizeof(info);
+		int fd;
+
+		state_pin_path(&st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
+		fd = bpf_obj_get(path);
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			json_object_set_new(progs, egress_hooks[h].name, json_integer(info.id));
+		else
+			json_object_set_new(progs, egress_hooks[h].name, json_null());
+		if (fd >= 0)
+			close(fd);
+	}
+	pols = json_array();
+	state_policies(&st, &v, &n);
+	qsort(v, n, sizeof(*v), ref_cmp);
+	state_bindings(&st, &b, &nb);
+	for (size_t i = 0; i < n; i++) {
+		struct egress_counter sum = {}, one;
+		json_t *hooks = json_object();
+		struct policy p;
+		int bound = 0;
+
+		if (state_policy_load(&st, v[i].id, &p))
+			continue;
+		for (int h = 0; h < EGRESS_NHOOKS; h++) {
+			state_policy_counters(&st, v[i].id, h, &one);
+			sum.allowed += one.allowed;
+			sum.denied += one.denied;
+			json_object_set_new(hooks, egress_hooks[h].name,
+					    json_pack("{s:I, s:I}", "allowed", (json_int_t)one.allowed,
+						      "denied", (json_int_t)one.denied));
+		}
+		for (size_t j = 0; j < nb; j++)
+			bound += b[j].policy == v[i].id;
+		json_array_append_new(pols, json_pack("{s:s, s:i, s:s, s:I, s:i, s:I, s:I, s:o}",
+			"name", p.name, "id", (int)v[i].id,
+			"default", p.dflt == EGRESS_ALLOW ? "allow" : "deny",
+			"rules", (json_int_t)p.nrules, "bound", bound,
+			"allowed", (json_int_t)sum.allowed, "denied", (json_int_t)sum.denied,
+			"hooks", hooks));
+		policy_free(&p);
+	}
+	binds = json_array();
+	for (size_t j = 0; j < nb; j++) {
+		const char *pname = "";
+
+		for (size_t i = 0; i < n; i++)
+			if (v[i].id == b[j].policy)
+				pname = v[i].name;
+		if (cg_path(b[j].cgroup_id, path, sizeof(path)))
+			path[0] = '\0';
+		json_array_append_new(binds, json_pack("{s:s, s:I, s:s}", "cgroup", path,
+			"cgroup_id", (json_int_t)b[j].cgroup_id, "policy", pname));
+	}
+	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:I, s:I}", "loaded", 1, "pin_dir", st.pin_dir,
+		      "version", EGRESS_VERSION, "programs", progs, "policies", pols, "bindings", binds,
+		      "ringbuf_drops", (json_int_t)state_stat(&st, EGRESS_STAT_RB_DROPS),
+		      "unconfigured_denials", (json_int_t)state_stat(&st, EGRESS_STAT_UNCONFIGURED));
+	if (json) {
+		print_json(o);
+	} else {
+		size_t i;
+		json_t *e;
+		const char *k;
+
+		printf("egress %s: loaded, pins in %s\nprograms:", EGRESS_VERSION, st.pin_dir);
+		json_object_foreach(progs, k, e)
+			printf(" %s=%lld", k, (long long)json_integer_value(e));
+		printf("\npolicies:\n");
+		json_array_foreach(pols, i, e)
+			printf("  %-20s default %-5s rules %-7lld bound %-5lld allowed %-10lld denied %lld\n",
+			       json_string_value(json_object_get(e, "name")),
+			       json_string_value(json_object_get(e, "default")),
+			       json_integer_value(json_object_get(e, "rules")),
+			       json_integer_value(json_object_get(e, "bound")),
+			       json_integer_value(json_object_get(e, "allowed")),
+			       json_integer_value(json_object_get(e, "denied")));
+		printf("bindings:\n");
+		json_array_foreach(binds, i, e)
+			printf("  %s -> %s\n", *json_string_value(json_object_get(e, "cgroup")) ?
+			       json_string_value(json_object_get(e, "cgroup")) : "(removed)",
+			       json_string_value(json_object_get(e, "policy")));
+		printf("ring buffer drops: %lld\n", (long long)state_stat(&st, EGRESS_STAT_RB_DROPS));
+		json_decref(o);
+	}
+	free(v);
+	free(b);
+	state_close(&st);
+	return 0;
+}
+
+static int do_unload(int argc, char **argv)
+{
+	const char *usage = "unload [--pin-dir DIR]";
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
+	struct egress_state st;
+	char err[ERRBUF_LEN];
+	int npos, ret;
+
+	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+		return 2;
+	if (open_state(&st, &c, STATE_LOCK))
+		return 1;
+	ret = state_unload(&st, err, sizeof(err));
+	state_close(&st);
+	return ret ? die(1, "%s", err) : 0;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static int do_help(int argc, char **argv);
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "allow", do_allow, "allow CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
+	{ "deny", do_deny, "deny CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
+	{ "remove", do_remove, "remove CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
+	{ "list", do_list, "list [--policy NAME] [--json]" },
+	{ "policy", do_policy, "policy add|set NAME [--default allow|deny] [--errno E]; delete NAME; list" },
+	{ "attach", do_attach, "attach DIR [--policy NAME]" },
+	{ "detach", do_detach, "detach DIR" },
+	{ "run", do_run, "run [--policy NAME] [--cgroup-parent DIR] -- CMD [ARG...]" },
+	{ "apply", do_apply, "apply -f FILE" },
+	{ "export", do_export, "export [--policy NAME]" },
+	{ "status", do_status, "status [--json]" },
+	{ "unload", do_unload, "unload" },
+	{ "help", do_help, "help" },
+};
+
+static int do_help(int argc, char **argv)
+{
+	printf("Usage: egressctl COMMAND [ARGS] [--pin-dir DIR]\n"
+	       "Edits egress policies and bindings (pins in $EGRESS_PIN_DIR or " EGRESS_DEFAULT_PIN_DIR ").\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		printf("  %s\n", commands[i].summary);
+	printf("\n'egressctl COMMAND --help' for one command.\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	libbpf_set_print(libbpf_quiet);
+	if (argc < 2)
+		return do_help(0, NULL), 2;
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return do_help(0, NULL);
+	if (!strcmp(argv[1], "--version")) {
+		printf("egressctl %s\n", EGRESS_VERSION);
+		return 0;
+	}
+	/* whole names only: a prefix could one day mean another command */
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(argv[1], commands[i].name)) {
+			cmd_name = commands[i].name;
+			return commands[i].fn(argc - 2, argv + 2);
+		}
+	}
+	fprintf(stderr, "egressctl: unknown command '%s' (see 'egressctl help')\n", argv[1]);
+	return 2;
+}

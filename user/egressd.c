@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * egressd - loads egress's programs, pins them with their maps under the
+ * pin directory, fills the default policy, takes over the links of an
+ * earlier egressd with bpf_link_update (no moment without enforcement),
+ * and streams denial events to stdout until SIGINT or SIGTERM.  What it
+ * pinned stays in force after it exits.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/libbpf.h>
+
+#include "cmdline.h"
+#include "egress.skel.h"
+#include "events.h"
+#include "state.h"
+
+extern const char egress_default_policy[];
+
+static volatile sig_atomic_t stop;
+static bool verbose;
+
+static struct {
+	const char *pin_dir;
+	const char *policy_file;
+	uint32_t max_rules;
+	uint32_t max_policies;
+	uint32_t ringbuf_bytes;
+	enum log_format log_format;
+} opt = {
+	.max_rules = 100000,
+	.max_policies = 256,
+	.ringbuf_bytes = 1 << 22,
+	.log_format = LOG_JSON,
+};
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("egressd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: egressd [OPTIONS]\n"
+"Loads egress, pins its state under the pin directory and streams denial events.\n"
+"\n"
+"  --pin-dir DIR        pin directory (default $EGRESS_PIN_DIR or " EGRESS_DEFAULT_PIN_DIR ")\n"
+"  --policy-file FILE   apply FILE at start (default: the embedded default policy,\n"
+"                       applied only when the pins are created)\n"
+"  --max-rules N        rules per policy (default 100000)\n"
+"  --max-policies N     number of policies (default 256)\n"
+"  --ringbuf-size BYTES event ring buffer, a power of 2 (default 4194304)\n"
+"  --log-format F       json (default) or text\n"
+"  -v, --verbose        libbpf debug output\n"
+"  -h, --help           this help\n");
+}
+
+static int parse_args(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "policy-file", required_argument, NULL, 'f' },
+		{ "max-rules", required_argument, NULL, 'r' },
+		{ "max-policies", required_argument, NULL, 'P' },
+		{ "ringbuf-size", required_argument, NULL, 'b' },
+		{ "log-format", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			opt.pin_dir = optarg;
+			break;
+		case 'f':
+			opt.policy_file = optarg;
+			break;
+		case 'r':
+			if (parse_u32(optarg, 1, 10000000, &opt.max_rules)) {
+				logf_("invalid --max-rules '%s': 1 to 10000000", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'P':
+			if (parse_u32(optarg, 1, 65535, &opt.max_policies)) {
+				logf_("invalid --max-policies '%s': 1 to 65535", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'b':
+			if (parse_u32(optarg, 4096, 1U << 30, &opt.ringbuf_bytes) ||
+			    (opt.ringbuf_bytes & (opt.ringbuf_bytes - 1))) {
+				logf_("invalid --ringbuf-size '%s': a power of 2, 4096 to 1073741824", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'l':
+			if (!strcmp(optarg, "json")) {
+				opt.log_format = LOG_JSON;
+			} else if (!strcmp(optarg, "text")) {
+				opt.log_format = LOG_TEXT;
+			} else {
+				logf_("invalid --log-format '%s': json or text", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		logf_("unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	opt.pin_dir = state_pin_dir(opt.pin_dir);
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The pin directory must live on bpffs: mount one on its parent if needed. */
+static int ensure_bpffs(const char *pin_dir)
+{
+	char parent[PATH_MAX];
+	struct statfs sfs;
+	int ret;
+
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	dirname(parent);
+	ret = mkdir_p(parent, 0755);
+	if (ret) {
+		logf_("cannot create %s: %s", parent, strerror(-ret));
+		return ret;
+	}
+	if (statfs(parent, &sfs)) {
+		logf_("cannot stat %s: %s", parent, strerror(errno));
+		return -errno;
+	}
+	if (sfs.f_type != BPF_FS_MAGIC) {
+		if (mount("bpf", parent, "bpf", 0, "mode=0700")) {
+			ret = -errno;
+			logf_("%s is not on bpffs and mounting bpffs there failed: %s", parent,
+			      strerror(-ret));
+			return ret;
+		}
+		logf_("mounted bpffs on %s", parent);
+	}
+	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+		ret = -errno;
+		logf_("cannot create %s: %s", pin_dir, strerror(-ret));
+		return ret;
+	}
+	chmod(pin_dir, 0700);
+	return 0;
+}
+
+static struct bpf_program *hook_prog(struct egress *skel, int hook)
+{
+	switch (hook) {
+	case EGRESS_HOOK_CONNECT4: return skel->progs.egress_connect4;
+	case EGRESS_HOOK_CONNECT6: return skel->progs.egress_connect6;
+	case EGRESS_HOOK_SENDMSG4: return skel->progs.egress_sendmsg4;
+	case EGRESS_HOOK_SENDMSG6: return skel->progs.egress_sendmsg6;
+	}
+	return NULL;
+}
+
+/* Takes the sizes of pinned maps, so that they can be reused as they are. */
+static int read_pinned_config(const char *pin_dir, struct egress_config *cfg)
+{
+	char path[PATH_MAX];
+	uint32_t zero = 0;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/maps/egress_config", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, cfg))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int size_maps(struct egress *skel, const struct egress_config *cfg)
+{
+	int ret = 0;
+
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_policies, cfg->max_policies + 1);
+	/* the inner template is not used for lookups: state.c creates each
+	 * policy's trie with max_rules + 2 entries */
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_policy_info, cfg->max_policies + 1);
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_counters,
+					      (cfg->max_policies + 1) * EGRESS_HOOK_MAX);
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_events, cfg->ringbuf_bytes);
+	return ret;
+}
+
+static int pin_maps(struct egress *skel, const char *pin_dir)
+{
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int ret;
+
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, bpf_map__name(map));
+		ret = bpf_map__set_pin_path(map, path);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Pins the new programs over the old ones (rename is atomic on bpffs). */
+static int pin_progs(struct egress *skel, const char *pin_dir)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/progs", pin_dir);
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	for (int h = 0; h < EGRESS_NHOOKS; h++) {
+		snprintf(path, sizeof(path), "%s/progs/%s", pin_dir, egress_hooks[h].name);
+		snprintf(tmp, sizeof(tmp), "%s_new", path);	/* bpffs reserves dots */
+		unlink(tmp);
+		ret = bpf_program__pin(hook_prog(skel, h), tmp);
+		if (ret)
+			return ret;
+		if (rename(tmp, path))
+			return -errno;
+	}
+	return 0;
+}
+
+/* Every pinned link runs the programs just loaded: replaced in place. */
+static int update_links(struct egress *skel, const char *pin_dir, int *updated)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	*updated = 0;
+	snprintf(path, sizeof(path), "%s/links", pin_dir);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		for (int h = 0; h < EGRESS_NHOOKS; h++) {
+			int fd;
+
+			snprintf(path, sizeof(path), "%s/links/%s/%s", pin_dir, de->d_name,
+				 egress_hooks[h].name);
+			fd = bpf_obj_get(path);
+			if (fd < 0)
+				continue;
+			if (bpf_link_update(fd, bpf_program__fd(hook_prog(skel, h)), NULL)) {
+				/* a link of a removed cgroup cannot be updated: GC takes it */
+				if (errno != ENOLINK) {
+					ret = -errno;
+					logf_("cannot update link %s: %s", path, strerror(errno));
+				}
+			} else {
+				(*updated)++;
+			}
+			close(fd);
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	size_t len = 0, cap = 4096;
+	char *buf;
+
+	if (!f)
+		return NULL;
+	buf = malloc(cap);
+	while (buf) {
+		size_t n = fread(buf + len, 1, cap - len - 1, f);
+
+		len += n;
+		if (len + 1 < cap)
+			break;
+		cap *= 2;
+		char *nb = realloc(buf, cap);
+		if (!nb) {
+			free(buf);
+			buf = NULL;
+		}
+		buf = nb;
+	}
+	if (buf)
+		buf[len] = '\0';
+	if (f != stdin)
+		fclose(f);
+	return buf;
+}
+
+/* Applies a policy file: each policy it names is replaced atomically. */
+static int apply_text(struct egress_state *st, const char *text, const char *what)
+{
+	struct policy_file pf;
+	char err[ERRBUF_LEN];
+	int ret;
+
+	ret = policy_file_parse(text, &pf, err, sizeof(err));
+	if (ret) {
+		logf_("%s:%s", what, err);
+		return ret;
+	}
+	for (size_t i = 0; i < pf.n; i++) {
+		uint32_t id = 0;
+		struct policy cur;
+
+		if (state_policy_id(st, pf.pol[i].name, &id) == 0 && !pf.declared[i] &&
+		    !state_policy_load(st, id, &cur)) {
+			pf.pol[i].dflt = cur.dflt;
+			pf.pol[i].err = cur.err;
+			policy_free(&cur);
+		} else if (!id && !pf.declared[i]) {
+			logf_("%s: unknown policy '%s' (add it with 'policy add')", what, pf.pol[i].name);
+			ret = -ENOENT;
+			break;
+		}
+		ret = state_policy_store(st, &id, &pf.pol[i], err, sizeof(err));
+		if (ret) {
+			logf_("%s: %s", what, err);
+			break;
+		}
+		logf_("policy '%s': %zu rules, default %s", pf.pol[i].name, pf.pol[i].nrules,
+		      pf.pol[i].dflt == EGRESS_ALLOW ? "allow" : "deny");
+	}
+	policy_file_free(&pf);
+	return ret;
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	if (len >= sizeof(struct egress_event))
+		event_print(ctx, data, opt.log_format, stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct egress_config cfg = {};
+	struct egress_state st = { .dir_fd = -1 };
+	struct ring_buffer *rb = NULL;
+	struct egress *skel = NULL;
+	struct event_ctx ectx;
+	char err[ERRBUF_LEN];
+	char *policy_text = NULL;
+	int lock_fd = -1, ret, updated = 0;
+	bool fresh;
+	time_t last_gc = 0;
+
+	for (int i = 0; i < M_N; i++)
+		st.map_fd[i] = -1;
+	ret = parse_args(argc, argv);
+	if (ret)
+		return 2;
+	if (geteuid() != 0) {
+		logf_("must run as root (it loads BPF programs and pins them)");
+		return 1;
+	}
+	libbpf_set_print(libbpf_print);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	if (opt.policy_file) {
+		policy_text = read_file(opt.policy_file);
+		if (!policy_text) {
+			logf_("cannot read policy file %s: %s", opt.policy_file, strerror(errno));
+			return 1;
+		}
+	}
+
+	ret = ensure_bpffs(opt.pin_dir);
+	if (ret)
+		goto cleanup;
+	ret = state_lock(opt.pin_dir, &lock_fd, err, sizeof(err));
+	if (ret) {
+		logf_("%s", err);
+		goto cleanup;
+	}
+
+	fresh = read_pinned_config(opt.pin_dir, &cfg) != 0;
+	if (fresh) {
+		cfg = (struct egress_config){
+			.abi = EGRESS_ABI_VERSION, .max_policies = opt.max_policies,
+			.max_rules = opt.max_rules, .ringbuf_bytes = opt.ringbuf_bytes,
+		};
+	} else {
+		if (cfg.abi != EGRESS_ABI_VERSION) {
+			logf_("the state pinned in %s has ABI %u and this egressd speaks %u: refusing to "
+			      "take it over (migrate it, or 'egressctl unload' to start afresh)",
+			      opt.pin_dir, cfg.abi, EGRESS_ABI_VERSION);
+			ret = -EPROTO;
+			goto cleanup;
+		}
+		if (cfg.max_rules != opt.max_rules || cfg.max_policies != opt.max_policies ||
+		    cfg.ringbuf_bytes != opt.ringbuf_bytes)
+			logf_("keeping the sizes of the pinned state (max-rules %u, max-policies %u, "
+			      "ringbuf %u); 'egressctl unload' to change them", cfg.max_rules,
+			      cfg.max_policies, cfg.ringbuf_bytes);
+	}
+
+	skel = egress__open();
+	if (!skel) {
+		ret = -errno;
+		logf_("cannot open the BPF object: %s", strerror(errno));
+		goto cleanup;
+	}
+	ret = size_maps(skel, &cfg);
+	if (!ret) {
+		char maps[PATH_MAX];
+
+		snprintf(maps, sizeof(maps), "%s/maps", opt.pin_dir);
+		if (mkdir(maps, 0700) && errno != EEXIST)
+			ret = -errno;
+	}
+	ret = ret ?: pin_maps(skel, opt.pin_dir);
+	if (ret) {
+		logf_("cannot prepare maps: %s", strerror(-ret));
+		goto cleanup;
+	}
+	/* load: creates and pins the maps, or reuses the pinned ones */
+	ret = egress__load(skel);
+	if (ret) {
+		logf_("cannot load the BPF programs: %s%s", strerror(-ret),
+		      fresh ? "" : " (if a pinned map's layout differs, migrate it or 'egressctl unload')");
+		goto cleanup;
+	}
+	if (fresh) {
+		uint32_t zero = 0;
+
+		ret = bpf_map__update_elem(skel->maps.egress_config, &zero, sizeof(zero), &cfg,
+					   sizeof(cfg), BPF_ANY);
+		if (ret) {
+			logf_("cannot write the configuration: %s", strerror(-ret));
+			goto cleanup;
+		}
+	}
+
+	/* fill maps before anything attaches: the policies first */
+	ret = state_open(&st, opt.pin_dir, 0, err, sizeof(err));
+	if (ret) {
+		logf_("%s", err);
+		goto cleanup;
+	}
+	if (policy_text) {
+		ret = apply_text(&st, policy_text, opt.policy_file);
+	} else if (fresh || state_policy_id(&st, "default", &(uint32_t){ 0 })) {
+		ret = apply_text(&st, egress_default_policy, "embedded default policy");
+	}
+	if (ret)
+		goto cleanup;
+
+	ret = pin_progs(skel, opt.pin_dir);
+	if (ret) {
+		logf_("cannot pin programs: %s", strerror(-ret));
+		goto cleanup;
+	}
+	ret = update_links(skel, opt.pin_dir, &updated);
+	if (ret)
+		goto cleanup;
+	state_gc(&st);
+	close(lock_fd);
+	lock_fd = -1;
+
+	rb = ring_buffer__new(st.map_fd[M_EVENTS], on_event, &ectx, NULL);
+	if (!rb) {
+		ret = -errno;
+		logf_("cannot open the event ring buffer: %s", strerror(errno));
+		goto cleanup;
+	}
+	event_ctx_init(&ectx, &st);
+	logf_("ready: pins in %s (%s), %d links updated", opt.pin_dir, fresh ? "created" : "taken over",
+	      updated);
+
+	while (!stop) {
+		ret = ring_buffer__poll(rb, 200);
+		if (ret == -EINTR) {
+			ret = 0;
+			break;
+		}
+		if (ret < 0) {
+			logf_("reading events: %s", strerror(-ret));
+			goto cleanup;
+		}
+		if (time(NULL) - last_gc >= 10) {
+			int fd;
+
+			last_gc = time(NULL);
+			event_ctx_clock(&ectx);
+			/* the writers' lock, without waiting for a long apply */
+			fd = open(opt.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0 && !flock(fd, LOCK_EX | LOCK_NB))
+				state_gc(&st);
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	ret = 0;
+	logf_("stopping; enforcement stays pinned in %s", opt.pin_dir);
+cleanup:
+	ring_buffer__free(rb);
+	state_close(&st);
+	egress__destroy(skel);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	free(policy_text);
+	return ret ? 1 : 0;
+}

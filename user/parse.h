@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* parse.h - parsing of the words operators type: CIDRs, ports, protocols. */
+#ifndef EGRESS_PARSE_H
+#define EGRESS_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ERRBUF_LEN 256
+
+struct cidr {
+	uint8_t family;		/* EGRESS_FAM_V4 / EGRESS_FAM_V6 */
+	uint8_t plen;
+	uint8_t addr[16];	/* v4 in addr[0..3], network order */
+};
+
+/*
+ * Each parser returns 0 or -EINVAL with a one-line reason in err (which
+ * names the offending input).
+ */
+int parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen);
+int parse_ports(const char *s, uint16_t *lo, uint16_t *hi, char *err, size_t errlen);
+int parse_proto(const char *s, uint8_t *proto, char *err, size_t errlen);
+int parse_action(const char *s, uint8_t *action, char *err, size_t errlen);
+int parse_errno(const char *s, uint16_t *err_out, char *err, size_t errlen);
+int parse_policy_name(const char *s, char *err, size_t errlen);
+int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+
+/* Formatting: buffers of at least these sizes. */
+#define CIDR_STR_LEN 64
+#define PORTS_STR_LEN 16
+void format_cidr(const struct cidr *c, char *buf, size_t len);
+void format_addr(uint8_t family, const uint8_t *addr, char *buf, size_t len);
+void format_ports(uint16_t lo, uint16_t hi, char *buf, size_t len);
+const char *proto_name(uint8_t proto);	/* "tcp", "udp", "any" or NULL */
+const char *errno_name(int e);		/* "EPERM", ... or NULL */
+
+/* addr masked to plen bits (in place). */
+void mask_addr(uint8_t *addr, unsigned int bits, unsigned int plen);
+int cidr_cmp(const struct cidr *a, const struct cidr *b);
+bool cidr_contains(const struct cidr *outer, const struct cidr *inner);
+
+#endif

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * policy.c - compiles a policy's rules into trie entries.
+ *
+ * The kernel does one LPM lookup per decision.  The entry it finds (the
+ * longest CIDR that holds the destination) carries every rule that can
+ * apply to that destination: its own rules, then those of each CIDR that
+ * contains it, in decision order.  Only rules of containing CIDRs can
+ * contain the destination too, so nothing else is needed.  Inheritance
+ * stops at a rule that matches every protocol and port, and the chain
+ * always ends with such a rule (at worst the policy default).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+
+bool rule_is_full(const struct rule *r)
+{
+	return r->proto == 0 && r->port_lo == 0 && r->port_hi == 65535;
+}
+
+bool rule_same_match(const struct rule *a, const struct rule *b)
+{
+	return !cidr_cmp(&a->cidr, &b->cidr) && a->proto == b->proto &&
+	       a->port_lo == b->port_lo && a->port_hi == b->port_hi;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap = *cap ? *cap : 16;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	np = realloc(*p, ncap * elem);
+	if (!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+int policy_set_rule(struct policy *p, const struct rule *r)
+{
+	int err;
+
+	for (size_t i = 0; i < p->nrules; i++) {
+		if (rule_same_match(&p->rules[i], r)) {
+			if (p->rules[i].action == r->action)
+				return 0;
+			p->rules[i].action = r->action;
+			return 1;
+		}
+	}
+	err = grow((void **)&p->rules, &p->cap, p->nrules + 1, sizeof(*r));
+	if (err)
+		return err;
+	p->rules[p->nrules++] = *r;
+	return 1;
+}
+
+int policy_append_rule(struct policy *p, const struct rule *r)
+{
+	int err = grow((void **)&p->rules, &p->cap, p->nrules + 1, sizeof(*r));
+
+	if (err)
+		return err;
+	p->rules[p->nrules++] = *r;
+	return 0;
+}
+
+int policy_remove_rule(struct policy *p, const struct rule *r)
+{
+	for (size_t i = 0; i < p->nrules; i++) {
+		if (rule_same_match(&p->rules[i], r)) {
+			p->rules[i] = p->rules[--p->nrules];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Decision order inside one CIDR: deny first, specific before full. */
+static int rule_cmp(const void *a_, const void *b_)
+{
+	const struct rule *a = a_, *b = b_;
+	int r = cidr_cmp(&a->cidr, &b->cidr);
+
+	if (r)
+		return r;
+	if (a->action != b->action)
+		return a->action == EGRESS_DENY ? -1 : 1;
+	if (rule_is_full(a) != rule_is_full(b))
+		return rule_is_full(a) ? 1 : -1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	return a->port_hi < b->port_hi ? -1 : a->port_hi > b->port_hi;
+}
+
+static int match_cmp(const void *a_, const void *b_)
+{
+	const struct rule *a = a_, *b = b_;
+	int r = cidr_cmp(&a->cidr, &b->cidr);
+
+	if (r)
+		return r;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	if (a->port_hi != b->port_hi)
+		return a->port_hi < b->port_hi ? -1 : 1;
+	return (int)a->action - (int)b->action;
+}
+
+int policy_normalize(struct policy *p, char *err, size_t errlen)
+{
+	size_t n = 0;
+
+	if (p->nrules)
+		qsort(p->rules, p->nrules, sizeof(*p->rules), match_cmp);
+	for (size_t i = 0; i < p->nrules; i++) {
+		if (n && rule_same_match(&p->rules[n - 1], &p->rules[i])) {
+			char buf[CIDR_STR_LEN];
+
+			if (p->rules[n - 1].action == p->rules[i].action)
+				continue;
+			format_cidr(&p->rules[i].cidr, buf, sizeof(buf));
+			snprintf(err, errlen, "policy '%s': both allow and deny for %s with the same "
+				 "protocol and port", p->name, buf);
+			return -EEXIST;
+		}
+		p->rules[n++] = p->rules[i];
+	}
+	p->nrules = n;
+	policy_sort(p);
+	return 0;
+}
+
+void policy_sort(struct policy *p)
+{
+	if (p->nrules)
+		qsort(p->rules, p->nrules, sizeof(*p->rules), rule_cmp);
+}
+
+void policy_free(struct policy *p)
+{
+	free(p->rules);
+	p->rules = NULL;
+	p->nrules = p->cap = 0;
+}
+
+int policy_copy(struct policy *dst, const struct policy *src)
+{
+	*dst = *src;
+	dst->rules = NULL;
+	dst->cap = 0;
+	if (!src->nrules)
+		return 0;
+	dst->rules = malloc(src->nrules * sizeof(*src->rules));
+	if (!dst->rules)
+		return -ENOMEM;
+	memcpy(dst->rules, src->rules, src->nrules * sizeof(*src->rules));
+	dst->cap = src->nrules;
+	return 0;
+}
+
+void lpm_key_from_cidr(struct egress_lpm_key *k, const struct cidr *c)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = EGRESS_KEY_HDR_BITS + c->plen;
+	k->family = c->family;
+	memcpy(k->addr, c->addr, sizeof(k->addr));
+}
+
+void cidr_from_lpm_key(struct cidr *c, const struct egress_lpm_key *k)
+{
+	memset(c, 0, sizeof(*c));
+	c->family = k->family;
+	c->plen = k->prefixlen - EGRESS_KEY_HDR_BITS;
+	memcpy(c->addr, k->addr, c->family == EGRESS_FAM_V4 ? 4 : 16);
+}
+
+static struct egress_slot slot_of(const struct rule *r)
+{
+	return (struct egress_slot){
+		.port_lo = r->port_lo, .port_hi = r->port_hi, .proto = r->proto,
+		.action = r->action, .plen = r->cidr.plen,
+	};
+}
+
+int compiled_push(struct compiled *c, const struct egress_lpm_key *key, const struct egress_entry *val)
+{
+	int err = grow((void **)&c->e, &c->cap, c->n + 1, sizeof(*c->e));
+
+	if (err)
+		return err;
+	c->e[c->n].key = *key;
+	c->e[c->n].val = *val;
+	c->n++;
+	return 0;
+}
+
+static int compiled_push_cidr(struct compiled *c, const struct cidr *cidr, const struct egress_entry *e)
+{
+	struct egress_lpm_key k;
+
+	lpm_key_from_cidr(&k, cidr);
+	return compiled_push(c, &k, e);
+}
+
+/*
+ * Entry for one CIDR: own rules [first, last), then the parent's slots
+ * unless an own rule matches everything.
+ */
+static int build_entry(const struct policy *p, const struct rule *own, size_t nown,
+		       const struct egress_entry *parent, struct egress_entry *e,
+		       const struct cidr *cidr, char *err, size_t errlen)
+{
+	bool full = false;
+	size_t n = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->err = p->err;
+	e->dflt = p->dflt;
+	for (size_t i = 0; i < nown; i++) {
+		if (n == EGRESS_SLOTS)
+			goto too_many;
+		e->slot[n++] = slot_of(&own[i]);
+		full |= rule_is_full(&own[i]);
+	}
+	if (!full) {
+		for (size_t i = 0; i < parent->nslots; i++) {
+			if (n == EGRESS_SLOTS)
+				goto too_many;
+			e->slot[n++] = parent->slot[i];
+		}
+	}
+	e->nslots = n;
+	return 0;
+too_many: {
+	char buf[CIDR_STR_LEN];
+
+	format_cidr(cidr, buf, sizeof(buf));
+	snprintf(err, errlen, "policy '%s': more than %d rules apply to %s (its own and those of "
+		 "the CIDRs that contain it); merge port rules or add a rule that matches every port",
+		 p->name, EGRESS_SLOTS, buf);
+	return -E2BIG;
+	}
+}
+
+int policy_compile(const struct policy *src, struct compiled *out, char *err, size_t errlen)
+{
+	struct { struct cidr cidr; struct egress_entry e; } *stack = NULL;
+	struct egress_entry dflt_entry = {};
+	struct policy p = {};
+	size_t depth = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = policy_copy(&p, src);
+	if (ret)
+		return ret;
+	policy_sort(&p);
+	/* a CIDR nests at most 129 deep (one per prefix length) */
+	stack = calloc(130, sizeof(*stack));
+	if (!stack) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	dflt_entry.nslots = 1;
+	dflt_entry.slot[0] = (struct egress_slot){
+		.port_lo = 0, .port_hi = 65535, .action = p.dflt, .flags = EGRESS_SLOT_DEFAULT,
+	};
+
+	for (int fam = EGRESS_FAM_V4; fam <= EGRESS_FAM_V6; fam += EGRESS_FAM_V6 - EGRESS_FAM_V4) {
+		struct cidr root = { .family = fam, .plen = 0 };
+		size_t i = 0, first;
+
+		depth = 0;
+		/* skip to this family's rules */
+		while (i < p.nrules && p.rules[i].cidr.family != fam)
+			i++;
+		/* the root: own /0 rules, then the default */
+		first = i;
+		while (i < p.nrules && p.rules[i].cidr.family == fam && p.rules[i].cidr.plen == 0)
+			i++;
+		stack[0].cidr = root;
+		ret = build_entry(&p, p.rules + first, i - first, &dflt_entry, &stack[0].e, &root,
+				  err, errlen);
+		if (ret)
+			goto cleanup;
+		ret = compiled_push_cidr(out, &root, &stack[0].e);
+		if (ret)
+			goto cleanup;
+		depth = 1;
+
+		while (i < p.nrules && p.rules[i].cidr.family == fam) {
+			const struct cidr *c = &p.rules[i].cidr;
+
+			first = i;
+			while (i < p.nrules && !cidr_cmp(&p.rules[i].cidr, c))
+				i++;
+			/* sorted order puts every container before what it contains */
+			while (depth > 1 && !cidr_contains(&stack[depth - 1].cidr, c))
+				depth--;
+			stack[depth].cidr = *c;
+			ret = build_entry(&p, p.rules + first, i - first, &stack[depth - 1].e,
+					  &stack[depth].e, c, err, errlen);
+			if (ret)
+				goto cleanup;
+			ret = compiled_push_cidr(out, c, &stack[depth].e);
+			if (ret)
+				goto cleanup;
+			depth++;
+		}
+	}
+	compiled_sort(out);
+	ret = 0;
+cleanup:
+	if (ret)
+		compiled_free(out);
+	free(stack);
+	policy_free(&p);
+	return ret;
+}
+
+int policy_decompile(struct policy *p, const struct compiled *cp)
+{
+	int ret;
+
+	p->nrules = 0;
+	for (size_t i = 0; i < cp->n; i++) {
+		const struct egress_entry *v = &cp->e[i].val;
+		struct cidr c;
+
+		cidr_from_lpm_key(&c, &cp->e[i].key);
+		if (c.plen == 0 && c.family == EGRESS_FAM_V4) {
+			p->dflt = v->dflt;
+			p->err = v->err;
+		}
+		for (size_t s = 0; s < v->nslots && s < EGRESS_SLOTS; s++) {
+			const struct egress_slot *sl = &v->slot[s];
+			struct rule r = {
+				.cidr = c, .proto = sl->proto, .action = sl->action,
+				.port_lo = sl->port_lo, .port_hi = sl->port_hi,
+			};
+
+			if ((sl->flags & EGRESS_SLOT_DEFAULT) || sl->plen != c.plen)
+				continue;	/* inherited */
+			ret = policy_append_rule(p, &r);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	policy_sort(p);
+	return 0;
+}
+
+void compiled_free(struct compiled *c)
+{
+	free(c->e);
+	memset(c, 0, sizeof(*c));
+}
+
+static int centry_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct centry *)a)->key, &((const struct centry *)b)->key,
+		      sizeof(struct egress_lpm_key));
+}
+
+void compiled_sort(struct compiled *c)
+{
+	if (c->n)
+		qsort(c->e, c->n, sizeof(*c->e), centry_cmp);
+}
+
+size_t compiled_diff(const struct compiled *a, const struct compiled *b)
+{
+	size_t i = 0, j = 0, d = 0;
+
+	while (i < a->n || j < b->n) {
+		int r = i == a->n ? 1 : j == b->n ? -1 : centry_cmp(&a->e[i], &b->e[j]);
+
+		if (r < 0) {
+			d++;
+			i++;
+		} else if (r > 0) {
+			d++;
+			j++;
+		} else {
+			d += memcmp(&a->e[i].val, &b->e[j].val, sizeof(a->e[i].val)) != 0;
+			i++;
+			j++;
+		}
+	}
+	return d;
+}
+
+static bool slot_matches(const struct egress_slot *s, uint8_t proto, uint16_t port)
+{
+	return (!s->proto || s->proto == proto) && port >= s->port_lo && port <= s->port_hi;
+}
+
+int policy_decide_slow(const struct policy *p, const struct cidr *dst, uint8_t proto, uint16_t port)
+{
+	int best_plen = -1, verdict = p->dflt;
+
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct rule *r = &p->rules[i];
+		struct egress_slot s = slot_of(r);
+
+		if (!cidr_contains(&r->cidr, dst) || !slot_matches(&s, proto, port))
+			continue;
+		if (r->cidr.plen > best_plen) {
+			best_plen = r->cidr.plen;
+			verdict = r->action;
+		} else if (r->cidr.plen == best_plen && r->action == EGRESS_DENY) {
+			verdict = EGRESS_DENY;
+		}
+	}
+	return verdict;
+}
+
+int compiled_decide(const struct compiled *c, const struct cidr *dst, uint8_t proto, uint16_t port)
+{
+	const struct egress_entry *e = NULL;
+	int best = -1;
+
+	for (size_t i = 0; i < c->n; i++) {
+		struct cidr k;
+
+		cidr_from_lpm_key(&k, &c->e[i].key);
+		if (cidr_contains(&k, dst) && k.plen > best) {
+			best = k.plen;
+			e = &c->e[i].val;
+		}
+	}
+	if (!e)
+		return EGRESS_DENY;
+	for (size_t i = 0; i < e->nslots && i < EGRESS_SLOTS; i++)
+		if (slot_matches(&e->slot[i], proto, port))
+			return e->slot[i].action;
+	return EGRESS_DENY;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * policy.h - a policy in memory, and its compilation into the entries of
+ * the policy's LPM trie (and back).  Pure code: no BPF, unit-tested.
+ */
+#ifndef EGRESS_POLICY_H
+#define EGRESS_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "egress.h"
+#include "parse.h"
+
+struct rule {
+	struct cidr cidr;
+	uint8_t proto;		/* 0 = any */
+	uint8_t action;		/* enum egress_action */
+	uint16_t port_lo;	/* 0-65535 = any port */
+	uint16_t port_hi;
+};
+
+struct policy {
+	char name[EGRESS_NAME_MAX];
+	uint8_t dflt;		/* default verdict */
+	uint16_t err;		/* errno of denials; 0 = EPERM */
+	struct rule *rules;
+	size_t nrules, cap;
+};
+
+struct centry {
+	struct egress_lpm_key key;
+	struct egress_entry val;
+};
+
+/* A policy's trie entries, sorted by key. */
+struct compiled {
+	struct centry *e;
+	size_t n, cap;
+};
+
+bool rule_is_full(const struct rule *r);
+/* Same match (cidr, proto, ports), whatever the action. */
+bool rule_same_match(const struct rule *a, const struct rule *b);
+/* Adds r, or changes the action of the rule with the same match. 1 if changed, 0 if equal. */
+int policy_set_rule(struct policy *p, const struct rule *r);
+/* Removes the rule with r's match: 0, or -ENOENT. */
+int policy_remove_rule(struct policy *p, const struct rule *r);
+/* Appends r without looking for duplicates; policy_normalize afterwards. */
+int policy_append_rule(struct policy *p, const struct rule *r);
+/*
+ * Merges duplicate rules and sorts into canonical order (family, address,
+ * prefix, deny first, proto, ports).  Two rules with the same match and
+ * different actions: -EEXIST, with the conflict described in err.
+ */
+int policy_normalize(struct policy *p, char *err, size_t errlen);
+void policy_sort(struct policy *p);
+void policy_free(struct policy *p);
+int policy_copy(struct policy *dst, const struct policy *src);
+
+/* The trie entries of p (with the two /0 roots).  -E2BIG with a reason in err. */
+int policy_compile(const struct policy *p, struct compiled *out, char *err, size_t errlen);
+/* The rules, default and errno back from a policy's entries (any order). */
+int policy_decompile(struct policy *p, const struct compiled *c);
+int compiled_push(struct compiled *c, const struct egress_lpm_key *key, const struct egress_entry *val);
+void compiled_sort(struct compiled *c);
+void compiled_free(struct compiled *c);
+/* Number of keys to put or delete to turn a into b (both sorted). */
+size_t compiled_diff(const struct compiled *a, const struct compiled *b);
+
+/* The verdict p gives, computed from the rules alone (the reference for tests). */
+int policy_decide_slow(const struct policy *p, const struct cidr *dst, uint8_t proto, uint16_t port);
+/* The verdict the kernel gives: the same walk as the BPF program, over compiled entries. */
+int compiled_decide(const struct compiled *c, const struct cidr *dst, uint8_t proto, uint16_t port);
+
+void lpm_key_from_cidr(struct egress_lpm_key *k, const struct cidr *c);
+void cidr_from_lpm_key(struct cidr *c, const struct egress_lpm_key *k);
+
+#endif

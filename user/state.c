@@ -1,0 +1,724 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* state.c - the pinned maps, programs and links of egress. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "cgroup.h"
+#include "state.h"
+
+const struct hook_desc egress_hooks[EGRESS_NHOOKS] = {
+	[EGRESS_HOOK_CONNECT4] = { "connect4", BPF_CGROUP_INET4_CONNECT },
+	[EGRESS_HOOK_CONNECT6] = { "connect6", BPF_CGROUP_INET6_CONNECT },
+	[EGRESS_HOOK_SENDMSG4] = { "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
+	[EGRESS_HOOK_SENDMSG6] = { "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+};
+
+const char *const state_map_names[M_N] = {
+	[M_POLICIES] = "egress_policies",
+	[M_INFO] = "egress_policy_info",
+	[M_BINDING] = "egress_binding",
+	[M_COUNTERS] = "egress_counters",
+	[M_STATS] = "egress_stats",
+	[M_CONFIG] = "egress_config",
+	[M_EVENTS] = "egress_events",
+};
+
+const char *state_pin_dir(const char *opt)
+{
+	const char *env = getenv("EGRESS_PIN_DIR");
+
+	if (opt && *opt)
+		return opt;
+	if (env && *env)
+		return env;
+	return EGRESS_DEFAULT_PIN_DIR;
+}
+
+void state_pin_path(const struct egress_state *st, char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(buf, len, "%s/", st->pin_dir);
+
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+int state_lock(const char *pin_dir, int *dir_fd, char *err, size_t errlen)
+{
+	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			snprintf(err, errlen, "egress is not loaded: no pin directory %s (start egressd)", pin_dir);
+		else
+			snprintf(err, errlen, "cannot open pin directory %s: %s", pin_dir, strerror(e));
+		return -e;
+	}
+	if (flock(fd, LOCK_EX) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot lock %s: %s", pin_dir, strerror(e));
+		close(fd);
+		return -e;
+	}
+	*dir_fd = fd;
+	return 0;
+}
+
+int state_open(struct egress_state *st, const char *pin_dir, int flags, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	uint32_t zero = 0;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	st->dir_fd = -1;
+	for (int i = 0; i < M_N; i++)
+		st->map_fd[i] = -1;
+	snprintf(st->pin_dir, sizeof(st->pin_dir), "%s", pin_dir);
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "permission denied: egress state in %s is root's (run as root)", pin_dir);
+		return -EPERM;
+	}
+	if (flags & STATE_LOCK) {
+		ret = state_lock(pin_dir, &st->dir_fd, err, errlen);
+		if (ret)
+			return ret;
+	}
+	for (int i = 0; i < M_N; i++) {
+		state_pin_path(st, path, sizeof(path), "maps/%s", state_map_names[i]);
+		st->map_fd[i] = bpf_obj_get(path);
+		if (st->map_fd[i] < 0) {
+			ret = -errno;
+			if (ret == -ENOENT)
+				snprintf(err, errlen, "egress is not loaded: %s is missing (start egressd)", path);
+			else
+				snprintf(err, errlen, "cannot open %s: %s", path, strerror(-ret));
+			goto cleanup;
+		}
+	}
+	ret = bpf_map_lookup_elem(st->map_fd[M_CONFIG], &zero, &st->cfg);
+	if (ret || st->cfg.abi != EGRESS_ABI_VERSION) {
+		snprintf(err, errlen, "pinned egress state in %s has ABI %u, this build speaks %u",
+			 pin_dir, st->cfg.abi, EGRESS_ABI_VERSION);
+		ret = -EPROTO;
+		goto cleanup;
+	}
+	st->ncpus = libbpf_num_possible_cpus();
+	if (st->ncpus < 1) {
+		snprintf(err, errlen, "cannot count CPUs");
+		ret = -EINVAL;
+		goto cleanup;
+	}
+	return 0;
+cleanup:
+	state_close(st);
+	return ret;
+}
+
+void state_close(struct egress_state *st)
+{
+	for (int i = 0; i < M_N; i++)
+		if (st->map_fd[i] >= 0)
+			close(st->map_fd[i]);
+	if (st->dir_fd >= 0)
+		close(st->dir_fd);	/* releases the lock */
+	for (int i = 0; i < M_N; i++)
+		st->map_fd[i] = -1;
+	st->dir_fd = -1;
+}
+
+/* ---- policies ---------------------------------------------------------- */
+
+int state_policies(struct egress_state *st, struct policy_ref **out, size_t *n)
+{
+	struct policy_ref *v = NULL;
+	uint32_t key, *prev = NULL;
+	size_t cnt = 0;
+
+	while (!bpf_map_get_next_key(st->map_fd[M_INFO], prev, &key)) {
+		struct egress_policy_info info;
+		struct policy_ref *nv;
+
+		prev = &key;
+		if (bpf_map_lookup_elem(st->map_fd[M_INFO], &key, &info))
+			continue;
+		nv = realloc(v, (cnt + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[cnt].id = key;
+		memcpy(v[cnt].name, info.name, EGRESS_NAME_MAX);
+		v[cnt].name[EGRESS_NAME_MAX - 1] = '\0';
+		cnt++;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int state_policy_id(struct egress_state *st, const char *name, uint32_t *id)
+{
+	struct policy_ref *v;
+	size_t n;
+	int ret = state_policies(st, &v, &n);
+
+	if (ret)
+		return ret;
+	ret = -ENOENT;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(v[i].name, name)) {
+			*id = v[i].id;
+			ret = 0;
+			break;
+		}
+	}
+	free(v);
+	return ret;
+}
+
+int state_policy_find(struct egress_state *st, const char *name, uint32_t *id, char *err, size_t errlen)
+{
+	int ret = state_policy_id(st, name, id);
+
+	if (ret == -ENOENT)
+		snprintf(err, errlen, "unknown policy '%s' (see 'egressctl policy list')", name);
+	else if (ret)
+		snprintf(err, errlen, "cannot read policies: %s", strerror(-ret));
+	return ret;
+}
+
+static int inner_fd(struct egress_state *st, uint32_t id)
+{
+	uint32_t map_id;
+
+	int fd;
+
+	if (bpf_map_lookup_elem(st->map_fd[M_POLICIES], &id, &map_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(map_id);
+	return fd < 0 ? -errno : fd;
+}
+
+static int trie_read(int fd, struct compiled *c)
+{
+	struct egress_lpm_key key, *prev = NULL;
+	struct egress_entry val;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &val))
+			continue;
+		ret = compiled_push(c, &key, &val);
+		if (ret) {
+			compiled_free(c);
+			return ret;
+		}
+	}
+	compiled_sort(c);
+	return 0;
+}
+
+int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
+{
+	struct egress_policy_info info;
+	struct compiled c;
+	int fd, ret;
+
+	memset(p, 0, sizeof(*p));
+	if (bpf_map_lookup_elem(st->map_fd[M_INFO], &id, &info))
+		return -errno;
+	snprintf(p->name, sizeof(p->name), "%.*s", EGRESS_NAME_MAX - 1, info.name);
+	fd = inner_fd(st, id);
+	if (fd < 0)
+		return fd;
+	ret = trie_read(fd, &c);
+	close(fd);
+	if (ret)
+		return ret;
+	ret = policy_decompile(p, &c);
+	compiled_free(&c);
+	return ret;
+}
+
+static int trie_create(struct egress_state *st)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "egress_rules", sizeof(struct egress_lpm_key),
+				sizeof(struct egress_entry), st->cfg.max_rules + 2, &opts);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Applies the difference between two sorted compilations to a trie. */
+static int trie_apply_diff(int fd, const struct compiled *a, const struct compiled *b)
+{
+	size_t i = 0, j = 0;
+	int r;
+
+	while (i < a->n || j < b->n) {
+		r = i == a->n ? 1 : j == b->n ? -1 : memcmp(&a->e[i].key, &b->e[j].key, sizeof(a->e[i].key));
+		if (r < 0) {
+			if (bpf_map_delete_elem(fd, &a->e[i].key) && errno != ENOENT)
+				return -errno;
+			i++;
+		} else if (r > 0 || memcmp(&a->e[i].val, &b->e[j].val, sizeof(b->e[j].val))) {
+			if (bpf_map_update_elem(fd, &b->e[j].key, &b->e[j].val, BPF_ANY))
+				return -errno;
+			if (r == 0)
+				i++;
+			j++;
+		} else {
+			i++;
+			j++;
+		}
+	}
+	return 0;
+}
+
+static void zero_counters(struct egress_state *st, uint32_t id)
+{
+	struct egress_counter *zero = calloc(st->ncpus, sizeof(*zero));
+
+	if (!zero)
+		return;
+	for (uint32_t h = 0; h < EGRESS_HOOK_MAX; h++) {
+		uint32_t idx = id * EGRESS_HOOK_MAX + h;
+
+		bpf_map_update_elem(st->map_fd[M_COUNTERS], &idx, zero, BPF_ANY);
+	}
+	free(zero);
+}
+
+static int free_policy_id(struct egress_state *st, uint32_t *id)
+{
+	for (uint32_t i = 1; i <= st->cfg.max_policies; i++) {
+		struct egress_policy_info info;
+		uint32_t map_id;
+
+		if (bpf_map_lookup_elem(st->map_fd[M_INFO], &i, &info) &&
+		    bpf_map_lookup_elem(st->map_fd[M_POLICIES], &i, &map_id)) {
+			*id = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+int state_policy_store(struct egress_state *st, uint32_t *id, const struct policy *p,
+		       char *err, size_t errlen)
+{
+	struct compiled now = {}, want = {};
+	int fd = -1, ret;
+
+	if (p->nrules > st->cfg.max_rules) {
+		snprintf(err, errlen, "policy '%s' is full: %zu rules, at most %u (egressd --max-rules)",
+			 p->name, p->nrules, st->cfg.max_rules);
+		return -E2BIG;
+	}
+	ret = policy_compile(p, &want, err, errlen);
+	if (ret)
+		return ret;
+
+	if (*id) {
+		fd = inner_fd(st, *id);
+		if (fd >= 0) {
+			ret = trie_read(fd, &now);
+			if (ret)
+				goto fail;
+			if (compiled_diff(&now, &want) <= 1) {
+				/* one entry: an update of one element is atomic */
+				ret = trie_apply_diff(fd, &now, &want);
+				if (ret)
+					goto fail;
+				goto done;
+			}
+			close(fd);
+			fd = -1;
+		}
+	} else {
+		ret = free_policy_id(st, id);
+		if (ret) {
+			snprintf(err, errlen, "cannot add policy '%s': all %u policies are in use "
+				 "(egressd --max-policies)", p->name, st->cfg.max_policies);
+			goto cleanup;
+		}
+		zero_counters(st, *id);
+	}
+
+	/* a new trie, filled while nobody sees it, then swapped in */
+	fd = trie_create(st);
+	if (fd < 0) {
+		ret = fd;
+		goto fail;
+	}
+	for (size_t i = 0; i < want.n; i++) {
+		if (bpf_map_update_elem(fd, &want.e[i].key, &want.e[i].val, BPF_NOEXIST)) {
+			ret = -errno;
+			goto fail;
+		}
+	}
+	if (bpf_map_update_elem(st->map_fd[M_POLICIES], id, &fd, BPF_ANY)) {
+		ret = -errno;
+		goto fail;
+	}
+done: {
+	struct egress_policy_info info = {};
+
+	snprintf(info.name, sizeof(info.name), "%s", p->name);
+	if (bpf_map_update_elem(st->map_fd[M_INFO], id, &info, BPF_ANY)) {
+		ret = -errno;
+		goto fail;
+	}
+	}
+	ret = 0;
+	goto cleanup;
+fail:
+	snprintf(err, errlen, "cannot store policy '%s': %s", p->name, strerror(-ret));
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	compiled_free(&now);
+	compiled_free(&want);
+	return ret;
+}
+
+int state_policy_delete(struct egress_state *st, uint32_t id)
+{
+	if (bpf_map_delete_elem(st->map_fd[M_INFO], &id) && errno != ENOENT)
+		return -errno;
+	if (bpf_map_delete_elem(st->map_fd[M_POLICIES], &id) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct egress_counter *out)
+{
+	struct egress_counter *v = calloc(st->ncpus, sizeof(*v));
+	uint32_t idx = id * EGRESS_HOOK_MAX + hook;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(st->map_fd[M_COUNTERS], &idx, v)) {
+		ret = -errno;
+	} else {
+		for (int c = 0; c < st->ncpus; c++) {
+			out->allowed += v[c].allowed;
+			out->denied += v[c].denied;
+		}
+	}
+	free(v);
+	return ret;
+}
+
+uint64_t state_stat(struct egress_state *st, enum egress_stat s)
+{
+	uint64_t *v = calloc(st->ncpus, sizeof(*v)), sum = 0;
+	uint32_t idx = s;
+
+	if (v && !bpf_map_lookup_elem(st->map_fd[M_STATS], &idx, v))
+		for (int c = 0; c < st->ncpus; c++)
+			sum += v[c];
+	free(v);
+	return sum;
+}
+
+/* ---- bindings ---------------------------------------------------------- */
+
+int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
+{
+	char path[PATH_MAX];
+	struct binding_ref *v = NULL;
+	struct dirent *de;
+	size_t cnt = 0;
+	DIR *d;
+
+	*out = NULL;
+	*n = 0;
+	state_pin_path(st, path, sizeof(path), "links");
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		struct egress_binding b = {};
+		struct binding_ref *nv;
+		uint64_t cgid;
+		char *end;
+
+		cgid = strtoull(de->d_name, &end, 10);
+		if (de->d_name[0] == '.' || *end)
+			continue;
+		if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &cgid, &b))
+			b.policy = 0;	/* no live attachment (yet) */
+		nv = realloc(v, (cnt + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			closedir(d);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[cnt].cgroup_id = cgid;
+		v[cnt].policy = b.policy;
+		cnt++;
+	}
+	closedir(d);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static int link_dir(struct egress_state *st, uint64_t cgid, char *buf, size_t len)
+{
+	state_pin_path(st, buf, len, "links/%llu", (unsigned long long)cgid);
+	return 0;
+}
+
+int state_unbind_id(struct egress_state *st, uint64_t cgid)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	int ret = 0;
+
+	link_dir(st, cgid, dir, sizeof(dir));
+	for (int h = 0; h < EGRESS_NHOOKS; h++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			if (errno != ENOENT)
+				ret = -errno;
+			continue;
+		}
+		/* detach now, whoever else holds the link */
+		bpf_link_detach(fd);
+		close(fd);
+		if (unlink(path) && errno != ENOENT)
+			ret = -errno;
+	}
+	if (rmdir(dir) && errno != ENOENT)
+		ret = -errno;
+	return ret;
+}
+
+int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char *err, size_t errlen)
+{
+	struct egress_binding b = { .policy = policy };
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	bool created[EGRESS_NHOOKS] = {};
+	int cg_fd = -1, ret;
+	uint64_t cgid;
+
+	ret = cg_open(cgdir, &cg_fd, &cgid, err, errlen);
+	if (ret)
+		return ret;
+	b.cgroup_id = cgid;
+	state_pin_path(st, path, sizeof(path), "links");
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	link_dir(st, cgid, dir, sizeof(dir));
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		goto cleanup;
+	}
+	for (int h = 0; h < EGRESS_NHOOKS; h++) {
+		int prog_fd, link_fd;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
+		if (!access(path, F_OK))
+			continue;	/* already attached for this hook */
+		state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
+		prog_fd = bpf_obj_get(path);
+		if (prog_fd < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "egress programs are not loaded (%s: %s)", path, strerror(errno));
+			goto rollback;
+		}
+		link_fd = bpf_link_create(prog_fd, cg_fd, egress_hooks[h].type, NULL);
+		close(prog_fd);
+		if (link_fd < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot attach %s to %s: %s", egress_hooks[h].name, cgdir,
+				 strerror(errno));
+			goto rollback;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
+		ret = bpf_obj_pin(link_fd, path) ? -errno : 0;
+		if (ret) {
+			bpf_link_detach(link_fd);
+			close(link_fd);
+			snprintf(err, errlen, "cannot pin %s: %s", path, strerror(-ret));
+			goto rollback;
+		}
+		close(link_fd);
+		created[h] = true;
+		/* the storage exists from the first attachment on: bind it at once */
+		if (bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST)) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot bind %s: %s", cgdir, strerror(errno));
+			goto rollback;
+		}
+	}
+	/* a rebinding (or a bind that found every link) sets the policy here */
+	if (bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot bind %s: %s", cgdir, strerror(errno));
+		goto rollback;
+	}
+	ret = 0;
+	goto cleanup;
+rollback:
+	for (int h = 0; h < EGRESS_NHOOKS; h++) {
+		int fd;
+
+		if (!created[h])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		unlink(path);
+	}
+	rmdir(dir);	/* only if empty: a pre-existing binding stays */
+cleanup:
+	if (cg_fd >= 0)
+		close(cg_fd);
+	return ret;
+}
+
+int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	uint64_t cgid;
+	int fd, ret;
+
+	ret = cg_open(cgdir, &fd, &cgid, err, errlen);
+	if (ret)
+		return ret;
+	close(fd);
+	link_dir(st, cgid, dir, sizeof(dir));
+	if (access(dir, F_OK)) {
+		snprintf(err, errlen, "%s is not bound to a policy", cgdir);
+		return -ENOENT;
+	}
+	ret = state_unbind_id(st, cgid);
+	if (ret)
+		snprintf(err, errlen, "cannot detach %s: %s", cgdir, strerror(-ret));
+	return ret;
+}
+
+/* A link whose cgroup was removed reports cgroup id 0. */
+static bool link_defunct(const char *path)
+{
+	struct bpf_link_info info = {};
+	uint32_t len = sizeof(info);
+	bool dead = false;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return errno == ENOENT;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		dead = info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == 0;
+	close(fd);
+	return dead;
+}
+
+int state_gc(struct egress_state *st)
+{
+	struct binding_ref *v;
+	char path[PATH_MAX];
+	size_t n;
+	int cleaned = 0;
+
+	if (state_bindings(st, &v, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		bool dead = true;
+
+		for (int h = 0; h < EGRESS_NHOOKS && dead; h++) {
+			state_pin_path(st, path, sizeof(path), "links/%llu/%s",
+				       (unsigned long long)v[i].cgroup_id, egress_hooks[h].name);
+			dead = link_defunct(path);
+		}
+		if (dead && !state_unbind_id(st, v[i].cgroup_id))
+			cleaned++;
+	}
+	free(v);
+	return cleaned;
+}
+
+static int rm_tree(const char *path)
+{
+	struct dirent *de;
+	int ret = 0;
+	DIR *d = opendir(path);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		char sub[PATH_MAX];
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		if (!lstat(sub, &st) && S_ISDIR(st.st_mode))
+			ret = rm_tree(sub) ?: ret;
+		else if (unlink(sub))
+			ret = -errno;
+	}
+	closedir(d);
+	if (rmdir(path))
+		ret = -errno;
+	return ret;
+}
+
+int state_unload(struct egress_state *st, char *err, size_t errlen)
+{
+	struct binding_ref *v;
+	size_t n;
+	int ret;
+
+	ret = state_bindings(st, &v, &n);
+	if (ret) {
+		snprintf(err, errlen, "cannot list bindings: %s", strerror(-ret));
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++)
+		state_unbind_id(st, v[i].cgroup_id);
+	free(v);
+	/* close our map fds first; the directory lock stays until state_close */
+	for (int i = 0; i < M_N; i++) {
+		if (st->map_fd[i] >= 0)
+			close(st->map_fd[i]);
+		st->map_fd[i] = -1;
+	}
+	ret = rm_tree(st->pin_dir);
+	if (ret)
+		snprintf(err, errlen, "cannot remove %s: %s", st->pin_dir, strerror(-ret));
+	return ret;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * state.h - egress's pinned state, shared by egressd and egressctl.
+ *
+ * Pin directory layout:
+ *   maps/<map name>         every map of bpf/egress.bpf.c
+ *   progs/<hook>            the programs, for egressctl to attach
+ *   links/<cgroup id>/<hook> one bpf_link per bound cgroup and hook
+ * Writers serialise with flock() on the pin directory.
+ */
+#ifndef EGRESS_STATE_H
+#define EGRESS_STATE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <bpf/bpf.h>
+
+#include "egress.h"
+#include "policy.h"
+
+#define EGRESS_DEFAULT_PIN_DIR "/sys/fs/bpf/egress"
+#define EGRESS_NHOOKS 4
+
+struct hook_desc {
+	const char *name;	/* pin name, and "hook" in events */
+	enum bpf_attach_type type;
+};
+extern const struct hook_desc egress_hooks[EGRESS_NHOOKS];
+
+enum state_map {
+	M_POLICIES, M_INFO, M_BINDING, M_COUNTERS, M_STATS, M_CONFIG, M_EVENTS, M_N,
+};
+extern const char *const state_map_names[M_N];
+
+struct egress_state {
+	char pin_dir[PATH_MAX];
+	int dir_fd;
+	int map_fd[M_N];
+	struct egress_config cfg;
+	int ncpus;
+};
+
+#define STATE_LOCK 1	/* take the writer lock */
+
+/* The pin dir from --pin-dir, else EGRESS_PIN_DIR, else the default. */
+const char *state_pin_dir(const char *opt);
+int state_lock(const char *pin_dir, int *dir_fd, char *err, size_t errlen);
+/* Opens the pinned maps.  -ENOENT: egress is not loaded there. */
+int state_open(struct egress_state *st, const char *pin_dir, int flags, char *err, size_t errlen);
+void state_close(struct egress_state *st);
+void state_pin_path(const struct egress_state *st, char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Policies */
+struct policy_ref {
+	uint32_t id;
+	char name[EGRESS_NAME_MAX];
+};
+int state_policies(struct egress_state *st, struct policy_ref **out, size_t *n);
+int state_policy_id(struct egress_state *st, const char *name, uint32_t *id);
+/* "unknown policy 'x'" in err when missing */
+int state_policy_find(struct egress_state *st, const char *name, uint32_t *id, char *err, size_t errlen);
+int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p);
+/*
+ * Makes the kernel decide with p, atomically: a change that touches one
+ * trie entry is made in place, anything larger builds a new trie and swaps
+ * it in.  *id == 0 creates the policy and sets *id.
+ */
+int state_policy_store(struct egress_state *st, uint32_t *id, const struct policy *p,
+		       char *err, size_t errlen);
+int state_policy_delete(struct egress_state *st, uint32_t id);
+int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct egress_counter *out);
+uint64_t state_stat(struct egress_state *st, enum egress_stat s);
+
+/* Bindings */
+struct binding_ref {
+	uint64_t cgroup_id;
+	uint32_t policy;
+};
+int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n);
+int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char *err, size_t errlen);
+int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t errlen);
+int state_unbind_id(struct egress_state *st, uint64_t cgid);
+/* Unpins links whose cgroup is gone.  Returns how many cgroups were cleaned. */
+int state_gc(struct egress_state *st);
+/* Detaches every link and removes every pin. */
+int state_unload(struct egress_state *st, char *err, size_t errlen);
+
+#endif
