@@ -407,7 +407,7 @@ start_egressd() {
 	"$EGRESSD" --pin-dir "$PIN" "$@" >>"$T/egressd.out" 2>"$EGRESSD_ERR" &
 	EGRESSD_PID=$!
 	BG_PIDS+=("$EGRESSD_PID")
-	if ! wait_until "$TO" grep -qx 'egressd: ready' "$EGRESSD_ERR"; then
+	if ! wait_until "$TO" grep -q '^egressd: ready' "$EGRESSD_ERR"; then
 		return 1
 	fi
 }
@@ -433,6 +433,22 @@ stop_egressd() {
 	rc=$?
 	EGRESSD_PID=""
 	echo "$rc"
+}
+
+# wait_pid PID: wait (bounded) for a background PID; its exit status, or
+# 124 after killing it if it did not exit in time.
+wait_pid() {
+	local pid=$1 i
+	for ((i = 0; i < TO * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 124
+	fi
+	wait "$pid"
 }
 
 # events_matching JQ_FILTER: egressd's stdout lines (JSON) matching the filter.
