@@ -37,7 +37,7 @@ COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o
 SKELS   := $(BUILD)/egress.skel.h
 
-.PHONY: all clean install test unit run deps deps-test
+.PHONY: all clean install test unit run deps deps-test bench
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/egressd $(BUILD)/egressctl
@@ -113,3 +113,8 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# Benchmarks: figures as ratios against a baseline measured in the same run (bench/RESULTS.md).
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash bench/run.sh
