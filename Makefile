@@ -17,7 +17,7 @@ BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH    ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS    := libbpf libelf zlib jansson
+PKGS    := libbpf libelf zlib jansson libmicrohttpd
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude -Iuser -I$(BUILD) \
 	   -DEGRESS_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -32,7 +32,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON  := parse policy cmdline cgroup state
+COMMON  := parse policy cmdline cgroup state events follow
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o
 SKELS   := $(BUILD)/egress.skel.h
@@ -69,7 +69,7 @@ $(BUILD)/user/default_policy.o: user/default_policy.S maps/default.policy | $(BU
 	$(call msg,AS,$@)
 	$(Q)$(CC) -c $< -o $@
 
-$(BUILD)/egressd: $(BUILD)/user/egressd.o $(BUILD)/user/events.o $(BUILD)/user/default_policy.o $(COMMON_OBJS)
+$(BUILD)/egressd: $(BUILD)/user/egressd.o $(BUILD)/user/metrics.o $(BUILD)/user/default_policy.o $(COMMON_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

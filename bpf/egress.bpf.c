@@ -19,6 +19,10 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Event rate limit per cgroup, set by egressd before load; cost 0 = unlimited. */
+const volatile __u64 rate_cost_ns = 10 * 1000 * 1000;	/* 1 s / events per second */
+const volatile __u64 rate_burst_ns = 200 * 10 * 1000 * 1000;	/* burst * cost */
+
 /*
  * A policy's rules; the loader sizes max_entries (--max-rules).  Sizes, not
  * types: clang leaves types seen only inside __array() as forward
@@ -76,6 +80,29 @@ struct {
 	__type(value, struct egress_config);
 } egress_config SEC(".maps");
 
+/* Sized by the loader; egressd removes the entries of removed cgroups. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct egress_rate);
+} egress_rate SEC(".maps");
+
+/* Used when egress_rate is full: one bucket for all such cgroups. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct egress_rate);
+} egress_rate_shared SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct egress_cg_key);
+	__type(value, __u64);
+} egress_cg_denied SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
@@ -95,40 +122,107 @@ static __always_inline void stat_inc(__u32 idx)
 		(*v)++;
 }
 
-static __always_inline void count(__u32 policy, enum egress_hook hook, bool allowed)
+static __always_inline struct egress_counter *counter(__u32 policy, enum egress_hook hook)
 {
 	__u32 idx = policy * EGRESS_HOOK_MAX + hook;
-	struct egress_counter *c = bpf_map_lookup_elem(&egress_counters, &idx);
 
-	if (!c)
-		return;
-	if (allowed)
-		c->allowed++;
-	else
-		c->denied++;
+	return bpf_map_lookup_elem(&egress_counters, &idx);
 }
 
-static __always_inline void emit(const struct dest *d, const struct egress_binding *b,
+static __always_inline void count_cgroup(__u64 cgid, __u32 policy)
+{
+	struct egress_cg_key k = { .cgroup_id = cgid, .policy = policy };
+	__u64 *v = bpf_map_lookup_elem(&egress_cg_denied, &k), one = 1;
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else if (bpf_map_update_elem(&egress_cg_denied, &k, &one, BPF_NOEXIST) == -17 /* EEXIST */ &&
+		 (v = bpf_map_lookup_elem(&egress_cg_denied, &k)))
+		__sync_fetch_and_add(v, 1);
+}
+
+/* The cgroup's token bucket: true if an event may be sent (*pending: suppressed before it). */
+static __always_inline bool rate_take(__u64 cgid, __u64 *pending)
+{
+	struct egress_rate *r, init = {};
+	__u64 now = bpf_ktime_get_ns(), credit;
+	__u32 zero = 0;
+	bool ok;
+
+	if (!rate_cost_ns) {
+		*pending = 0;
+		return true;
+	}
+	r = bpf_map_lookup_elem(&egress_rate, &cgid);
+	if (!r) {
+		init.credit_ns = rate_burst_ns;
+		init.last_ns = now;
+		bpf_map_update_elem(&egress_rate, &cgid, &init, BPF_NOEXIST);
+		r = bpf_map_lookup_elem(&egress_rate, &cgid);
+	}
+	if (!r) {
+		stat_inc(EGRESS_STAT_CG_FULL);
+		r = bpf_map_lookup_elem(&egress_rate_shared, &zero);
+		if (!r)
+			return false;
+	}
+	bpf_spin_lock(&r->lock);
+	credit = r->credit_ns + (now > r->last_ns ? now - r->last_ns : 0);
+	if (credit > rate_burst_ns)
+		credit = rate_burst_ns;
+	r->last_ns = now;
+	ok = credit >= rate_cost_ns;
+	if (ok) {
+		credit -= rate_cost_ns;
+		*pending = r->pending;
+		r->pending = 0;
+	} else {
+		r->pending++;
+	}
+	r->credit_ns = credit;
+	bpf_spin_unlock(&r->lock);
+	return ok;
+}
+
+/*
+ * A denial: counted per policy and hook and per cgroup, then an event if
+ * the cgroup's rate limit and the ring buffer allow.  Exactly one of
+ * delivered, suppressed and dropped happens to each denial.
+ */
+static __always_inline void deny(const struct dest *d, const struct egress_binding *b,
 				 enum egress_hook hook, const struct egress_slot *rule, __s32 err)
 {
+	struct egress_counter *c = counter(b->policy, hook);
+	__u64 cgid = bpf_get_current_cgroup_id(), pending, id;
 	struct egress_event *e;
-	__u64 id;
 
+	if (c)
+		__sync_fetch_and_add(&c->denied, 1);
+	count_cgroup(cgid, b->policy);
+	if (!rate_take(cgid, &pending)) {
+		if (c)
+			__sync_fetch_and_add(&c->suppressed, 1);
+		stat_inc(EGRESS_STAT_SUPPRESSED);
+		return;
+	}
 	e = bpf_ringbuf_reserve(&egress_events, sizeof(*e), 0);
 	if (!e) {
+		if (c)
+			__sync_fetch_and_add(&c->dropped, 1);
 		stat_inc(EGRESS_STAT_RB_DROPS);
 		return;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	id = bpf_get_current_pid_tgid();
 	e->ts_boot_ns = bpf_ktime_get_boot_ns();
-	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->cgroup_id = cgid;
 	e->bound_cgroup_id = b->cgroup_id;
 	e->pid = (__u32)id;
 	e->tgid = id >> 32;
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->policy = b->policy;
 	e->err = err;
+	e->suppressed = pending > 0xffffffff ? 0xffffffff : pending;
 	e->dport = d->port;
 	e->hook = hook;
 	e->family = d->key.family;
@@ -206,7 +300,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	}
 	e = bpf_map_lookup_elem(trie, &d.key);
 	if (!e)
-		goto deny;	/* every trie has /0 roots; a miss is corruption */
+		goto deny;	/* every trie has /0 roots: a miss is corruption */
 
 	for (i = 0; i < EGRESS_SLOTS; i++) {
 		const struct egress_slot *s = &e->slot[i];
@@ -222,20 +316,21 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 		break;
 	}
 	if (allow) {
-		count(policy, hook, true);
+		struct egress_counter *c = counter(policy, hook);
+
+		if (c)
+			c->allowed++;	/* per-CPU: no other writer */
 		return 1;
 	}
-	count(policy, hook, false);
 	if (e->err && e->err != EPERM) {
 		bpf_set_retval(-(int)e->err);
-		emit(&d, b, hook, rule, e->err);
+		deny(&d, b, hook, rule, e->err);
 	} else {
-		emit(&d, b, hook, rule, EPERM);
+		deny(&d, b, hook, rule, EPERM);
 	}
 	return 0;
 deny:
-	count(policy, hook, false);
-	emit(&d, b, hook, NULL, EPERM);
+	deny(&d, b, hook, NULL, EPERM);
 	return 0;
 }
 

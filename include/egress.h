@@ -11,6 +11,7 @@
 
 #ifndef __bpf__
 #include <linux/types.h>
+#include <linux/bpf.h>	/* struct bpf_spin_lock */
 #endif
 
 #define EGRESS_ABI_VERSION	1
@@ -40,8 +41,17 @@ enum egress_action {
 enum egress_stat {
 	EGRESS_STAT_RB_DROPS = 0,	/* ring buffer full: event lost */
 	EGRESS_STAT_UNCONFIGURED = 1,	/* denied: attachment without a valid policy */
+	EGRESS_STAT_SUPPRESSED = 2,	/* event not sent: the cgroup's rate limit */
+	EGRESS_STAT_DELIVERED = 3,	/* events read by egressd (written by egressd, CPU 0) */
+	EGRESS_STAT_CG_FULL = 4,	/* per-cgroup tables full: shared bucket used */
 	EGRESS_STAT_MAX = 8,
 };
+
+/*
+ * Every denial is exactly one of: an event delivered, an event suppressed
+ * by the cgroup's rate limit, an event dropped because the ring buffer was
+ * full.  So for any period: denied = delivered + suppressed + dropped.
+ */
 
 /*
  * One policy is one LPM trie (an inner map of egress_policies).  Its keys
@@ -80,10 +90,15 @@ struct egress_entry {
 };
 
 /* Per-policy metadata, user space only (egress_policy_info hash). */
+#define EGRESS_HINT_MAX 512
+
 struct egress_policy_info {
 	char name[EGRESS_NAME_MAX];
 	__u32 flags;
+	__u32 nallow;		/* rule counts, kept by the writer */
+	__u32 ndeny;
 	__u32 pad;
+	char hint[EGRESS_HINT_MAX];	/* template shown to the sandbox's user */
 };
 
 /*
@@ -100,6 +115,24 @@ struct egress_binding {
 struct egress_counter {
 	__u64 allowed;
 	__u64 denied;
+	__u64 suppressed;	/* denials whose event the rate limit suppressed */
+	__u64 dropped;		/* denials whose event the full ring buffer lost */
+};
+
+/* Denials per (calling task's cgroup, policy): egress_cg_denied. */
+struct egress_cg_key {
+	__u64 cgroup_id;
+	__u32 policy;
+	__u32 pad;
+};
+
+/* Event token bucket of one cgroup (egress_rate), in nanoseconds of credit. */
+struct egress_rate {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 credit_ns;
+	__u64 last_ns;
+	__u64 pending;		/* suppressed since the cgroup's last event */
 };
 
 /* egress_config[0]: set once by egressd when the pins are created. */
@@ -108,6 +141,8 @@ struct egress_config {
 	__u32 max_policies;
 	__u32 max_rules;	/* per policy */
 	__u32 ringbuf_bytes;
+	__u32 max_cgroups;	/* per-cgroup tables: rate buckets, denial counts */
+	__u32 pad;
 };
 
 #define EGRESS_RULE_DEFAULT	0xff	/* egress_event.rule_plen: default verdict */

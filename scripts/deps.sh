@@ -2,7 +2,7 @@
 # Installs the Debian packages egress needs to build (and, with "test", to
 # run its tests), when they are missing.  Needs root for apt-get.
 set -eu
-pkgs="make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjansson-dev pkg-config gcc iproute2 util-linux"
+pkgs="make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjansson-dev libmicrohttpd-dev pkg-config gcc iproute2 util-linux"
 [ "${1:-}" = test ] && pkgs="$pkgs libcmocka-dev python3 jq"
 missing=""
 for p in $pkgs; do

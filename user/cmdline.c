@@ -88,10 +88,11 @@ int rule_cmd_parse(int argc, char **argv, struct rule_cmd *out, char *err, size_
 
 int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, size_t errlen)
 {
-	const char *dflt = NULL, *errname = NULL;
+	const char *dflt = NULL, *errname = NULL, *hint = NULL;
 	const struct opt opts[] = {
 		{ "default", true, &dflt, NULL },
 		{ "errno", true, &errname, NULL },
+		{ "hint", true, &hint, NULL },
 		{ 0 },
 	};
 	char *pos[1];
@@ -114,6 +115,12 @@ int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, s
 	if (!ret && errname) {
 		ret = parse_errno(errname, &out->err, err, errlen);
 		out->has_err = true;
+		if (out->err == EPERM)
+			out->err = 0;	/* the kernel's own: one spelling */
+	}
+	if (!ret && hint) {
+		ret = parse_hint(hint, err, errlen);
+		out->hint = hint;
 	}
 	return ret;
 }
@@ -225,6 +232,7 @@ static int file_line(struct policy_file *f, int argc, char **argv, char *err, si
 		f->declared[p - f->pol] = true;
 		p->dflt = pc.has_dflt ? pc.dflt : EGRESS_DENY;
 		p->err = pc.has_err ? pc.err : 0;
+		snprintf(p->hint, sizeof(p->hint), "%s", pc.hint ? pc.hint : "");
 		return 0;
 	}
 	fail("'%s%s%s' cannot stand in a policy file (only 'policy add', 'allow' and 'deny')",
@@ -284,6 +292,13 @@ void policy_export(FILE *out, const struct policy *p)
 	fprintf(out, "policy add %s --default %s", p->name, p->dflt == EGRESS_ALLOW ? "allow" : "deny");
 	if (p->err && errno_name(p->err))
 		fprintf(out, " --errno %s", errno_name(p->err));
+	if (p->hint[0]) {
+		/* single quotes; a quote inside closes, escapes and reopens */
+		fputs(" --hint '", out);
+		for (const char *h = p->hint; *h; h++)
+			fputs(*h == '\'' ? "'\\''" : (char[]){ *h, 0 }, out);
+		fputc('\'', out);
+	}
 	fputc('\n', out);
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct rule *r = &p->rules[i];

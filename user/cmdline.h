@@ -33,12 +33,13 @@ struct rule_cmd {
 };
 int rule_cmd_parse(int argc, char **argv, struct rule_cmd *out, char *err, size_t errlen);
 
-/* "policy add NAME [--default allow|deny] [--errno NAME]" (argv[0] = NAME) */
+/* "policy add NAME [--default allow|deny] [--errno NAME] [--hint T]" (argv[0] = NAME) */
 struct policy_cmd {
 	const char *name;
 	bool has_dflt, has_err;
 	uint8_t dflt;
 	uint16_t err;
+	const char *hint;	/* NULL: not given */
 };
 int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, size_t errlen);
 

@@ -19,8 +19,13 @@
 #include <bpf/libbpf.h>
 #include <jansson.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "cgroup.h"
 #include "cmdline.h"
+#include "events.h"
+#include "follow.h"
 #include "state.h"
 
 #ifndef EGRESS_VERSION
@@ -253,13 +258,13 @@ static int count_bound(struct egress_state *st, uint32_t id)
 
 static int policy_add_or_set(int argc, char **argv, bool add)
 {
-	const char *usage = add ? "policy add NAME [--default allow|deny] [--errno NAME] [--pin-dir DIR]"
-				: "policy set NAME [--default allow|deny] [--errno NAME] [--pin-dir DIR]";
+	const char *usage = add ? "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--pin-dir DIR]"
+				: "policy set NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--pin-dir DIR]";
 	struct common c = {};
-	const char *dflt = NULL, *errname = NULL;
+	const char *dflt = NULL, *errname = NULL, *hint = NULL;
 	const struct opt opts[] = { COMMON_OPTS(c), { "default", true, &dflt, NULL },
-				    { "errno", true, &errname, NULL }, { 0 } };
-	char err[ERRBUF_LEN], *pos[1], *words[5];
+				    { "errno", true, &errname, NULL }, { "hint", true, &hint, NULL }, { 0 } };
+	char err[ERRBUF_LEN], *pos[1], *words[7];
 	struct egress_state st;
 	struct policy_cmd pc;
 	struct policy p = {};
@@ -279,6 +284,10 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 	if (errname) {
 		words[nw++] = "--errno";
 		words[nw++] = (char *)errname;
+	}
+	if (hint) {
+		words[nw++] = "--hint";
+		words[nw++] = (char *)hint;
 	}
 	if (policy_add_parse(nw, words, &pc, err, sizeof(err)))
 		return die(2, "%s", err);
@@ -309,6 +318,8 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 		p.dflt = pc.dflt;
 	if (pc.has_err)
 		p.err = pc.err;
+	if (pc.hint)
+		snprintf(p.hint, sizeof(p.hint), "%s", pc.hint);
 	ret = state_policy_store(&st, &id, &p, err, sizeof(err));
 out:
 	policy_free(&p);
@@ -377,10 +388,10 @@ static int policy_list(int argc, char **argv)
 			continue;
 		en = p.err ? errno_name(p.err) : "EPERM";
 		if (json)
-			json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:i}", "name", p.name,
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:i, s:s}", "name", p.name,
 					      "default", p.dflt == EGRESS_ALLOW ? "allow" : "deny",
 					      "errno", en ? en : "?", "rules", (json_int_t)p.nrules,
-					      "bound", count_bound(&st, v[i].id)));
+					      "bound", count_bound(&st, v[i].id), "hint", p.hint));
 		else
 			printf("%-20s default %-5s errno %-13s rules %-7zu bound %d\n", p.name,
 			       p.dflt == EGRESS_ALLOW ? "allow" : "deny", en ? en : "?", p.nrules,
@@ -813,18 +824,21 @@ static int do_status(int argc, char **argv)
 			state_policy_counters(&st, v[i].id, h, &one);
 			sum.allowed += one.allowed;
 			sum.denied += one.denied;
+			sum.suppressed += one.suppressed;
+			sum.dropped += one.dropped;
 			json_object_set_new(hooks, egress_hooks[h].name,
 					    json_pack("{s:I, s:I}", "allowed", (json_int_t)one.allowed,
 						      "denied", (json_int_t)one.denied));
 		}
 		for (size_t j = 0; j < nb; j++)
 			bound += b[j].policy == v[i].id;
-		json_array_append_new(pols, json_pack("{s:s, s:i, s:s, s:I, s:i, s:I, s:I, s:o}",
+		json_array_append_new(pols, json_pack("{s:s, s:i, s:s, s:I, s:i, s:I, s:I, s:I, s:I, s:o}",
 			"name", p.name, "id", (int)v[i].id,
 			"default", p.dflt == EGRESS_ALLOW ? "allow" : "deny",
 			"rules", (json_int_t)p.nrules, "bound", bound,
 			"allowed", (json_int_t)sum.allowed, "denied", (json_int_t)sum.denied,
-			"hooks", hooks));
+			"events_suppressed", (json_int_t)sum.suppressed,
+			"events_dropped", (json_int_t)sum.dropped, "hooks", hooks));
 		policy_free(&p);
 	}
 	binds = json_array();
@@ -839,9 +853,12 @@ static int do_status(int argc, char **argv)
 		json_array_append_new(binds, json_pack("{s:s, s:I, s:s}", "cgroup", path,
 			"cgroup_id", (json_int_t)b[j].cgroup_id, "policy", pname));
 	}
-	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:I, s:I}", "loaded", 1, "pin_dir", st.pin_dir,
-		      "version", EGRESS_VERSION, "programs", progs, "policies", pols, "bindings", binds,
+	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "loaded", 1,
+		      "pin_dir", st.pin_dir, "version", EGRESS_VERSION, "programs", progs,
+		      "policies", pols, "bindings", binds,
 		      "ringbuf_drops", (json_int_t)state_stat(&st, EGRESS_STAT_RB_DROPS),
+		      "events_delivered", (json_int_t)state_stat(&st, EGRESS_STAT_DELIVERED),
+		      "events_suppressed", (json_int_t)state_stat(&st, EGRESS_STAT_SUPPRESSED),
 		      "unconfigured_denials", (json_int_t)state_stat(&st, EGRESS_STAT_UNCONFIGURED));
 	if (json) {
 		print_json(o);
@@ -867,7 +884,10 @@ static int do_status(int argc, char **argv)
 			printf("  %s -> %s\n", *json_string_value(json_object_get(e, "cgroup")) ?
 			       json_string_value(json_object_get(e, "cgroup")) : "(removed)",
 			       json_string_value(json_object_get(e, "policy")));
-		printf("ring buffer drops: %lld\n", (long long)state_stat(&st, EGRESS_STAT_RB_DROPS));
+		printf("events: delivered %llu, suppressed by rate limit %llu, dropped (ring buffer full) %llu\n",
+		       (unsigned long long)state_stat(&st, EGRESS_STAT_DELIVERED),
+		       (unsigned long long)state_stat(&st, EGRESS_STAT_SUPPRESSED),
+		       (unsigned long long)state_stat(&st, EGRESS_STAT_RB_DROPS));
 		json_decref(o);
 	}
 	free(v);
@@ -894,6 +914,93 @@ static int do_unload(int argc, char **argv)
 	return ret ? die(1, "%s", err) : 0;
 }
 
+/* ---- events ------------------------------------------------------------- */
+
+static volatile sig_atomic_t events_stop;
+
+static void on_stop(int sig)
+{
+	events_stop = 1;
+}
+
+static int do_events(int argc, char **argv)
+{
+	const char *usage = "events [--follow] [--cgroup DIR] [--format json|text|hint] [--socket PATH]";
+	const char *cgroup = NULL, *format = "json", *sock = NULL;
+	struct common c = {};
+	bool follow = false;
+	const struct opt opts[] = { COMMON_OPTS(c), { "follow", false, NULL, &follow },
+				    { "cgroup", true, &cgroup, NULL }, { "format", true, &format, NULL },
+				    { "socket", true, &sock, NULL }, { 0 } };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sigaction act = { .sa_handler = on_stop };
+	char real[PATH_MAX] = "", err[ERRBUF_LEN];
+	enum log_format fmt;
+	json_t *req;
+	char *line = NULL, *reqs;
+	size_t cap = 0;
+	int npos, fd, ret = 0;
+	FILE *in;
+
+	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+		return 2;
+	if (parse_log_format(format, &fmt))
+		return die(2, "invalid --format '%s': json, text or hint", format);
+	if (cgroup) {
+		uint64_t id;
+		int cfd;
+
+		if (cg_open(cgroup, &cfd, &id, err, sizeof(err)))
+			return die(1, "%s", err);
+		close(cfd);
+		if (!realpath(cgroup, real))
+			return die(1, "cgroup '%s': %s", cgroup, strerror(errno));
+	}
+	sock = events_socket_path(sock);
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		return die(2, "socket path too long: %s", sock);
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		return die(1, "egressd is not running or not reachable (%s: %s)", sock, strerror(errno));
+	req = json_pack("{s:s, s:b}", "cgroup", real, "follow", follow);
+	reqs = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (!reqs || dprintf(fd, "%s\n", reqs) < 0) {
+		free(reqs);
+		close(fd);
+		return die(1, "cannot talk to egressd: %s", strerror(errno));
+	}
+	free(reqs);
+	sigaction(SIGINT, &act, NULL);
+	sigaction(SIGTERM, &act, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	in = fdopen(fd, "r");
+	if (!in)
+		return die(1, "%s", strerror(errno));
+	while (!events_stop && getline(&line, &cap, in) > 0) {
+		json_t *ev = json_loads(line, 0, NULL);
+
+		if (!ev)
+			continue;
+		if (json_object_get(ev, "lost")) {
+			fprintf(stderr, "egressctl: events: %lld events lost (this reader was too slow)\n",
+				(long long)json_integer_value(json_object_get(ev, "lost")));
+		} else if (json_object_get(ev, "error")) {
+			ret = die(1, "egressd: %s", json_string_value(json_object_get(ev, "error")));
+		} else if (json_object_get(ev, "end")) {
+			json_decref(ev);
+			break;
+		} else if (!json_object_get(ev, "live")) {
+			event_print(ev, fmt, stdout);
+		}
+		json_decref(ev);
+	}
+	free(line);
+	fclose(in);
+	return ret;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static int do_help(int argc, char **argv);
@@ -907,13 +1014,14 @@ static const struct command {
 	{ "deny", do_deny, "deny CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
 	{ "remove", do_remove, "remove CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
 	{ "list", do_list, "list [--policy NAME] [--json]" },
-	{ "policy", do_policy, "policy add|set NAME [--default allow|deny] [--errno E]; delete NAME; list" },
+	{ "policy", do_policy, "policy add|set NAME [--default allow|deny] [--errno E] [--hint T]; delete NAME; list" },
 	{ "attach", do_attach, "attach DIR [--policy NAME]" },
 	{ "detach", do_detach, "detach DIR" },
 	{ "run", do_run, "run [--policy NAME] [--cgroup-parent DIR] -- CMD [ARG...]" },
 	{ "apply", do_apply, "apply -f FILE" },
 	{ "export", do_export, "export [--policy NAME]" },
 	{ "status", do_status, "status [--json]" },
+	{ "events", do_events, "events [--follow] [--cgroup DIR] [--format json|text|hint] [--socket PATH]" },
 	{ "unload", do_unload, "unload" },
 	{ "help", do_help, "help" },
 };

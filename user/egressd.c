@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -28,6 +29,8 @@
 #include "cmdline.h"
 #include "egress.skel.h"
 #include "events.h"
+#include "follow.h"
+#include "metrics.h"
 #include "state.h"
 
 extern const char egress_default_policy[];
@@ -41,11 +44,22 @@ static struct {
 	uint32_t max_rules;
 	uint32_t max_policies;
 	uint32_t ringbuf_bytes;
+	uint32_t max_cgroups;
+	uint32_t event_rate;
+	uint32_t event_burst;
+	const char *metrics_addr;
+	uint32_t metrics_cgroup_limit;
+	const char *events_socket;
 	enum log_format log_format;
 } opt = {
 	.max_rules = 100000,
 	.max_policies = 256,
 	.ringbuf_bytes = 1 << 22,
+	.max_cgroups = 65536,
+	.event_rate = 100,
+	.event_burst = 200,
+	.metrics_addr = "127.0.0.1:9464",
+	.metrics_cgroup_limit = 100,
 	.log_format = LOG_JSON,
 };
 
@@ -85,6 +99,15 @@ static void usage(FILE *f)
 "  --max-rules N        rules per policy (default 100000)\n"
 "  --max-policies N     number of policies (default 256)\n"
 "  --ringbuf-size BYTES event ring buffer, a power of 2 (default 4194304)\n"
+"  --max-cgroups N      cgroups tracked for event rate limits and denial counts\n"
+"                       (default 65536)\n"
+"  --event-rate N       denial events per second per cgroup, 0 = no limit (default 100)\n"
+"  --event-burst N      burst of the per-cgroup rate limit (default 200)\n"
+"  --metrics-addr A     HOST:PORT of the Prometheus endpoint, or none\n"
+"                       (default 127.0.0.1:9464)\n"
+"  --metrics-cgroup-limit N  cgroups in egress_cgroup_denied_total (default 100)\n"
+"  --events-socket PATH socket of 'egressctl events' (default $EGRESS_EVENTS_SOCKET\n"
+"                       or " EGRESS_DEFAULT_EVENTS_SOCKET ")\n"
 "  --log-format F       json (default) or text\n"
 "  -v, --verbose        libbpf debug output\n"
 "  -h, --help           this help\n");
@@ -99,6 +122,12 @@ static int parse_args(int argc, char **argv)
 		{ "max-policies", required_argument, NULL, 'P' },
 		{ "ringbuf-size", required_argument, NULL, 'b' },
 		{ "log-format", required_argument, NULL, 'l' },
+		{ "max-cgroups", required_argument, NULL, 'C' },
+		{ "event-rate", required_argument, NULL, 'R' },
+		{ "event-burst", required_argument, NULL, 'B' },
+		{ "metrics-addr", required_argument, NULL, 'm' },
+		{ "metrics-cgroup-limit", required_argument, NULL, 'M' },
+		{ "events-socket", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -133,14 +162,40 @@ static int parse_args(int argc, char **argv)
 			}
 			break;
 		case 'l':
-			if (!strcmp(optarg, "json")) {
-				opt.log_format = LOG_JSON;
-			} else if (!strcmp(optarg, "text")) {
-				opt.log_format = LOG_TEXT;
-			} else {
+			if (parse_log_format(optarg, &opt.log_format) || opt.log_format == LOG_HINT) {
 				logf_("invalid --log-format '%s': json or text", optarg);
 				return -EINVAL;
 			}
+			break;
+		case 'C':
+			if (parse_u32(optarg, 1, 1U << 24, &opt.max_cgroups)) {
+				logf_("invalid --max-cgroups '%s': 1 to 16777216", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'R':
+			if (parse_u32(optarg, 0, 1000000000, &opt.event_rate)) {
+				logf_("invalid --event-rate '%s': 0 to 1000000000", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'B':
+			if (parse_u32(optarg, 1, 1000000000, &opt.event_burst)) {
+				logf_("invalid --event-burst '%s': 1 to 1000000000", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'm':
+			opt.metrics_addr = optarg;
+			break;
+		case 'M':
+			if (parse_u32(optarg, 0, 1000000, &opt.metrics_cgroup_limit)) {
+				logf_("invalid --metrics-cgroup-limit '%s': 0 to 1000000", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 's':
+			opt.events_socket = optarg;
 			break;
 		case 'v':
 			verbose = true;
@@ -158,6 +213,7 @@ static int parse_args(int argc, char **argv)
 		return -EINVAL;
 	}
 	opt.pin_dir = state_pin_dir(opt.pin_dir);
+	opt.events_socket = events_socket_path(opt.events_socket);
 	return 0;
 }
 
@@ -256,6 +312,15 @@ static int size_maps(struct egress *skel, const struct egress_config *cfg)
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_counters,
 					      (cfg->max_policies + 1) * EGRESS_HOOK_MAX);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_events, cfg->ringbuf_bytes);
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_rate, cfg->max_cgroups);
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_cg_denied, cfg->max_cgroups);
+	/* the rate limit is the program's own: new flags take effect with the new programs */
+	if (opt.event_rate) {
+		skel->rodata->rate_cost_ns = 1000000000ULL / opt.event_rate;
+		skel->rodata->rate_burst_ns = skel->rodata->rate_cost_ns * opt.event_burst;
+	} else {
+		skel->rodata->rate_cost_ns = 0;
+	}
 	return ret;
 }
 
@@ -406,10 +471,30 @@ static int apply_text(struct egress_state *st, const char *text, const char *wha
 	return ret;
 }
 
+struct loop {
+	struct event_ctx ectx;
+	struct followers *followers;
+	uint64_t delivered;	/* not yet added to EGRESS_STAT_DELIVERED */
+};
+
 static int on_event(void *ctx, void *data, size_t len)
 {
-	if (len >= sizeof(struct egress_event))
-		event_print(ctx, data, opt.log_format, stdout);
+	struct loop *l = ctx;
+	json_t *ev;
+	char *line;
+
+	if (len < sizeof(struct egress_event))
+		return 0;
+	l->delivered++;
+	ev = event_json(&l->ectx, data);
+	if (!ev)
+		return 0;
+	event_print(ev, opt.log_format, stdout);
+	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (line)
+		followers_publish(l->followers, line, json_string_value(json_object_get(ev, "cgroup")));
+	free(line);
+	json_decref(ev);
 	return 0;
 }
 
@@ -419,7 +504,9 @@ int main(int argc, char **argv)
 	struct egress_state st = { .dir_fd = -1 };
 	struct ring_buffer *rb = NULL;
 	struct egress *skel = NULL;
-	struct event_ctx ectx;
+	struct metrics *metrics = NULL;
+	struct loop loop = {};
+	int epfd = -1;
 	char err[ERRBUF_LEN];
 	char *policy_text = NULL;
 	int lock_fd = -1, ret, updated = 0;
@@ -463,6 +550,7 @@ int main(int argc, char **argv)
 		cfg = (struct egress_config){
 			.abi = EGRESS_ABI_VERSION, .max_policies = opt.max_policies,
 			.max_rules = opt.max_rules, .ringbuf_bytes = opt.ringbuf_bytes,
+			.max_cgroups = opt.max_cgroups,
 		};
 	} else {
 		if (cfg.abi != EGRESS_ABI_VERSION) {
@@ -473,10 +561,10 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		if (cfg.max_rules != opt.max_rules || cfg.max_policies != opt.max_policies ||
-		    cfg.ringbuf_bytes != opt.ringbuf_bytes)
+		    cfg.ringbuf_bytes != opt.ringbuf_bytes || cfg.max_cgroups != opt.max_cgroups)
 			logf_("keeping the sizes of the pinned state (max-rules %u, max-policies %u, "
-			      "ringbuf %u); 'egressctl unload' to change them", cfg.max_rules,
-			      cfg.max_policies, cfg.ringbuf_bytes);
+			      "ringbuf %u, max-cgroups %u); 'egressctl unload' to change them",
+			      cfg.max_rules, cfg.max_policies, cfg.ringbuf_bytes, cfg.max_cgroups);
 	}
 
 	skel = egress__open();
@@ -542,31 +630,62 @@ int main(int argc, char **argv)
 	close(lock_fd);
 	lock_fd = -1;
 
-	rb = ring_buffer__new(st.map_fd[M_EVENTS], on_event, &ectx, NULL);
+	event_ctx_init(&loop.ectx, &st);
+	rb = ring_buffer__new(st.map_fd[M_EVENTS], on_event, &loop, NULL);
 	if (!rb) {
 		ret = -errno;
 		logf_("cannot open the event ring buffer: %s", strerror(errno));
 		goto cleanup;
 	}
-	event_ctx_init(&ectx, &st);
-	logf_("ready: pins in %s (%s), %d links updated", opt.pin_dir, fresh ? "created" : "taken over",
-	      updated);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(rb),
+				  &(struct epoll_event){ .events = EPOLLIN, .data.ptr = rb })) {
+		ret = -errno;
+		logf_("epoll: %s", strerror(errno));
+		goto cleanup;
+	}
+	ret = followers_open(&loop.followers, opt.events_socket, epfd);
+	if (ret) {
+		logf_("cannot open the event socket %s: %s", opt.events_socket, strerror(-ret));
+		goto cleanup;
+	}
+	if (strcmp(opt.metrics_addr, "none")) {
+		ret = metrics_start(&metrics, opt.metrics_addr, &st, opt.metrics_cgroup_limit, err,
+				    sizeof(err));
+		if (ret) {
+			logf_("%s", err);
+			goto cleanup;
+		}
+	}
+	logf_("ready: pins in %s (%s), %d links updated, events on %s, metrics on %s", opt.pin_dir,
+	      fresh ? "created" : "taken over", updated, opt.events_socket, opt.metrics_addr);
 
 	while (!stop) {
-		ret = ring_buffer__poll(rb, 200);
-		if (ret == -EINTR) {
-			ret = 0;
-			break;
+		struct epoll_event evs[16];
+		int n = epoll_wait(epfd, evs, 16, 200);
+
+		if (n < 0 && errno != EINTR) {
+			ret = -errno;
+			logf_("epoll: %s", strerror(errno));
+			goto cleanup;
 		}
-		if (ret < 0) {
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.ptr == rb)
+				continue;	/* consumed below, every round */
+			followers_handle(loop.followers, evs[i].data.ptr, evs[i].events);
+		}
+		ret = ring_buffer__consume(rb);
+		if (ret < 0 && ret != -EINTR) {
 			logf_("reading events: %s", strerror(-ret));
 			goto cleanup;
 		}
+		if (loop.delivered && !state_stat_add(&st, EGRESS_STAT_DELIVERED, loop.delivered))
+			loop.delivered = 0;
 		if (time(NULL) - last_gc >= 10) {
 			int fd;
 
 			last_gc = time(NULL);
-			event_ctx_clock(&ectx);
+			event_ctx_clock(&loop.ectx);
 			/* the writers' lock, without waiting for a long apply */
 			fd = open(opt.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (fd >= 0 && !flock(fd, LOCK_EX | LOCK_NB))
@@ -578,6 +697,15 @@ int main(int argc, char **argv)
 	ret = 0;
 	logf_("stopping; enforcement stays pinned in %s", opt.pin_dir);
 cleanup:
+	metrics_stop(metrics);
+	if (rb) {
+		ring_buffer__consume(rb);	/* what is there now is not lost */
+		if (loop.delivered)
+			state_stat_add(&st, EGRESS_STAT_DELIVERED, loop.delivered);
+	}
+	followers_close(loop.followers);
+	if (epfd >= 0)
+		close(epfd);
 	ring_buffer__free(rb);
 	state_close(&st);
 	egress__destroy(skel);

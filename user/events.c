@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* events.c - turns ring-buffer events into log lines. */
+/* events.c - turns ring-buffer events into JSON objects and lines. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <jansson.h>
 
 #include "cgroup.h"
 #include "events.h"
@@ -35,12 +34,25 @@ const char *hook_name(unsigned int hook)
 	return hook < EGRESS_NHOOKS ? egress_hooks[hook].name : "unknown";
 }
 
+int parse_log_format(const char *s, enum log_format *out)
+{
+	if (!strcmp(s, "json"))
+		*out = LOG_JSON;
+	else if (!strcmp(s, "text"))
+		*out = LOG_TEXT;
+	else if (!strcmp(s, "hint"))
+		*out = LOG_HINT;
+	else
+		return -1;
+	return 0;
+}
+
 static const char *cgroup_of(struct event_ctx *ctx, unsigned long long id)
 {
 	unsigned int n = sizeof(ctx->cg_cache) / sizeof(ctx->cg_cache[0]), slot;
 
 	for (unsigned int i = 0; i < n; i++)
-		if (ctx->cg_cache[i].id == id)
+		if (ctx->cg_cache[i].id == id && ctx->cg_cache[i].path[0])
 			return ctx->cg_cache[i].path;
 	slot = ctx->cg_next++ % n;
 	ctx->cg_cache[slot].id = id;
@@ -60,17 +72,7 @@ static void rfc3339(long long ns, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%09lldZ", ns % 1000000000LL);
 }
 
-static void policy_name(struct event_ctx *ctx, unsigned int id, char *buf, size_t len)
-{
-	struct egress_policy_info info;
-
-	if (!id || bpf_map_lookup_elem(ctx->st->map_fd[M_INFO], &id, &info))
-		snprintf(buf, len, "%s", id ? "?" : "(none)");
-	else
-		snprintf(buf, len, "%.*s", EGRESS_NAME_MAX - 1, info.name);
-}
-
-/* The rule that decided, as "CIDR[ proto][ port]", or "default". */
+/* The rule that decided, as "CIDR[ proto][ port N]", or "default". */
 static void rule_str(const struct egress_event *e, char *buf, size_t len)
 {
 	struct cidr c = { .family = e->family, .plen = e->rule_plen };
@@ -93,15 +95,44 @@ static void rule_str(const struct egress_event *e, char *buf, size_t len)
 	}
 }
 
-void event_print(struct event_ctx *ctx, const struct egress_event *e, enum log_format fmt, FILE *out)
+struct hint_vals {
+	const char *dst, *proto, *policy, *comm;
+	char dport[8], pid[16];
+};
+
+static const char *hint_lookup(const char *name, void *ctx)
 {
-	char ts[64], dst[64], pol[EGRESS_NAME_MAX], rule[96], comm[17], protobuf[8];
-	const char *proto = proto_name(e->proto), *errname = errno_name(e->err);
-	const char *cg = cgroup_of(ctx, e->cgroup_id);
+	struct hint_vals *v = ctx;
+
+	if (!strcmp(name, "dst"))
+		return v->dst;
+	if (!strcmp(name, "dport"))
+		return v->dport;
+	if (!strcmp(name, "proto"))
+		return v->proto;
+	if (!strcmp(name, "policy"))
+		return v->policy;
+	if (!strcmp(name, "comm"))
+		return v->comm;
+	if (!strcmp(name, "pid"))
+		return v->pid;
+	return NULL;
+}
+
+json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
+{
+	char ts[64], dst[64], rule[96], comm[17], protobuf[8], hint[EGRESS_HINT_MAX + 256];
+	const char *proto = proto_name(e->proto), *errname = errno_name(e->err), *pol = "(none)";
+	struct egress_policy_info info = {};
+	struct hint_vals hv;
 
 	rfc3339(e->ts_boot_ns + ctx->boot_to_real_ns, ts, sizeof(ts));
 	format_addr(e->family, e->addr, dst, sizeof(dst));
-	policy_name(ctx, e->policy, pol, sizeof(pol));
+	if (e->policy && !bpf_map_lookup_elem(ctx->st->map_fd[M_INFO], &e->policy, &info)) {
+		info.name[EGRESS_NAME_MAX - 1] = '\0';
+		info.hint[EGRESS_HINT_MAX - 1] = '\0';
+		pol = info.name;
+	}
 	rule_str(e, rule, sizeof(rule));
 	memcpy(comm, e->comm, 16);
 	comm[16] = '\0';
@@ -109,33 +140,56 @@ void event_print(struct event_ctx *ctx, const struct egress_event *e, enum log_f
 		snprintf(protobuf, sizeof(protobuf), "%u", e->proto);
 		proto = protobuf;
 	}
+	hv = (struct hint_vals){ .dst = dst, .proto = proto, .policy = pol, .comm = comm };
+	snprintf(hv.dport, sizeof(hv.dport), "%u", e->dport);
+	snprintf(hv.pid, sizeof(hv.pid), "%u", e->tgid);
+	hint_fill(info.hint[0] ? info.hint : DEFAULT_HINT, hint_lookup, &hv, hint, sizeof(hint));
 
-	if (fmt == LOG_TEXT) {
-		fprintf(out, "%s DENY %s %s %s:%u policy=%s rule=\"%s\" errno=%s comm=%s pid=%u tgid=%u "
-			"uid=%u cgroup=%s suppressed=%u\n", ts, hook_name(e->hook), proto, dst, e->dport,
-			pol, rule, errname ? errname : "?", comm, e->pid, e->tgid, e->uid,
-			*cg ? cg : "?", e->suppressed);
+	return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:s, s:i, s:s, s:s, s:s, s:s, "
+			 "s:i, s:s, s:s, s:s, s:i, s:i, s:s}",
+			 "ts", ts, "cgroup", cgroup_of(ctx, e->cgroup_id),
+			 "cgroup_id", (json_int_t)e->cgroup_id,
+			 "bound_cgroup_id", (json_int_t)e->bound_cgroup_id,
+			 "pid", (int)e->pid, "tgid", (int)e->tgid, "comm", comm,
+			 "uid", (int)e->uid, "hook", hook_name(e->hook),
+			 "family", e->family == EGRESS_FAM_V4 ? "ipv4" : "ipv6",
+			 "proto", proto, "dst", dst, "dport", (int)e->dport,
+			 "policy", pol, "rule", rule, "errno", errname ? errname : "?",
+			 "errno_value", (int)e->err, "suppressed", (int)e->suppressed, "hint", hint);
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "?";
+}
+
+static long long num(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+void event_print(json_t *ev, enum log_format fmt, FILE *out)
+{
+	if (fmt == LOG_JSON) {
+		char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+		if (s)
+			fprintf(out, "%s\n", s);
+		free(s);
+	} else if (fmt == LOG_HINT) {
+		fprintf(out, "%s\n", str(ev, "hint"));
 	} else {
-		json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:s, s:i, s:s, s:s, s:s, s:s, "
-				      "s:i, s:s, s:s, s:s, s:i, s:i}",
-				      "ts", ts, "cgroup", cg, "cgroup_id", (json_int_t)e->cgroup_id,
-				      "bound_cgroup_id", (json_int_t)e->bound_cgroup_id,
-				      "pid", (int)e->pid, "tgid", (int)e->tgid, "comm", comm,
-				      "uid", (int)e->uid, "hook", hook_name(e->hook),
-				      "family", e->family == EGRESS_FAM_V4 ? "ipv4" : "ipv6",
-				      "proto", proto, "dst", dst, "dport", (int)e->dport,
-				      "policy", pol, "rule", rule, "errno", errname ? errname : "?",
-				      "errno_value", (int)e->err, "suppressed", (int)e->suppressed);
+		const char *dst = str(ev, "dst");
+		bool v6 = strchr(dst, ':') != NULL;
 
-		if (o) {
-			char *s = json_dumps(o, JSON_COMPACT);
-
-			if (s) {
-				fprintf(out, "%s\n", s);
-				free(s);
-			}
-			json_decref(o);
-		}
+		fprintf(out, "%s DENY %s %s %s%s%s:%lld policy=%s rule=\"%s\" errno=%s comm=%s pid=%lld "
+			"tgid=%lld uid=%lld cgroup=%s suppressed=%lld\n", str(ev, "ts"), str(ev, "hook"),
+			str(ev, "proto"), v6 ? "[" : "", dst, v6 ? "]" : "", num(ev, "dport"),
+			str(ev, "policy"), str(ev, "rule"), str(ev, "errno"), str(ev, "comm"),
+			num(ev, "pid"), num(ev, "tgid"), num(ev, "uid"),
+			*str(ev, "cgroup") ? str(ev, "cgroup") : "?", num(ev, "suppressed"));
 	}
 	fflush(out);
 }

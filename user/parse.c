@@ -233,3 +233,54 @@ bool cidr_contains(const struct cidr *outer, const struct cidr *inner)
 	mask_addr(m, 128, outer->plen);
 	return !memcmp(m, outer->addr, sizeof(m));
 }
+
+static const char *const hint_names[] = { "dst", "dport", "proto", "policy", "comm", "pid" };
+
+int parse_hint(const char *s, char *err, size_t errlen)
+{
+	if (strlen(s) >= EGRESS_HINT_MAX)
+		fail("invalid hint: longer than %d characters", EGRESS_HINT_MAX - 1);
+	for (const char *p = strchr(s, '{'); p; p = strchr(p + 1, '{')) {
+		const char *end = strchr(p, '}');
+		bool known = false;
+
+		for (size_t i = 0; end && i < sizeof(hint_names) / sizeof(hint_names[0]); i++)
+			known |= (size_t)(end - p - 1) == strlen(hint_names[i]) &&
+				 !strncmp(p + 1, hint_names[i], end - p - 1);
+		if (!known)
+			fail("invalid hint: unknown placeholder '%.*s' (known: " HINT_FIELDS ")",
+			     end ? (int)(end - p + 1) : (int)strlen(p), p);
+	}
+	for (const char *p = s; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			fail("invalid hint: one line only");
+	return 0;
+}
+
+void hint_fill(const char *tmpl, const char *(*lookup)(const char *name, void *ctx), void *ctx,
+	       char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (!len)
+		return;
+	for (const char *p = tmpl; *p && n + 1 < len; p++) {
+		const char *end = *p == '{' ? strchr(p, '}') : NULL, *val = NULL;
+		char name[16];
+
+		if (end && (size_t)(end - p - 1) < sizeof(name)) {
+			memcpy(name, p + 1, end - p - 1);
+			name[end - p - 1] = '\0';
+			val = lookup(name, ctx);
+		}
+		if (val) {
+			n += snprintf(out + n, len - n, "%s", val);
+			if (n >= len)
+				n = len - 1;
+			p = end;
+		} else {
+			out[n++] = *p;
+		}
+	}
+	out[n] = '\0';
+}

@@ -26,6 +26,15 @@ int parse_action(const char *s, uint8_t *action, char *err, size_t errlen);
 int parse_errno(const char *s, uint16_t *err_out, char *err, size_t errlen);
 int parse_policy_name(const char *s, char *err, size_t errlen);
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+/* A hint template: shorter than EGRESS_HINT_MAX, placeholders among HINT_FIELDS. */
+int parse_hint(const char *s, char *err, size_t errlen);
+#define HINT_FIELDS "{dst}, {dport}, {proto}, {policy}, {comm}, {pid}"
+/*
+ * Fills a hint template; lookup(name) gives a placeholder's value (name
+ * without braces), NULL leaves the placeholder as it is.
+ */
+void hint_fill(const char *tmpl, const char *(*lookup)(const char *name, void *ctx), void *ctx,
+	       char *out, size_t len);
 
 /* Formatting: buffers of at least these sizes. */
 #define CIDR_STR_LEN 64

@@ -31,6 +31,9 @@ const char *const state_map_names[M_N] = {
 	[M_STATS] = "egress_stats",
 	[M_CONFIG] = "egress_config",
 	[M_EVENTS] = "egress_events",
+	[M_RATE] = "egress_rate",
+	[M_RATE_SHARED] = "egress_rate_shared",
+	[M_CG_DENIED] = "egress_cg_denied",
 };
 
 const char *state_pin_dir(const char *opt)
@@ -246,6 +249,7 @@ int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
 	if (bpf_map_lookup_elem(st->map_fd[M_INFO], &id, &info))
 		return -errno;
 	snprintf(p->name, sizeof(p->name), "%.*s", EGRESS_NAME_MAX - 1, info.name);
+	snprintf(p->hint, sizeof(p->hint), "%.*s", EGRESS_HINT_MAX - 1, info.hint);
 	fd = inner_fd(st, id);
 	if (fd < 0)
 		return fd;
@@ -383,6 +387,13 @@ done: {
 	struct egress_policy_info info = {};
 
 	snprintf(info.name, sizeof(info.name), "%s", p->name);
+	snprintf(info.hint, sizeof(info.hint), "%s", p->hint);
+	for (size_t i = 0; i < p->nrules; i++) {
+		if (p->rules[i].action == EGRESS_ALLOW)
+			info.nallow++;
+		else
+			info.ndeny++;
+	}
 	if (bpf_map_update_elem(st->map_fd[M_INFO], id, &info, BPF_ANY)) {
 		ret = -errno;
 		goto fail;
@@ -424,6 +435,8 @@ int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct
 		for (int c = 0; c < st->ncpus; c++) {
 			out->allowed += v[c].allowed;
 			out->denied += v[c].denied;
+			out->suppressed += v[c].suppressed;
+			out->dropped += v[c].dropped;
 		}
 	}
 	free(v);
@@ -440,6 +453,25 @@ uint64_t state_stat(struct egress_state *st, enum egress_stat s)
 			sum += v[c];
 	free(v);
 	return sum;
+}
+
+int state_stat_add(struct egress_state *st, enum egress_stat s, uint64_t n)
+{
+	uint64_t *v = calloc(st->ncpus, sizeof(*v));
+	uint32_t idx = s;
+	int ret = 0;
+
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(st->map_fd[M_STATS], &idx, v) == 0) {
+		v[0] += n;
+		if (bpf_map_update_elem(st->map_fd[M_STATS], &idx, v, BPF_ANY))
+			ret = -errno;
+	} else {
+		ret = -errno;
+	}
+	free(v);
+	return ret;
 }
 
 /* ---- bindings ---------------------------------------------------------- */
@@ -647,6 +679,32 @@ static bool link_defunct(const char *path)
 	return dead;
 }
 
+/* Deletes the entries of a map keyed by (a struct starting with) a cgroup id
+ * whose cgroup no longer exists. */
+static void gc_cgroup_keys(int fd, size_t key_size)
+{
+	unsigned char key[32], next[32], *prev = NULL;
+	char path[PATH_MAX];
+	uint64_t last_id = 0;
+	bool last_alive = true;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		uint64_t id;
+
+		memcpy(&id, next, sizeof(id));
+		if (id != last_id) {
+			last_id = id;
+			last_alive = cg_path(id, path, sizeof(path)) != -ENOENT;
+		}
+		if (!last_alive && !bpf_map_delete_elem(fd, next)) {
+			/* deleted: restart from the previous key (or the start) */
+			continue;
+		}
+		memcpy(key, next, key_size);
+		prev = key;
+	}
+}
+
 int state_gc(struct egress_state *st)
 {
 	struct binding_ref *v;
@@ -668,6 +726,8 @@ int state_gc(struct egress_state *st)
 			cleaned++;
 	}
 	free(v);
+	gc_cgroup_keys(st->map_fd[M_RATE], sizeof(uint64_t));
+	gc_cgroup_keys(st->map_fd[M_CG_DENIED], sizeof(struct egress_cg_key));
 	return cleaned;
 }
 

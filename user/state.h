@@ -29,7 +29,8 @@ struct hook_desc {
 extern const struct hook_desc egress_hooks[EGRESS_NHOOKS];
 
 enum state_map {
-	M_POLICIES, M_INFO, M_BINDING, M_COUNTERS, M_STATS, M_CONFIG, M_EVENTS, M_N,
+	M_POLICIES, M_INFO, M_BINDING, M_COUNTERS, M_STATS, M_CONFIG, M_EVENTS,
+	M_RATE, M_RATE_SHARED, M_CG_DENIED, M_N,
 };
 extern const char *const state_map_names[M_N];
 
@@ -72,6 +73,8 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 int state_policy_delete(struct egress_state *st, uint32_t id);
 int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct egress_counter *out);
 uint64_t state_stat(struct egress_state *st, enum egress_stat s);
+/* Adds to a statistic that user space keeps (EGRESS_STAT_DELIVERED). */
+int state_stat_add(struct egress_state *st, enum egress_stat s, uint64_t n);
 
 /* Bindings */
 struct binding_ref {
@@ -82,7 +85,11 @@ int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
 int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char *err, size_t errlen);
 int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t errlen);
 int state_unbind_id(struct egress_state *st, uint64_t cgid);
-/* Unpins links whose cgroup is gone.  Returns how many cgroups were cleaned. */
+/*
+ * Unpins links whose cgroup is gone and drops per-cgroup entries
+ * (rate buckets, denial counts) of removed cgroups.  Returns how many
+ * bindings were cleaned.
+ */
 int state_gc(struct egress_state *st);
 /* Detaches every link and removes every pin. */
 int state_unload(struct egress_state *st, char *err, size_t errlen);

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * metrics.c - the Prometheus text format, computed at each scrape from the
+ * pinned maps (so counters survive egressd restarts).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <microhttpd.h>
+#include <bpf/libbpf.h>
+
+#include "cgroup.h"
+#include "events.h"
+#include "metrics.h"
+
+#ifndef EGRESS_VERSION
+#define EGRESS_VERSION "dev"
+#endif
+
+struct metrics {
+	struct MHD_Daemon *d;
+	struct egress_state *st;
+	unsigned int cgroup_limit;
+};
+
+/* A label value, escaped as the exposition format wants. */
+static void label(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(out, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void family(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+struct cg_row {
+	struct egress_cg_key key;
+	uint64_t denied;
+};
+
+static int cg_row_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct cg_row *)a)->denied, y = ((const struct cg_row *)b)->denied;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static const char *policy_name(struct policy_ref *v, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id == id)
+			return v[i].name;
+	return id ? "?" : "(none)";
+}
+
+void metrics_write(FILE *out, struct egress_state *st, unsigned int cgroup_limit)
+{
+	struct egress_counter c[EGRESS_NHOOKS];
+	struct binding_ref *b = NULL;
+	struct policy_ref *v = NULL;
+	struct cg_row *rows = NULL;
+	struct egress_cg_key key, *prev = NULL;
+	size_t n = 0, nb = 0, nrows = 0, cap = 0;
+	struct utsname un;
+	const char *fields[] = { "denied", "allowed" };
+
+	state_policies(st, &v, &n);
+	state_bindings(st, &b, &nb);
+
+	for (int f = 0; f < 2; f++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "egress_%s_total", fields[f]);
+		family(out, name, "counter", f ? "Connections and datagrams allowed, by policy and hook."
+					       : "Connections and datagrams denied, by policy and hook.");
+		for (size_t i = 0; i < n; i++) {
+			for (int h = 0; h < EGRESS_NHOOKS; h++) {
+				state_policy_counters(st, v[i].id, h, &c[h]);
+				fprintf(out, "%s{policy=", name);
+				label(out, v[i].name);
+				fprintf(out, ",hook=\"%s\"} %llu\n", egress_hooks[h].name,
+					(unsigned long long)(f ? c[h].allowed : c[h].denied));
+			}
+		}
+	}
+	family(out, "egress_events_dropped_total", "counter",
+	       "Denial events lost because the ring buffer was full.");
+	fprintf(out, "egress_events_dropped_total %llu\n",
+		(unsigned long long)state_stat(st, EGRESS_STAT_RB_DROPS));
+	family(out, "egress_events_delivered_total", "counter", "Denial events read by egressd.");
+	fprintf(out, "egress_events_delivered_total %llu\n",
+		(unsigned long long)state_stat(st, EGRESS_STAT_DELIVERED));
+	family(out, "egress_events_suppressed_total", "counter",
+	       "Denial events not sent because of the per-cgroup rate limit, by policy.");
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long sup = 0;
+
+		for (int h = 0; h < EGRESS_NHOOKS; h++) {
+			state_policy_counters(st, v[i].id, h, &c[h]);
+			sup += c[h].suppressed;
+		}
+		fputs("egress_events_suppressed_total{policy=", out);
+		label(out, v[i].name);
+		fprintf(out, "} %llu\n", sup);
+	}
+	family(out, "egress_rules", "gauge", "Rules, by policy and action.");
+	for (size_t i = 0; i < n; i++) {
+		struct egress_policy_info info;
+
+		if (bpf_map_lookup_elem(st->map_fd[M_INFO], &v[i].id, &info))
+			continue;
+		fputs("egress_rules{policy=", out);
+		label(out, v[i].name);
+		fprintf(out, ",action=\"allow\"} %u\negress_rules{policy=", info.nallow);
+		label(out, v[i].name);
+		fprintf(out, ",action=\"deny\"} %u\n", info.ndeny);
+	}
+	family(out, "egress_bound_cgroups", "gauge", "Cgroups bound to each policy.");
+	for (size_t i = 0; i < n; i++) {
+		int cnt = 0;
+
+		for (size_t j = 0; j < nb; j++)
+			cnt += b[j].policy == v[i].id;
+		fputs("egress_bound_cgroups{policy=", out);
+		label(out, v[i].name);
+		fprintf(out, "} %d\n", cnt);
+	}
+	family(out, "egress_build_info", "gauge", "egress version, kernel and libbpf.");
+	uname(&un);
+	fprintf(out, "egress_build_info{version=");
+	label(out, EGRESS_VERSION);
+	fprintf(out, ",kernel=");
+	label(out, un.release);
+	fprintf(out, ",libbpf=");
+	label(out, libbpf_version_string());
+	fprintf(out, "} 1\n");
+
+	/* the cgroups with the most denials, at most cgroup_limit of them */
+	while (!bpf_map_get_next_key(st->map_fd[M_CG_DENIED], prev, &key)) {
+		uint64_t d;
+
+		prev = &key;
+		if (bpf_map_lookup_elem(st->map_fd[M_CG_DENIED], &key, &d))
+			continue;
+		if (nrows == cap) {
+			struct cg_row *nr = realloc(rows, (cap = cap ? cap * 2 : 256) * sizeof(*rows));
+
+			if (!nr)
+				break;
+			rows = nr;
+		}
+		rows[nrows++] = (struct cg_row){ .key = key, .denied = d };
+	}
+	if (nrows)
+		qsort(rows, nrows, sizeof(*rows), cg_row_cmp);
+	family(out, "egress_cgroup_denied_total", "counter",
+	       "Denials by cgroup and policy, for the cgroups with the most denials.");
+	for (size_t i = 0, shown = 0; i < nrows && shown < cgroup_limit; i++) {
+		char path[PATH_MAX];
+
+		if (cg_path(rows[i].key.cgroup_id, path, sizeof(path)))
+			continue;	/* removed: its series disappears */
+		fputs("egress_cgroup_denied_total{cgroup=", out);
+		label(out, path);
+		fputs(",policy=", out);
+		label(out, policy_name(v, n, rows[i].key.policy));
+		fprintf(out, "} %llu\n", (unsigned long long)rows[i].denied);
+		shown++;
+	}
+	free(rows);
+	free(v);
+	free(b);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, const char *type,
+			     char *body, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	ret = MHD_queue_response(conn, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **req_cls)
+{
+	struct metrics *m = cls;
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", strdup("GET only\n"), 9);
+	if (!strcmp(url, "/healthz"))
+		return reply(conn, MHD_HTTP_OK, "text/plain", strdup("ok\n"), 3);
+	if (strcmp(url, "/metrics"))
+		return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", strdup("not found\n"), 10);
+	f = open_memstream(&body, &len);
+	if (!f)
+		return MHD_NO;
+	metrics_write(f, m->st, m->cgroup_limit);
+	fclose(f);
+	return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len);
+}
+
+int metrics_start(struct metrics **out, const char *addr, struct egress_state *st,
+		  unsigned int cgroup_limit, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	char host[256];
+	const char *colon = strrchr(addr, ':'), *h = host;
+	struct addrinfo *ai = NULL;
+	struct metrics *m;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	int ret;
+
+	if (!colon || colon == addr || !colon[1] || (size_t)(colon - addr) >= sizeof(host)) {
+		snprintf(err, errlen, "invalid --metrics-addr '%s': expected HOST:PORT or none", addr);
+		return -EINVAL;
+	}
+	memcpy(host, addr, colon - addr);
+	host[colon - addr] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		host[strlen(host) - 1] = '\0';
+		h = host + 1;
+	}
+	ret = getaddrinfo(h, colon + 1, &hints, &ai);
+	if (ret) {
+		snprintf(err, errlen, "invalid --metrics-addr '%s': %s", addr, gai_strerror(ret));
+		return -EINVAL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		freeaddrinfo(ai);
+		return -ENOMEM;
+	}
+	m->st = st;
+	m->cgroup_limit = cgroup_limit;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	m->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, m,
+				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+				MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!m->d) {
+		snprintf(err, errlen, "cannot serve metrics on %s (address in use?)", addr);
+		free(m);
+		return -EADDRINUSE;
+	}
+	*out = m;
+	return 0;
+}
+
+void metrics_stop(struct metrics *m)
+{
+	if (!m)
+		return;
+	MHD_stop_daemon(m->d);
+	free(m);
+}
