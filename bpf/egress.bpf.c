@@ -187,14 +187,16 @@ static __always_inline bool rate_take(__u64 cgid, __u64 *pending)
 /*
  * A denial: counted per policy and hook and per cgroup, then an event if
  * the cgroup's rate limit and the ring buffer allow.  Exactly one of
- * delivered, suppressed and dropped happens to each denial.
+ * delivered, suppressed and dropped happens to each denial.  rule_plen is
+ * the deciding slot's prefix, or an EGRESS_RULE_* reason.
  */
 static __always_inline void deny(const struct dest *d, const struct egress_binding *b,
-				 enum egress_hook hook, const struct egress_slot *rule, __s32 err)
+				 enum egress_hook hook, const struct egress_slot *rule, __u8 reason,
+				 __s32 err, __u64 cgid)
 {
 	struct egress_counter *c = counter(b->policy, hook);
-	__u64 cgid = bpf_get_current_cgroup_id(), pending, id;
 	struct egress_event *e;
+	__u64 pending, id;
 
 	if (c)
 		__sync_fetch_and_add(&c->denied, 1);
@@ -234,7 +236,7 @@ static __always_inline void deny(const struct dest *d, const struct egress_bindi
 		e->rule_port_lo = rule->port_lo;
 		e->rule_port_hi = rule->port_hi;
 	} else {
-		e->rule_plen = EGRESS_RULE_DEFAULT;
+		e->rule_plen = reason;
 	}
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
@@ -250,11 +252,8 @@ static __always_inline void dest_v4(struct dest *d, __u32 ip)
 	__builtin_memcpy(d->key.addr, &ip, 4);
 }
 
-static __always_inline void dest_v6(struct dest *d, struct bpf_sock_addr *ctx)
+static __always_inline void dest_v6(struct dest *d, __u32 w0, __u32 w1, __u32 w2, __u32 w3)
 {
-	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1];
-	__u32 w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
-
 	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
 		dest_v4(d, w3);	/* ::ffff:a.b.c.d is a.b.c.d */
 		return;
@@ -269,21 +268,70 @@ static __always_inline void dest_v6(struct dest *d, struct bpf_sock_addr *ctx)
 	__builtin_memcpy(d->key.addr + 12, &w3, 4);
 }
 
+static __always_inline void *policy_trie(const struct egress_binding *b)
+{
+	__u32 policy = b->policy;
+
+	if (!policy)
+		return NULL;
+	return bpf_map_lookup_elem(&egress_policies, &policy);
+}
+
+/*
+ * The policy's verdict for d: the first matching slot of the longest
+ * matching entry.  any_port: the port is unknown (a non-first IP
+ * fragment), any port range matches.  NULL *entry: fail closed.
+ */
+static __always_inline bool verdict(void *trie, const struct dest *d, bool any_port,
+				    const struct egress_slot **rule, struct egress_entry **entry)
+{
+	struct egress_entry *e;
+	__u32 i;
+
+	*rule = NULL;
+	*entry = NULL;
+	if (!trie) {
+		/* attached but not (or no longer) bound to a policy: fail closed */
+		stat_inc(EGRESS_STAT_UNCONFIGURED);
+		return false;
+	}
+	e = bpf_map_lookup_elem(trie, &d->key);
+	if (!e)
+		return false;	/* every trie has /0 roots: a miss is corruption */
+	*entry = e;
+	for (i = 0; i < EGRESS_SLOTS; i++) {
+		const struct egress_slot *s = &e->slot[i];
+
+		if (i >= e->nslots)
+			break;
+		if (s->proto && s->proto != d->proto)
+			continue;
+		if (!any_port && (d->port < s->port_lo || d->port > s->port_hi))
+			continue;
+		*rule = s;
+		return s->action == EGRESS_ALLOW;
+	}
+	return false;
+}
+
+static __always_inline __s32 deny_errno(const struct egress_entry *e)
+{
+	return e && e->err ? e->err : EPERM;
+}
+
+/* connect and sendmsg: the destination the caller gave. */
 static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook hook, bool v6)
 {
-	const struct egress_slot *rule = NULL;
+	const struct egress_slot *rule;
 	struct egress_binding *b;
 	struct egress_entry *e;
 	struct dest d = {};
-	__u32 policy, proto, i;
-	void *trie;
-	int allow = 0;
+	__u32 proto;
+	__s32 err;
 
 	b = bpf_get_local_storage(&egress_binding, 0);
-	policy = b->policy;
-
 	if (v6)
-		dest_v6(&d, ctx);
+		dest_v6(&d, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]);
 	else
 		dest_v4(&d, ctx->user_ip4);
 	d.port = bpf_ntohs((__u16)ctx->user_port);
@@ -292,45 +340,17 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 		proto = IPPROTO_TCP;
 	d.proto = proto;
 
-	trie = policy ? bpf_map_lookup_elem(&egress_policies, &policy) : NULL;
-	if (!trie) {
-		/* attached but not (or no longer) bound to a policy: fail closed */
-		stat_inc(EGRESS_STAT_UNCONFIGURED);
-		goto deny;
-	}
-	e = bpf_map_lookup_elem(trie, &d.key);
-	if (!e)
-		goto deny;	/* every trie has /0 roots: a miss is corruption */
-
-	for (i = 0; i < EGRESS_SLOTS; i++) {
-		const struct egress_slot *s = &e->slot[i];
-
-		if (i >= e->nslots)
-			break;
-		if (s->proto && s->proto != proto)
-			continue;
-		if (d.port < s->port_lo || d.port > s->port_hi)
-			continue;
-		rule = s;
-		allow = s->action == EGRESS_ALLOW;
-		break;
-	}
-	if (allow) {
-		struct egress_counter *c = counter(policy, hook);
+	if (verdict(policy_trie(b), &d, false, &rule, &e)) {
+		struct egress_counter *c = counter(b->policy, hook);
 
 		if (c)
-			c->allowed++;	/* per-CPU: no other writer */
+			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
 		return 1;
 	}
-	if (e->err && e->err != EPERM) {
-		bpf_set_retval(-(int)e->err);
-		deny(&d, b, hook, rule, e->err);
-	} else {
-		deny(&d, b, hook, rule, EPERM);
-	}
-	return 0;
-deny:
-	deny(&d, b, hook, NULL, EPERM);
+	err = deny_errno(e);
+	if (err != EPERM)
+		bpf_set_retval(-err);
+	deny(&d, b, hook, rule, EGRESS_RULE_DEFAULT, err, bpf_get_current_cgroup_id());
 	return 0;
 }
 
@@ -365,4 +385,245 @@ int egress_sendmsg6(struct bpf_sock_addr *ctx)
 	if (ctx->user_family == 0)
 		return 1;
 	return decide(ctx, EGRESS_HOOK_SENDMSG6, true);
+}
+
+/* The policy's root entry: its default verdict and flags. */
+static __always_inline struct egress_entry *policy_root(void *trie)
+{
+	struct egress_lpm_key k = { .prefixlen = EGRESS_KEY_HDR_BITS, .family = EGRESS_FAM_V4 };
+
+	return trie ? bpf_map_lookup_elem(trie, &k) : NULL;
+}
+
+#define SOCK_STREAM_	1
+#define SOCK_DGRAM_	2
+#define IPPROTO_ICMPV6_	58
+
+/*
+ * Under a deny-default policy only TCP, UDP and MPTCP sockets (and ICMP
+ * ping sockets if the policy says so) can be created: raw, UDP-Lite, SCTP
+ * and the rest have no connect or sendmsg hook that could decide them.
+ */
+SEC("cgroup/sock_create")
+int egress_sock_create(struct bpf_sock *sk)
+{
+	struct egress_binding *b = bpf_get_local_storage(&egress_binding, 0);
+	struct egress_entry *root = policy_root(policy_trie(b));
+	__u32 type = sk->type, proto = sk->protocol;
+	struct dest d = {};
+
+	if (root && root->dflt == EGRESS_ALLOW)
+		return 1;	/* the backstop still decides every packet */
+	if (root) {
+		if (type == SOCK_STREAM_ && (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP_))
+			return 1;
+		if (type == SOCK_DGRAM_ && proto == IPPROTO_UDP)
+			return 1;
+		if (type == SOCK_DGRAM_ && (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6_) &&
+		    (root->flags & EGRESS_POL_PING))
+			return 1;
+	}
+	d.key.family = sk->family == 10 /* AF_INET6 */ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
+	d.proto = proto;
+	deny(&d, b, EGRESS_HOOK_SOCK_CREATE, NULL, EGRESS_RULE_SOCKET, EPERM,
+	     bpf_get_current_cgroup_id());
+	return 0;
+}
+
+#define SOL_IP_			0
+#define SOL_IPV6_		41
+#define IP_OPTIONS_		4
+#define IPV6_2292RTHDR_		5
+#define IPV6_2292PKTOPTIONS_	6
+#define IPV6_RTHDR_		57
+#define IPOPT_END_		0
+#define IPOPT_NOOP_		1
+#define IPOPT_LSRR_		0x83
+#define IPOPT_SSRR_		0x89
+#define IPOPT_MAX_LEN		40
+
+/* An IPv4 option list with loose or strict source routing. */
+/* Scratch space for the option list (too large for indexed stack reads). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8[64]);
+} egress_scratch SEC(".maps");
+
+/*
+ * Options are type-length-value except END and NOOP.  Every position is
+ * visited in order and only the one where the next option starts counts:
+ * a walk with fixed indices, which the verifier follows easily.
+ */
+static __always_inline bool has_source_route(struct bpf_sockopt *ctx)
+{
+	__u8 *p = ctx->optval, *end = ctx->optval_end, *opt;
+	__u32 next = 0, zero = 0, i;
+
+	opt = bpf_map_lookup_elem(&egress_scratch, &zero);
+	if (!opt)
+		return true;	/* cannot look: refuse */
+	for (i = 0; i < 64; i++)
+		opt[i] = IPOPT_END_;
+	for (i = 0; i < IPOPT_MAX_LEN; i++) {
+		if (p + i + 1 > end)
+			break;
+		opt[i] = p[i];
+	}
+	for (i = 0; i < IPOPT_MAX_LEN; i++) {
+		__u8 type = opt[i];
+
+		if (i != next)
+			continue;
+		if (type == IPOPT_END_)
+			return false;
+		if (type == IPOPT_LSRR_ || type == IPOPT_SSRR_)
+			return true;
+		if (type == IPOPT_NOOP_) {
+			next = i + 1;
+			continue;
+		}
+		if (opt[i + 1] < 2)
+			return false;	/* malformed: the kernel refuses it */
+		next = i + opt[i + 1];
+	}
+	return false;
+}
+
+/*
+ * Source routing sends a packet first to an address the connect and
+ * sendmsg programs never saw: IPv6 routing headers (type 4 segment routing
+ * is open to unprivileged users) and IPv4 LSRR/SSRR options are refused.
+ */
+SEC("cgroup/setsockopt")
+int egress_setsockopt(struct bpf_sockopt *ctx)
+{
+	struct egress_binding *b;
+	bool refuse = false;
+	struct dest d = {};
+
+	if (ctx->level == SOL_IPV6_)
+		refuse = ctx->optname == IPV6_RTHDR_ || ctx->optname == IPV6_2292RTHDR_ ||
+			 ctx->optname == IPV6_2292PKTOPTIONS_;
+	else if (ctx->level == SOL_IP_ && ctx->optname == IP_OPTIONS_)
+		refuse = has_source_route(ctx);
+	if (!refuse)
+		return 1;
+	b = bpf_get_local_storage(&egress_binding, 0);
+	/* the event says which option: a slot that is not a rule */
+	struct egress_slot opt = { .port_lo = ctx->optname, .plen = EGRESS_RULE_SOCKOPT };
+
+	d.key.family = ctx->level == SOL_IPV6_ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
+	deny(&d, b, EGRESS_HOOK_SETSOCKOPT, &opt, EGRESS_RULE_SOCKOPT, EPERM,
+	     bpf_get_current_cgroup_id());
+	return 0;
+}
+
+#define ETH_P_IP_	0x0800
+#define ETH_P_IPV6_	0x86DD
+#define NEXTHDR_HOP	0
+#define NEXTHDR_ROUTING	43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_DEST	60
+#define IPPROTO_UDPLITE_ 136
+#define IPPROTO_SCTP_	132
+
+static __always_inline bool has_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE_ ||
+	       proto == IPPROTO_SCTP_;
+}
+
+/* Destination of an IPv4 packet; false if it cannot be read. */
+static __always_inline bool packet_v4(struct __sk_buff *skb, struct dest *d, bool *any_port)
+{
+	struct iphdr ip;
+	__u16 port;
+
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		return false;
+	dest_v4(d, ip.daddr);
+	d->proto = ip.protocol;
+	if (ip.frag_off & bpf_htons(0x1fff)) {
+		*any_port = true;	/* not the first fragment: no ports here */
+		return true;
+	}
+	if (has_ports(ip.protocol) &&
+	    !bpf_skb_load_bytes(skb, ip.ihl * 4 + 2, &port, sizeof(port)))
+		d->port = bpf_ntohs(port);
+	return true;
+}
+
+/* Destination of an IPv6 packet: the next hop's address as it is in the header. */
+static __always_inline bool packet_v6(struct __sk_buff *skb, struct dest *d, bool *any_port)
+{
+	struct ipv6hdr ip;
+	__u32 off = sizeof(ip), i;
+	__u8 next;
+	__u16 port;
+
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		return false;
+	d->key.prefixlen = EGRESS_KEY_HDR_BITS + 128;
+	d->key.family = EGRESS_FAM_V6;
+	__builtin_memcpy(d->key.addr, &ip.daddr, 16);
+	next = ip.nexthdr;
+	for (i = 0; i < 4; i++) {
+		__u8 h[2];
+		__u16 frag;
+
+		if (next == NEXTHDR_HOP || next == NEXTHDR_ROUTING || next == NEXTHDR_DEST) {
+			if (bpf_skb_load_bytes(skb, off, h, 2))
+				return false;
+			next = h[0];
+			off += (h[1] + 1) * 8;
+		} else if (next == NEXTHDR_FRAGMENT) {
+			if (bpf_skb_load_bytes(skb, off, h, 2) ||
+			    bpf_skb_load_bytes(skb, off + 2, &frag, 2))
+				return false;
+			next = h[0];
+			off += 8;
+			if (frag & bpf_htons(0xfff8))
+				*any_port = true;
+		} else {
+			break;
+		}
+	}
+	d->proto = next;
+	if (!*any_port && has_ports(next) && !bpf_skb_load_bytes(skb, off + 2, &port, sizeof(port)))
+		d->port = bpf_ntohs(port);
+	return true;
+}
+
+/*
+ * The backstop: every packet that leaves a socket of a bound cgroup is
+ * decided again by its real destination, protocol and port.  It catches
+ * what bypasses connect and sendmsg (raw sockets of a root sandbox, ping
+ * sockets, routing headers) and costs one trie lookup a packet.
+ */
+SEC("cgroup_skb/egress")
+int egress_skb(struct __sk_buff *skb)
+{
+	struct egress_binding *b = bpf_get_local_storage(&egress_binding, 0);
+	const struct egress_slot *rule = NULL;
+	struct egress_entry *e = NULL;
+	struct dest d = {};
+	bool any_port = false, ok;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP_))
+		ok = packet_v4(skb, &d, &any_port);
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6_))
+		ok = packet_v6(skb, &d, &any_port);
+	else
+		return 1;	/* not IP: not ours to decide */
+	if (ok && verdict(policy_trie(b), &d, any_port, &rule, &e)) {
+		struct egress_counter *c = counter(b->policy, EGRESS_HOOK_EGRESS);
+
+		if (c)
+			__sync_fetch_and_add(&c->allowed, 1);	/* softirq may nest */
+		return 1;
+	}
+	deny(&d, b, EGRESS_HOOK_EGRESS, rule, EGRESS_RULE_DEFAULT, EPERM, bpf_skb_cgroup_id(skb));
+	return 0;
 }

@@ -29,6 +29,9 @@ enum egress_hook {
 	EGRESS_HOOK_CONNECT6 = 1,
 	EGRESS_HOOK_SENDMSG4 = 2,
 	EGRESS_HOOK_SENDMSG6 = 3,
+	EGRESS_HOOK_SOCK_CREATE = 4,	/* socket types a deny-default policy refuses */
+	EGRESS_HOOK_SETSOCKOPT = 5,	/* source routing */
+	EGRESS_HOOK_EGRESS = 6,		/* cgroup_skb backstop: every packet */
 	EGRESS_HOOK_MAX = 8,	/* room for later hooks; counters are sized by it */
 };
 
@@ -72,6 +75,8 @@ struct egress_lpm_key {
  */
 #define EGRESS_SLOT_DEFAULT	0x01	/* the policy's default verdict */
 
+#define EGRESS_POL_PING		0x01	/* ICMP ping sockets may be created */
+
 struct egress_slot {
 	__u16 port_lo;		/* host order, inclusive */
 	__u16 port_hi;
@@ -85,7 +90,8 @@ struct egress_entry {
 	__u16 nslots;
 	__u16 err;		/* errno of a denial (policy-wide), 0 = EPERM */
 	__u8 dflt;		/* the policy's default verdict (policy-wide) */
-	__u8 pad[3];
+	__u8 flags;		/* EGRESS_POL_* (policy-wide) */
+	__u8 pad[2];
 	struct egress_slot slot[EGRESS_SLOTS];
 };
 
@@ -145,7 +151,10 @@ struct egress_config {
 	__u32 pad;
 };
 
-#define EGRESS_RULE_DEFAULT	0xff	/* egress_event.rule_plen: default verdict */
+/* egress_event.rule_plen, when no CIDR rule decided */
+#define EGRESS_RULE_DEFAULT	0xff	/* the policy's default verdict */
+#define EGRESS_RULE_SOCKET	0xfe	/* a socket type the policy refuses */
+#define EGRESS_RULE_SOCKOPT	0xfd	/* a socket option egress refuses */
 
 struct egress_event {
 	__u64 ts_boot_ns;	/* bpf_ktime_get_boot_ns() */

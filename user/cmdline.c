@@ -88,11 +88,12 @@ int rule_cmd_parse(int argc, char **argv, struct rule_cmd *out, char *err, size_
 
 int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, size_t errlen)
 {
-	const char *dflt = NULL, *errname = NULL, *hint = NULL;
+	const char *dflt = NULL, *errname = NULL, *hint = NULL, *ping = NULL;
 	const struct opt opts[] = {
 		{ "default", true, &dflt, NULL },
 		{ "errno", true, &errname, NULL },
 		{ "hint", true, &hint, NULL },
+		{ "ping", true, &ping, NULL },
 		{ 0 },
 	};
 	char *pos[1];
@@ -121,6 +122,15 @@ int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, s
 	if (!ret && hint) {
 		ret = parse_hint(hint, err, errlen);
 		out->hint = hint;
+	}
+	if (!ret && ping) {
+		uint8_t a;
+
+		ret = parse_action(ping, &a, err, errlen);
+		if (ret)
+			snprintf(err, errlen, "invalid --ping '%s': expected allow or deny", ping);
+		out->has_ping = true;
+		out->ping = a == EGRESS_ALLOW;
 	}
 	return ret;
 }
@@ -233,6 +243,7 @@ static int file_line(struct policy_file *f, int argc, char **argv, char *err, si
 		p->dflt = pc.has_dflt ? pc.dflt : EGRESS_DENY;
 		p->err = pc.has_err ? pc.err : 0;
 		snprintf(p->hint, sizeof(p->hint), "%s", pc.hint ? pc.hint : "");
+		p->flags = pc.has_ping && pc.ping ? EGRESS_POL_PING : 0;
 		return 0;
 	}
 	fail("'%s%s%s' cannot stand in a policy file (only 'policy add', 'allow' and 'deny')",
@@ -292,6 +303,8 @@ void policy_export(FILE *out, const struct policy *p)
 	fprintf(out, "policy add %s --default %s", p->name, p->dflt == EGRESS_ALLOW ? "allow" : "deny");
 	if (p->err && errno_name(p->err))
 		fprintf(out, " --errno %s", errno_name(p->err));
+	if (p->flags & EGRESS_POL_PING)
+		fputs(" --ping allow", out);
 	if (p->hint[0]) {
 		/* single quotes; a quote inside closes, escapes and reopens */
 		fputs(" --hint '", out);

@@ -40,6 +40,8 @@ struct policy_cmd {
 	uint8_t dflt;
 	uint16_t err;
 	const char *hint;	/* NULL: not given */
+	bool has_ping;
+	bool ping;		/* ICMP ping sockets allowed */
 };
 int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, size_t errlen);
 

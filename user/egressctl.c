@@ -258,13 +258,14 @@ static int count_bound(struct egress_state *st, uint32_t id)
 
 static int policy_add_or_set(int argc, char **argv, bool add)
 {
-	const char *usage = add ? "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--pin-dir DIR]"
-				: "policy set NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--pin-dir DIR]";
+	const char *usage = add ? "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--pin-dir DIR]"
+				: "policy set NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--pin-dir DIR]";
 	struct common c = {};
-	const char *dflt = NULL, *errname = NULL, *hint = NULL;
+	const char *dflt = NULL, *errname = NULL, *hint = NULL, *ping = NULL;
 	const struct opt opts[] = { COMMON_OPTS(c), { "default", true, &dflt, NULL },
-				    { "errno", true, &errname, NULL }, { "hint", true, &hint, NULL }, { 0 } };
-	char err[ERRBUF_LEN], *pos[1], *words[7];
+				    { "errno", true, &errname, NULL }, { "hint", true, &hint, NULL },
+				    { "ping", true, &ping, NULL }, { 0 } };
+	char err[ERRBUF_LEN], *pos[1], *words[9];
 	struct egress_state st;
 	struct policy_cmd pc;
 	struct policy p = {};
@@ -288,6 +289,10 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 	if (hint) {
 		words[nw++] = "--hint";
 		words[nw++] = (char *)hint;
+	}
+	if (ping) {
+		words[nw++] = "--ping";
+		words[nw++] = (char *)ping;
 	}
 	if (policy_add_parse(nw, words, &pc, err, sizeof(err)))
 		return die(2, "%s", err);
@@ -320,6 +325,8 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 		p.err = pc.err;
 	if (pc.hint)
 		snprintf(p.hint, sizeof(p.hint), "%s", pc.hint);
+	if (pc.has_ping)
+		p.flags = pc.ping ? p.flags | EGRESS_POL_PING : p.flags & ~EGRESS_POL_PING;
 	ret = state_policy_store(&st, &id, &p, err, sizeof(err));
 out:
 	policy_free(&p);
@@ -644,7 +651,6 @@ static int do_apply(int argc, char **argv)
 	char err[ERRBUF_LEN], **args = calloc(argc + 1, sizeof(char *));
 	struct egress_state st;
 	struct policy_file pf;
-	uint32_t *ids = NULL;
 	char *text;
 	int npos, ret = 0, nargs = 0;
 
@@ -674,43 +680,12 @@ static int do_apply(int argc, char **argv)
 		policy_file_free(&pf);
 		return 1;
 	}
-	/* check everything before changing anything */
-	ids = calloc(pf.n + 1, sizeof(*ids));
-	for (size_t i = 0; ids && !ret && i < pf.n; i++) {
-		struct compiled cc;
-
-		if (state_policy_id(&st, pf.pol[i].name, &ids[i]) == 0) {
-			struct policy cur;
-
-			if (!pf.declared[i] && !state_policy_load(&st, ids[i], &cur)) {
-				pf.pol[i].dflt = cur.dflt;
-				pf.pol[i].err = cur.err;
-				policy_free(&cur);
-			}
-		} else if (!pf.declared[i]) {
-			snprintf(err, sizeof(err), "%s: unknown policy '%s' (the file has no 'policy add %s')",
-				 file, pf.pol[i].name, pf.pol[i].name);
-			ret = -ENOENT;
-			break;
-		}
-		if (pf.pol[i].nrules > st.cfg.max_rules) {
-			snprintf(err, sizeof(err), "%s: policy '%s' is full: %zu rules, at most %u "
-				 "(egressd --max-rules)", file, pf.pol[i].name, pf.pol[i].nrules,
-				 st.cfg.max_rules);
-			ret = -E2BIG;
-			break;
-		}
-		ret = policy_compile(&pf.pol[i], &cc, err, sizeof(err));
-		compiled_free(&cc);
-	}
-	if (!ids)
-		ret = -ENOMEM;
-	for (size_t i = 0; !ret && i < pf.n; i++)
-		ret = state_policy_store(&st, &ids[i], &pf.pol[i], err, sizeof(err));
-	free(ids);
+	ret = state_apply(&st, &pf, err, sizeof(err));
+	if (ret)
+		ret = die(1, "%s: %s", file, err);
 	policy_file_free(&pf);
 	state_close(&st);
-	return ret ? die(1, "%s", err) : 0;
+	return ret;
 }
 
 static int ref_cmp(const void *a, const void *b)
@@ -914,6 +889,128 @@ static int do_unload(int argc, char **argv)
 	return ret ? die(1, "%s", err) : 0;
 }
 
+/* ---- check, gc ---------------------------------------------------------- */
+
+static int prog_id_of(struct egress_state *st, int hook, uint32_t *id)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, ret;
+
+	state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[hook].name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	*id = info.id;
+	return ret;
+}
+
+/*
+ * Whether DIR is enforced: every egress program is in DIR's effective
+ * program list (BPF_PROG_QUERY), and DIR or an ancestor is bound to a
+ * policy that exists.  What is missing is printed, one line each.
+ */
+static int do_check(int argc, char **argv)
+{
+	const char *usage = "check DIR [--pin-dir DIR]";
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
+	char err[ERRBUF_LEN], *pos[1], mnt[PATH_MAX], dir[PATH_MAX], bound_at[PATH_MAX] = "";
+	struct egress_state st;
+	const char *bound_policy = NULL;
+	int npos, cg_fd, missing = 0;
+	uint64_t cgid;
+
+	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+		return 2;
+	if (npos != 1)
+		return die(2, "missing cgroup directory; usage: egressctl %s", usage);
+	if (cg_open(pos[0], &cg_fd, &cgid, err, sizeof(err)))
+		return die(1, "%s", err);
+	if (open_state(&st, &c, 0)) {
+		close(cg_fd);
+		return 1;
+	}
+	for (int h = 0; h < EGRESS_NHOOKS; h++) {
+		uint32_t ids[64], cnt = 64, flags = 0, want = 0;
+		bool found = false;
+
+		if (prog_id_of(&st, h, &want)) {
+			printf("%s: %s: egress program not loaded\n", pos[0], egress_hooks[h].name);
+			missing++;
+			continue;
+		}
+		if (bpf_prog_query(cg_fd, egress_hooks[h].type, BPF_F_QUERY_EFFECTIVE, &flags, ids, &cnt))
+			cnt = 0;
+		for (uint32_t i = 0; i < cnt; i++)
+			found |= ids[i] == want;
+		if (!found) {
+			printf("%s: %s: no egress program in force\n", pos[0], egress_hooks[h].name);
+			missing++;
+		}
+	}
+	close(cg_fd);
+	/* the nearest bound cgroup on the way up, with a policy that exists */
+	if (!realpath(pos[0], dir) || cg2_mount(mnt, sizeof(mnt)))
+		dir[0] = '\0';
+	while (dir[0] && !bound_policy) {
+		struct egress_binding b;
+		struct egress_policy_info info;
+		char links[PATH_MAX + 32];
+		uint64_t id;
+		int fd;
+
+		if (cg_open(dir, &fd, &id, err, sizeof(err)))
+			break;
+		close(fd);
+		state_pin_path(&st, links, sizeof(links), "links/%llu", (unsigned long long)id);
+		if (!access(links, F_OK)) {
+			if (bpf_map_lookup_elem(st.map_fd[M_BINDING], &id, &b) || !b.policy ||
+			    bpf_map_lookup_elem(st.map_fd[M_INFO], &b.policy, &info)) {
+				printf("%s: bound at %s, but to no existing policy\n", pos[0], dir);
+				missing++;
+				break;
+			}
+			snprintf(bound_at, sizeof(bound_at), "%s", dir);
+			bound_policy = strdup(info.name);
+		}
+		if (!strcmp(dir, mnt))
+			break;
+		*strrchr(dir, '/') = '\0';
+	}
+	if (!bound_policy && !missing) {
+		printf("%s: neither it nor an ancestor is bound to a policy\n", pos[0]);
+		missing++;
+	}
+	if (!missing)
+		printf("%s: enforced: policy %s (bound at %s), %d programs in force\n", pos[0],
+		       bound_policy, bound_at, EGRESS_NHOOKS);
+	free((char *)bound_policy);
+	state_close(&st);
+	return missing ? 1 : 0;
+}
+
+static int do_gc(int argc, char **argv)
+{
+	const char *usage = "gc [--pin-dir DIR]";
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
+	struct egress_state st;
+	int npos, n;
+
+	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+		return 2;
+	if (open_state(&st, &c, STATE_LOCK))
+		return 1;
+	n = state_gc(&st);
+	state_close(&st);
+	printf("removed the bindings of %d deleted cgroup%s\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
 /* ---- events ------------------------------------------------------------- */
 
 static volatile sig_atomic_t events_stop;
@@ -1017,6 +1114,8 @@ static const struct command {
 	{ "policy", do_policy, "policy add|set NAME [--default allow|deny] [--errno E] [--hint T]; delete NAME; list" },
 	{ "attach", do_attach, "attach DIR [--policy NAME]" },
 	{ "detach", do_detach, "detach DIR" },
+	{ "check", do_check, "check DIR                 (exit 1 unless DIR is fully enforced)" },
+	{ "gc", do_gc, "gc                        (drop the bindings of deleted cgroups)" },
 	{ "run", do_run, "run [--policy NAME] [--cgroup-parent DIR] -- CMD [ARG...]" },
 	{ "apply", do_apply, "apply -f FILE" },
 	{ "export", do_export, "export [--policy NAME]" },

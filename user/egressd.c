@@ -280,6 +280,9 @@ static struct bpf_program *hook_prog(struct egress *skel, int hook)
 	case EGRESS_HOOK_CONNECT6: return skel->progs.egress_connect6;
 	case EGRESS_HOOK_SENDMSG4: return skel->progs.egress_sendmsg4;
 	case EGRESS_HOOK_SENDMSG6: return skel->progs.egress_sendmsg6;
+	case EGRESS_HOOK_SOCK_CREATE: return skel->progs.egress_sock_create;
+	case EGRESS_HOOK_SETSOCKOPT: return skel->progs.egress_setsockopt;
+	case EGRESS_HOOK_EGRESS: return skel->progs.egress_skb;
 	}
 	return NULL;
 }
@@ -445,28 +448,12 @@ static int apply_text(struct egress_state *st, const char *text, const char *wha
 		logf_("%s:%s", what, err);
 		return ret;
 	}
-	for (size_t i = 0; i < pf.n; i++) {
-		uint32_t id = 0;
-		struct policy cur;
-
-		if (state_policy_id(st, pf.pol[i].name, &id) == 0 && !pf.declared[i] &&
-		    !state_policy_load(st, id, &cur)) {
-			pf.pol[i].dflt = cur.dflt;
-			pf.pol[i].err = cur.err;
-			policy_free(&cur);
-		} else if (!id && !pf.declared[i]) {
-			logf_("%s: unknown policy '%s' (add it with 'policy add')", what, pf.pol[i].name);
-			ret = -ENOENT;
-			break;
-		}
-		ret = state_policy_store(st, &id, &pf.pol[i], err, sizeof(err));
-		if (ret) {
-			logf_("%s: %s", what, err);
-			break;
-		}
+	ret = state_apply(st, &pf, err, sizeof(err));
+	if (ret)
+		logf_("%s: %s", what, err);
+	for (size_t i = 0; !ret && i < pf.n; i++)
 		logf_("policy '%s': %zu rules, default %s", pf.pol[i].name, pf.pol[i].nrules,
 		      pf.pol[i].dflt == EGRESS_ALLOW ? "allow" : "deny");
-	}
 	policy_file_free(&pf);
 	return ret;
 }

@@ -83,6 +83,15 @@ static void rule_str(const struct egress_event *e, char *buf, size_t len)
 		snprintf(buf, len, "default");
 		return;
 	}
+	if (e->rule_plen == EGRESS_RULE_SOCKET) {
+		snprintf(buf, len, "socket type");
+		return;
+	}
+	if (e->rule_plen == EGRESS_RULE_SOCKOPT) {
+		snprintf(buf, len, "%s", e->family == EGRESS_FAM_V6 ? "IPV6_RTHDR (routing header)"
+								  : "IP_OPTIONS (source route)");
+		return;
+	}
 	memcpy(c.addr, e->addr, sizeof(c.addr));
 	mask_addr(c.addr, e->family == EGRESS_FAM_V4 ? 32 : 128, c.plen);
 	format_cidr(&c, cs, sizeof(cs));
@@ -122,7 +131,8 @@ static const char *hint_lookup(const char *name, void *ctx)
 json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 {
 	char ts[64], dst[64], rule[96], comm[17], protobuf[8], hint[EGRESS_HINT_MAX + 256];
-	const char *proto = proto_name(e->proto), *errname = errno_name(e->err), *pol = "(none)";
+	const char *proto = ip_proto_name(e->proto), *errname = errno_name(e->err), *pol = "(none)";
+	const char *tmpl = DEFAULT_HINT;
 	struct egress_policy_info info = {};
 	struct hint_vals hv;
 
@@ -136,14 +146,23 @@ json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 	rule_str(e, rule, sizeof(rule));
 	memcpy(comm, e->comm, 16);
 	comm[16] = '\0';
-	if (!proto || !e->proto) {
+	if (!proto) {
 		snprintf(protobuf, sizeof(protobuf), "%u", e->proto);
 		proto = protobuf;
+	}
+	if (e->hook == EGRESS_HOOK_SOCK_CREATE) {
+		dst[0] = '\0';
+		tmpl = "A {proto} socket was refused by the platform firewall (policy {policy}).";
+	} else if (e->hook == EGRESS_HOOK_SETSOCKOPT) {
+		dst[0] = '\0';
+		tmpl = "Source routing was refused by the platform firewall (policy {policy}).";
+	} else if (info.hint[0]) {
+		tmpl = info.hint;
 	}
 	hv = (struct hint_vals){ .dst = dst, .proto = proto, .policy = pol, .comm = comm };
 	snprintf(hv.dport, sizeof(hv.dport), "%u", e->dport);
 	snprintf(hv.pid, sizeof(hv.pid), "%u", e->tgid);
-	hint_fill(info.hint[0] ? info.hint : DEFAULT_HINT, hint_lookup, &hv, hint, sizeof(hint));
+	hint_fill(tmpl, hint_lookup, &hv, hint, sizeof(hint));
 
 	return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:s, s:i, s:s, s:s, s:s, s:s, "
 			 "s:i, s:s, s:s, s:s, s:i, s:i, s:s}",

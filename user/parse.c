@@ -211,6 +211,20 @@ const char *proto_name(uint8_t proto)
 	}
 }
 
+const char *ip_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_ICMPV6: return "icmpv6";
+	case IPPROTO_UDPLITE: return "udplite";
+	case IPPROTO_SCTP: return "sctp";
+	case IPPROTO_RAW: return "raw";
+	default: return NULL;
+	}
+}
+
 int cidr_cmp(const struct cidr *a, const struct cidr *b)
 {
 	int r;

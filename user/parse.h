@@ -42,7 +42,8 @@ void hint_fill(const char *tmpl, const char *(*lookup)(const char *name, void *c
 void format_cidr(const struct cidr *c, char *buf, size_t len);
 void format_addr(uint8_t family, const uint8_t *addr, char *buf, size_t len);
 void format_ports(uint16_t lo, uint16_t hi, char *buf, size_t len);
-const char *proto_name(uint8_t proto);	/* "tcp", "udp", "any" or NULL */
+const char *proto_name(uint8_t proto);	/* rule protocols: "tcp", "udp", "any" or NULL */
+const char *ip_proto_name(uint8_t proto);	/* packet protocols: "tcp", "icmp", ... or NULL */
 const char *errno_name(int e);		/* "EPERM", ... or NULL */
 
 /* addr masked to plen bits (in place). */

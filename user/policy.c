@@ -230,6 +230,7 @@ static int build_entry(const struct policy *p, const struct rule *own, size_t no
 	memset(e, 0, sizeof(*e));
 	e->err = p->err;
 	e->dflt = p->dflt;
+	e->flags = p->flags;
 	for (size_t i = 0; i < nown; i++) {
 		if (n == EGRESS_SLOTS)
 			goto too_many;
@@ -345,6 +346,7 @@ int policy_decompile(struct policy *p, const struct compiled *cp)
 		if (c.plen == 0 && c.family == EGRESS_FAM_V4) {
 			p->dflt = v->dflt;
 			p->err = v->err;
+			p->flags = v->flags;
 		}
 		for (size_t s = 0; s < v->nslots && s < EGRESS_SLOTS; s++) {
 			const struct egress_slot *sl = &v->slot[s];

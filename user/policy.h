@@ -25,6 +25,7 @@ struct policy {
 	char name[EGRESS_NAME_MAX];
 	uint8_t dflt;		/* default verdict */
 	uint16_t err;		/* errno of denials; 0 = EPERM */
+	uint8_t flags;		/* EGRESS_POL_* */
 	char hint[EGRESS_HINT_MAX];	/* "" = none */
 	struct rule *rules;
 	size_t nrules, cap;

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "cgroup.h"
+#include "cmdline.h"
 #include "state.h"
 
 const struct hook_desc egress_hooks[EGRESS_NHOOKS] = {
@@ -21,6 +22,9 @@ const struct hook_desc egress_hooks[EGRESS_NHOOKS] = {
 	[EGRESS_HOOK_CONNECT6] = { "connect6", BPF_CGROUP_INET6_CONNECT },
 	[EGRESS_HOOK_SENDMSG4] = { "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
 	[EGRESS_HOOK_SENDMSG6] = { "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
+	[EGRESS_HOOK_SOCK_CREATE] = { "sock_create", BPF_CGROUP_INET_SOCK_CREATE },
+	[EGRESS_HOOK_SETSOCKOPT] = { "setsockopt", BPF_CGROUP_SETSOCKOPT },
+	[EGRESS_HOOK_EGRESS] = { "egress", BPF_CGROUP_INET_EGRESS },
 };
 
 const char *const state_map_names[M_N] = {
@@ -408,6 +412,49 @@ cleanup:
 		close(fd);
 	compiled_free(&now);
 	compiled_free(&want);
+	return ret;
+}
+
+int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size_t errlen)
+{
+	uint32_t *ids = calloc(pf->n + 1, sizeof(*ids));
+	int ret = 0;
+
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; !ret && i < pf->n; i++) {
+		struct policy *p = &pf->pol[i];
+		struct compiled cc;
+
+		if (state_policy_id(st, p->name, &ids[i]) == 0) {
+			struct policy cur;
+
+			if (!pf->declared[i] && !state_policy_load(st, ids[i], &cur)) {
+				p->dflt = cur.dflt;
+				p->err = cur.err;
+				p->flags = cur.flags;
+				memcpy(p->hint, cur.hint, sizeof(p->hint));
+				policy_free(&cur);
+			}
+		} else if (!pf->declared[i]) {
+			snprintf(err, errlen, "unknown policy '%s' (the file has no 'policy add %s')",
+				 p->name, p->name);
+			ret = -ENOENT;
+			break;
+		}
+		if (p->nrules > st->cfg.max_rules) {
+			snprintf(err, errlen, "policy '%s' is full: %zu rules, at most %u (egressd --max-rules)",
+				 p->name, p->nrules, st->cfg.max_rules);
+			ret = -E2BIG;
+			break;
+		}
+		ret = policy_compile(p, &cc, err, errlen);
+		compiled_free(&cc);
+	}
+	/* everything checked: now each policy is replaced whole */
+	for (size_t i = 0; !ret && i < pf->n; i++)
+		ret = state_policy_store(st, &ids[i], &pf->pol[i], err, errlen);
+	free(ids);
 	return ret;
 }
 

@@ -20,7 +20,7 @@
 #include "policy.h"
 
 #define EGRESS_DEFAULT_PIN_DIR "/sys/fs/bpf/egress"
-#define EGRESS_NHOOKS 4
+#define EGRESS_NHOOKS 7	/* programs attached to each bound cgroup */
 
 struct hook_desc {
 	const char *name;	/* pin name, and "hook" in events */
@@ -71,6 +71,14 @@ int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p);
 int state_policy_store(struct egress_state *st, uint32_t *id, const struct policy *p,
 		       char *err, size_t errlen);
 int state_policy_delete(struct egress_state *st, uint32_t id);
+/*
+ * Applies a parsed policy file: checks every policy first (known or added
+ * by the file, size, compilation) and changes nothing if one fails, then
+ * replaces each, atomically.  A policy the file names only in rules keeps
+ * its settings (default, errno, flags, hint).
+ */
+struct policy_file;
+int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size_t errlen);
 int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct egress_counter *out);
 uint64_t state_stat(struct egress_state *st, enum egress_stat s);
 /* Adds to a statistic that user space keeps (EGRESS_STAT_DELIVERED). */
