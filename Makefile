@@ -37,7 +37,7 @@ COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o
 SKELS   := $(BUILD)/egress.skel.h
 
-.PHONY: all clean install test unit run deps deps-test bench
+.PHONY: all clean install test unit run deps deps-test bench fuzz
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/egressd $(BUILD)/egressctl
@@ -118,3 +118,22 @@ clean:
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash bench/run.sh
+
+# Fuzzing: libFuzzer targets over the parsers; each runs FUZZ_SECONDS (corpus in tests/fuzz/corpus).
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := cidr policy_file
+FUZZ_SRCS := user/parse.c user/policy.c user/cmdline.c
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h) include/egress.h
+	$(Q)mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-Iinclude -Iuser -o $@ $< $(FUZZ_SRCS)
+
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$t && cp -n tests/fuzz/corpus/$$t/* $(BUILD)/fuzz/corpus-$$t/ ; \
+		echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(BUILD)/fuzz/corpus-$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
+	done

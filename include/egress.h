@@ -70,8 +70,10 @@ struct egress_lpm_key {
  * A slot is one rule as it applies to an address: the trie entry of a CIDR
  * holds its own rules followed by the rules it inherits from the CIDRs
  * that contain it, in decision order (longer prefix first, deny before
- * allow), ending with a rule that matches everything (a full own rule or
- * the policy's default).  The first matching slot decides.
+ * allow).  The list holds a rule that matches everything (a full own rule
+ * or the policy's default), so a scan always ends in a match; own rules
+ * after a full one are kept (for export) but never reached.  The first
+ * matching slot decides.
  */
 #define EGRESS_SLOT_DEFAULT	0x01	/* the policy's default verdict */
 

@@ -124,7 +124,7 @@ int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, s
 		out->hint = hint;
 	}
 	if (!ret && ping) {
-		uint8_t a;
+		uint8_t a = EGRESS_DENY;
 
 		ret = parse_action(ping, &a, err, errlen);
 		if (ret)
@@ -250,6 +250,41 @@ static int file_line(struct policy_file *f, int argc, char **argv, char *err, si
 	     argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
 }
 
+/* The line whose rule contradicts an earlier one with the same match. */
+static int conflict_line(const char *text, const char *policy, const struct rule *r)
+{
+	const char *line = text;
+	int lineno = 0, first_action = -1;
+	char msg[ERRBUF_LEN];
+
+	while (*line) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char *copy = strndup(line, len), **argv = NULL;
+		struct rule_cmd rc;
+		int argc, found = 0;
+
+		lineno++;
+		if (copy && !split_words(copy, &argv, &argc, msg, sizeof(msg)) && argc &&
+		    (!strcmp(argv[0], "allow") || !strcmp(argv[0], "deny")) &&
+		    !rule_cmd_parse(argc - 1, argv + 1, &rc, msg, sizeof(msg)) &&
+		    !strcmp(rc.policy ? rc.policy : "default", policy) && rule_same_match(&rc.rule, r)) {
+			int action = !strcmp(argv[0], "allow") ? EGRESS_ALLOW : EGRESS_DENY;
+
+			if (first_action < 0)
+				first_action = action;
+			else if (action != first_action)
+				found = 1;
+		}
+		free(argv);
+		free(copy);
+		if (found)
+			return lineno;
+		line += len + (nl ? 1 : 0);
+	}
+	return lineno;
+}
+
 int policy_file_parse(const char *text, struct policy_file *f, char *err, size_t errlen)
 {
 	const char *line = text;
@@ -280,8 +315,12 @@ int policy_file_parse(const char *text, struct policy_file *f, char *err, size_t
 		line += len + (nl ? 1 : 0);
 	}
 	for (size_t i = 0; !ret && i < f->n; i++) {
-		ret = policy_normalize(&f->pol[i], msg, sizeof(msg));
-		if (ret)
+		struct rule conflict;
+
+		ret = policy_normalize(&f->pol[i], &conflict, msg, sizeof(msg));
+		if (ret == -EEXIST)
+			snprintf(err, errlen, "%d: %s", conflict_line(text, f->pol[i].name, &conflict), msg);
+		else if (ret)
 			snprintf(err, errlen, "%s", msg);
 	}
 	if (ret)

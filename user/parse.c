@@ -73,6 +73,16 @@ int parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen)
 	}
 	c.plen = plen;
 
+	if (c.family == EGRESS_FAM_V6 && plen >= 96 && !memcmp(c.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+		/* v4-mapped destinations are decided as IPv4: so must the rule be */
+		struct cidr v4 = { .family = EGRESS_FAM_V4, .plen = plen - 96 };
+
+		memcpy(v4.addr, c.addr + 12, 4);
+		mask_addr(v4.addr, 32, v4.plen);
+		format_cidr(&v4, abuf, sizeof(abuf));
+		fail("invalid CIDR '%s': IPv4-mapped addresses are decided as IPv4 (write %s)", s, abuf);
+	}
+
 	struct cidr m = c;
 	mask_addr(m.addr, bits, plen);
 	if (memcmp(m.addr, c.addr, sizeof(c.addr))) {

@@ -120,7 +120,7 @@ static int match_cmp(const void *a_, const void *b_)
 	return (int)a->action - (int)b->action;
 }
 
-int policy_normalize(struct policy *p, char *err, size_t errlen)
+int policy_normalize(struct policy *p, struct rule *conflict, char *err, size_t errlen)
 {
 	size_t n = 0;
 
@@ -132,6 +132,8 @@ int policy_normalize(struct policy *p, char *err, size_t errlen)
 
 			if (p->rules[n - 1].action == p->rules[i].action)
 				continue;
+			if (conflict)
+				*conflict = p->rules[i];
 			format_cidr(&p->rules[i].cidr, buf, sizeof(buf));
 			snprintf(err, errlen, "policy '%s': both allow and deny for %s with the same "
 				 "protocol and port", p->name, buf);
@@ -294,8 +296,8 @@ int policy_compile(const struct policy *src, struct compiled *out, char *err, si
 		while (i < p.nrules && p.rules[i].cidr.family == fam && p.rules[i].cidr.plen == 0)
 			i++;
 		stack[0].cidr = root;
-		ret = build_entry(&p, p.rules + first, i - first, &dflt_entry, &stack[0].e, &root,
-				  err, errlen);
+		ret = build_entry(&p, i > first ? p.rules + first : NULL, i - first, &dflt_entry,
+				  &stack[0].e, &root, err, errlen);
 		if (ret)
 			goto cleanup;
 		ret = compiled_push_cidr(out, &root, &stack[0].e);

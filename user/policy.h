@@ -56,7 +56,7 @@ int policy_append_rule(struct policy *p, const struct rule *r);
  * prefix, deny first, proto, ports).  Two rules with the same match and
  * different actions: -EEXIST, with the conflict described in err.
  */
-int policy_normalize(struct policy *p, char *err, size_t errlen);
+int policy_normalize(struct policy *p, struct rule *conflict, char *err, size_t errlen);
 void policy_sort(struct policy *p);
 void policy_free(struct policy *p);
 int policy_copy(struct policy *dst, const struct policy *src);
