@@ -268,6 +268,18 @@ static __always_inline void dest_v6(struct dest *d, __u32 w0, __u32 w1, __u32 w2
 	__builtin_memcpy(d->key.addr + 12, &w3, 4);
 }
 
+#define IPPROTO_UDPLITE_ 136
+
+/* MPTCP is decided as TCP, UDP-Lite as UDP: rules name tcp or udp. */
+static __always_inline __u8 rule_proto(__u32 proto)
+{
+	if (proto == IPPROTO_MPTCP_)
+		return IPPROTO_TCP;
+	if (proto == IPPROTO_UDPLITE_)
+		return IPPROTO_UDP;
+	return proto;
+}
+
 static __always_inline void *policy_trie(const struct egress_binding *b)
 {
 	__u32 policy = b->policy;
@@ -326,7 +338,6 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	struct egress_binding *b;
 	struct egress_entry *e;
 	struct dest d = {};
-	__u32 proto;
 	__s32 err;
 
 	b = bpf_get_local_storage(&egress_binding, 0);
@@ -335,10 +346,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	else
 		dest_v4(&d, ctx->user_ip4);
 	d.port = bpf_ntohs((__u16)ctx->user_port);
-	proto = ctx->protocol;
-	if (proto == IPPROTO_MPTCP_)
-		proto = IPPROTO_TCP;
-	d.proto = proto;
+	d.proto = rule_proto(ctx->protocol);
 
 	if (verdict(policy_trie(b), &d, false, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, hook);
@@ -526,7 +534,6 @@ int egress_setsockopt(struct bpf_sockopt *ctx)
 #define NEXTHDR_ROUTING	43
 #define NEXTHDR_FRAGMENT 44
 #define NEXTHDR_DEST	60
-#define IPPROTO_UDPLITE_ 136
 #define IPPROTO_SCTP_	132
 
 static __always_inline bool has_ports(__u8 proto)
@@ -617,6 +624,7 @@ int egress_skb(struct __sk_buff *skb)
 		ok = packet_v6(skb, &d, &any_port);
 	else
 		return 1;	/* not IP: not ours to decide */
+	d.proto = rule_proto(d.proto);
 	if (ok && verdict(policy_trie(b), &d, any_port, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, EGRESS_HOOK_EGRESS);
 

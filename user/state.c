@@ -523,7 +523,7 @@ int state_stat_add(struct egress_state *st, enum egress_stat s, uint64_t n)
 
 /* ---- bindings ---------------------------------------------------------- */
 
-int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
+static int bindings(struct egress_state *st, bool live_only, struct binding_ref **out, size_t *n)
 {
 	char path[PATH_MAX];
 	struct binding_ref *v = NULL;
@@ -546,6 +546,12 @@ int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
 		cgid = strtoull(de->d_name, &end, 10);
 		if (de->d_name[0] == '.' || *end)
 			continue;
+		if (live_only) {
+			char p[PATH_MAX];
+
+			if (cg_path(cgid, p, sizeof(p)) == -ENOENT)
+				continue;	/* removed: gc takes its pins */
+		}
 		if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &cgid, &b))
 			b.policy = 0;	/* no live attachment (yet) */
 		nv = realloc(v, (cnt + 1) * sizeof(*v));
@@ -563,6 +569,11 @@ int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
 	*out = v;
 	*n = cnt;
 	return 0;
+}
+
+int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
+{
+	return bindings(st, true, out, n);
 }
 
 static int link_dir(struct egress_state *st, uint64_t cgid, char *buf, size_t len)
@@ -759,7 +770,7 @@ int state_gc(struct egress_state *st)
 	size_t n;
 	int cleaned = 0;
 
-	if (state_bindings(st, &v, &n))
+	if (bindings(st, false, &v, &n))
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		bool dead = true;
@@ -810,7 +821,7 @@ int state_unload(struct egress_state *st, char *err, size_t errlen)
 	size_t n;
 	int ret;
 
-	ret = state_bindings(st, &v, &n);
+	ret = bindings(st, false, &v, &n);
 	if (ret) {
 		snprintf(err, errlen, "cannot list bindings: %s", strerror(-ret));
 		return ret;

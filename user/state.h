@@ -89,6 +89,7 @@ struct binding_ref {
 	uint64_t cgroup_id;
 	uint32_t policy;
 };
+/* The bindings of cgroups that exist (removed ones wait for state_gc). */
 int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n);
 int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char *err, size_t errlen);
 int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t errlen);
