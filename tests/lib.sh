@@ -40,15 +40,17 @@ NS=""			# the test's netns
 BG_PIDS=()		# processes to kill at exit
 EGRESSD_PID=""
 EGRESSD_STARTS=0
+EGRESSCTL_ANYONE=""	# a copy of egressctl that uid 65534 can execute
 TO=20			# bound of every step that can hang
 
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
 # root inside a container with Docker's default capability set
+# shellcheck disable=SC2054
 CONTAINER_ROOT=(setpriv --bounding-set=-all,+chown,+dac_override,+fsetid,+fowner,+mknod,+net_raw,+setgid,+setuid,+setfcap,+setpcap,+net_bind_service,+sys_chroot,+kill,+audit_write --inh-caps=-all --)
 
 # ---------------------------------------------------------------- reporting
 
-_oneline() { tr '\n\t' '  ' | sed 's/  */ /g; s/ $//' | cut -c1-400; }
+_oneline() { tr '\n\t' '  ' | sed 's/  */ /g; s/ $//' | cut -c1-1500; }
 
 pass() {
 	echo "PASS: $TEST/$1"
@@ -167,7 +169,7 @@ check_json() {
 	if printf '%s' "$json" | jq -e "$expr" >/dev/null 2>&1; then
 		pass "$n"
 	else
-		fail "$n" "jq '$expr' not true on: $json"
+		fail "$n" "jq '$expr' not true on: $(printf '%s' "$json" | jq -c . 2>/dev/null || printf '%s' "$json")"
 	fi
 }
 
@@ -226,8 +228,8 @@ in_ns() {
 	nsenter --net="/run/netns/$NS" "$@"
 }
 
-as_nobody() { "${NOBODY[@]}" "$@"; }
-as_container_root() { "${CONTAINER_ROOT[@]}" "$@"; }
+as_nobody() { timeout "$TO" "${NOBODY[@]}" "$@"; }
+as_container_root() { timeout "$TO" "${CONTAINER_ROOT[@]}" "$@"; }
 
 # probe_as CGROUP WHO MODE ADDR PORT: one probe, in the netns, as WHO
 # (root|nobody|container) in CGROUP ("-" = the test's own, unbound cgroup).
@@ -314,6 +316,11 @@ setup() {
 	require_tools
 	T=$(mktemp -d "/tmp/egress-test.$RUNTAG.XXXXXX") || die "mktemp"
 	chmod 755 "$T"
+	# copies that uid 65534 can execute wherever the tree is checked out
+	cp "$PROBE" "$T/probe" && chmod 755 "$T/probe" || die "cannot copy $PROBE"
+	PROBE=$T/probe
+	cp "$EGRESSCTL" "$T/egressctl" && chmod 755 "$T/egressctl" || die "cannot copy $EGRESSCTL"
+	EGRESSCTL_ANYONE=$T/egressctl
 	setup_bpffs
 	setup_cgroup
 	setup_netns "$@"
@@ -398,13 +405,27 @@ marker() {
 	sleep 0.2
 }
 
+# EGRESSD_PRIVATE: the options that keep an egressd from touching anything
+# global (its events socket, its metrics port), for the egressd options
+# this build has.
+EGRESSD_PRIVATE=()
+egressd_private_args() {
+	local help
+	[ -n "${EGRESSD_PRIVATE_DONE:-}" ] && return
+	EGRESSD_PRIVATE_DONE=1
+	help=$(timeout "$TO" "$EGRESSD" --help 2>&1)
+	case $help in *--events-socket*) EGRESSD_PRIVATE+=(--events-socket "$T/events.sock") ;; esac
+	case $help in *--metrics-addr*) EGRESSD_PRIVATE+=(--metrics-addr none) ;; esac
+}
+
 # start_egressd [ARGS...]: egressd on the test's pin dir, in the background;
 # stdout (events) appended to $T/egressd.out, stderr to $T/egressd.err.N.
 # Waits (bounded) for "egressd: ready".
 start_egressd() {
 	EGRESSD_STARTS=$((EGRESSD_STARTS + 1))
 	EGRESSD_ERR=$T/egressd.err.$EGRESSD_STARTS
-	"$EGRESSD" --pin-dir "$PIN" "$@" >>"$T/egressd.out" 2>"$EGRESSD_ERR" &
+	egressd_private_args
+	"$EGRESSD" --pin-dir "$PIN" "${EGRESSD_PRIVATE[@]}" "$@" >>"$T/egressd.out" 2>"$EGRESSD_ERR" &
 	EGRESSD_PID=$!
 	BG_PIDS+=("$EGRESSD_PID")
 	if ! wait_until "$TO" grep -q '^egressd: ready' "$EGRESSD_ERR"; then
@@ -412,27 +433,19 @@ start_egressd() {
 	fi
 }
 
-# stop_egressd [SIGNAL]: signal egressd (TERM by default), wait (bounded);
-# prints its exit status.
+# stop_egressd [SIGNAL]: signal egressd (TERM by default) and wait
+# (bounded); its exit status goes to EGRESSD_RC ("hung" if it had to be
+# killed).  Not in $(...): only this shell can wait for egressd.
+EGRESSD_RC=""
 stop_egressd() {
-	local sig=${1:-TERM} i rc
-	[ -n "$EGRESSD_PID" ] || { echo none; return 1; }
+	local sig=${1:-TERM}
+	EGRESSD_RC=none
+	[ -n "$EGRESSD_PID" ] || return 1
 	kill -"$sig" "$EGRESSD_PID" 2>/dev/null
-	for ((i = 0; i < TO * 10; i++)); do
-		kill -0 "$EGRESSD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$EGRESSD_PID" 2>/dev/null; then
-		kill -KILL "$EGRESSD_PID" 2>/dev/null
-		wait "$EGRESSD_PID" 2>/dev/null
-		EGRESSD_PID=""
-		echo hung
-		return 1
-	fi
-	wait "$EGRESSD_PID" 2>/dev/null
-	rc=$?
+	wait_pid "$EGRESSD_PID" 2>/dev/null
+	EGRESSD_RC=$?
+	[ "$EGRESSD_RC" = 124 ] && EGRESSD_RC=hung
 	EGRESSD_PID=""
-	echo "$rc"
 }
 
 # wait_pid PID: wait (bounded) for a background PID; its exit status, or

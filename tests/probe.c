@@ -14,8 +14,12 @@
  *   probe udp4on6 ADDR4 PORT       AF_INET sockaddr through an AF_INET6 UDP socket
  *   probe pktinfo ADDR PORT        connected UDP, then sendmsg() with an
  *                                  IP_PKTINFO / IPV6_PKTINFO cmsg and no msg_name
+ *   probe mptcp ADDR PORT          connect() of an IPPROTO_MPTCP socket
+ *   probe udplite ADDR PORT        unconnected sendto() on an IPPROTO_UDPLITE socket
+ *   probe raw-udp ADDR PORT        a UDP datagram built by hand, sent through a
+ *                                  SOCK_RAW socket (needs CAP_NET_RAW)
  *   probe loop tcp|udp ADDR PORT N N attempts; prints "WORD=count" pairs
- *   probe listen tcp|udp ADDR PORT COUNTFILE
+ *   probe listen tcp|udp|udplite ADDR PORT COUNTFILE
  *                                  serve forever; append one line per
  *                                  connection ("PEER conn") or datagram
  *                                  ("PEER PAYLOAD") to COUNTFILE; prints
@@ -32,6 +36,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +46,12 @@
 
 #ifndef MSG_FASTOPEN
 #define MSG_FASTOPEN 0x20000000
+#endif
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+#ifndef IPPROTO_UDPLITE
+#define IPPROTO_UDPLITE 136
 #endif
 #ifndef TCP_FASTOPEN_CONNECT
 #define TCP_FASTOPEN_CONNECT 30
@@ -54,8 +65,9 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: probe tcp|udp|udp-connected|tfo|tfo-connect|sendmmsg|udp4on6|pktinfo ADDR PORT\n"
+		"       probe mptcp|udplite|raw-udp ADDR PORT\n"
 		"       probe loop tcp|udp ADDR PORT N\n"
-		"       probe listen tcp|udp ADDR PORT COUNTFILE\n");
+		"       probe listen tcp|udp|udplite ADDR PORT COUNTFILE\n");
 	exit(2);
 }
 
@@ -129,9 +141,9 @@ static void set_timeouts(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
-static int new_socket(int family, int type)
+static int new_socket_proto(int family, int type, int proto)
 {
-	int fd = socket(family, type, 0);
+	int fd = socket(family, type, proto);
 
 	if (fd < 0)
 		return -1;
@@ -143,6 +155,11 @@ static int new_socket(int family, int type)
 	}
 	set_timeouts(fd);
 	return fd;
+}
+
+static int new_socket(int family, int type)
+{
+	return new_socket_proto(family, type, 0);
 }
 
 /* Each attempt returns 0 on success or a positive errno. */
@@ -308,6 +325,69 @@ out:
 	return err;
 }
 
+static int do_mptcp(const struct target *t)
+{
+	int fd = new_socket_proto(t->family, SOCK_STREAM, IPPROTO_MPTCP), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (connect(fd, (const struct sockaddr *)&t->ss, t->len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int do_udplite(const struct target *t)
+{
+	int fd = new_socket_proto(t->family, SOCK_DGRAM, IPPROTO_UDPLITE), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (sendto(fd, payload, strlen(payload), 0,
+		   (const struct sockaddr *)&t->ss, t->len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* A UDP datagram through a raw socket: no connect, no UDP sendmsg. */
+static int do_raw_udp(const struct target *t)
+{
+	struct {
+		uint16_t sport, dport, len, sum;
+		char data[200];
+	} __attribute__((packed)) pkt;
+	size_t plen = strlen(payload);
+	int fd, err = 0;
+
+	if (plen > sizeof(pkt.data))
+		plen = sizeof(pkt.data);
+	fd = socket(t->family, SOCK_RAW, IPPROTO_UDP);
+	if (fd < 0)
+		return errno;
+	set_timeouts(fd);
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.sport = htons(40000);
+	pkt.dport = t->family == AF_INET ? ((const struct sockaddr_in *)&t->ss)->sin_port
+					 : ((const struct sockaddr_in6 *)&t->ss)->sin6_port;
+	pkt.len = htons(8 + plen);
+	pkt.sum = 0;	/* IPv4: no checksum; IPv6: the kernel computes it */
+	memcpy(pkt.data, payload, plen);
+	if (t->family == AF_INET6) {
+		int off = 6;
+
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &off, sizeof(off)) < 0) {
+			err = errno;
+			goto out;
+		}
+	}
+	if (sendto(fd, &pkt, 8 + plen, 0, (const struct sockaddr *)&t->ss, t->len) < 0)
+		err = errno;
+out:
+	close(fd);
+	return err;
+}
+
 static void peer_str(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN] = "?";
@@ -342,13 +422,13 @@ static void append_line(const char *file, const char *line)
 
 static int do_listen(const char *proto, const struct target *t, const char *countfile)
 {
-	int tcp = !strcmp(proto, "tcp");
+	int tcp = !strcmp(proto, "tcp"), lite = !strcmp(proto, "udplite");
 	int fd, one = 1;
 	char line[512], peer[80];
 
-	if (!tcp && strcmp(proto, "udp"))
+	if (!tcp && !lite && strcmp(proto, "udp"))
 		usage();
-	fd = socket(t->family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	fd = socket(t->family, tcp ? SOCK_STREAM : SOCK_DGRAM, lite ? IPPROTO_UDPLITE : 0);
 	if (fd < 0) {
 		printf("%s\n", errname(errno));
 		return 1;
@@ -429,6 +509,12 @@ static int attempt(const char *mode, const struct target *t)
 		return do_udp4on6(t);
 	if (!strcmp(mode, "pktinfo"))
 		return do_pktinfo(t);
+	if (!strcmp(mode, "mptcp"))
+		return do_mptcp(t);
+	if (!strcmp(mode, "udplite"))
+		return do_udplite(t);
+	if (!strcmp(mode, "raw-udp"))
+		return do_raw_udp(t);
 	usage();
 	return 0;
 }

@@ -37,13 +37,25 @@ listen udp6 udp 2001:db8::20 53
 listen pudp4 udp 192.0.2.10 3128	# the proxy's address and port, over UDP
 listen pudp6 udp 2001:db8::10 3128
 
+listen lite4 udplite 192.0.2.20 53
+
+# TCP Fast Open as client and server in the netns, so that TFO to a
+# destination that has been reached before carries data in its SYN.
+in_ns sysctl -qw net.ipv4.tcp_fastopen=3 || die "cannot enable TCP Fast Open in the netns"
+
 # Baseline: before the binding the same probes work (so the EPERMs below
 # are the product's doing, not the test network's).
 expect baseline/tcp4 ok "$CGROOT/app" nobody tcp 192.0.2.20 80
 expect baseline/tcp6 ok "$CGROOT/app" nobody tcp 2001:db8::20 80
 expect baseline/udp4 ok "$CGROOT/app" nobody udp 192.0.2.20 53
-EXP[web4]=1 EXP[web6]=1
-BASE_UDP4=1
+expect baseline/tfo4 ok "$CGROOT/app" nobody tfo 192.0.2.20 80
+expect baseline/tfo6 ok "$CGROOT/app" nobody tfo 2001:db8::20 80
+expect baseline/tfo-proxy ok "$CGROOT/app" nobody tfo 192.0.2.10 3128
+check baseline/tfo-cookie-cached sh -c "ip -n '$NS' tcp_metrics show 192.0.2.20 | grep -q fo_cookie"
+expect baseline/raw-udp4 ok "$CGROOT/app" container raw-udp 192.0.2.20 53
+expect baseline/udplite4 ok "$CGROOT/app" nobody udplite 192.0.2.20 53
+EXP[web4]=2 EXP[web6]=2 EXP[proxy4]=1
+BASE_UDP4=2
 
 # A process already in the cgroup before the binding is governed too.
 in_cgroup "$CGROOT/app" nsenter --net="/run/netns/$NS" sh -c '
@@ -79,6 +91,8 @@ for who in nobody container; do
 	ok_to proxy4 1 "$who/tfo-connect4-proxy" "$who" tfo-connect 192.0.2.10 3128
 	ok_to proxy6 1 "$who/tfo-connect6-proxy" "$who" tfo-connect 2001:db8::10 3128
 	ok_to proxy4 1 "$who/tfo-connect-mapped-proxy" "$who" tfo-connect ::ffff:192.0.2.10 3128
+	ok_to proxy4 1 "$who/mptcp4-proxy" "$who" mptcp 192.0.2.10 3128
+	ok_to proxy6 1 "$who/mptcp6-proxy" "$who" mptcp 2001:db8::10 3128
 	# DNS, over every UDP path
 	ok_to dns4 1 "$who/udp4-dns" "$who" udp 192.0.2.30 53
 	ok_to dns6 1 "$who/udp6-dns" "$who" udp 2001:db8::30 53
@@ -107,6 +121,8 @@ for who in nobody container; do
 	denied "$who/tfo-connect4-other" "$who" tfo-connect 192.0.2.20 80
 	denied "$who/tfo-connect6-other" "$who" tfo-connect 2001:db8::20 80
 	denied "$who/tfo-connect-mapped-other" "$who" tfo-connect ::ffff:192.0.2.20 80
+	denied "$who/mptcp4-other" "$who" mptcp 192.0.2.20 80
+	denied "$who/mptcp6-other" "$who" mptcp 2001:db8::20 80
 	# UDP
 	denied "$who/udp4-other" "$who" udp 192.0.2.20 53
 	denied "$who/udp6-other" "$who" udp 2001:db8::20 53
@@ -119,12 +135,18 @@ for who in nobody container; do
 	denied "$who/sendmmsg-mapped-other" "$who" sendmmsg ::ffff:192.0.2.20 53
 	denied "$who/udp4on6-other" "$who" udp4on6 192.0.2.20 53
 	denied "$who/pktinfo4-other" "$who" pktinfo 192.0.2.20 53
+	denied "$who/udplite4-other" "$who" udplite 192.0.2.20 53
+	denied "$who/udplite6-other" "$who" udplite 2001:db8::20 53
 	# the proxy's address and port, but UDP: the rule is TCP only
 	denied "$who/udp4-proxy-wrong-proto" "$who" udp 192.0.2.10 3128
 	denied "$who/udp6-proxy-wrong-proto" "$who" udp 2001:db8::10 3128
 	denied "$who/udp-mapped-proxy-wrong-proto" "$who" udp ::ffff:192.0.2.10 3128
 	denied "$who/udp4on6-proxy-wrong-proto" "$who" udp4on6 192.0.2.10 3128
 done
+
+# Container root has CAP_NET_RAW (Docker grants it): a UDP datagram built
+# by hand and sent through a raw socket must not get out either.
+denied container/raw-socket-udp4-other container raw-udp 192.0.2.20 53
 
 # root with all capabilities is no exception either
 denied root/tcp4-other root tcp 192.0.2.20 80
@@ -142,6 +164,14 @@ for l in proxy4 proxy6 web4 web6 alt4 alt6 lo4 lo6; do
 	wait_count "$l" "$want" >/dev/null
 	check_eq "arrivals/$l" "$want" "$(count "$l")"
 done
+# UDP-Lite: nothing but the baseline datagram
+if PROBE_PAYLOAD=marker-lite probe_as - root udplite 192.0.2.20 53 >/dev/null &&
+	wait_count lite4 1 ' marker-lite$'; then
+	sleep 0.2
+	check_eq arrivals/udplite4 1 "$(count lite4 ' probe$')"
+else
+	fail arrivals/udplite4 "marker datagram never arrived"
+fi
 # UDP: after a marker datagram arrived, count the probes' datagrams.
 for l in dns4:192.0.2.30:53 dns6:2001:db8::30:53 udp4:192.0.2.20:53 udp6:2001:db8::20:53 \
 	pudp4:192.0.2.10:3128 pudp6:2001:db8::10:3128; do

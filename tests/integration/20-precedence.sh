@@ -52,6 +52,14 @@ policy mismatch deny \
 policy mismatch2 allow \
 	"deny 192.0.2.0/24 --proto tcp --port 80" \
 	"allow 192.0.2.10/32 --proto udp"
+# Families are separate: 0.0.0.0/0 is all of IPv4 (v4-mapped included),
+# ::/0 all of IPv6 -- but not v4-mapped, which is decided as IPv4.
+policy fam4 allow "deny 0.0.0.0/0"
+policy fam6 allow "deny ::/0"
+# Protocol families: MPTCP is TCP, UDP-Lite is UDP, for proto rules.
+policy variants allow \
+	"deny 192.0.2.20/32 --proto tcp" \
+	"deny 192.0.2.30/32 --proto udp"
 
 for a in 192.0.2.10 192.0.2.20 192.0.2.30 2001:db8::10 2001:db8::20 2001:db8::30; do
 	listen "t80-$a" tcp "$a" 80
@@ -61,6 +69,8 @@ for p in 7999 8000 8050 8100 8101; do
 	listen "t$p" tcp 192.0.2.10 "$p"
 done
 listen t80-lo tcp 127.0.0.1 80
+listen l53 udplite 192.0.2.30 53
+listen l53-10 udplite 192.0.2.10 53
 listen t443-v6 tcp 2001:db8::10 443
 listen t444-v6 tcp 2001:db8::10 444
 listen u53 udp 192.0.2.30 53
@@ -119,5 +129,30 @@ e mismatch/shorter-port-allow-other-port EPERM tcp 192.0.2.10 8000
 e mismatch2/longer-udp-allow-ignored-for-tcp EPERM tcp 192.0.2.10 80
 e mismatch2/longer-udp-allow-applies-to-udp ok udp 192.0.2.10 80
 e mismatch2/shorter-deny-other-port-default ok tcp 192.0.2.10 8000
+
+e fam4/v4-denied EPERM tcp 192.0.2.10 80
+e fam4/v4-mapped-denied EPERM tcp ::ffff:192.0.2.10 80
+e fam4/v4-udp-denied EPERM udp 192.0.2.10 80
+e fam4/v6-untouched ok tcp 2001:db8::10 80
+e fam4/v6-udp-untouched ok udp 2001:db8::10 80
+e fam6/v6-denied EPERM tcp 2001:db8::10 80
+e fam6/v6-udp-denied EPERM udp 2001:db8::10 80
+e fam6/v4-untouched ok tcp 192.0.2.10 80
+e fam6/v4-mapped-is-v4 ok tcp ::ffff:192.0.2.10 80
+e fam6/v4-mapped-udp-is-v4 ok udp ::ffff:192.0.2.10 80
+
+e variants/mptcp-is-tcp EPERM mptcp 192.0.2.20 80
+e variants/mptcp6-mapped-is-tcp EPERM mptcp ::ffff:192.0.2.20 80
+e variants/mptcp-other-address ok mptcp 192.0.2.10 80
+e variants/udplite-is-udp EPERM udplite 192.0.2.30 53
+e variants/udplite-other-address ok udplite 192.0.2.10 53
+e variants/udp-denied EPERM udp 192.0.2.30 53
+if PROBE_PAYLOAD=marker-lite probe_as - root udplite 192.0.2.30 53 >/dev/null &&
+	wait_count l53 1 ' marker-lite$'; then
+	sleep 0.2
+	check_eq variants/udplite-nothing-arrived 0 "$(count l53 ' probe$')"
+else
+	fail variants/udplite-nothing-arrived "marker datagram never arrived"
+fi
 
 finish

@@ -50,6 +50,24 @@ a inexact-remove-kept-rule ok tcp 2001:db8::20 80
 check remove-any ectl remove 2001:db8::/64 --policy live
 a any-removed EPERM tcp 2001:db8::20 80
 
+# a rule is identified by cidr/proto/port: after allow, a deny of the same
+# key either replaces it or is refused (one stderr line); either way there
+# is one rule for the key, and enforcement follows its action
+check same-key-allow ectl allow 192.0.2.20/32 --proto tcp --port 80 --policy live
+ectl deny 192.0.2.20/32 --proto tcp --port 80 --policy live >/dev/null 2>"$T/samekey.err"
+rc=$?
+out=$(ectl list --policy live --json 2>&1)
+check_json list/same-key-one-rule "length == 1 and .[0].action == \"$([ $rc = 0 ] && echo deny || echo allow)\"" "$out"
+if [ $rc != 0 ]; then
+	check_eq same-key-refusal-one-line 1 "$(grep -c . "$T/samekey.err")"
+	a same-key-allow-kept ok tcp 192.0.2.20 80
+else
+	a same-key-deny-effective EPERM tcp 192.0.2.20 80
+fi
+check same-key-remove ectl remove 192.0.2.20/32 --proto tcp --port 80 --policy live
+out=$(ectl list --policy live --json 2>&1)
+check_json list/same-key-removed 'length == 0' "$out"
+
 # the default policy exists and is what rules go to without --policy
 out=$(ectl policy list 2>&1)
 check policy-list-has-default grep -qw default <<<"$out"
@@ -74,12 +92,35 @@ check policy-delete-unbound ectl policy delete live
 out=$(ectl policy list 2>&1)
 check policy-list-without-deleted sh -c '! grep -qw live' <<<"$out"
 
+# attaching a bound cgroup again moves it to the other policy
+mkcg re
+check rebind/attach-1 ectl attach "$CGROOT/re" --policy other
+check rebind/attach-2 ectl attach "$CGROOT/re" --policy default
+expect rebind/second-policy-governs EPERM "$CGROOT/re" nobody tcp 192.0.2.20 80
+out=$(ectl status --json 2>&1)
+check_json rebind/one-binding \
+	"[.bindings[] | select(.cgroup == \"$CGROOT/re\")] | map(.policy) == [\"default\"]" "$out"
+check rebind/detach ectl detach "$CGROOT/re"
+expect rebind/detached ok "$CGROOT/re" nobody tcp 192.0.2.20 80
+check_not rebind/detach-unbound-refused ectl detach "$CGROOT/re"
+
+# a bound cgroup that is removed: its binding goes away with it
+mkcg gone
+check gone/policy-add ectl policy add doomed --default deny
+check gone/attach ectl attach "$CGROOT/gone" --policy doomed
+gone_id=$(ectl status --json 2>/dev/null | jq -r ".bindings[] | select(.cgroup == \"$CGROOT/gone\") | .cgroup_id")
+check gone/rmdir rmdir "$CGROOT/gone"
+out=$(ectl status --json 2>&1)
+check_json gone/binding-not-listed \
+	"[.bindings[] | select(.policy == \"doomed\" or .cgroup == \"\" or (.cgroup_id|tostring) == \"$gone_id\")] | length == 0" "$out"
+check gone/policy-deletable ectl policy delete doomed
+
 # EGRESS_PIN_DIR instead of --pin-dir
 check env-pin-dir env EGRESS_PIN_DIR="$PIN" timeout "$TO" "$EGRESSCTL" allow 192.0.2.20/32 --port 53 --policy other
 a env-pin-dir-effective ok udp 192.0.2.20 53
 
-wait_count web4 3 >/dev/null
-check_eq arrivals/web4 3 "$(count web4)"
+wait_count web4 4 >/dev/null
+check_eq arrivals/web4 4 "$(count web4)"
 if marker u4 192.0.2.20 53; then
 	check_eq arrivals/udp 2 "$(count u4 ' probe$')"
 else

@@ -36,7 +36,8 @@ d1=$(denied_counter)
 check counters/denied-counted test "${d1:-0}" -ge 1
 
 # kill -9: the pins keep enforcing
-check_eq kill9/egressd-died 137 "$(stop_egressd KILL)"
+stop_egressd KILL
+check_eq kill9/egressd-died 137 "$EGRESSD_RC"
 check kill9/pins-remain test -e "$PIN"
 a kill9/still-denied EPERM tcp 192.0.2.20 80
 a kill9/still-allowed ok tcp 192.0.2.10 3128
@@ -45,10 +46,16 @@ expect kill9/container-still-denied EPERM "$CGROOT/app" container udp 192.0.2.20
 # egressctl with egressd stopped
 check stopped/allow ectl allow 192.0.2.20/32 --proto tcp --port 80
 a stopped/allow-effective ok tcp 192.0.2.20 80
-check stopped/deny ectl deny 192.0.2.20/32 --proto tcp --port 80
-a stopped/deny-beats-allow EPERM tcp 192.0.2.20 80
 check stopped/remove ectl remove 192.0.2.20/32 --proto tcp --port 80
-a stopped/remove-effective ok tcp 192.0.2.20 80
+a stopped/remove-effective EPERM tcp 192.0.2.20 80
+check stopped/deny ectl deny 192.0.2.10/32
+a stopped/deny-effective EPERM tcp 192.0.2.10 3128
+check stopped/remove-deny ectl remove 192.0.2.10/32
+a stopped/remove-deny-effective ok tcp 192.0.2.10 3128
+out=$(ectl list --json 2>&1)
+check_json stopped/removed '[.[] | select(.cidr == "192.0.2.20/32")] | length == 0' "$out"
+check stopped/allow-again ectl allow 192.0.2.20/32 --proto tcp --port 80
+a stopped/allow-again-effective ok tcp 192.0.2.20 80
 check stopped/policy-add ectl policy add later --default deny
 out=$(ectl list --json 2>&1)
 check_json stopped/list '[.[] | select(.cidr == "192.0.2.20/32")] | length == 1' "$out"
@@ -86,18 +93,21 @@ else
 fi
 
 # SIGTERM: clean exit, still enforcing
-check_eq sigterm/exit-0 0 "$(stop_egressd TERM)"
+stop_egressd TERM
+check_eq sigterm/exit-0 0 "$EGRESSD_RC"
 a sigterm/still-denied EPERM tcp 192.0.2.10 80
 a sigterm/still-allowed ok tcp 192.0.2.10 3128
 
 # SIGINT as well
 start_egressd || fail sigint/ready "egressd not ready: $(cat "$EGRESSD_ERR")"
-check_eq sigint/exit-0 0 "$(stop_egressd INT)"
+stop_egressd INT
+check_eq sigint/exit-0 0 "$EGRESSD_RC"
 a sigint/still-denied EPERM tcp 192.0.2.10 80
 
 # A pin dir whose parent is not on bpffs: egressd mounts bpffs there.
 mkdir -p "$T/plain"
-"$EGRESSD" --pin-dir "$T/plain/egress" >"$T/plain.out" 2>"$T/plain.err" &
+egressd_private_args
+"$EGRESSD" --pin-dir "$T/plain/egress" "${EGRESSD_PRIVATE[@]}" >"$T/plain.out" 2>"$T/plain.err" &
 PLAIN_PID=$!
 BG_PIDS+=("$PLAIN_PID")
 if wait_until "$TO" grep -q '^egressd: ready' "$T/plain.err"; then
