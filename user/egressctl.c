@@ -765,7 +765,7 @@ static int do_status(int argc, char **argv)
 			print_json(json_pack("{s:b, s:s, s:s}", "loaded", 0, "pin_dir",
 					     state_pin_dir(c.pin_dir), "error", err));
 		else
-			printf("egress is not loaded: %s\n", err);
+			fprintf(stderr, "egressctl: status: %s\n", err);
 		return 1;
 	}
 	progs = json_object();
