@@ -32,12 +32,12 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON  := parse policy cmdline cgroup state events follow
+COMMON  := parse policy cmdline cgroup state events follow oci
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o
 SKELS   := $(BUILD)/egress.skel.h
 
-.PHONY: all clean install test unit run deps deps-test bench fuzz
+.PHONY: all clean install test unit run deps deps-test bench fuzz demo
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/egressd $(BUILD)/egressctl
@@ -85,7 +85,7 @@ $(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h) include/egress.h | 
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -o $@ $(UNIT_SRCS) -lcmocka
 
-$(BUILD)/tests/probe: tests/probe.c | $(BUILD)/tests
+$(BUILD)/tests/%: tests/%.c | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -Wall -o $@ $<
 
@@ -100,7 +100,8 @@ unit: $(BUILD)/tests/unit_tests
 
 # Installs what it needs, builds, runs every test; the last line is "N passed, N failed".
 test: deps-test
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/unit_tests $(BUILD)/tests/probe
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/unit_tests $(BUILD)/tests/probe \
+		$(if $(wildcard tests/bypass.c),$(BUILD)/tests/bypass)
 	$(Q)bash tests/run.sh
 
 run: deps
@@ -121,14 +122,14 @@ bench: deps
 
 # Fuzzing: libFuzzer targets over the parsers; each runs FUZZ_SECONDS (corpus in tests/fuzz/corpus).
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := cidr policy_file
-FUZZ_SRCS := user/parse.c user/policy.c user/cmdline.c
+FUZZ_TARGETS := cidr policy_file oci
+FUZZ_SRCS := user/parse.c user/policy.c user/cmdline.c user/oci.c
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h) include/egress.h
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-Iinclude -Iuser -o $@ $< $(FUZZ_SRCS)
+		-Iinclude -Iuser -o $@ $< $(FUZZ_SRCS) -ljansson
 
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	$(Q)for t in $(FUZZ_TARGETS); do \
@@ -137,3 +138,8 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 		$(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			$(BUILD)/fuzz/corpus-$$t 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
 	done
+
+# The free and pro tiers end to end, told for a person (Squid, runc, Python; root).
+demo: all
+	$(Q)sh scripts/deps.sh demo
+	$(Q)bash demo/demo.sh

@@ -103,6 +103,14 @@ struct {
 	__type(value, __u64);
 } egress_cg_denied SEC(".maps");
 
+/* container id -> cgroup id, for the OCI poststop hook; no program reads it */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct egress_oci_key);
+	__type(value, __u64);
+} egress_oci SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);

@@ -143,6 +143,12 @@ struct egress_rate {
 	__u64 pending;		/* suppressed since the cgroup's last event */
 };
 
+/* egress_oci: which cgroup an OCI hook bound for a container (user space only). */
+#define EGRESS_OCI_ID_MAX 128
+struct egress_oci_key {
+	char id[EGRESS_OCI_ID_MAX];
+};
+
 /* egress_config[0]: set once by egressd when the pins are created. */
 struct egress_config {
 	__u32 abi;

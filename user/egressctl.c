@@ -26,6 +26,7 @@
 #include "cmdline.h"
 #include "events.h"
 #include "follow.h"
+#include "oci.h"
 #include "state.h"
 
 #ifndef EGRESS_VERSION
@@ -911,17 +912,79 @@ static int prog_id_of(struct egress_state *st, int hook, uint32_t *id)
 /*
  * Whether DIR is enforced: every egress program is in DIR's effective
  * program list (BPF_PROG_QUERY), and DIR or an ancestor is bound to a
- * policy that exists.  What is missing is printed, one line each.
+ * policy that exists.  What is missing goes to out, one line each; the
+ * return is how many things are missing (0: enforced).
  */
+static int check_enforced(struct egress_state *st, const char *path, int cg_fd, FILE *out)
+{
+	char err[ERRBUF_LEN], mnt[PATH_MAX], dir[PATH_MAX], bound_at[PATH_MAX] = "";
+	char bound_policy[EGRESS_NAME_MAX] = "";
+	int missing = 0;
+
+	for (int h = 0; h < EGRESS_NHOOKS; h++) {
+		uint32_t ids[64], cnt = 64, flags = 0, want = 0;
+		bool found = false;
+
+		if (prog_id_of(st, h, &want)) {
+			fprintf(out, "%s: %s: egress program not loaded\n", path, egress_hooks[h].name);
+			missing++;
+			continue;
+		}
+		if (bpf_prog_query(cg_fd, egress_hooks[h].type, BPF_F_QUERY_EFFECTIVE, &flags, ids, &cnt))
+			cnt = 0;
+		for (uint32_t i = 0; i < cnt; i++)
+			found |= ids[i] == want;
+		if (!found) {
+			fprintf(out, "%s: %s: no egress program in force\n", path, egress_hooks[h].name);
+			missing++;
+		}
+	}
+	/* the nearest bound cgroup on the way up, with a policy that exists */
+	if (!realpath(path, dir) || cg2_mount(mnt, sizeof(mnt)))
+		dir[0] = '\0';
+	while (dir[0] && !bound_policy[0]) {
+		struct egress_policy_info info;
+		struct egress_binding b;
+		char links[PATH_MAX + 32];
+		uint64_t id;
+		int fd;
+
+		if (cg_open(dir, &fd, &id, err, sizeof(err)))
+			break;
+		close(fd);
+		state_pin_path(st, links, sizeof(links), "links/%llu", (unsigned long long)id);
+		if (!access(links, F_OK)) {
+			if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &id, &b) || !b.policy ||
+			    bpf_map_lookup_elem(st->map_fd[M_INFO], &b.policy, &info)) {
+				fprintf(out, "%s: bound at %s, but to no existing policy\n", path, dir);
+				missing++;
+				break;
+			}
+			snprintf(bound_at, sizeof(bound_at), "%s", dir);
+			snprintf(bound_policy, sizeof(bound_policy), "%.*s", EGRESS_NAME_MAX - 1, info.name);
+		}
+		if (!strcmp(dir, mnt) || !strrchr(dir, '/'))
+			break;
+		*strrchr(dir, '/') = '\0';
+	}
+	if (!bound_policy[0] && !missing) {
+		fprintf(out, "%s: neither it nor an ancestor is bound to a policy\n", path);
+		missing++;
+	}
+	if (!missing)
+		fprintf(out, "%s: enforced: policy %s (bound at %s), %d programs in force\n", path,
+			bound_policy, bound_at, EGRESS_NHOOKS);
+	return missing;
+}
+
 static int do_check(int argc, char **argv)
 {
 	const char *usage = "check DIR [--pin-dir DIR]";
 	struct common c = {};
 	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
-	char err[ERRBUF_LEN], *pos[1], mnt[PATH_MAX], dir[PATH_MAX], bound_at[PATH_MAX] = "";
+	char err[ERRBUF_LEN], *pos[1];
 	struct egress_state st;
-	const char *bound_policy = NULL;
-	int npos, cg_fd, missing = 0;
+	int npos, cg_fd, missing;
 	uint64_t cgid;
 
 	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
@@ -934,61 +997,8 @@ static int do_check(int argc, char **argv)
 		close(cg_fd);
 		return 1;
 	}
-	for (int h = 0; h < EGRESS_NHOOKS; h++) {
-		uint32_t ids[64], cnt = 64, flags = 0, want = 0;
-		bool found = false;
-
-		if (prog_id_of(&st, h, &want)) {
-			printf("%s: %s: egress program not loaded\n", pos[0], egress_hooks[h].name);
-			missing++;
-			continue;
-		}
-		if (bpf_prog_query(cg_fd, egress_hooks[h].type, BPF_F_QUERY_EFFECTIVE, &flags, ids, &cnt))
-			cnt = 0;
-		for (uint32_t i = 0; i < cnt; i++)
-			found |= ids[i] == want;
-		if (!found) {
-			printf("%s: %s: no egress program in force\n", pos[0], egress_hooks[h].name);
-			missing++;
-		}
-	}
+	missing = check_enforced(&st, pos[0], cg_fd, stdout);
 	close(cg_fd);
-	/* the nearest bound cgroup on the way up, with a policy that exists */
-	if (!realpath(pos[0], dir) || cg2_mount(mnt, sizeof(mnt)))
-		dir[0] = '\0';
-	while (dir[0] && !bound_policy) {
-		struct egress_binding b;
-		struct egress_policy_info info;
-		char links[PATH_MAX + 32];
-		uint64_t id;
-		int fd;
-
-		if (cg_open(dir, &fd, &id, err, sizeof(err)))
-			break;
-		close(fd);
-		state_pin_path(&st, links, sizeof(links), "links/%llu", (unsigned long long)id);
-		if (!access(links, F_OK)) {
-			if (bpf_map_lookup_elem(st.map_fd[M_BINDING], &id, &b) || !b.policy ||
-			    bpf_map_lookup_elem(st.map_fd[M_INFO], &b.policy, &info)) {
-				printf("%s: bound at %s, but to no existing policy\n", pos[0], dir);
-				missing++;
-				break;
-			}
-			snprintf(bound_at, sizeof(bound_at), "%s", dir);
-			bound_policy = strdup(info.name);
-		}
-		if (!strcmp(dir, mnt))
-			break;
-		*strrchr(dir, '/') = '\0';
-	}
-	if (!bound_policy && !missing) {
-		printf("%s: neither it nor an ancestor is bound to a policy\n", pos[0]);
-		missing++;
-	}
-	if (!missing)
-		printf("%s: enforced: policy %s (bound at %s), %d programs in force\n", pos[0],
-		       bound_policy, bound_at, EGRESS_NHOOKS);
-	free((char *)bound_policy);
 	state_close(&st);
 	return missing ? 1 : 0;
 }
@@ -1009,6 +1019,211 @@ static int do_gc(int argc, char **argv)
 	state_close(&st);
 	printf("removed the bindings of %d deleted cgroup%s\n", n, n == 1 ? "" : "s");
 	return 0;
+}
+
+/* ---- OCI runtime hook -------------------------------------------------- */
+
+static char *read_limited(FILE *f, size_t limit, size_t *len)
+{
+	char *buf = malloc(limit + 1);
+
+	if (!buf)
+		return NULL;
+	*len = fread(buf, 1, limit + 1, f);
+	if (*len > limit || ferror(f)) {
+		free(buf);
+		errno = *len > limit ? EFBIG : EIO;
+		return NULL;
+	}
+	buf[*len] = '\0';
+	return buf;
+}
+
+/* The cgroup v2 directory of a process, from /proc/PID/cgroup ("0::/path"). */
+static int proc_cgroup(int pid, char *out, size_t len, char *err, size_t errlen)
+{
+	char path[64], line[PATH_MAX], mnt[PATH_MAX];
+	int ret = -ENOENT;
+	FILE *f;
+
+	if (cg2_mount(mnt, sizeof(mnt))) {
+		snprintf(err, errlen, "no cgroup2 file system is mounted");
+		return -ENOENT;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "container process %d: %s", pid, strerror(errno));
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (snprintf(out, len, "%s%s", mnt, strcmp(line + 3, "/") ? line + 3 : "") < (int)len)
+			ret = 0;
+		break;
+	}
+	fclose(f);
+	if (ret)
+		snprintf(err, errlen, "container process %d has no cgroup v2 directory", pid);
+	return ret;
+}
+
+/* No network namespace of its own, or a path to the host's (init's) one. */
+static bool host_netns(const struct oci_config *cfg)
+{
+	struct stat a, b;
+
+	if (cfg->own_netns)
+		return false;
+	if (!cfg->netns_path[0])
+		return true;
+	return !stat(cfg->netns_path, &a) && !stat("/proc/1/ns/net", &b) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * createRuntime (default): bind the container's cgroup to its policy and
+ * verify enforcement before its process runs; any failure exits non-zero,
+ * so the runtime does not start the container.  poststop: undo that.
+ */
+static int do_oci_hook(int argc, char **argv)
+{
+	const char *usage = "oci-hook [poststop] [--policy NAME] [--strict] [--pin-dir DIR]  (OCI state JSON on stdin)";
+	const char *policy = NULL;
+	struct common c = {};
+	bool strict = false;
+	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &policy, NULL },
+				    { "strict", false, NULL, &strict }, { 0 } };
+	char err[ERRBUF_LEN], *pos[1], *json = NULL, *cfgjson = NULL, cgdir[PATH_MAX];
+	struct egress_oci_key key = {};
+	struct egress_state st = { .dir_fd = -1 };
+	struct oci_config cfg = {};
+	struct oci_state os;
+	bool poststop, bound = false;
+	uint64_t cgid;
+	uint32_t id;
+	size_t len;
+	int npos, ret = 1, cg_fd = -1;
+
+	for (int i = 0; i < M_N; i++)
+		st.map_fd[i] = -1;
+	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+		return 2;
+	poststop = npos == 1 && !strcmp(pos[0], "poststop");
+	if (npos == 1 && !poststop)
+		return die(2, "unknown stage '%s' (createRuntime is the default; or poststop)", pos[0]);
+	if (policy && parse_policy_name(policy, err, sizeof(err)))
+		return die(2, "%s", err);
+	json = read_limited(stdin, 1 << 20, &len);
+	if (!json)
+		return die(1, "cannot read the OCI state on stdin: %s", strerror(errno));
+	if (oci_state_parse(json, len, !poststop, &os, err, sizeof(err))) {
+		ret = die(1, "%s", err);
+		goto cleanup;
+	}
+	snprintf(key.id, sizeof(key.id), "%s", os.id);
+
+	if (poststop) {
+		if (open_state(&st, &c, STATE_LOCK))
+			goto cleanup;
+		if (!bpf_map_lookup_elem(st.map_fd[M_OCI], &key, &cgid)) {
+			state_unbind_id(&st, cgid);
+			bpf_map_delete_elem(st.map_fd[M_OCI], &key);
+		}
+		ret = 0;
+		goto cleanup;
+	}
+
+	/* the bundle's config: annotations, capabilities, namespaces */
+	if (os.bundle[0]) {
+		char path[sizeof(os.bundle) + 16];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/config.json", os.bundle);
+		f = fopen(path, "re");
+		if (!f) {
+			ret = die(1, "container %s: cannot read %s: %s", os.id, path, strerror(errno));
+			goto cleanup;
+		}
+		cfgjson = read_limited(f, 16 << 20, &len);
+		fclose(f);
+		if (!cfgjson || oci_config_parse(cfgjson, len, &cfg, err, sizeof(err))) {
+			ret = die(1, "container %s: %s", os.id, cfgjson ? err : strerror(errno));
+			goto cleanup;
+		}
+	}
+	if (!policy)
+		policy = os.policy[0] ? os.policy : cfg.policy[0] ? cfg.policy : NULL;
+	if (!policy) {
+		ret = die(1, "container %s: no policy (pass --policy or set the annotation %s)", os.id,
+			  OCI_ANNOTATION);
+		goto cleanup;
+	}
+	if (cfg.risky_caps[0] || host_netns(&cfg)) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s%s%s", cfg.risky_caps,
+			 cfg.risky_caps[0] && host_netns(&cfg) ? ", " : "",
+			 host_netns(&cfg) ? "the host's network namespace" : "");
+		if (strict) {
+			ret = die(1, "container %s: refused (--strict): its config defeats egress: %s",
+				  os.id, why);
+			goto cleanup;
+		}
+		fprintf(stderr, "egressctl: oci-hook: warning: container %s: its config weakens egress: %s\n",
+			os.id, why);
+	}
+	if (proc_cgroup(os.pid, cgdir, sizeof(cgdir), err, sizeof(err)) ||
+	    cg_open(cgdir, &cg_fd, &cgid, err, sizeof(err))) {
+		ret = die(1, "container %s: %s", os.id, err);
+		goto cleanup;
+	}
+	if (open_state(&st, &c, STATE_LOCK))
+		goto cleanup;
+	if (state_policy_find(&st, policy, &id, err, sizeof(err)) ||
+	    state_bind(&st, cgdir, id, err, sizeof(err))) {
+		ret = die(1, "container %s: %s", os.id, err);
+		goto cleanup;
+	}
+	bound = true;
+	if (bpf_map_update_elem(st.map_fd[M_OCI], &key, &cgid, BPF_ANY)) {
+		ret = die(1, "container %s: cannot record the binding: %s", os.id, strerror(errno));
+		goto cleanup;
+	}
+	/* verify, as 'egressctl check' does, before the container's process runs */
+	{
+		char *report = NULL;
+		size_t rlen = 0;
+		FILE *m = open_memstream(&report, &rlen);
+		int missing = m ? check_enforced(&st, cgdir, cg_fd, m) : 1;
+
+		if (m)
+			fclose(m);
+		if (missing) {
+			if (report)
+				report[strcspn(report, "\n")] = '\0';
+			ret = die(1, "container %s: not enforced: %s", os.id, report ? report : "?");
+			free(report);
+			goto cleanup;
+		}
+		free(report);
+	}
+	bound = false;	/* keep it */
+	ret = 0;
+cleanup:
+	if (bound && ret) {
+		/* fail closed: the container will not start; leave nothing half-done */
+		state_unbind_id(&st, cgid);
+		bpf_map_delete_elem(st.map_fd[M_OCI], &key);
+	}
+	if (cg_fd >= 0)
+		close(cg_fd);
+	state_close(&st);
+	free(json);
+	free(cfgjson);
+	return ret;
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -1115,6 +1330,7 @@ static const struct command {
 	{ "attach", do_attach, "attach DIR [--policy NAME]" },
 	{ "detach", do_detach, "detach DIR" },
 	{ "check", do_check, "check DIR                 (exit 1 unless DIR is fully enforced)" },
+	{ "oci-hook", do_oci_hook, "oci-hook [poststop] [--policy NAME] [--strict]  (OCI runtime hook)" },
 	{ "gc", do_gc, "gc                        (drop the bindings of deleted cgroups)" },
 	{ "run", do_run, "run [--policy NAME] [--cgroup-parent DIR] -- CMD [ARG...]" },
 	{ "apply", do_apply, "apply -f FILE" },

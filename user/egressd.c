@@ -317,6 +317,7 @@ static int size_maps(struct egress *skel, const struct egress_config *cfg)
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_events, cfg->ringbuf_bytes);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_rate, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_cg_denied, cfg->max_cgroups);
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_oci, cfg->max_cgroups);
 	/* the rate limit is the program's own: new flags take effect with the new programs */
 	if (opt.event_rate) {
 		skel->rodata->rate_cost_ns = 1000000000ULL / opt.event_rate;

@@ -38,6 +38,7 @@ const char *const state_map_names[M_N] = {
 	[M_RATE] = "egress_rate",
 	[M_RATE_SHARED] = "egress_rate_shared",
 	[M_CG_DENIED] = "egress_cg_denied",
+	[M_OCI] = "egress_oci",
 };
 
 const char *state_pin_dir(const char *opt)
