@@ -190,6 +190,49 @@ int split_words(const char *line, char ***argv_out, int *argc_out, char *err, si
 	return 0;
 }
 
+char *read_text(const char *path, size_t limit, size_t *len)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	size_t n = 0, cap = 4096;
+	char *buf = NULL;
+	int e = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		char *nb = realloc(buf, cap + 1);
+
+		if (!nb) {
+			e = ENOMEM;
+			break;
+		}
+		buf = nb;
+		n += fread(buf + n, 1, cap - n, f);
+		if (ferror(f)) {
+			e = EIO;
+			break;
+		}
+		if (n < cap)
+			break;	/* end of file */
+		if (cap > limit) {
+			e = EFBIG;
+			break;
+		}
+		cap *= 2;
+	}
+	if (f != stdin)
+		fclose(f);
+	if (e || n > limit) {
+		free(buf);
+		errno = e ? e : EFBIG;
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
 static struct policy *file_policy(struct policy_file *f, const char *name)
 {
 	struct policy *np;

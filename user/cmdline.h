@@ -52,6 +52,12 @@ int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, s
  */
 int split_words(const char *line, char ***argv, int *argc, char *err, size_t errlen);
 
+/*
+ * The whole of a file ("-": standard input), NUL-terminated, at most limit
+ * bytes.  NULL with errno set (EFBIG when it is larger).
+ */
+char *read_text(const char *path, size_t limit, size_t *len);
+
 /* A policy file: the policies it names, each wholly described. */
 struct policy_file {
 	struct policy *pol;

@@ -97,6 +97,35 @@ static void print_json(json_t *o)
 
 #define RULE_USAGE(verb) verb " CIDR [--proto tcp|udp] [--port N|N-M] [--policy NAME] [--pin-dir DIR]"
 
+/*
+ * Takes --pin-dir and --help out of argv for the commands whose words are
+ * parsed by cmdline.c (shared with policy files).  Returns the rest (free
+ * it), NULL with a message on failure.
+ */
+static char **common_only(int argc, char **argv, struct common *c, const char *usage, int *nrest)
+{
+	char **rest = calloc(argc + 1, sizeof(*rest));
+
+	*nrest = 0;
+	if (!rest) {
+		die(1, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: egressctl %s\n", usage);
+			exit(0);
+		}
+		if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc)
+			c->pin_dir = argv[++i];
+		else if (!strncmp(argv[i], "--pin-dir=", 10))
+			c->pin_dir = argv[i] + 10;
+		else
+			rest[(*nrest)++] = argv[i];
+	}
+	return rest;
+}
+
 static int rule_command(int argc, char **argv, int verb, const char *usage)
 {
 	struct egress_state st;
@@ -106,25 +135,11 @@ static int rule_command(int argc, char **argv, int verb, const char *usage)
 	struct policy p;
 	const char *name;
 	uint32_t id;
-	int ret, nrest = 0;
+	int ret, nrest;
 
-	/* the common options here, the rule's own in rule_cmd_parse */
-	rest = calloc(argc + 1, sizeof(*rest));
+	rest = common_only(argc, argv, &c, usage, &nrest);
 	if (!rest)
-		return die(1, "out of memory");
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: egressctl %s\n", usage);
-			exit(0);
-		}
-		if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc) {
-			c.pin_dir = argv[++i];
-		} else if (!strncmp(argv[i], "--pin-dir=", 10)) {
-			c.pin_dir = argv[i] + 10;
-		} else {
-			rest[nrest++] = argv[i];
-		}
-	}
+		return 1;
 	ret = rule_cmd_parse(nrest, rest, &rc, err, sizeof(err));
 	free(rest);
 	if (ret)
@@ -262,43 +277,26 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 	const char *usage = add ? "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--pin-dir DIR]"
 				: "policy set NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--pin-dir DIR]";
 	struct common c = {};
-	const char *dflt = NULL, *errname = NULL, *hint = NULL, *ping = NULL;
-	const struct opt opts[] = { COMMON_OPTS(c), { "default", true, &dflt, NULL },
-				    { "errno", true, &errname, NULL }, { "hint", true, &hint, NULL },
-				    { "ping", true, &ping, NULL }, { 0 } };
-	char err[ERRBUF_LEN], *pos[1], *words[9];
+	char err[ERRBUF_LEN], **rest;
 	struct egress_state st;
 	struct policy_cmd pc;
 	struct policy p = {};
 	uint32_t id = 0;
-	int npos, nw = 0, ret;
+	int nrest, ret;
 
-	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
-		return 2;
-	if (npos != 1)
-		return die(2, "missing policy name; usage: egressctl %s", usage);
 	/* one parser for the command line and policy files */
-	words[nw++] = pos[0];
-	if (dflt) {
-		words[nw++] = "--default";
-		words[nw++] = (char *)dflt;
-	}
-	if (errname) {
-		words[nw++] = "--errno";
-		words[nw++] = (char *)errname;
-	}
-	if (hint) {
-		words[nw++] = "--hint";
-		words[nw++] = (char *)hint;
-	}
-	if (ping) {
-		words[nw++] = "--ping";
-		words[nw++] = (char *)ping;
-	}
-	if (policy_add_parse(nw, words, &pc, err, sizeof(err)))
-		return die(2, "%s", err);
-	if (open_state(&st, &c, STATE_LOCK))
+	rest = common_only(argc, argv, &c, usage, &nrest);
+	if (!rest)
 		return 1;
+	ret = policy_add_parse(nrest, rest, &pc, err, sizeof(err));
+	if (ret) {
+		free(rest);
+		return die(2, "%s (see 'egressctl policy %s --help')", err, add ? "add" : "set");
+	}
+	if (open_state(&st, &c, STATE_LOCK)) {
+		free(rest);
+		return 1;
+	}
 	ret = state_policy_id(&st, pc.name, &id);
 	if (add && ret == 0) {
 		snprintf(err, sizeof(err), "policy '%s' exists (change it with 'policy set')", pc.name);
@@ -332,6 +330,7 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 out:
 	policy_free(&p);
 	state_close(&st);
+	free(rest);
 	return ret ? die(1, "%s", err) : 0;
 }
 
@@ -612,37 +611,6 @@ static int do_run(int argc, char **argv)
 
 /* ---- files -------------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
-	size_t len = 0, cap = 1 << 16;
-	char *buf, *nb;
-
-	if (!f)
-		return NULL;
-	buf = malloc(cap);
-	while (buf) {
-		len += fread(buf + len, 1, cap - len - 1, f);
-		if (len + 1 < cap) {
-			if (ferror(f)) {
-				free(buf);
-				buf = NULL;
-			}
-			break;
-		}
-		cap *= 2;
-		nb = realloc(buf, cap);
-		if (!nb)
-			free(buf);
-		buf = nb;
-	}
-	if (buf)
-		buf[len] = '\0';
-	if (f != stdin)
-		fclose(f);
-	return buf;
-}
-
 static int do_apply(int argc, char **argv)
 {
 	const char *usage = "apply -f FILE [--pin-dir DIR]";
@@ -670,7 +638,7 @@ static int do_apply(int argc, char **argv)
 		return 2;
 	if (!file)
 		return die(2, "missing -f FILE; usage: egressctl %s", usage);
-	text = slurp(file);
+	text = read_text(file, 64 << 20, NULL);
 	if (!text)
 		return die(1, "cannot read %s: %s", file, strerror(errno));
 	ret = policy_file_parse(text, &pf, err, sizeof(err));
@@ -1023,22 +991,6 @@ static int do_gc(int argc, char **argv)
 
 /* ---- OCI runtime hook -------------------------------------------------- */
 
-static char *read_limited(FILE *f, size_t limit, size_t *len)
-{
-	char *buf = malloc(limit + 1);
-
-	if (!buf)
-		return NULL;
-	*len = fread(buf, 1, limit + 1, f);
-	if (*len > limit || ferror(f)) {
-		free(buf);
-		errno = *len > limit ? EFBIG : EIO;
-		return NULL;
-	}
-	buf[*len] = '\0';
-	return buf;
-}
-
 /* The cgroup v2 directory of a process, from /proc/PID/cgroup ("0::/path"). */
 static int proc_cgroup(int pid, char *out, size_t len, char *err, size_t errlen)
 {
@@ -1116,7 +1068,7 @@ static int do_oci_hook(int argc, char **argv)
 		return die(2, "unknown stage '%s' (createRuntime is the default; or poststop)", pos[0]);
 	if (policy && parse_policy_name(policy, err, sizeof(err)))
 		return die(2, "%s", err);
-	json = read_limited(stdin, 1 << 20, &len);
+	json = read_text("-", 1 << 20, &len);
 	if (!json)
 		return die(1, "cannot read the OCI state on stdin: %s", strerror(errno));
 	if (oci_state_parse(json, len, !poststop, &os, err, sizeof(err))) {
@@ -1139,18 +1091,15 @@ static int do_oci_hook(int argc, char **argv)
 	/* the bundle's config: annotations, capabilities, namespaces */
 	if (os.bundle[0]) {
 		char path[sizeof(os.bundle) + 16];
-		FILE *f;
 
 		snprintf(path, sizeof(path), "%s/config.json", os.bundle);
-		f = fopen(path, "re");
-		if (!f) {
+		cfgjson = read_text(path, 16 << 20, &len);
+		if (!cfgjson) {
 			ret = die(1, "container %s: cannot read %s: %s", os.id, path, strerror(errno));
 			goto cleanup;
 		}
-		cfgjson = read_limited(f, 16 << 20, &len);
-		fclose(f);
-		if (!cfgjson || oci_config_parse(cfgjson, len, &cfg, err, sizeof(err))) {
-			ret = die(1, "container %s: %s", os.id, cfgjson ? err : strerror(errno));
+		if (oci_config_parse(cfgjson, len, &cfg, err, sizeof(err))) {
+			ret = die(1, "container %s: %s", os.id, err);
 			goto cleanup;
 		}
 	}

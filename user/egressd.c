@@ -407,36 +407,6 @@ static int update_links(struct egress *skel, const char *pin_dir, int *updated)
 	return ret;
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
-	size_t len = 0, cap = 4096;
-	char *buf;
-
-	if (!f)
-		return NULL;
-	buf = malloc(cap);
-	while (buf) {
-		size_t n = fread(buf + len, 1, cap - len - 1, f);
-
-		len += n;
-		if (len + 1 < cap)
-			break;
-		cap *= 2;
-		char *nb = realloc(buf, cap);
-		if (!nb) {
-			free(buf);
-			buf = NULL;
-		}
-		buf = nb;
-	}
-	if (buf)
-		buf[len] = '\0';
-	if (f != stdin)
-		fclose(f);
-	return buf;
-}
-
 /* Applies a policy file: each policy it names is replaced atomically. */
 static int apply_text(struct egress_state *st, const char *text, const char *what)
 {
@@ -517,7 +487,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	if (opt.policy_file) {
-		policy_text = read_file(opt.policy_file);
+		policy_text = read_text(opt.policy_file, 64 << 20, NULL);
 		if (!policy_text) {
 			logf_("cannot read policy file %s: %s", opt.policy_file, strerror(errno));
 			return 1;
