@@ -26,6 +26,7 @@
 #include <linux/magic.h>
 #include <bpf/libbpf.h>
 
+#include "cgroup.h"
 #include "cmdline.h"
 #include "egress.skel.h"
 #include "events.h"
@@ -367,32 +368,36 @@ static int pin_progs(struct egress *skel, const char *pin_dir)
 	return 0;
 }
 
-/* Every pinned link runs the programs just loaded: replaced in place. */
-static int update_links(struct egress *skel, const char *pin_dir, int *updated)
+/*
+ * Every pinned link runs the programs just loaded: replaced in place.  A
+ * binding made by an older build that lacks a hook gets it attached.
+ */
+static int update_links(struct egress *skel, struct egress_state *st, int *updated)
 {
-	char path[PATH_MAX];
-	struct dirent *de;
-	int ret = 0;
-	DIR *d;
+	struct binding_ref *v;
+	char path[PATH_MAX], err[ERRBUF_LEN];
+	size_t n;
+	int ret;
 
 	*updated = 0;
-	snprintf(path, sizeof(path), "%s/links", pin_dir);
-	d = opendir(path);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
+	ret = state_bindings(st, &v, &n);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < n; i++) {
+		bool missing = false;
+
 		for (int h = 0; h < EGRESS_NHOOKS; h++) {
 			int fd;
 
-			snprintf(path, sizeof(path), "%s/links/%s/%s", pin_dir, de->d_name,
-				 egress_hooks[h].name);
+			state_pin_path(st, path, sizeof(path), "links/%llu/%s",
+				       (unsigned long long)v[i].cgroup_id, egress_hooks[h].name);
 			fd = bpf_obj_get(path);
-			if (fd < 0)
+			if (fd < 0) {
+				missing = true;
 				continue;
+			}
 			if (bpf_link_update(fd, bpf_program__fd(hook_prog(skel, h)), NULL)) {
-				/* a link of a removed cgroup cannot be updated: GC takes it */
+				/* a link of a removed cgroup cannot be updated: gc takes it */
 				if (errno != ENOLINK) {
 					ret = -errno;
 					logf_("cannot update link %s: %s", path, strerror(errno));
@@ -402,8 +407,14 @@ static int update_links(struct egress *skel, const char *pin_dir, int *updated)
 			}
 			close(fd);
 		}
+		if (missing && v[i].policy && !cg_path(v[i].cgroup_id, path, sizeof(path))) {
+			if (state_bind(st, path, v[i].policy, err, sizeof(err)))
+				logf_("cannot complete the binding of %s: %s", path, err);
+			else
+				logf_("attached the hooks %s lacked", path);
+		}
 	}
-	closedir(d);
+	free(v);
 	return ret;
 }
 
@@ -581,7 +592,7 @@ int main(int argc, char **argv)
 		logf_("cannot pin programs: %s", strerror(-ret));
 		goto cleanup;
 	}
-	ret = update_links(skel, opt.pin_dir, &updated);
+	ret = update_links(skel, &st, &updated);
 	if (ret)
 		goto cleanup;
 	state_gc(&st);
