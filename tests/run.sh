@@ -79,6 +79,20 @@ if [ -z "$FILTER" ] || [ "$FILTER" = unit ]; then
 	fi
 fi
 
+# ---- fuzz smoke: every libFuzzer target builds and survives FUZZ_SECONDS
+# (default 5) on its seed corpus; 'make fuzz' runs them longer
+if [ -z "$FILTER" ] || [ "$FILTER" = fuzz ]; then
+	fuzz_log=$(mktemp /tmp/egress-fuzz.XXXXXX)
+	if make -C "$ROOT" --no-print-directory fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-5}" >"$fuzz_log" 2>&1; then
+		echo "PASS: fuzz: $(grep -c '^fuzz ' "$fuzz_log") targets, $(grep -o 'executed_units: [0-9]*' "$fuzz_log" | tr '\n' ' ')"
+		passed=$((passed + 1))
+	else
+		echo "FAIL: fuzz: $(grep -E 'ERROR|SUMMARY|error' "$fuzz_log" | head -3 | tr '\n' ' ')"
+		failed=$((failed + 1))
+	fi
+	rm -f "$fuzz_log"
+fi
+
 # ---- integration tests
 ran=0
 for script in "$TESTS_DIR"/integration/*.sh; do
@@ -101,7 +115,7 @@ for script in "$TESTS_DIR"/integration/*.sh; do
 		failed=$((failed + 1))
 	fi
 done
-if [ -n "$FILTER" ] && [ "$FILTER" != unit ] && [ $ran -eq 0 ]; then
+if [ -n "$FILTER" ] && [ "$FILTER" != unit ] && [ "$FILTER" != fuzz ] && [ $ran -eq 0 ]; then
 	echo "FAIL: run: no integration script matches '$FILTER'"
 	failed=$((failed + 1))
 fi
