@@ -173,7 +173,7 @@ static int rule_command(int argc, char **argv, int verb, const char *usage)
 			snprintf(err, sizeof(err), "%s", strerror(-ret));
 	}
 	if (!ret)
-		ret = state_policy_store(&st, &id, &p, err, sizeof(err));
+		ret = state_policy_store(&st, &id, &p, 0, err, sizeof(err));
 	policy_free(&p);
 out:
 	state_close(&st);
@@ -326,7 +326,7 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 		snprintf(p.hint, sizeof(p.hint), "%s", pc.hint);
 	if (pc.has_ping)
 		p.flags = pc.ping ? p.flags | EGRESS_POL_PING : p.flags & ~EGRESS_POL_PING;
-	ret = state_policy_store(&st, &id, &p, err, sizeof(err));
+	ret = state_policy_store(&st, &id, &p, 0, err, sizeof(err));
 out:
 	policy_free(&p);
 	state_close(&st);

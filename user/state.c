@@ -223,25 +223,85 @@ static int inner_fd(struct egress_state *st, uint32_t id)
 	return fd < 0 ? -errno : fd;
 }
 
+#define BATCH 4096	/* entries a batch syscall carries */
+
+/* All entries of a trie: batched lookups, one at a time where batches fail. */
 static int trie_read(int fd, struct compiled *c)
 {
-	struct egress_lpm_key key, *prev = NULL;
-	struct egress_entry val;
-	int ret;
+	struct egress_lpm_key key, *prev = NULL, *keys;
+	struct egress_entry val, *vals;
+	struct egress_lpm_key in, out;	/* generic batches resume from a key */
+	bool first = true;
+	int ret = 0;
 
 	memset(c, 0, sizeof(*c));
+	keys = malloc(BATCH * sizeof(*keys));
+	vals = malloc(BATCH * sizeof(*vals));
+	while (keys && vals) {
+		uint32_t n = BATCH;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &n, NULL);
+
+		if (r && errno != ENOENT) {
+			if (!first || n) {
+				ret = -errno;	/* failed midway: no half answers */
+				goto done;
+			}
+			break;	/* no batch support: the slow way below */
+		}
+		for (uint32_t i = 0; i < n && !ret; i++)
+			ret = compiled_push(c, &keys[i], &vals[i]);
+		if (ret || r)	/* ENOENT: that was the last batch */
+			goto done;
+		in = out;
+		first = false;
+	}
+	compiled_free(c);
 	while (!bpf_map_get_next_key(fd, prev, &key)) {
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &val))
 			continue;
 		ret = compiled_push(c, &key, &val);
-		if (ret) {
-			compiled_free(c);
-			return ret;
-		}
+		if (ret)
+			break;
+	}
+done:
+	free(keys);
+	free(vals);
+	if (ret) {
+		compiled_free(c);
+		return ret;
 	}
 	compiled_sort(c);
 	return 0;
+}
+
+/* Fills a fresh trie: batched updates, one at a time where batches fail. */
+static int trie_fill(int fd, const struct compiled *c)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_NOEXIST);
+	struct egress_lpm_key *keys = malloc(BATCH * sizeof(*keys));
+	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
+	size_t done = 0;
+	int ret = 0;
+
+	while (keys && vals && done < c->n) {
+		uint32_t n = c->n - done < BATCH ? c->n - done : BATCH;
+
+		for (uint32_t i = 0; i < n; i++) {
+			keys[i] = c->e[done + i].key;
+			vals[i] = c->e[done + i].val;
+		}
+		if (bpf_map_update_batch(fd, keys, vals, &n, &opts))
+			break;
+		done += n;
+	}
+	for (; done < c->n && !ret; done++)
+		if (bpf_map_update_elem(fd, &c->e[done].key, &c->e[done].val, BPF_NOEXIST) &&
+		    errno != EEXIST)
+			ret = -errno;
+	free(keys);
+	free(vals);
+	return ret;
 }
 
 int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
@@ -332,7 +392,7 @@ static int free_policy_id(struct egress_state *st, uint32_t *id)
 }
 
 int state_policy_store(struct egress_state *st, uint32_t *id, const struct policy *p,
-		       char *err, size_t errlen)
+		       int flags, char *err, size_t errlen)
 {
 	struct compiled now = {}, want = {};
 	int fd = -1, ret;
@@ -347,7 +407,7 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 		return ret;
 
 	if (*id) {
-		fd = inner_fd(st, *id);
+		fd = flags & STORE_SWAP ? -1 : inner_fd(st, *id);
 		if (fd >= 0) {
 			ret = trie_read(fd, &now);
 			if (ret)
@@ -378,12 +438,9 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 		ret = fd;
 		goto fail;
 	}
-	for (size_t i = 0; i < want.n; i++) {
-		if (bpf_map_update_elem(fd, &want.e[i].key, &want.e[i].val, BPF_NOEXIST)) {
-			ret = -errno;
-			goto fail;
-		}
-	}
+	ret = trie_fill(fd, &want);
+	if (ret)
+		goto fail;
 	if (bpf_map_update_elem(st->map_fd[M_POLICIES], id, &fd, BPF_ANY)) {
 		ret = -errno;
 		goto fail;
@@ -454,7 +511,7 @@ int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size
 	}
 	/* everything checked: now each policy is replaced whole */
 	for (size_t i = 0; !ret && i < pf->n; i++)
-		ret = state_policy_store(st, &ids[i], &pf->pol[i], err, errlen);
+		ret = state_policy_store(st, &ids[i], &pf->pol[i], STORE_SWAP, err, errlen);
 	free(ids);
 	return ret;
 }

@@ -68,8 +68,9 @@ int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p);
  * trie entry is made in place, anything larger builds a new trie and swaps
  * it in.  *id == 0 creates the policy and sets *id.
  */
+#define STORE_SWAP 1	/* always build a new trie (apply: no read-back to compare) */
 int state_policy_store(struct egress_state *st, uint32_t *id, const struct policy *p,
-		       char *err, size_t errlen);
+		       int flags, char *err, size_t errlen);
 int state_policy_delete(struct egress_state *st, uint32_t id);
 /*
  * Applies a parsed policy file: checks every policy first (known or added
