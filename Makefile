@@ -39,6 +39,8 @@ SKELS   := $(BUILD)/egress.skel.h
 
 .PHONY: all clean install test unit run deps deps-test bench fuzz demo
 .DELETE_ON_ERROR:
+# the BPF object is an artefact of its own (bpftool, tests), not a throwaway intermediate
+.SECONDARY: $(BPF_OBJS)
 
 all: $(BUILD)/egressd $(BUILD)/egressctl
 

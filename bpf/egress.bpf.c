@@ -103,6 +103,13 @@ struct {
 	__type(value, __u64);
 } egress_cg_denied SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct egress_sk_dest);
+} egress_sk SEC(".maps");
+
 /* container id -> cgroup id, for the OCI poststop hook; no program reads it */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -358,9 +365,19 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 
 	if (verdict(policy_trie(b), &d, false, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, hook);
+		struct egress_sk_dest *sd;
 
 		if (c)
 			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
+		/* remembered for the backstop: this socket's packets to d need no lookup */
+		sd = bpf_sk_storage_get(&egress_sk, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+		if (sd) {
+			__builtin_memcpy(sd->addr, d.key.addr, sizeof(sd->addr));
+			sd->port = d.port;
+			sd->family = d.key.family;
+			sd->proto = d.proto;
+			sd->policy = b->policy;
+		}
 		return 1;
 	}
 	err = deny_errno(e);
@@ -612,6 +629,32 @@ static __always_inline bool packet_v6(struct __sk_buff *skb, struct dest *d, boo
 }
 
 /*
+ * Whether this policy's connect or sendmsg program already allowed this
+ * socket's packet: same destination, port and protocol as its last
+ * decision.  A packet that goes elsewhere (a routing header or source route
+ * in a control message, a raw socket) is looked up.
+ */
+static __always_inline bool decided_before(struct __sk_buff *skb, const struct dest *d, __u32 policy)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct egress_sk_dest *sd;
+	const __u32 *a, *k;
+
+	if (!sk)
+		return false;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return false;
+	sd = bpf_sk_storage_get(&egress_sk, sk, NULL, 0);
+	if (!sd || sd->policy != policy || sd->port != d->port || sd->proto != d->proto ||
+	    sd->family != d->key.family)
+		return false;
+	a = (const __u32 *)sd->addr;
+	k = (const __u32 *)d->key.addr;
+	return a[0] == k[0] && a[1] == k[1] && a[2] == k[2] && a[3] == k[3];
+}
+
+/*
  * The backstop: every packet that leaves a socket of a bound cgroup is
  * decided again by its real destination, protocol and port.  It catches
  * what bypasses connect and sendmsg (raw sockets of a root sandbox, ping
@@ -633,6 +676,8 @@ int egress_skb(struct __sk_buff *skb)
 	else
 		return 1;	/* not IP: not ours to decide */
 	d.proto = rule_proto(d.proto);
+	if (ok && !any_port && decided_before(skb, &d, b->policy))
+		return 1;
 	if (ok && verdict(policy_trie(b), &d, any_port, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, EGRESS_HOOK_EGRESS);
 

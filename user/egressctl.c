@@ -1022,7 +1022,10 @@ static int proc_cgroup(int pid, char *out, size_t len, char *err, size_t errlen)
 	return ret;
 }
 
-/* No network namespace of its own, or a path to the host's (init's) one. */
+/*
+ * No network namespace of its own, or a path to the runtime's (the host's)
+ * one.  A path that cannot be compared counts as the host's: fail closed.
+ */
 static bool host_netns(const struct oci_config *cfg)
 {
 	struct stat a, b;
@@ -1031,8 +1034,9 @@ static bool host_netns(const struct oci_config *cfg)
 		return false;
 	if (!cfg->netns_path[0])
 		return true;
-	return !stat(cfg->netns_path, &a) && !stat("/proc/1/ns/net", &b) &&
-	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	if (stat(cfg->netns_path, &a) || stat("/proc/self/ns/net", &b))
+		return true;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 /*
@@ -1076,6 +1080,10 @@ static int do_oci_hook(int argc, char **argv)
 		goto cleanup;
 	}
 	snprintf(key.id, sizeof(key.id), "%s", os.id);
+	/* FNV-1a of the bundle path: two runtimes may use the same id */
+	key.bundle_hash = 0xcbf29ce484222325ULL;
+	for (const char *b = os.bundle; *b; b++)
+		key.bundle_hash = (key.bundle_hash ^ (unsigned char)*b) * 0x100000001b3ULL;
 
 	if (poststop) {
 		if (open_state(&st, &c, STATE_LOCK))
