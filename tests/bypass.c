@@ -1,0 +1,1061 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * bypass - try ONE way out of an egress-bound cgroup and say how it went.
+ *
+ * Prints one word on stdout, like tests/probe.c: "ok" when the attempt went
+ * through as far as the kernel tells (the packet may still be dropped later:
+ * the tests check where packets really went), otherwise the errno name of
+ * the step that failed.  A few modes print something else (documented
+ * below).  Exit 0 on ok, 1 otherwise, 2 on usage error.  Every attempt is
+ * bounded (socket timeouts and an alarm).  The payload of every datagram is
+ * "BYPASS-<tag>" with <tag> from $BYPASS_TAG ("x" if unset), so that a
+ * packet sniffer can tell which attempt a packet belongs to.
+ *
+ * ADDR is a literal; an IPv6 literal (including ::ffff:a.b.c.d) means an
+ * AF_INET6 socket (IPV6_V6ONLY off).
+ *
+ *   bypass udplite ADDR PORT          IPPROTO_UDPLITE: connect() + send()
+ *   bypass udplite-sendto ADDR PORT   IPPROTO_UDPLITE: unconnected sendto()
+ *   bypass raw-udp ADDR PORT          SOCK_RAW/IPPROTO_UDP, UDP header by hand
+ *   bypass raw-ip ADDR PORT           SOCK_RAW/IPPROTO_RAW, IPv4 or IPv6
+ *                                     header + UDP header by hand (the
+ *                                     source address is ADDR itself)
+ *   bypass ping ADDR PORT             ICMP/ICMPv6 "ping" socket (SOCK_DGRAM),
+ *                                     unconnected sendto() of an echo request
+ *                                     (PORT is ignored)
+ *   bypass srh tcp|udp FINAL FIRST PORT
+ *                                     AF_INET6: setsockopt(IPV6_RTHDR) with a
+ *                                     type-4 segment routing header whose
+ *                                     first segment is FIRST and final
+ *                                     segment FINAL, then connect()+send()
+ *                                     (tcp) or sendto() (udp) to FINAL.
+ *                                     "setsockopt:ERRNO" if the option is
+ *                                     refused.
+ *   bypass lsrr tcp|udp FINAL FIRST PORT
+ *                                     AF_INET: setsockopt(IP_OPTIONS) with a
+ *                                     loose source route via FIRST, then as
+ *                                     above.  "setsockopt:ERRNO" if refused.
+ *   bypass compat-srh|compat-lsrr tcp|udp FINAL FIRST PORT
+ *                                     as srh / lsrr, but the setsockopt() is
+ *                                     made through the 32-bit (ia32) syscall
+ *                                     entry, int $0x80 (x86_64 only;
+ *                                     "setsockopt:ENOSYS" without it)
+ *   bypass retopts FINAL FIRST PORT   AF_INET UDP: the same LSRR option as an
+ *                                     IP_RETOPTS control message of sendmsg()
+ *                                     (no setsockopt at all)
+ *   bypass retopts-connected FINAL FIRST PORT
+ *                                     the same on a UDP socket connect()ed to
+ *                                     FINAL, sendmsg() without an address
+ *   bypass sctp ADDR PORT             SCTP one-to-one: connect() + send()
+ *   bypass packet ADDR PORT           AF_PACKET SOCK_DGRAM on "lo": an IPv4 or
+ *                                     IPv6 + UDP packet built by hand
+ *   bypass detach CGDIR               BPF_PROG_DETACH with no program fd on
+ *                                     CGDIR, for every attach type egress uses;
+ *                                     "ok" if any of them detached something,
+ *                                     else the errno of the first
+ *   bypass detach-userns              unshare(USER|NS|CGROUP), map uid/gid,
+ *                                     mount cgroup2 on a fresh directory (it
+ *                                     shows the caller's own cgroup as root),
+ *                                     then as "detach" on that root;
+ *                                     "unshare:ERRNO"/"mount:ERRNO" if a step
+ *                                     before the detach fails
+ *   bypass fds                        the number of open fds whose fdinfo has
+ *                                     a link_id, map_id or prog_id line
+ *   bypass precreated ADDR PORT CGDIR UDP socket created first, then the
+ *                                     process joins CGDIR, then sendto()
+ *   bypass scm-rights ADDR PORT CGDIR a child joins CGDIR, receives a UDP
+ *                                     socket created by the parent (outside)
+ *                                     over SCM_RIGHTS, and sendto()s; the
+ *                                     child's result is printed
+ *   bypass iouring-connect ADDR PORT  TCP connect through io_uring
+ *                                     (IORING_OP_CONNECT, raw syscalls)
+ *   bypass iouring-sendmsg ADDR PORT  unconnected UDP sendmsg through io_uring
+ *                                     (IORING_OP_SENDMSG).  Both print
+ *                                     "io_uring-unavailable:ERRNO" if
+ *                                     io_uring_setup() is refused.
+ *   bypass tcp|udp|udp-connected|tfo|tfo-connect|mptcp|sendmmsg ADDR PORT
+ *   bypass udp4on6 ADDR4 PORT         the paths connect/sendmsg programs
+ *                                     already cover, kept covered
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/io_uring.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN 0x20000000
+#endif
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+#ifndef IPPROTO_UDPLITE
+#define IPPROTO_UDPLITE 136
+#endif
+#ifndef IPPROTO_SCTP
+#define IPPROTO_SCTP 132
+#endif
+#ifndef TCP_FASTOPEN_CONNECT
+#define TCP_FASTOPEN_CONNECT 30
+#endif
+#ifndef IPV6_RTHDR
+#define IPV6_RTHDR 57
+#endif
+#ifndef IPV6_CHECKSUM
+#define IPV6_CHECKSUM 7
+#endif
+
+#define TIMEOUT_S 10
+
+static char payload[128] = "BYPASS-x";
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: see the comment at the top of tests/bypass.c\n");
+	exit(2);
+}
+
+static const char *errname(int e)
+{
+	static char buf[32];
+	const char *n = strerrorname_np(e);
+
+	if (n)
+		return n;
+	snprintf(buf, sizeof(buf), "E%d", e);
+	return buf;
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "TIMEOUT\n";
+
+	(void)sig;
+	if (write(1, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+/* a word other than ok / an errno name: printed as is */
+static char word[96];
+
+static int say(const char *step, int err)
+{
+	snprintf(word, sizeof(word), "%s:%s", step, errname(err));
+	return -1;
+}
+
+struct target {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int family;
+	uint16_t port;	/* host order */
+};
+
+static int parse_port(const char *s)
+{
+	char *end;
+	long p;
+
+	errno = 0;
+	p = strtol(s, &end, 10);
+	if (errno || *end || end == s || p < 0 || p > 65535)
+		usage();
+	return (int)p;
+}
+
+static void parse_target(struct target *t, const char *addr, const char *port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&t->ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&t->ss;
+	int p = parse_port(port);
+
+	memset(t, 0, sizeof(*t));
+	t->port = p;
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(p);
+		t->len = sizeof(*sin);
+		t->family = AF_INET;
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(p);
+		t->len = sizeof(*sin6);
+		t->family = AF_INET6;
+	} else {
+		fprintf(stderr, "bypass: not an address literal: %s\n", addr);
+		exit(2);
+	}
+}
+
+static const struct sockaddr *sa(const struct target *t)
+{
+	return (const struct sockaddr *)&t->ss;
+}
+
+static void set_timeouts(int fd)
+{
+	struct timeval tv = { .tv_sec = 5 };
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+static int new_socket(int family, int type, int proto)
+{
+	int fd = socket(family, type, proto);
+
+	if (fd < 0)
+		return -1;
+	if (family == AF_INET6) {
+		int off = 0;
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	}
+	set_timeouts(fd);
+	return fd;
+}
+
+static size_t plen(void)
+{
+	return strlen(payload);
+}
+
+/* ---------------------------------------------------------------- covered */
+
+static int do_connect_proto(const struct target *t, int type, int proto, int send_too)
+{
+	int fd = new_socket(t->family, type, proto), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (connect(fd, sa(t), t->len) < 0)
+		err = errno;
+	else if (send_too && send(fd, payload, plen(), MSG_NOSIGNAL) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int do_sendto_proto(const struct target *t, int family, int type, int proto)
+{
+	int fd = new_socket(family, type, proto), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (sendto(fd, payload, plen(), 0, sa(t), t->len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int do_tfo(const struct target *t)
+{
+	int fd = new_socket(t->family, SOCK_STREAM, 0), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (sendto(fd, payload, plen(), MSG_FASTOPEN, sa(t), t->len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int do_tfo_connect(const struct target *t)
+{
+	int fd = new_socket(t->family, SOCK_STREAM, 0), err = 0, one = 1;
+
+	if (fd < 0)
+		return errno;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof(one)) < 0)
+		err = errno;
+	else if (connect(fd, sa(t), t->len) < 0)
+		err = errno;
+	else if (send(fd, payload, plen(), MSG_NOSIGNAL) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int do_sendmmsg(const struct target *t)
+{
+	int fd = new_socket(t->family, SOCK_DGRAM, 0), err = 0, n, i;
+	struct mmsghdr mm[2];
+	struct iovec iov[2];
+
+	if (fd < 0)
+		return errno;
+	memset(mm, 0, sizeof(mm));
+	for (i = 0; i < 2; i++) {
+		iov[i].iov_base = payload;
+		iov[i].iov_len = plen();
+		mm[i].msg_hdr.msg_name = (void *)&t->ss;
+		mm[i].msg_hdr.msg_namelen = t->len;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	n = sendmmsg(fd, mm, 2, 0);
+	if (n < 0)
+		err = errno;
+	else if (n != 2)
+		err = EMSGSIZE;
+	close(fd);
+	return err;
+}
+
+/* ---------------------------------------------------------------- raw */
+
+static uint16_t csum(const void *p, size_t n, uint32_t sum)
+{
+	const uint8_t *b = p;
+
+	for (; n > 1; n -= 2, b += 2)
+		sum += (b[0] << 8) | b[1];
+	if (n)
+		sum += b[0] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+struct udph {
+	uint16_t sport, dport, len, sum;
+} __attribute__((packed));
+
+/* UDP header + payload into buf; returns its length. */
+static size_t build_udp(uint8_t *buf, uint16_t dport)
+{
+	struct udph *u = (struct udph *)buf;
+
+	u->sport = htons(40000);
+	u->dport = htons(dport);
+	u->len = htons(sizeof(*u) + plen());
+	u->sum = 0;	/* IPv4: none; IPv6: filled in below or by the kernel */
+	memcpy(buf + sizeof(*u), payload, plen());
+	return sizeof(*u) + plen();
+}
+
+static int do_raw_udp(struct target *t)
+{
+	uint8_t buf[256];
+	size_t n = build_udp(buf, t->port);
+	int fd = socket(t->family, SOCK_RAW, IPPROTO_UDP), err = 0;
+
+	if (fd < 0)
+		return errno;
+	set_timeouts(fd);
+	if (t->family == AF_INET6) {
+		int off = 6;
+
+		/* a raw IPv6 socket reads sin6_port as the protocol: 0 = its own */
+		((struct sockaddr_in6 *)&t->ss)->sin6_port = 0;
+
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &off, sizeof(off)) < 0) {
+			err = errno;
+			goto out;
+		}
+	}
+	if (sendto(fd, buf, n, 0, sa(t), t->len) < 0)
+		err = errno;
+out:
+	close(fd);
+	return err;
+}
+
+/* An IPv4 or IPv6 header + UDP, source = destination (a local address). */
+static size_t build_ip_udp(const struct target *t, uint8_t *buf)
+{
+	if (t->family == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)&t->ss;
+		uint8_t *ip = buf;
+		size_t n = build_udp(buf + 20, t->port);
+
+		memset(ip, 0, 20);
+		ip[0] = 0x45;
+		ip[2] = (20 + n) >> 8;
+		ip[3] = (20 + n) & 0xff;
+		ip[6] = 0x40;	/* DF */
+		ip[8] = 64;
+		ip[9] = IPPROTO_UDP;
+		memcpy(ip + 12, &s->sin_addr, 4);
+		memcpy(ip + 16, &s->sin_addr, 4);
+		{
+			uint16_t c = csum(ip, 20, 0);
+
+			ip[10] = c >> 8;
+			ip[11] = c & 0xff;
+		}
+		return 20 + n;
+	} else {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&t->ss;
+		uint8_t *ip = buf;
+		size_t n = build_udp(buf + 40, t->port);
+		struct udph *u = (struct udph *)(buf + 40);
+		uint32_t sum = 0;
+		uint16_t c;
+		const uint8_t *a = (const uint8_t *)&s->sin6_addr;
+
+		memset(ip, 0, 40);
+		ip[0] = 0x60;
+		ip[4] = n >> 8;
+		ip[5] = n & 0xff;
+		ip[6] = IPPROTO_UDP;
+		ip[7] = 64;
+		memcpy(ip + 8, a, 16);
+		memcpy(ip + 24, a, 16);
+		/* pseudo header: src, dst, length, next header */
+		for (int i = 0; i < 16; i += 2)
+			sum += 2 * ((a[i] << 8) | a[i + 1]);
+		sum += n + IPPROTO_UDP;
+		c = csum(u, n, sum);
+		u->sum = htons(c ? c : 0xffff);
+		return 40 + n;
+	}
+}
+
+static int do_raw_ip(struct target *t)
+{
+	uint8_t buf[512];
+	size_t n;
+	int fd = socket(t->family, SOCK_RAW, IPPROTO_RAW), err = 0;
+
+	if (fd < 0)
+		return errno;
+	set_timeouts(fd);
+	n = build_ip_udp(t, buf);
+	if (t->family == AF_INET6)
+		((struct sockaddr_in6 *)&t->ss)->sin6_port = 0;
+	if (sendto(fd, buf, n, 0, sa(t), t->len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int do_packet(const struct target *t)
+{
+	uint8_t buf[512];
+	struct sockaddr_ll ll = { 0 };
+	size_t n;
+	int fd = socket(AF_PACKET, SOCK_DGRAM, 0), err = 0;
+
+	if (fd < 0)
+		return errno;
+	set_timeouts(fd);
+	n = build_ip_udp(t, buf);
+	ll.sll_family = AF_PACKET;
+	ll.sll_protocol = htons(t->family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
+	ll.sll_ifindex = if_nametoindex("lo");
+	ll.sll_halen = 6;	/* lo: an all-zero MAC */
+	if (!ll.sll_ifindex)
+		err = errno;
+	else if (sendto(fd, buf, n, 0, (struct sockaddr *)&ll, sizeof(ll)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int do_ping(const struct target *t)
+{
+	uint8_t buf[256];
+	int proto = t->family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+	int fd = new_socket(t->family, SOCK_DGRAM, proto), err = 0;
+
+	if (fd < 0)
+		return errno;
+	memset(buf, 0, 8);
+	buf[0] = t->family == AF_INET ? 8 : 128;	/* echo request */
+	memcpy(buf + 8, payload, plen());
+	/* id and checksum: the kernel fills them in for ping sockets */
+	if (sendto(fd, buf, 8 + plen(), 0, sa(t), t->len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int do_sctp(const struct target *t)
+{
+	return do_connect_proto(t, SOCK_STREAM, IPPROTO_SCTP, 1);
+}
+
+/* --------------------------------------------------------- source routes */
+
+static int compat;	/* setsockopt through the ia32 entry */
+
+#if defined(__x86_64__)
+/* setsockopt(2) through int $0x80: in_compat_syscall() is true there */
+static int sso(int fd, int level, int name, const void *val, socklen_t len)
+{
+	void *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+			 -1, 0);
+	long ret;
+
+	if (!compat)
+		return setsockopt(fd, level, name, val, len);
+	if (low == MAP_FAILED || len > 4096)
+		return -1;
+	memcpy(low, val, len);
+	asm volatile("int $0x80"
+		     : "=a"(ret)
+		     : "a"(366L /* ia32 __NR_setsockopt */), "b"((long)fd), "c"((long)level),
+		       "d"((long)name), "S"((long)(uintptr_t)low), "D"((long)len)
+		     : "memory", "r8", "r9", "r10", "r11");
+	munmap(low, 4096);
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return 0;
+}
+#else
+static int sso(int fd, int level, int name, const void *val, socklen_t len)
+{
+	if (compat) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return setsockopt(fd, level, name, val, len);
+}
+#endif
+
+/* after the option is set: connect+send (tcp) or sendto (udp) to final */
+static int route_send(int fd, int tcp, const struct target *final)
+{
+	if (tcp) {
+		struct timeval tv = { .tv_sec = 1 };
+
+		/* a source-routed SYN is usually never answered: 1 s is enough */
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (connect(fd, sa(final), final->len) < 0)
+			return errno;
+		if (send(fd, payload, plen(), MSG_NOSIGNAL) < 0)
+			return errno;
+		return 0;
+	}
+	if (sendto(fd, payload, plen(), 0, sa(final), final->len) < 0)
+		return errno;
+	return 0;
+}
+
+static int do_srh(int tcp, const struct target *final, const struct target *first)
+{
+	struct {
+		uint8_t nexthdr, hdrlen, type, segments_left, first_segment, flags;
+		uint16_t tag;
+		struct in6_addr seg[2];
+	} __attribute__((packed)) srh;
+	int fd, err;
+
+	if (final->family != AF_INET6 || first->family != AF_INET6)
+		usage();
+	fd = new_socket(AF_INET6, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (fd < 0)
+		return errno;
+	memset(&srh, 0, sizeof(srh));
+	srh.hdrlen = (sizeof(srh) - 8) / 8;
+	srh.type = 4;
+	srh.segments_left = 1;
+	srh.first_segment = 1;
+	/* seg[0]: the final segment (the kernel writes the destination here);
+	 * seg[segments_left]: where the packet goes first */
+	srh.seg[0] = ((const struct sockaddr_in6 *)&final->ss)->sin6_addr;
+	srh.seg[1] = ((const struct sockaddr_in6 *)&first->ss)->sin6_addr;
+	if (sso(fd, IPPROTO_IPV6, IPV6_RTHDR, &srh, sizeof(srh)) < 0) {
+		err = errno;
+		close(fd);
+		return say("setsockopt", err);
+	}
+	err = route_send(fd, tcp, final);
+	close(fd);
+	return err;
+}
+
+/* NOP, LSRR len 7 ptr 4 FIRST-HOP ... : 8 bytes */
+static size_t lsrr_opt(uint8_t *o, const struct target *first)
+{
+	o[0] = 1;	/* NOP: 4-byte alignment */
+	o[1] = 0x83;	/* LSRR */
+	o[2] = 7;
+	o[3] = 4;
+	memcpy(o + 4, &((const struct sockaddr_in *)&first->ss)->sin_addr, 4);
+	return 8;
+}
+
+static int do_lsrr(int tcp, const struct target *final, const struct target *first)
+{
+	uint8_t o[8];
+	size_t n;
+	int fd, err;
+
+	if (final->family != AF_INET || first->family != AF_INET)
+		usage();
+	fd = new_socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (fd < 0)
+		return errno;
+	n = lsrr_opt(o, first);
+	if (sso(fd, IPPROTO_IP, IP_OPTIONS, o, n) < 0) {
+		err = errno;
+		close(fd);
+		return say("setsockopt", err);
+	}
+	err = route_send(fd, tcp, final);
+	close(fd);
+	return err;
+}
+
+static int do_retopts(const struct target *final, const struct target *first, int connected)
+{
+	union {
+		char buf[CMSG_SPACE(8)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = payload, .iov_len = plen() };
+	struct msghdr msg = { 0 };
+	struct cmsghdr *cm;
+	int fd, err = 0;
+
+	if (final->family != AF_INET || first->family != AF_INET)
+		usage();
+	fd = new_socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return errno;
+	memset(&u, 0, sizeof(u));
+	if (connected) {
+		if (connect(fd, sa(final), final->len) < 0) {
+			err = errno;
+			close(fd);
+			return say("connect", err);
+		}
+	} else {
+		msg.msg_name = (void *)&final->ss;
+		msg.msg_namelen = final->len;
+	}
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = CMSG_SPACE(8);
+	cm = (struct cmsghdr *)u.buf;
+	cm->cmsg_level = IPPROTO_IP;
+	cm->cmsg_type = IP_RETOPTS;
+	cm->cmsg_len = CMSG_LEN(8);
+	lsrr_opt(CMSG_DATA(cm), first);
+	if (sendmsg(fd, &msg, 0) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* ------------------------------------------------------------ bpf detach */
+
+static const enum bpf_attach_type egress_types[] = {
+	BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT, BPF_CGROUP_UDP4_SENDMSG,
+	BPF_CGROUP_UDP6_SENDMSG, BPF_CGROUP_INET_SOCK_CREATE, BPF_CGROUP_SETSOCKOPT,
+	BPF_CGROUP_INET_EGRESS,
+};
+
+static int detach_all(const char *dir)
+{
+	int cg = open(dir, O_RDONLY | O_DIRECTORY), first_err = 0, any = 0;
+
+	if (cg < 0)
+		return say("open", errno);
+	for (size_t i = 0; i < sizeof(egress_types) / sizeof(egress_types[0]); i++) {
+		union bpf_attr attr;
+
+		memset(&attr, 0, sizeof(attr));
+		attr.target_fd = cg;
+		attr.attach_bpf_fd = 0;	/* no program: "whatever is attached" */
+		attr.attach_type = egress_types[i];
+		if (syscall(__NR_bpf, BPF_PROG_DETACH, &attr, sizeof(attr)) == 0) {
+			any = 1;
+			fprintf(stderr, "bypass: detached attach type %d\n", egress_types[i]);
+		} else if (!first_err) {
+			first_err = errno;
+		}
+	}
+	close(cg);
+	return any ? 0 : first_err;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, s, strlen(s)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int do_detach_userns(void)
+{
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	char map[64], dir[] = "/tmp/bypass-cg.XXXXXX";
+	int err;
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
+		return say("unshare", errno);
+	write_file("/proc/self/setgroups", "deny");
+	snprintf(map, sizeof(map), "0 %u 1\n", uid);
+	if ((err = write_file("/proc/self/uid_map", map)))
+		return say("uid_map", err);
+	snprintf(map, sizeof(map), "0 %u 1\n", gid);
+	if ((err = write_file("/proc/self/gid_map", map)))
+		return say("gid_map", err);
+	mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	if (!mkdtemp(dir))
+		return say("mkdtemp", errno);
+	if (mount("none", dir, "cgroup2", 0, NULL) < 0) {
+		err = errno;
+		rmdir(dir);
+		return say("mount", err);
+	}
+	err = detach_all(dir);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	return err;
+}
+
+static int do_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return say("opendir", errno);
+	while ((de = readdir(d))) {
+		char path[300], line[256];
+		FILE *f;
+
+		if (de->d_name[0] == '.' || atoi(de->d_name) == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, "link_id:", 8) || !strncmp(line, "map_id:", 7) ||
+			    !strncmp(line, "prog_id:", 8)) {
+				fprintf(stderr, "bypass: fd %s: %s", de->d_name, line);
+				n++;
+				break;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	snprintf(word, sizeof(word), "%d", n);
+	return n ? -1 : -2;	/* word printed; exit 0 only for 0 */
+}
+
+/* ------------------------------------------------------- foreign sockets */
+
+static int join_cgroup(const char *dir)
+{
+	char path[4096], pid[32];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d\n", getpid());
+	return write_file(path, pid);
+}
+
+static int do_precreated(const struct target *t, const char *cg)
+{
+	int fd = new_socket(t->family, SOCK_DGRAM, 0), err;
+
+	if (fd < 0)
+		return errno;
+	if ((err = join_cgroup(cg))) {
+		close(fd);
+		return say("join", err);
+	}
+	if (sendto(fd, payload, plen(), 0, sa(t), t->len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int do_scm_rights(const struct target *t, const char *cg)
+{
+	int sp[2], fd, status;
+	pid_t pid;
+	char c;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0)
+		return errno;
+	pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+				      .msg_controllen = sizeof(u.buf) };
+		struct cmsghdr *cm;
+		int err = join_cgroup(cg), s;
+
+		close(sp[0]);
+		if (err) {
+			printf("join:%s\n", errname(err));
+			fflush(stdout);
+			_exit(1);
+		}
+		if (write(sp[1], "j", 1) != 1 || recvmsg(sp[1], &msg, 0) != 1) {
+			printf("recvmsg:%s\n", errname(errno));
+			fflush(stdout);
+			_exit(1);
+		}
+		cm = CMSG_FIRSTHDR(&msg);
+		if (!cm || cm->cmsg_type != SCM_RIGHTS) {
+			printf("recvmsg:ENOMSG\n");
+			fflush(stdout);
+			_exit(1);
+		}
+		memcpy(&s, CMSG_DATA(cm), sizeof(int));
+		err = sendto(s, payload, plen(), 0, sa(t), t->len) < 0 ? errno : 0;
+		printf("%s\n", err ? errname(err) : "ok");
+		fflush(stdout);
+		_exit(err ? 1 : 0);
+	}
+	close(sp[1]);
+	/* the socket is created only after the child joined the cgroup */
+	if (read(sp[0], &c, 1) == 1 && (fd = new_socket(t->family, SOCK_DGRAM, 0)) >= 0) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+				      .msg_controllen = sizeof(u.buf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+		memset(&u, 0, sizeof(u));
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		if (sendmsg(sp[0], &msg, 0) < 0)
+			kill(pid, SIGKILL);
+		close(fd);
+	} else {
+		kill(pid, SIGKILL);
+	}
+	fflush(stdout);
+	if (waitpid(pid, &status, 0) < 0)
+		return errno;
+	exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+/* ---------------------------------------------------------------- io_uring */
+
+struct ring {
+	int fd;
+	unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+};
+
+static int ring_setup(struct ring *r)
+{
+	struct io_uring_params p;
+	void *sq, *cq;
+
+	memset(&p, 0, sizeof(p));
+	r->fd = syscall(__NR_io_uring_setup, 4, &p);
+	if (r->fd < 0)
+		return -errno;
+	sq = mmap(NULL, p.sq_off.array + p.sq_entries * sizeof(unsigned), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+	cq = mmap(NULL, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe),
+		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_CQ_RING);
+	r->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || r->sqes == MAP_FAILED)
+		return -errno;
+	r->sq_tail = (unsigned *)((char *)sq + p.sq_off.tail);
+	r->sq_mask = (unsigned *)((char *)sq + p.sq_off.ring_mask);
+	r->sq_array = (unsigned *)((char *)sq + p.sq_off.array);
+	r->cq_head = (unsigned *)((char *)cq + p.cq_off.head);
+	r->cq_tail = (unsigned *)((char *)cq + p.cq_off.tail);
+	r->cq_mask = (unsigned *)((char *)cq + p.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)((char *)cq + p.cq_off.cqes);
+	return 0;
+}
+
+/* submits one sqe, waits for its completion: its res (negative errno) */
+static int ring_one(struct ring *r, const struct io_uring_sqe *sqe)
+{
+	unsigned tail = *r->sq_tail, idx = tail & *r->sq_mask, head;
+	int res;
+
+	r->sqes[idx] = *sqe;
+	r->sq_array[idx] = idx;
+	__atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -errno;
+	head = *r->cq_head;
+	if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
+		return -EAGAIN;
+	res = r->cqes[head & *r->cq_mask].res;
+	__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
+	return res;
+}
+
+static int do_iouring(const struct target *t, int is_connect)
+{
+	struct io_uring_sqe sqe;
+	struct iovec iov = { .iov_base = payload, .iov_len = plen() };
+	struct msghdr msg = { 0 };
+	struct ring r = { .fd = -1 };
+	int fd, res;
+
+	res = ring_setup(&r);
+	if (res < 0)
+		return say("io_uring-unavailable", -res);
+	fd = new_socket(t->family, is_connect ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (fd < 0)
+		return errno;
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.fd = fd;
+	if (is_connect) {
+		sqe.opcode = IORING_OP_CONNECT;
+		sqe.addr = (uintptr_t)&t->ss;
+		sqe.off = t->len;
+	} else {
+		msg.msg_name = (void *)&t->ss;
+		msg.msg_namelen = t->len;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		sqe.opcode = IORING_OP_SENDMSG;
+		sqe.addr = (uintptr_t)&msg;
+		sqe.len = 1;
+	}
+	res = ring_one(&r, &sqe);
+	close(fd);
+	close(r.fd);
+	return res < 0 ? -res : 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+	struct target t, t2;
+	const char *tag = getenv("BYPASS_TAG"), *m;
+	int err, tcp;
+
+	if (tag && *tag)
+		snprintf(payload, sizeof(payload), "BYPASS-%s", tag);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, on_alarm);
+	alarm(TIMEOUT_S);
+	if (argc < 2)
+		usage();
+	m = argv[1];
+	if (!strcmp(m, "fds") && argc == 2) {
+		err = do_fds();
+	} else if (!strcmp(m, "detach") && argc == 3) {
+		err = detach_all(argv[2]);
+	} else if (!strcmp(m, "detach-userns") && argc == 2) {
+		err = do_detach_userns();
+	} else if ((!strcmp(m, "srh") || !strcmp(m, "lsrr") || !strcmp(m, "compat-srh") ||
+		    !strcmp(m, "compat-lsrr")) && argc == 6) {
+		if (!strncmp(m, "compat-", 7)) {
+			compat = 1;
+			m += 7;
+		}
+		tcp = !strcmp(argv[2], "tcp");
+		if (!tcp && strcmp(argv[2], "udp"))
+			usage();
+		parse_target(&t, argv[3], argv[5]);
+		parse_target(&t2, argv[4], argv[5]);
+		err = m[0] == 's' ? do_srh(tcp, &t, &t2) : do_lsrr(tcp, &t, &t2);
+	} else if ((!strcmp(m, "retopts") || !strcmp(m, "retopts-connected")) && argc == 5) {
+		parse_target(&t, argv[2], argv[4]);
+		parse_target(&t2, argv[3], argv[4]);
+		err = do_retopts(&t, &t2, m[7] == '-');
+	} else if ((!strcmp(m, "precreated") || !strcmp(m, "scm-rights")) && argc == 5) {
+		parse_target(&t, argv[2], argv[3]);
+		err = m[0] == 'p' ? do_precreated(&t, argv[4]) : do_scm_rights(&t, argv[4]);
+	} else if (argc == 4) {
+		parse_target(&t, argv[2], argv[3]);
+		if (!strcmp(m, "udplite"))
+			err = do_connect_proto(&t, SOCK_DGRAM, IPPROTO_UDPLITE, 1);
+		else if (!strcmp(m, "udplite-sendto"))
+			err = do_sendto_proto(&t, t.family, SOCK_DGRAM, IPPROTO_UDPLITE);
+		else if (!strcmp(m, "raw-udp"))
+			err = do_raw_udp(&t);
+		else if (!strcmp(m, "raw-ip"))
+			err = do_raw_ip(&t);
+		else if (!strcmp(m, "ping"))
+			err = do_ping(&t);
+		else if (!strcmp(m, "sctp"))
+			err = do_sctp(&t);
+		else if (!strcmp(m, "packet"))
+			err = do_packet(&t);
+		else if (!strcmp(m, "iouring-connect"))
+			err = do_iouring(&t, 1);
+		else if (!strcmp(m, "iouring-sendmsg"))
+			err = do_iouring(&t, 0);
+		else if (!strcmp(m, "tcp"))
+			err = do_connect_proto(&t, SOCK_STREAM, 0, 0);
+		else if (!strcmp(m, "udp"))
+			err = do_sendto_proto(&t, t.family, SOCK_DGRAM, 0);
+		else if (!strcmp(m, "udp-connected"))
+			err = do_connect_proto(&t, SOCK_DGRAM, 0, 1);
+		else if (!strcmp(m, "tfo"))
+			err = do_tfo(&t);
+		else if (!strcmp(m, "tfo-connect"))
+			err = do_tfo_connect(&t);
+		else if (!strcmp(m, "mptcp"))
+			err = do_connect_proto(&t, SOCK_STREAM, IPPROTO_MPTCP, 0);
+		else if (!strcmp(m, "sendmmsg"))
+			err = do_sendmmsg(&t);
+		else if (!strcmp(m, "udp4on6")) {
+			if (t.family != AF_INET)
+				usage();
+			err = do_sendto_proto(&t, AF_INET6, SOCK_DGRAM, 0);
+		} else
+			usage();
+	} else {
+		usage();
+	}
+	if (err == -2) {	/* a word that means success */
+		printf("%s\n", word);
+		return 0;
+	}
+	if (err < 0) {
+		printf("%s\n", word);
+		return 1;
+	}
+	printf("%s\n", err ? errname(err) : "ok");
+	return err ? 1 : 0;
+}
