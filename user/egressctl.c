@@ -860,21 +860,43 @@ static int do_unload(int argc, char **argv)
 
 /* ---- check, gc ---------------------------------------------------------- */
 
-static int prog_id_of(struct egress_state *st, int hook, uint32_t *id)
+static int prog_info_of(struct egress_state *st, int hook, struct bpf_prog_info *info)
 {
-	struct bpf_prog_info info = {};
-	uint32_t len = sizeof(info);
+	uint32_t len = sizeof(*info);
 	char path[PATH_MAX];
 	int fd, ret;
 
+	memset(info, 0, sizeof(*info));
 	state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[hook].name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	ret = bpf_obj_get_info_by_fd(fd, &info, &len);
+	ret = bpf_obj_get_info_by_fd(fd, info, &len);
 	close(fd);
-	*id = info.id;
 	return ret;
+}
+
+/*
+ * Whether the program with this id is egress's for the hook: the pinned
+ * one, or one of the same name and type (while an egressd restart moves
+ * the links to its new programs, the pins and the links differ briefly).
+ */
+static bool is_ours(uint32_t id, const struct bpf_prog_info *want)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+	bool same;
+	int fd;
+
+	if (id == want->id)
+		return true;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	same = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == want->type &&
+	       !strncmp(info.name, want->name, sizeof(info.name));
+	close(fd);
+	return same;
 }
 
 /*
@@ -890,18 +912,19 @@ static int check_enforced(struct egress_state *st, const char *path, int cg_fd, 
 	int missing = 0;
 
 	for (int h = 0; h < EGRESS_NHOOKS; h++) {
-		uint32_t ids[64], cnt = 64, flags = 0, want = 0;
+		uint32_t ids[64], cnt = 64, flags = 0;
+		struct bpf_prog_info want;
 		bool found = false;
 
-		if (prog_id_of(st, h, &want)) {
+		if (prog_info_of(st, h, &want)) {
 			fprintf(out, "%s: %s: egress program not loaded\n", path, egress_hooks[h].name);
 			missing++;
 			continue;
 		}
 		if (bpf_prog_query(cg_fd, egress_hooks[h].type, BPF_F_QUERY_EFFECTIVE, &flags, ids, &cnt))
 			cnt = 0;
-		for (uint32_t i = 0; i < cnt; i++)
-			found |= ids[i] == want;
+		for (uint32_t i = 0; i < cnt && !found; i++)
+			found = is_ours(ids[i], &want);
 		if (!found) {
 			fprintf(out, "%s: %s: no egress program in force\n", path, egress_hooks[h].name);
 			missing++;
@@ -1247,6 +1270,8 @@ static int do_events(int argc, char **argv)
 	in = fdopen(fd, "r");
 	if (!in)
 		return die(1, "%s", strerror(errno));
+	bool ended = false;
+
 	while (!events_stop && getline(&line, &cap, in) > 0) {
 		json_t *ev = json_loads(line, 0, NULL);
 
@@ -1259,6 +1284,7 @@ static int do_events(int argc, char **argv)
 			ret = die(1, "egressd: %s", json_string_value(json_object_get(ev, "error")));
 		} else if (json_object_get(ev, "end")) {
 			json_decref(ev);
+			ended = true;
 			break;
 		} else if (!json_object_get(ev, "live")) {
 			event_print(ev, fmt, stdout);
@@ -1267,6 +1293,8 @@ static int do_events(int argc, char **argv)
 	}
 	free(line);
 	fclose(in);
+	if (!ret && !ended && !events_stop)
+		ret = die(1, "egressd closed the event stream (it stopped, or refused this reader)");
 	return ret;
 }
 

@@ -18,13 +18,14 @@
 #include "follow.h"
 
 struct follower {
+	struct follower *next, *prev;
 	int fd;
 	bool requested, follow, closing;
 	char filter[PATH_MAX];
 	char req[PATH_MAX + 128];
 	size_t reqlen;
 	char *q;		/* queued output */
-	size_t qlen, qoff;
+	size_t qlen, qoff, qcap;
 	unsigned long long lost;
 };
 
@@ -36,7 +37,7 @@ struct backlog_entry {
 struct followers {
 	int listen_fd, epfd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	struct follower fl[FOLLOW_MAX];
+	struct follower *head;	/* every connected follower */
 	struct backlog_entry backlog[FOLLOW_BACKLOG];
 	size_t bl_next;
 };
@@ -52,11 +53,6 @@ const char *events_socket_path(const char *opt)
 	return EGRESS_DEFAULT_EVENTS_SOCKET;
 }
 
-bool followers_owns(struct followers *f, void *ptr)
-{
-	return f && (ptr == f || ((char *)ptr >= (char *)f->fl && (char *)ptr < (char *)(f->fl + FOLLOW_MAX)));
-}
-
 int followers_open(struct followers **out, const char *path, int epfd)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -70,8 +66,6 @@ int followers_open(struct followers **out, const char *path, int epfd)
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	for (int i = 0; i < FOLLOW_MAX; i++)
-		f->fl[i].fd = -1;
 	f->epfd = epfd;
 	snprintf(f->path, sizeof(f->path), "%s", path);
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -91,7 +85,7 @@ int followers_open(struct followers **out, const char *path, int epfd)
 	mode_t old = umask(0177);
 	ret = bind(f->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (ret || listen(f->listen_fd, 16)) {
+	if (ret || listen(f->listen_fd, SOMAXCONN)) {
 		ret = -errno;
 		goto fail;
 	}
@@ -113,9 +107,14 @@ static void drop(struct followers *f, struct follower *c)
 {
 	epoll_ctl(f->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		f->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	free(c->q);
-	memset(c, 0, sizeof(*c));
-	c->fd = -1;
+	free(c);
 }
 
 static bool matches(const struct follower *c, const char *cgroup)
@@ -145,12 +144,19 @@ static void enqueue(struct follower *c, const char *line)
 		c->qlen -= c->qoff;
 		c->qoff = 0;
 	}
-	if (!c->q) {
-		c->q = malloc(FOLLOW_QUEUE);
-		if (!c->q) {
+	if (c->qlen + need + n > c->qcap) {
+		size_t cap = c->qcap ? c->qcap : 4096;
+		char *nq;
+
+		while (cap < c->qlen + need + n)
+			cap *= 2;
+		nq = realloc(c->q, cap < FOLLOW_QUEUE ? cap : FOLLOW_QUEUE);
+		if (!nq) {
 			c->lost++;
 			return;
 		}
+		c->q = nq;
+		c->qcap = cap < FOLLOW_QUEUE ? cap : FOLLOW_QUEUE;
 	}
 	memcpy(c->q + c->qlen, lost, n);
 	c->qlen += n;
@@ -180,6 +186,11 @@ static void flush(struct followers *f, struct follower *c)
 		if (c->closing) {
 			drop(f, c);
 			return;
+		}
+		if (c->qcap > 4096) {	/* a burst is over: give the memory back */
+			free(c->q);
+			c->q = NULL;
+			c->qcap = 0;
 		}
 	}
 	ev.events = EPOLLIN | (c->qlen ? EPOLLOUT : 0);
@@ -221,30 +232,24 @@ static void on_accept(struct followers *f)
 	int fd;
 
 	while ((fd = accept4(f->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		struct follower *c = NULL;
+		struct follower *c;
 
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || cred.uid != 0) {
 			close(fd);	/* root only, whatever the file mode says */
 			continue;
 		}
-		for (int i = 0; i < FOLLOW_MAX && !c; i++)
-			if (f->fl[i].fd < 0)
-				c = &f->fl[i];
-		if (!c) {
-			static const char busy[] = "{\"error\":\"too many followers\"}\n";
-
-			if (send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-				/* nothing more to tell it */
-			}
+		c = calloc(1, sizeof(*c));
+		ev.data.ptr = c;
+		if (!c || epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			free(c);
 			close(fd);
 			continue;
 		}
 		c->fd = fd;
-		ev.data.ptr = c;
-		if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			close(fd);
-			c->fd = -1;
-		}
+		c->next = f->head;
+		if (f->head)
+			f->head->prev = c;
+		f->head = c;
 	}
 }
 
@@ -256,8 +261,6 @@ void followers_handle(struct followers *f, void *ptr, unsigned int events)
 		on_accept(f);
 		return;
 	}
-	if (c->fd < 0)
-		return;
 	if (events & EPOLLIN) {
 		char buf[512];
 		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -268,9 +271,9 @@ void followers_handle(struct followers *f, void *ptr, unsigned int events)
 		}
 		for (ssize_t i = 0; i < n && !c->requested; i++) {
 			if (buf[i] == '\n') {
+				/* answered, perhaps closed (c freed): nothing more here */
 				on_request(f, c);
-				if (c->fd < 0)
-					return;
+				return;
 			} else if (c->reqlen + 1 < sizeof(c->req)) {
 				c->req[c->reqlen++] = buf[i];
 			} else {
@@ -300,10 +303,9 @@ void followers_publish(struct followers *f, const char *line, const char *cgroup
 	b->line = strdup(line);
 	b->cgroup = strdup(cgroup);
 	f->bl_next %= FOLLOW_BACKLOG;
-	for (int i = 0; i < FOLLOW_MAX; i++) {
-		struct follower *c = &f->fl[i];
-
-		if (c->fd < 0 || !c->requested || !c->follow || !matches(c, cgroup ? cgroup : ""))
+	for (struct follower *c = f->head, *next; c; c = next) {
+		next = c->next;	/* flush may drop c */
+		if (!c->requested || !c->follow || !matches(c, cgroup ? cgroup : ""))
 			continue;
 		enqueue(c, line);
 		flush(f, c);
@@ -314,9 +316,8 @@ void followers_close(struct followers *f)
 {
 	if (!f)
 		return;
-	for (int i = 0; i < FOLLOW_MAX; i++)
-		if (f->fl[i].fd >= 0)
-			drop(f, &f->fl[i]);
+	while (f->head)
+		drop(f, f->head);
 	for (int i = 0; i < FOLLOW_BACKLOG; i++) {
 		free(f->backlog[i].line);
 		free(f->backlog[i].cgroup);

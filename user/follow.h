@@ -18,15 +18,17 @@
 
 #define EGRESS_DEFAULT_EVENTS_SOCKET "/run/egress/events.sock"
 #define FOLLOW_BACKLOG 1024
-#define FOLLOW_MAX 64			/* followers at once */
-#define FOLLOW_QUEUE (256 * 1024)	/* bytes queued per follower */
+#define FOLLOW_QUEUE (256 * 1024)	/* bytes queued per follower, at most */
 
 struct followers;
 
-/* Creates the socket and adds it to epfd; the epoll data of every fd it
- * adds is a pointer tagged by follow_owns(). */
+/*
+ * Creates the socket and adds it to epfd.  Followers are limited only by
+ * the open-file limit; each queue grows as needed up to FOLLOW_QUEUE.
+ * Every epoll event whose data is not the caller's own goes to
+ * followers_handle.
+ */
 int followers_open(struct followers **f, const char *path, int epfd);
-bool followers_owns(struct followers *f, void *ptr);
 void followers_handle(struct followers *f, void *ptr, unsigned int events);
 /* A new event: its JSON line (no newline) and its cgroup's path. */
 void followers_publish(struct followers *f, const char *line, const char *cgroup);
