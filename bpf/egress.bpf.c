@@ -103,13 +103,6 @@ struct {
 	__type(value, __u64);
 } egress_cg_denied SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct egress_sk_dest);
-} egress_sk SEC(".maps");
-
 /* container id -> cgroup id, for the OCI poststop hook; no program reads it */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -365,19 +358,9 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 
 	if (verdict(policy_trie(b), &d, false, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, hook);
-		struct egress_sk_dest *sd;
 
 		if (c)
 			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
-		/* remembered for the backstop: this socket's packets to d need no lookup */
-		sd = bpf_sk_storage_get(&egress_sk, ctx->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-		if (sd) {
-			__builtin_memcpy(sd->addr, d.key.addr, sizeof(sd->addr));
-			sd->port = d.port;
-			sd->family = d.key.family;
-			sd->proto = d.proto;
-			sd->policy = b->policy;
-		}
 		return 1;
 	}
 	err = deny_errno(e);
@@ -629,29 +612,48 @@ static __always_inline bool packet_v6(struct __sk_buff *skb, struct dest *d, boo
 }
 
 /*
- * Whether this policy's connect or sendmsg program already allowed this
- * socket's packet: same destination, port and protocol as its last
- * decision.  A packet that goes elsewhere (a routing header or source route
- * in a control message, a raw socket) is looked up.
+ * Whether the packet goes exactly where its TCP or UDP socket is connected:
+ * a destination already decided under this cgroup's policies, by connect()
+ * (every bound cgroup's connect program allowed it) or, for an accepted
+ * connection, by the backstop itself when the SYN-ACK left.  Such packets
+ * need no lookup.  A packet that goes elsewhere (a routing header or source
+ * route from a control message or a 32-bit setsockopt, a raw socket, an
+ * unconnected send) is looked up.
  */
-static __always_inline bool decided_before(struct __sk_buff *skb, const struct dest *d, __u32 policy)
+static __always_inline bool to_connected_peer(struct __sk_buff *skb, const struct dest *d)
 {
 	struct bpf_sock *sk = skb->sk;
-	struct egress_sk_dest *sd;
-	const __u32 *a, *k;
+	__u32 peer[4], want[4], port, proto, ip4;
 
 	if (!sk)
 		return false;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return false;
-	sd = bpf_sk_storage_get(&egress_sk, sk, NULL, 0);
-	if (!sd || sd->policy != policy || sd->port != d->port || sd->proto != d->proto ||
-	    sd->family != d->key.family)
+	/*
+	 * Every field loaded unconditionally, each from its own offset: the
+	 * verifier refuses arithmetic on a socket pointer, which a load
+	 * chosen by a branch can compile to.
+	 */
+	proto = sk->protocol;
+	port = sk->dst_port;
+	ip4 = sk->dst_ip4;
+	peer[0] = sk->dst_ip6[0];
+	peer[1] = sk->dst_ip6[1];
+	peer[2] = sk->dst_ip6[2];
+	peer[3] = sk->dst_ip6[3];
+	barrier_var(ip4);
+	if (d->key.family == EGRESS_FAM_V4) {
+		peer[0] = ip4;
+		peer[1] = peer[2] = peer[3] = 0;
+	}
+	/* not UDP-Lite: its connect() runs no connect program */
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return false;
-	a = (const __u32 *)sd->addr;
-	k = (const __u32 *)d->key.addr;
-	return a[0] == k[0] && a[1] == k[1] && a[2] == k[2] && a[3] == k[3];
+	if (!d->port || bpf_ntohs((__u16)port) != d->port)
+		return false;
+	__builtin_memcpy(want, d->key.addr, 16);
+	return peer[0] == want[0] && peer[1] == want[1] && peer[2] == want[2] && peer[3] == want[3];
 }
 
 /*
@@ -676,7 +678,7 @@ int egress_skb(struct __sk_buff *skb)
 	else
 		return 1;	/* not IP: not ours to decide */
 	d.proto = rule_proto(d.proto);
-	if (ok && !any_port && decided_before(skb, &d, b->policy))
+	if (ok && !any_port && to_connected_peer(skb, &d))
 		return 1;
 	if (ok && verdict(policy_trie(b), &d, any_port, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, EGRESS_HOOK_EGRESS);

@@ -143,19 +143,6 @@ struct egress_rate {
 	__u64 pending;		/* suppressed since the cgroup's last event */
 };
 
-/*
- * egress_sk (socket storage): the destination a connect or sendmsg program
- * of this policy allowed last on the socket.  The backstop lets that
- * socket's packets to exactly that destination through without a lookup.
- */
-struct egress_sk_dest {
-	__u8 addr[16];
-	__u16 port;
-	__u8 family;
-	__u8 proto;
-	__u32 policy;
-};
-
 /* egress_oci: which cgroup an OCI hook bound for a container (user space only). */
 #define EGRESS_OCI_ID_MAX 128
 struct egress_oci_key {
