@@ -36,6 +36,15 @@ struct policy_trie {
 	__uint(value_size, sizeof(struct egress_entry));
 };
 
+/* Host entries of every policy (see egress_host_key); sized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	__type(key, struct egress_host_key);
+	__type(value, struct egress_entry);
+} egress_hosts SEC(".maps");
+
 /* policy id -> its trie.  Swapping an inner map replaces a policy atomically. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -302,7 +311,7 @@ static __always_inline void *policy_trie(const struct egress_binding *b)
  * matching entry.  any_port: the port is unknown (a non-first IP
  * fragment), any port range matches.  NULL *entry: fail closed.
  */
-static __always_inline bool verdict(void *trie, const struct dest *d, bool any_port,
+static __always_inline bool verdict(void *trie, __u32 policy, const struct dest *d, bool any_port,
 				    const struct egress_slot **rule, struct egress_entry **entry)
 {
 	struct egress_entry *e;
@@ -318,6 +327,16 @@ static __always_inline bool verdict(void *trie, const struct dest *d, bool any_p
 	e = bpf_map_lookup_elem(trie, &d->key);
 	if (!e)
 		return false;	/* every trie has /0 roots: a miss is corruption */
+	if (e->eflags & EGRESS_ENT_HOSTS) {
+		struct egress_host_key hk = { .policy = policy, .gen = e->gen,
+					      .family = d->key.family };
+		struct egress_entry *h;
+
+		__builtin_memcpy(hk.addr, d->key.addr, sizeof(hk.addr));
+		h = bpf_map_lookup_elem(&egress_hosts, &hk);
+		if (h)
+			e = h;
+	}
 	*entry = e;
 	for (i = 0; i < EGRESS_SLOTS; i++) {
 		const struct egress_slot *s = &e->slot[i];
@@ -356,7 +375,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto = rule_proto(ctx->protocol);
 
-	if (verdict(policy_trie(b), &d, false, &rule, &e)) {
+	if (verdict(policy_trie(b), b->policy, &d, false, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, hook);
 
 		if (c)
@@ -680,7 +699,7 @@ int egress_skb(struct __sk_buff *skb)
 	d.proto = rule_proto(d.proto);
 	if (ok && !any_port && to_connected_peer(skb, &d))
 		return 1;
-	if (ok && verdict(policy_trie(b), &d, any_port, &rule, &e)) {
+	if (ok && verdict(policy_trie(b), b->policy, &d, any_port, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, EGRESS_HOOK_EGRESS);
 
 		if (c)

@@ -14,7 +14,7 @@
 #include <linux/bpf.h>	/* struct bpf_spin_lock */
 #endif
 
-#define EGRESS_ABI_VERSION	1
+#define EGRESS_ABI_VERSION	2
 
 #define EGRESS_NAME_MAX		32	/* policy name, NUL included */
 #define EGRESS_SLOTS		16	/* rule slots that can apply to one CIDR */
@@ -88,13 +88,32 @@ struct egress_slot {
 	__u8 flags;		/* EGRESS_SLOT_* */
 };
 
+#define EGRESS_ENT_HOSTS	0x01	/* host entries below: look in egress_hosts */
+
 struct egress_entry {
 	__u16 nslots;
 	__u16 err;		/* errno of a denial (policy-wide), 0 = EPERM */
 	__u8 dflt;		/* the policy's default verdict (policy-wide) */
 	__u8 flags;		/* EGRESS_POL_* (policy-wide) */
-	__u8 pad[2];
+	__u8 eflags;		/* EGRESS_ENT_* (this entry) */
+	__u8 pad;
+	__u32 gen;		/* generation of the policy's host entries (policy-wide) */
+	__u32 pad2;
 	struct egress_slot slot[EGRESS_SLOTS];
+};
+
+/*
+ * Host entries (/32, /128) do not live in the trie, which a dense block of
+ * hosts would make deep, but in one hash for all policies.  The trie entry
+ * that holds a host (its longest containing CIDR) has EGRESS_ENT_HOSTS and
+ * names the generation: a policy swapped in whole brings a new generation,
+ * so an old trie never meets new hosts or the reverse.
+ */
+struct egress_host_key {
+	__u32 policy;
+	__u32 gen;
+	__u32 family;
+	__u8 addr[16];
 };
 
 /* Per-policy metadata, user space only (egress_policy_info hash). */
@@ -157,7 +176,7 @@ struct egress_config {
 	__u32 max_rules;	/* per policy */
 	__u32 ringbuf_bytes;
 	__u32 max_cgroups;	/* per-cgroup tables: rate buckets, denial counts */
-	__u32 pad;
+	__u32 max_hosts;	/* egress_hosts: host entries of all policies */
 };
 
 /* egress_event.rule_plen, when no CIDR rule decided */

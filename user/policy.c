@@ -17,6 +17,11 @@
 
 #include "policy.h"
 
+bool cidr_is_host(const struct cidr *c)
+{
+	return c->plen == (c->family == EGRESS_FAM_V4 ? 32 : 128);
+}
+
 bool rule_is_full(const struct rule *r)
 {
 	return r->proto == 0 && r->port_lo == 0 && r->port_hi == 65535;
@@ -261,7 +266,7 @@ too_many: {
 
 int policy_compile(const struct policy *src, struct compiled *out, char *err, size_t errlen)
 {
-	struct { struct cidr cidr; struct egress_entry e; } *stack = NULL;
+	struct { struct cidr cidr; struct egress_entry e; size_t at; } *stack = NULL;
 	struct egress_entry dflt_entry = {};
 	struct policy p = {};
 	size_t depth = 0;
@@ -296,6 +301,7 @@ int policy_compile(const struct policy *src, struct compiled *out, char *err, si
 		while (i < p.nrules && p.rules[i].cidr.family == fam && p.rules[i].cidr.plen == 0)
 			i++;
 		stack[0].cidr = root;
+		stack[0].at = out->n;
 		ret = build_entry(&p, i > first ? p.rules + first : NULL, i - first, &dflt_entry,
 				  &stack[0].e, &root, err, errlen);
 		if (ret)
@@ -315,10 +321,14 @@ int policy_compile(const struct policy *src, struct compiled *out, char *err, si
 			while (depth > 1 && !cidr_contains(&stack[depth - 1].cidr, c))
 				depth--;
 			stack[depth].cidr = *c;
+			stack[depth].at = out->n;
 			ret = build_entry(&p, p.rules + first, i - first, &stack[depth - 1].e,
 					  &stack[depth].e, c, err, errlen);
 			if (ret)
 				goto cleanup;
+			/* a host's entry goes to the hash: its container says so */
+			if (cidr_is_host(c))
+				out->e[stack[depth - 1].at].val.eflags |= EGRESS_ENT_HOSTS;
 			ret = compiled_push_cidr(out, c, &stack[depth].e);
 			if (ret)
 				goto cleanup;
@@ -438,17 +448,28 @@ int compiled_decide(const struct compiled *c, const struct cidr *dst, uint8_t pr
 	const struct egress_entry *e = NULL;
 	int best = -1;
 
+	/* as the kernel: the longest entry of the trie, which holds no hosts */
 	for (size_t i = 0; i < c->n; i++) {
 		struct cidr k;
 
 		cidr_from_lpm_key(&k, &c->e[i].key);
-		if (cidr_contains(&k, dst) && k.plen > best) {
+		if (!cidr_is_host(&k) && cidr_contains(&k, dst) && k.plen > best) {
 			best = k.plen;
 			e = &c->e[i].val;
 		}
 	}
 	if (!e)
 		return EGRESS_DENY;
+	/* then, if it says so, the host entry of exactly that address */
+	for (size_t i = 0; (e->eflags & EGRESS_ENT_HOSTS) && i < c->n; i++) {
+		struct cidr k;
+
+		cidr_from_lpm_key(&k, &c->e[i].key);
+		if (cidr_is_host(&k) && cidr_is_host(dst) && !cidr_cmp(&k, dst)) {
+			e = &c->e[i].val;
+			break;
+		}
+	}
 	for (size_t i = 0; i < e->nslots && i < EGRESS_SLOTS; i++)
 		if (slot_matches(&e->slot[i], proto, port))
 			return e->slot[i].action;

@@ -43,6 +43,7 @@ struct compiled {
 };
 
 bool rule_is_full(const struct rule *r);
+bool cidr_is_host(const struct cidr *c);	/* /32 or /128 */
 /* Same match (cidr, proto, ports), whatever the action. */
 bool rule_same_match(const struct rule *a, const struct rule *b);
 /* Adds r, or changes the action of the rule with the same match. 1 if changed, 0 if equal. */

@@ -39,6 +39,7 @@ const char *const state_map_names[M_N] = {
 	[M_RATE_SHARED] = "egress_rate_shared",
 	[M_CG_DENIED] = "egress_cg_denied",
 	[M_OCI] = "egress_oci",
+	[M_HOSTS] = "egress_hosts",
 };
 
 const char *state_pin_dir(const char *opt)
@@ -223,6 +224,21 @@ static int inner_fd(struct egress_state *st, uint32_t id)
 	return fd < 0 ? -errno : fd;
 }
 
+static bool key_is_host(const struct egress_lpm_key *k)
+{
+	return k->prefixlen - EGRESS_KEY_HDR_BITS == (k->family == EGRESS_FAM_V4 ? 32u : 128u);
+}
+
+static void host_key(struct egress_host_key *hk, uint32_t policy, uint32_t gen,
+		     const struct egress_lpm_key *k)
+{
+	memset(hk, 0, sizeof(*hk));
+	hk->policy = policy;
+	hk->gen = gen;
+	hk->family = k->family;
+	memcpy(hk->addr, k->addr, sizeof(hk->addr));
+}
+
 #define BATCH 4096	/* entries a batch syscall carries */
 
 /* All entries of a trie: batched lookups, one at a time where batches fail. */
@@ -275,32 +291,198 @@ done:
 	return 0;
 }
 
-/* Fills a fresh trie: batched updates, one at a time where batches fail. */
+/* Fills a fresh trie with the non-host entries (batched). */
 static int trie_fill(int fd, const struct compiled *c)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_NOEXIST);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);	/* elem_flags: BPF_F_LOCK only */
 	struct egress_lpm_key *keys = malloc(BATCH * sizeof(*keys));
 	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
-	size_t done = 0;
+	size_t i = 0;
 	int ret = 0;
 
-	while (keys && vals && done < c->n) {
-		uint32_t n = c->n - done < BATCH ? c->n - done : BATCH;
+	/* the trie's entries are the non-host ones */
+	while (keys && vals && i < c->n) {
+		uint32_t n = 0;
 
-		for (uint32_t i = 0; i < n; i++) {
-			keys[i] = c->e[done + i].key;
-			vals[i] = c->e[done + i].val;
+		for (; i < c->n && n < BATCH; i++) {
+			if (key_is_host(&c->e[i].key))
+				continue;
+			keys[n] = c->e[i].key;
+			vals[n++] = c->e[i].val;
 		}
-		if (bpf_map_update_batch(fd, keys, vals, &n, &opts))
-			break;
-		done += n;
-	}
-	for (; done < c->n && !ret; done++)
-		if (bpf_map_update_elem(fd, &c->e[done].key, &c->e[done].val, BPF_NOEXIST) &&
-		    errno != EEXIST)
+		if (n && bpf_map_update_batch(fd, keys, vals, &n, &opts)) {
 			ret = -errno;
+			break;
+		}
+	}
+	if (!keys || !vals)
+		ret = -ENOMEM;
 	free(keys);
 	free(vals);
+	return ret;
+}
+
+/* Adds a policy's host entries of generation gen. */
+static int hosts_fill(struct egress_state *st, uint32_t policy, uint32_t gen, const struct compiled *c)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct egress_host_key *keys = malloc(BATCH * sizeof(*keys));
+	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
+	size_t i = 0;
+	int ret = 0;
+
+	while (keys && vals && i < c->n) {
+		uint32_t n = 0;
+
+		for (; i < c->n && n < BATCH; i++) {
+			if (!key_is_host(&c->e[i].key))
+				continue;
+			host_key(&keys[n], policy, gen, &c->e[i].key);
+			vals[n++] = c->e[i].val;
+		}
+		if (n && bpf_map_update_batch(st->map_fd[M_HOSTS], keys, vals, &n, &opts)) {
+			ret = errno == E2BIG || errno == ENOMEM ? -ENOSPC : -errno;
+			break;
+		}
+	}
+	if (!keys || !vals)
+		ret = -ENOMEM;
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+/* ---- host entries (egress_hosts) ------------------------------------- */
+
+/*
+ * Calls fn for every entry of egress_hosts (batched reads; a hash batch
+ * resumes from a bucket number).  fn returning non-zero stops the scan.
+ */
+static int hosts_scan(struct egress_state *st,
+		      int (*fn)(void *ctx, const struct egress_host_key *k, const struct egress_entry *v),
+		      void *ctx)
+{
+	struct egress_host_key *keys = malloc(BATCH * sizeof(*keys));
+	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
+	uint32_t in = 0, out = 0;
+	bool first = true;
+	int ret = 0;
+
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	for (;;) {
+		uint32_t n = BATCH;
+		int r = bpf_map_lookup_batch(st->map_fd[M_HOSTS], first ? NULL : &in, &out, keys, vals,
+					     &n, NULL);
+
+		if (r && errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+		for (uint32_t i = 0; i < n && !ret; i++)
+			ret = fn(ctx, &keys[i], &vals[i]);
+		if (ret || r)
+			break;
+		in = out;
+		first = false;
+	}
+done:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+struct hosts_of {
+	uint32_t policy, gen;
+	struct compiled *c;
+};
+
+static int collect_host(void *ctx, const struct egress_host_key *k, const struct egress_entry *v)
+{
+	struct hosts_of *h = ctx;
+	struct egress_lpm_key key = { .family = k->family };
+
+	if (k->policy != h->policy || k->gen != h->gen)
+		return 0;
+	key.prefixlen = EGRESS_KEY_HDR_BITS + (k->family == EGRESS_FAM_V4 ? 32 : 128);
+	memcpy(key.addr, k->addr, sizeof(key.addr));
+	return compiled_push(h->c, &key, v);
+}
+
+/* The generation a policy's trie names (its roots carry it), 0 if none. */
+static uint32_t trie_gen(int fd)
+{
+	struct egress_lpm_key root = { .prefixlen = EGRESS_KEY_HDR_BITS, .family = EGRESS_FAM_V4 };
+	struct egress_entry e;
+
+	return fd >= 0 && !bpf_map_lookup_elem(fd, &root, &e) ? e.gen : 0;
+}
+
+/* Every entry of a policy: its trie's and its current host entries. */
+static int policy_read(struct egress_state *st, uint32_t id, int fd, struct compiled *c)
+{
+	struct hosts_of h = { .policy = id, .gen = trie_gen(fd), .c = c };
+	int ret = trie_read(fd, c);
+
+	if (!ret)
+		ret = hosts_scan(st, collect_host, &h);
+	if (ret) {
+		compiled_free(c);
+		return ret;
+	}
+	compiled_sort(c);
+	return 0;
+}
+
+struct purge {
+	uint32_t policy, keep_gen;	/* keep_gen 0: every generation goes */
+	struct egress_host_key *keys;
+	size_t n, cap;
+};
+
+static int collect_stale(void *ctx, const struct egress_host_key *k, const struct egress_entry *v)
+{
+	struct purge *p = ctx;
+
+	if (k->policy != p->policy || (p->keep_gen && k->gen == p->keep_gen))
+		return 0;
+	if (p->n == p->cap) {
+		struct egress_host_key *nk = realloc(p->keys, (p->cap = p->cap ? p->cap * 2 : 256) *
+						     sizeof(*nk));
+
+		if (!nk)
+			return -ENOMEM;
+		p->keys = nk;
+	}
+	p->keys[p->n++] = *k;
+	return 0;
+}
+
+/* Deletes host entries, batched. */
+static int hosts_delete(struct egress_state *st, struct egress_host_key *keys, size_t n)
+{
+	for (size_t done = 0; done < n;) {
+		uint32_t cnt = n - done < BATCH ? n - done : BATCH;
+
+		if (bpf_map_delete_batch(st->map_fd[M_HOSTS], keys + done, &cnt, NULL) &&
+		    errno != ENOENT)
+			return -errno;
+		done += cnt ? cnt : 1;	/* ENOENT stops a batch at an entry gone already */
+	}
+	return 0;
+}
+
+/* Deletes a policy's host entries of other generations than keep_gen. */
+static int hosts_purge(struct egress_state *st, uint32_t policy, uint32_t keep_gen)
+{
+	struct purge p = { .policy = policy, .keep_gen = keep_gen };
+	int ret = hosts_scan(st, collect_stale, &p);
+
+	if (!ret)
+		ret = hosts_delete(st, p.keys, p.n);
+	free(p.keys);
 	return ret;
 }
 
@@ -318,7 +500,7 @@ int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
 	fd = inner_fd(st, id);
 	if (fd < 0)
 		return fd;
-	ret = trie_read(fd, &c);
+	ret = policy_read(st, id, fd, &c);
 	close(fd);
 	if (ret)
 		return ret;
@@ -336,20 +518,33 @@ static int trie_create(struct egress_state *st)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Applies the difference between two sorted compilations to a trie. */
-static int trie_apply_diff(int fd, const struct compiled *a, const struct compiled *b)
+/*
+ * Applies the difference between two sorted compilations of a policy:
+ * host entries in egress_hosts (generation gen), the others in its trie.
+ */
+static int policy_apply_diff(struct egress_state *st, uint32_t id, uint32_t gen, int fd,
+			     const struct compiled *a, const struct compiled *b)
 {
+	struct egress_host_key hk;
 	size_t i = 0, j = 0;
 	int r;
 
 	while (i < a->n || j < b->n) {
 		r = i == a->n ? 1 : j == b->n ? -1 : memcmp(&a->e[i].key, &b->e[j].key, sizeof(a->e[i].key));
 		if (r < 0) {
-			if (bpf_map_delete_elem(fd, &a->e[i].key) && errno != ENOENT)
+			const struct egress_lpm_key *k = &a->e[i].key;
+
+			host_key(&hk, id, gen, k);
+			if (bpf_map_delete_elem(key_is_host(k) ? st->map_fd[M_HOSTS] : fd,
+						key_is_host(k) ? (void *)&hk : (void *)k) && errno != ENOENT)
 				return -errno;
 			i++;
 		} else if (r > 0 || memcmp(&a->e[i].val, &b->e[j].val, sizeof(b->e[j].val))) {
-			if (bpf_map_update_elem(fd, &b->e[j].key, &b->e[j].val, BPF_ANY))
+			const struct egress_lpm_key *k = &b->e[j].key;
+
+			host_key(&hk, id, gen, k);
+			if (bpf_map_update_elem(key_is_host(k) ? st->map_fd[M_HOSTS] : fd,
+						key_is_host(k) ? (void *)&hk : (void *)k, &b->e[j].val, BPF_ANY))
 				return -errno;
 			if (r == 0)
 				i++;
@@ -395,6 +590,7 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 		       int flags, char *err, size_t errlen)
 {
 	struct compiled now = {}, want = {};
+	uint32_t gen = 0, old_gen;
 	int fd = -1, ret;
 
 	if (p->nrules > st->cfg.max_rules) {
@@ -407,21 +603,25 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 		return ret;
 
 	if (*id) {
-		fd = flags & STORE_SWAP ? -1 : inner_fd(st, *id);
-		if (fd >= 0) {
-			ret = trie_read(fd, &now);
+		fd = inner_fd(st, *id);
+		gen = trie_gen(fd);
+		if (fd >= 0 && !(flags & STORE_SWAP)) {
+			ret = policy_read(st, *id, fd, &now);
 			if (ret)
 				goto fail;
+			for (size_t i = 0; i < want.n; i++)
+				want.e[i].val.gen = gen;
 			if (compiled_diff(&now, &want) <= 1) {
 				/* one entry: an update of one element is atomic */
-				ret = trie_apply_diff(fd, &now, &want);
+				ret = policy_apply_diff(st, *id, gen, fd, &now, &want);
 				if (ret)
 					goto fail;
 				goto done;
 			}
-			close(fd);
-			fd = -1;
 		}
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
 	} else {
 		ret = free_policy_id(st, id);
 		if (ret) {
@@ -432,19 +632,41 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 		zero_counters(st, *id);
 	}
 
-	/* a new trie, filled while nobody sees it, then swapped in */
+	/*
+	 * A new generation: host entries and a trie that nobody sees yet, then
+	 * the trie swapped in.  The swap waits for running programs (the kernel
+	 * does so for map-in-map updates), so the old generation's host
+	 * entries can go right after.
+	 */
+	old_gen = gen;
+	gen = old_gen + 1 ? old_gen + 1 : 1;
+	for (size_t i = 0; i < want.n; i++)
+		want.e[i].val.gen = gen;
+	hosts_purge(st, *id, old_gen);	/* what a killed writer left */
 	fd = trie_create(st);
 	if (fd < 0) {
 		ret = fd;
 		goto fail;
 	}
-	ret = trie_fill(fd, &want);
-	if (ret)
-		goto fail;
-	if (bpf_map_update_elem(st->map_fd[M_POLICIES], id, &fd, BPF_ANY)) {
-		ret = -errno;
+	ret = hosts_fill(st, *id, gen, &want);
+	if (ret == -ENOSPC) {
+		hosts_purge(st, *id, old_gen);
+		snprintf(err, errlen, "cannot store policy '%s': the host table is full "
+			 "(egressd --max-hosts %u counts every policy's /32 and /128 rules, twice "
+			 "while one is replaced)", p->name, st->cfg.max_hosts);
+		goto cleanup;
+	}
+	ret = ret ?: trie_fill(fd, &want);
+	if (ret) {
+		hosts_purge(st, *id, old_gen);
 		goto fail;
 	}
+	if (bpf_map_update_elem(st->map_fd[M_POLICIES], id, &fd, BPF_ANY)) {
+		ret = -errno;
+		hosts_purge(st, *id, old_gen);
+		goto fail;
+	}
+	hosts_purge(st, *id, gen);
 done: {
 	struct egress_policy_info info = {};
 
@@ -522,7 +744,7 @@ int state_policy_delete(struct egress_state *st, uint32_t id)
 		return -errno;
 	if (bpf_map_delete_elem(st->map_fd[M_POLICIES], &id) && errno != ENOENT)
 		return -errno;
-	return 0;
+	return hosts_purge(st, id, 0);
 }
 
 int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct egress_counter *out)
@@ -821,6 +1043,45 @@ static void gc_cgroup_keys(int fd, size_t key_size)
 	}
 }
 
+struct hosts_gc {
+	struct egress_state *st;
+	uint32_t *gen;		/* per policy id, UINT32_MAX: not read yet */
+	struct purge stale;
+};
+
+static int collect_orphan(void *ctx, const struct egress_host_key *k, const struct egress_entry *v)
+{
+	struct hosts_gc *g = ctx;
+
+	if (k->policy <= g->st->cfg.max_policies && g->gen[k->policy] == UINT32_MAX) {
+		int fd = inner_fd(g->st, k->policy);
+
+		g->gen[k->policy] = trie_gen(fd);	/* 0: no such policy */
+		if (fd >= 0)
+			close(fd);
+	}
+	if (k->policy <= g->st->cfg.max_policies && g->gen[k->policy] == k->gen)
+		return 0;
+	g->stale.policy = k->policy;
+	g->stale.keep_gen = 0;
+	return collect_stale(&g->stale, k, v);
+}
+
+/* Host entries of deleted policies or dead generations (a killed writer's). */
+static void hosts_gc(struct egress_state *st)
+{
+	struct hosts_gc g = { .st = st };
+
+	g.gen = malloc((st->cfg.max_policies + 1) * sizeof(*g.gen));
+	if (!g.gen)
+		return;
+	memset(g.gen, 0xff, (st->cfg.max_policies + 1) * sizeof(*g.gen));
+	if (!hosts_scan(st, collect_orphan, &g))
+		hosts_delete(st, g.stale.keys, g.stale.n);
+	free(g.stale.keys);
+	free(g.gen);
+}
+
 int state_gc(struct egress_state *st)
 {
 	struct binding_ref *v;
@@ -844,6 +1105,7 @@ int state_gc(struct egress_state *st)
 	free(v);
 	gc_cgroup_keys(st->map_fd[M_RATE], sizeof(uint64_t));
 	gc_cgroup_keys(st->map_fd[M_CG_DENIED], sizeof(struct egress_cg_key));
+	hosts_gc(st);
 	return cleaned;
 }
 

@@ -943,13 +943,19 @@ static void test_diff_add_leaf_host_is_one(void **state)
 {
 	struct policy a, b;
 
+	/* the first host below a CIDR also marks that CIDR's entry (hosts below) */
 	build_sample(&a, 0);
 	build_sample(&b, 0);
 	pol_add(&b, "10.200.0.1/32", DENY, ANYP, ALL);
-	diff_of(&a, &b, 1);
+	diff_of(&a, &b, 2);
 	policy_free(&b);
 	build_sample(&b, 0);
 	pol_add(&b, "2001:db8::99/128", ALLOW, TCP, 22, 22);
+	diff_of(&a, &b, 2);
+	policy_free(&b);
+	/* a host next to another host below the same CIDR: one entry */
+	build_sample(&b, 0);
+	pol_add(&b, "10.1.2.4/32", DENY, ANYP, ALL);
 	diff_of(&a, &b, 1);
 	policy_free(&b);
 	/* a new rule on an existing leaf changes that one entry */
