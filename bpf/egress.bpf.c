@@ -36,13 +36,21 @@ struct policy_trie {
 	__uint(value_size, sizeof(struct egress_entry));
 };
 
-/* Host entries of every policy (see egress_host_key); sized by the loader. */
-struct {
+/* A policy generation's host entries; state.c sizes each one. */
+struct hosts_table {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1 << 20);
-	__type(key, struct egress_host_key);
-	__type(value, struct egress_entry);
+	__uint(max_entries, 1024);
+	__uint(key_size, sizeof(struct egress_host_key));
+	__uint(value_size, sizeof(struct egress_entry));
+};
+
+/* (policy, generation) -> its host table; sized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, 2 * 257);
+	__type(key, struct egress_hosts_id);
+	__array(values, struct hosts_table);
 } egress_hosts SEC(".maps");
 
 /* policy id -> its trie.  Swapping an inner map replaces a policy atomically. */
@@ -328,12 +336,14 @@ static __always_inline bool verdict(void *trie, __u32 policy, const struct dest 
 	if (!e)
 		return false;	/* every trie has /0 roots: a miss is corruption */
 	if (e->eflags & EGRESS_ENT_HOSTS) {
-		struct egress_host_key hk = { .policy = policy, .gen = e->gen,
-					      .family = d->key.family };
+		struct egress_hosts_id hid = { .policy = policy, .gen = e->gen };
+		struct egress_host_key hk = { .family = d->key.family };
 		struct egress_entry *h;
+		void *hosts;
 
 		__builtin_memcpy(hk.addr, d->key.addr, sizeof(hk.addr));
-		h = bpf_map_lookup_elem(&egress_hosts, &hk);
+		hosts = bpf_map_lookup_elem(&egress_hosts, &hid);
+		h = hosts ? bpf_map_lookup_elem(hosts, &hk) : NULL;
 		if (h)
 			e = h;
 	}

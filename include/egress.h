@@ -104,14 +104,19 @@ struct egress_entry {
 
 /*
  * Host entries (/32, /128) do not live in the trie, which a dense block of
- * hosts would make deep, but in one hash for all policies.  The trie entry
- * that holds a host (its longest containing CIDR) has EGRESS_ENT_HOSTS and
- * names the generation: a policy swapped in whole brings a new generation,
- * so an old trie never meets new hosts or the reverse.
+ * hosts would make deep, but in a hash of their own per policy and
+ * generation (egress_hosts: egress_hosts_id -> hash of egress_host_key).
+ * The trie entry that holds a host (its longest containing CIDR) has
+ * EGRESS_ENT_HOSTS and names the generation: a policy swapped in whole
+ * brings a new generation, so an old trie never meets new hosts or the
+ * reverse.
  */
-struct egress_host_key {
+struct egress_hosts_id {
 	__u32 policy;
 	__u32 gen;
+};
+
+struct egress_host_key {
 	__u32 family;
 	__u8 addr[16];
 };
@@ -176,7 +181,7 @@ struct egress_config {
 	__u32 max_rules;	/* per policy */
 	__u32 ringbuf_bytes;
 	__u32 max_cgroups;	/* per-cgroup tables: rate buckets, denial counts */
-	__u32 max_hosts;	/* egress_hosts: host entries of all policies */
+	__u32 pad;
 };
 
 /* egress_event.rule_plen, when no CIDR rule decided */

@@ -47,7 +47,6 @@ static struct {
 	uint32_t max_policies;
 	uint32_t ringbuf_bytes;
 	uint32_t max_cgroups;
-	uint32_t max_hosts;
 	uint32_t event_rate;
 	uint32_t event_burst;
 	const char *metrics_addr;
@@ -59,7 +58,6 @@ static struct {
 	.max_policies = 256,
 	.ringbuf_bytes = 1 << 22,
 	.max_cgroups = 65536,
-	.max_hosts = 1 << 20,
 	.event_rate = 100,
 	.event_burst = 200,
 	.metrics_addr = "127.0.0.1:9464",
@@ -103,8 +101,6 @@ static void usage(FILE *f)
 "  --max-rules N        rules per policy (default 100000)\n"
 "  --max-policies N     number of policies (default 256)\n"
 "  --ringbuf-size BYTES event ring buffer, a power of 2 (default 4194304)\n"
-"  --max-hosts N        host (/32, /128) rules of all policies together, counting\n"
-"                       both versions of a policy being replaced (default 1048576)\n"
 "  --max-cgroups N      cgroups tracked for event rate limits and denial counts\n"
 "                       (default 65536)\n"
 "  --event-rate N       denial events per second per cgroup, 0 = no limit (default 100)\n"
@@ -129,7 +125,6 @@ static int parse_args(int argc, char **argv)
 		{ "ringbuf-size", required_argument, NULL, 'b' },
 		{ "log-format", required_argument, NULL, 'l' },
 		{ "max-cgroups", required_argument, NULL, 'C' },
-		{ "max-hosts", required_argument, NULL, 'H' },
 		{ "event-rate", required_argument, NULL, 'R' },
 		{ "event-burst", required_argument, NULL, 'B' },
 		{ "metrics-addr", required_argument, NULL, 'm' },
@@ -177,12 +172,6 @@ static int parse_args(int argc, char **argv)
 		case 'C':
 			if (parse_u32(optarg, 1, 1U << 24, &opt.max_cgroups)) {
 				logf_("invalid --max-cgroups '%s': 1 to 16777216", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'H':
-			if (parse_u32(optarg, 1024, 1U << 28, &opt.max_hosts)) {
-				logf_("invalid --max-hosts '%s': 1024 to 268435456", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -331,7 +320,7 @@ static int size_maps(struct egress *skel, const struct egress_config *cfg)
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_rate, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_cg_denied, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_oci, cfg->max_cgroups);
-	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_hosts, cfg->max_hosts);
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_hosts, 2 * (cfg->max_policies + 1));
 	/* the rate limit is the program's own: new flags take effect with the new programs */
 	if (opt.event_rate) {
 		skel->rodata->rate_cost_ns = 1000000000ULL / opt.event_rate;
@@ -541,7 +530,7 @@ int main(int argc, char **argv)
 		cfg = (struct egress_config){
 			.abi = EGRESS_ABI_VERSION, .max_policies = opt.max_policies,
 			.max_rules = opt.max_rules, .ringbuf_bytes = opt.ringbuf_bytes,
-			.max_cgroups = opt.max_cgroups, .max_hosts = opt.max_hosts,
+			.max_cgroups = opt.max_cgroups,
 		};
 	} else {
 		if (cfg.abi != EGRESS_ABI_VERSION) {
@@ -552,8 +541,7 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		if (cfg.max_rules != opt.max_rules || cfg.max_policies != opt.max_policies ||
-		    cfg.ringbuf_bytes != opt.ringbuf_bytes || cfg.max_cgroups != opt.max_cgroups ||
-		    cfg.max_hosts != opt.max_hosts)
+		    cfg.ringbuf_bytes != opt.ringbuf_bytes || cfg.max_cgroups != opt.max_cgroups)
 			logf_("keeping the sizes of the pinned state (max-rules %u, max-policies %u, "
 			      "ringbuf %u, max-cgroups %u); 'egressctl unload' to change them",
 			      cfg.max_rules, cfg.max_policies, cfg.ringbuf_bytes, cfg.max_cgroups);

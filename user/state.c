@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -229,12 +230,9 @@ static bool key_is_host(const struct egress_lpm_key *k)
 	return k->prefixlen - EGRESS_KEY_HDR_BITS == (k->family == EGRESS_FAM_V4 ? 32u : 128u);
 }
 
-static void host_key(struct egress_host_key *hk, uint32_t policy, uint32_t gen,
-		     const struct egress_lpm_key *k)
+static void host_key(struct egress_host_key *hk, const struct egress_lpm_key *k)
 {
 	memset(hk, 0, sizeof(*hk));
-	hk->policy = policy;
-	hk->gen = gen;
 	hk->family = k->family;
 	memcpy(hk->addr, k->addr, sizeof(hk->addr));
 }
@@ -322,45 +320,23 @@ static int trie_fill(int fd, const struct compiled *c)
 	return ret;
 }
 
-/* Adds a policy's host entries of generation gen. */
-static int hosts_fill(struct egress_state *st, uint32_t policy, uint32_t gen, const struct compiled *c)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct egress_host_key *keys = malloc(BATCH * sizeof(*keys));
-	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
-	size_t i = 0;
-	int ret = 0;
-
-	while (keys && vals && i < c->n) {
-		uint32_t n = 0;
-
-		for (; i < c->n && n < BATCH; i++) {
-			if (!key_is_host(&c->e[i].key))
-				continue;
-			host_key(&keys[n], policy, gen, &c->e[i].key);
-			vals[n++] = c->e[i].val;
-		}
-		if (n && bpf_map_update_batch(st->map_fd[M_HOSTS], keys, vals, &n, &opts)) {
-			ret = errno == E2BIG || errno == ENOMEM ? -ENOSPC : -errno;
-			break;
-		}
-	}
-	if (!keys || !vals)
-		ret = -ENOMEM;
-	free(keys);
-	free(vals);
-	return ret;
-}
-
 /* ---- host entries (egress_hosts) ------------------------------------- */
 
-/*
- * Calls fn for every entry of egress_hosts (batched reads; a hash batch
- * resumes from a bucket number).  fn returning non-zero stops the scan.
- */
-static int hosts_scan(struct egress_state *st,
-		      int (*fn)(void *ctx, const struct egress_host_key *k, const struct egress_entry *v),
-		      void *ctx)
+/* The host table of a policy generation, -ENOENT if it has none. */
+static int hosts_fd(struct egress_state *st, uint32_t policy, uint32_t gen)
+{
+	struct egress_hosts_id hid = { .policy = policy, .gen = gen };
+	uint32_t map_id;
+	int fd;
+
+	if (bpf_map_lookup_elem(st->map_fd[M_HOSTS], &hid, &map_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(map_id);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Adds a host table's entries to c (batched reads: a hash resumes from a bucket). */
+static int hosts_read(int fd, struct compiled *c)
 {
 	struct egress_host_key *keys = malloc(BATCH * sizeof(*keys));
 	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
@@ -368,47 +344,31 @@ static int hosts_scan(struct egress_state *st,
 	bool first = true;
 	int ret = 0;
 
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto done;
-	}
-	for (;;) {
+	while (keys && vals) {
 		uint32_t n = BATCH;
-		int r = bpf_map_lookup_batch(st->map_fd[M_HOSTS], first ? NULL : &in, &out, keys, vals,
-					     &n, NULL);
+		int r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &n, NULL);
 
 		if (r && errno != ENOENT) {
 			ret = -errno;
 			break;
 		}
-		for (uint32_t i = 0; i < n && !ret; i++)
-			ret = fn(ctx, &keys[i], &vals[i]);
+		for (uint32_t i = 0; i < n && !ret; i++) {
+			struct egress_lpm_key key = { .family = keys[i].family };
+
+			key.prefixlen = EGRESS_KEY_HDR_BITS + (key.family == EGRESS_FAM_V4 ? 32 : 128);
+			memcpy(key.addr, keys[i].addr, sizeof(key.addr));
+			ret = compiled_push(c, &key, &vals[i]);
+		}
 		if (ret || r)
 			break;
 		in = out;
 		first = false;
 	}
-done:
+	if (!keys || !vals)
+		ret = -ENOMEM;
 	free(keys);
 	free(vals);
 	return ret;
-}
-
-struct hosts_of {
-	uint32_t policy, gen;
-	struct compiled *c;
-};
-
-static int collect_host(void *ctx, const struct egress_host_key *k, const struct egress_entry *v)
-{
-	struct hosts_of *h = ctx;
-	struct egress_lpm_key key = { .family = k->family };
-
-	if (k->policy != h->policy || k->gen != h->gen)
-		return 0;
-	key.prefixlen = EGRESS_KEY_HDR_BITS + (k->family == EGRESS_FAM_V4 ? 32 : 128);
-	memcpy(key.addr, k->addr, sizeof(key.addr));
-	return compiled_push(h->c, &key, v);
 }
 
 /* The generation a policy's trie names (its roots carry it), 0 if none. */
@@ -420,14 +380,16 @@ static uint32_t trie_gen(int fd)
 	return fd >= 0 && !bpf_map_lookup_elem(fd, &root, &e) ? e.gen : 0;
 }
 
-/* Every entry of a policy: its trie's and its current host entries. */
+/* Every entry of a policy: its trie's and its current host table's. */
 static int policy_read(struct egress_state *st, uint32_t id, int fd, struct compiled *c)
 {
-	struct hosts_of h = { .policy = id, .gen = trie_gen(fd), .c = c };
-	int ret = trie_read(fd, c);
+	int hfd = hosts_fd(st, id, trie_gen(fd)), ret;
 
-	if (!ret)
-		ret = hosts_scan(st, collect_host, &h);
+	ret = trie_read(fd, c);
+	if (!ret && hfd >= 0)
+		ret = hosts_read(hfd, c);
+	if (hfd >= 0)
+		close(hfd);
 	if (ret) {
 		compiled_free(c);
 		return ret;
@@ -436,54 +398,107 @@ static int policy_read(struct egress_state *st, uint32_t id, int fd, struct comp
 	return 0;
 }
 
-struct purge {
-	uint32_t policy, keep_gen;	/* keep_gen 0: every generation goes */
-	struct egress_host_key *keys;
-	size_t n, cap;
-};
-
-static int collect_stale(void *ctx, const struct egress_host_key *k, const struct egress_entry *v)
+static size_t count_hosts(const struct compiled *c)
 {
-	struct purge *p = ctx;
+	size_t n = 0;
 
-	if (k->policy != p->policy || (p->keep_gen && k->gen == p->keep_gen))
-		return 0;
-	if (p->n == p->cap) {
-		struct egress_host_key *nk = realloc(p->keys, (p->cap = p->cap ? p->cap * 2 : 256) *
-						     sizeof(*nk));
-
-		if (!nk)
-			return -ENOMEM;
-		p->keys = nk;
-	}
-	p->keys[p->n++] = *k;
-	return 0;
+	for (size_t i = 0; i < c->n; i++)
+		n += key_is_host(&c->e[i].key);
+	return n;
 }
 
-/* Deletes host entries, batched. */
-static int hosts_delete(struct egress_state *st, struct egress_host_key *keys, size_t n)
+/*
+ * A new host table for a policy generation, filled and registered (not
+ * used until a trie names the generation).  Room for the hosts there are
+ * and as many again added in place; more makes the next change a swap.
+ */
+static int hosts_create(struct egress_state *st, uint32_t policy, uint32_t gen,
+			const struct compiled *c)
 {
-	for (size_t done = 0; done < n;) {
-		uint32_t cnt = n - done < BATCH ? n - done : BATCH;
+	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);	/* elem_flags: BPF_F_LOCK only */
+	struct egress_hosts_id hid = { .policy = policy, .gen = gen };
+	struct egress_host_key *keys = malloc(BATCH * sizeof(*keys));
+	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
+	size_t nhosts = count_hosts(c), size = 2 * nhosts + 64, i = 0;
+	int fd, ret = 0;
 
-		if (bpf_map_delete_batch(st->map_fd[M_HOSTS], keys + done, &cnt, NULL) &&
-		    errno != ENOENT)
-			return -errno;
-		done += cnt ? cnt : 1;	/* ENOENT stops a batch at an entry gone already */
+	if (size > st->cfg.max_rules + 2)
+		size = st->cfg.max_rules + 2;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "egress_hosts", sizeof(struct egress_host_key),
+			    sizeof(struct egress_entry), size, &mopts);
+	if (fd < 0 || !keys || !vals) {
+		ret = fd < 0 ? -errno : -ENOMEM;
+		goto cleanup;
 	}
-	return 0;
-}
+	while (i < c->n) {
+		uint32_t n = 0;
 
-/* Deletes a policy's host entries of other generations than keep_gen. */
-static int hosts_purge(struct egress_state *st, uint32_t policy, uint32_t keep_gen)
-{
-	struct purge p = { .policy = policy, .keep_gen = keep_gen };
-	int ret = hosts_scan(st, collect_stale, &p);
-
-	if (!ret)
-		ret = hosts_delete(st, p.keys, p.n);
-	free(p.keys);
+		for (; i < c->n && n < BATCH; i++) {
+			if (!key_is_host(&c->e[i].key))
+				continue;
+			host_key(&keys[n], &c->e[i].key);
+			vals[n++] = c->e[i].val;
+		}
+		if (n && bpf_map_update_batch(fd, keys, vals, &n, &opts)) {
+			ret = -errno;
+			goto cleanup;
+		}
+	}
+	if (bpf_map_update_elem(st->map_fd[M_HOSTS], &hid, &fd, BPF_NOEXIST))
+		ret = -errno;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(keys);
+	free(vals);
 	return ret;
+}
+
+/* Drops the host tables of a policy, all but keep_gen's (0: all). */
+static int hosts_drop(struct egress_state *st, uint32_t policy, uint32_t keep_gen)
+{
+	struct egress_hosts_id key, next, *prev = NULL, *drop = NULL;
+	size_t n = 0;
+	int ret = 0;
+
+	while (!bpf_map_get_next_key(st->map_fd[M_HOSTS], prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key.policy != policy || (keep_gen && key.gen == keep_gen))
+			continue;
+		struct egress_hosts_id *nd = realloc(drop, (n + 1) * sizeof(*drop));
+
+		if (!nd) {
+			ret = -ENOMEM;
+			break;
+		}
+		drop = nd;
+		drop[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_delete_elem(st->map_fd[M_HOSTS], &drop[i]) && errno != ENOENT)
+			ret = -errno;
+	free(drop);
+	return ret;
+}
+
+/* A generation no table of the policy uses yet, never 0. */
+static uint32_t fresh_gen(struct egress_state *st, uint32_t policy, uint32_t old)
+{
+	for (;;) {
+		uint32_t gen;
+		int fd;
+
+		if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen))
+			gen = old + 1;
+		if (!gen || gen == old)
+			continue;
+		fd = hosts_fd(st, policy, gen);
+		if (fd < 0)
+			return gen;
+		close(fd);
+	}
 }
 
 int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
@@ -522,8 +537,7 @@ static int trie_create(struct egress_state *st)
  * Applies the difference between two sorted compilations of a policy:
  * host entries in egress_hosts (generation gen), the others in its trie.
  */
-static int policy_apply_diff(struct egress_state *st, uint32_t id, uint32_t gen, int fd,
-			     const struct compiled *a, const struct compiled *b)
+static int policy_apply_diff(int fd, int hfd, const struct compiled *a, const struct compiled *b)
 {
 	struct egress_host_key hk;
 	size_t i = 0, j = 0;
@@ -534,16 +548,20 @@ static int policy_apply_diff(struct egress_state *st, uint32_t id, uint32_t gen,
 		if (r < 0) {
 			const struct egress_lpm_key *k = &a->e[i].key;
 
-			host_key(&hk, id, gen, k);
-			if (bpf_map_delete_elem(key_is_host(k) ? st->map_fd[M_HOSTS] : fd,
+			host_key(&hk, k);
+			if (key_is_host(k) && hfd < 0)
+				return -ENOENT;
+			if (bpf_map_delete_elem(key_is_host(k) ? hfd : fd,
 						key_is_host(k) ? (void *)&hk : (void *)k) && errno != ENOENT)
 				return -errno;
 			i++;
 		} else if (r > 0 || memcmp(&a->e[i].val, &b->e[j].val, sizeof(b->e[j].val))) {
 			const struct egress_lpm_key *k = &b->e[j].key;
 
-			host_key(&hk, id, gen, k);
-			if (bpf_map_update_elem(key_is_host(k) ? st->map_fd[M_HOSTS] : fd,
+			host_key(&hk, k);
+			if (key_is_host(k) && hfd < 0)
+				return -ENOENT;	/* no table yet: a swap makes one */
+			if (bpf_map_update_elem(key_is_host(k) ? hfd : fd,
 						key_is_host(k) ? (void *)&hk : (void *)k, &b->e[j].val, BPF_ANY))
 				return -errno;
 			if (r == 0)
@@ -613,10 +631,16 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 				want.e[i].val.gen = gen;
 			if (compiled_diff(&now, &want) <= 1) {
 				/* one entry: an update of one element is atomic */
-				ret = policy_apply_diff(st, *id, gen, fd, &now, &want);
-				if (ret)
+				int hfd = hosts_fd(st, *id, gen);
+
+				ret = policy_apply_diff(fd, hfd, &now, &want);
+				if (hfd >= 0)
+					close(hfd);
+				if (!ret)
+					goto done;
+				/* no room (or no table) for a host in place: a swap makes one */
+				if (ret != -E2BIG && ret != -ENOENT && ret != -ENOMEM)
 					goto fail;
-				goto done;
 			}
 		}
 		if (fd >= 0)
@@ -633,40 +657,29 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 	}
 
 	/*
-	 * A new generation: host entries and a trie that nobody sees yet, then
+	 * A new generation: a host table and a trie that nobody sees yet, then
 	 * the trie swapped in.  The swap waits for running programs (the kernel
-	 * does so for map-in-map updates), so the old generation's host
-	 * entries can go right after.
+	 * does so for map-in-map updates), so the old generation's table can
+	 * go right after.  A killed writer leaves a table no trie names: gc.
 	 */
 	old_gen = gen;
-	gen = old_gen + 1 ? old_gen + 1 : 1;
+	gen = fresh_gen(st, *id, old_gen);
 	for (size_t i = 0; i < want.n; i++)
 		want.e[i].val.gen = gen;
-	hosts_purge(st, *id, old_gen);	/* what a killed writer left */
 	fd = trie_create(st);
 	if (fd < 0) {
 		ret = fd;
 		goto fail;
 	}
-	ret = hosts_fill(st, *id, gen, &want);
-	if (ret == -ENOSPC) {
-		hosts_purge(st, *id, old_gen);
-		snprintf(err, errlen, "cannot store policy '%s': the host table is full "
-			 "(egressd --max-hosts %u counts every policy's /32 and /128 rules, twice "
-			 "while one is replaced)", p->name, st->cfg.max_hosts);
-		goto cleanup;
-	}
+	ret = count_hosts(&want) ? hosts_create(st, *id, gen, &want) : 0;
 	ret = ret ?: trie_fill(fd, &want);
-	if (ret) {
-		hosts_purge(st, *id, old_gen);
-		goto fail;
-	}
-	if (bpf_map_update_elem(st->map_fd[M_POLICIES], id, &fd, BPF_ANY)) {
+	if (!ret && bpf_map_update_elem(st->map_fd[M_POLICIES], id, &fd, BPF_ANY))
 		ret = -errno;
-		hosts_purge(st, *id, old_gen);
+	if (ret) {
+		hosts_drop(st, *id, old_gen);	/* the new table, if made */
 		goto fail;
 	}
-	hosts_purge(st, *id, gen);
+	hosts_drop(st, *id, gen);
 done: {
 	struct egress_policy_info info = {};
 
@@ -744,7 +757,7 @@ int state_policy_delete(struct egress_state *st, uint32_t id)
 		return -errno;
 	if (bpf_map_delete_elem(st->map_fd[M_POLICIES], &id) && errno != ENOENT)
 		return -errno;
-	return hosts_purge(st, id, 0);
+	return hosts_drop(st, id, 0);
 }
 
 int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct egress_counter *out)
@@ -1043,43 +1056,32 @@ static void gc_cgroup_keys(int fd, size_t key_size)
 	}
 }
 
-struct hosts_gc {
-	struct egress_state *st;
-	uint32_t *gen;		/* per policy id, UINT32_MAX: not read yet */
-	struct purge stale;
-};
-
-static int collect_orphan(void *ctx, const struct egress_host_key *k, const struct egress_entry *v)
-{
-	struct hosts_gc *g = ctx;
-
-	if (k->policy <= g->st->cfg.max_policies && g->gen[k->policy] == UINT32_MAX) {
-		int fd = inner_fd(g->st, k->policy);
-
-		g->gen[k->policy] = trie_gen(fd);	/* 0: no such policy */
-		if (fd >= 0)
-			close(fd);
-	}
-	if (k->policy <= g->st->cfg.max_policies && g->gen[k->policy] == k->gen)
-		return 0;
-	g->stale.policy = k->policy;
-	g->stale.keep_gen = 0;
-	return collect_stale(&g->stale, k, v);
-}
-
-/* Host entries of deleted policies or dead generations (a killed writer's). */
+/* Host tables of deleted policies or of generations no trie names (a killed writer's). */
 static void hosts_gc(struct egress_state *st)
 {
-	struct hosts_gc g = { .st = st };
+	struct egress_hosts_id key, next, *prev = NULL, *drop = NULL;
+	size_t n = 0;
 
-	g.gen = malloc((st->cfg.max_policies + 1) * sizeof(*g.gen));
-	if (!g.gen)
-		return;
-	memset(g.gen, 0xff, (st->cfg.max_policies + 1) * sizeof(*g.gen));
-	if (!hosts_scan(st, collect_orphan, &g))
-		hosts_delete(st, g.stale.keys, g.stale.n);
-	free(g.stale.keys);
-	free(g.gen);
+	while (!bpf_map_get_next_key(st->map_fd[M_HOSTS], prev, &next)) {
+		int fd = inner_fd(st, next.policy);
+		uint32_t gen = trie_gen(fd);
+
+		if (fd >= 0)
+			close(fd);
+		key = next;
+		prev = &key;
+		if (gen == key.gen)
+			continue;
+		struct egress_hosts_id *nd = realloc(drop, (n + 1) * sizeof(*drop));
+
+		if (!nd)
+			break;
+		drop = nd;
+		drop[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(st->map_fd[M_HOSTS], &drop[i]);
+	free(drop);
 }
 
 int state_gc(struct egress_state *st)
