@@ -45,11 +45,11 @@ struct hosts_table {
 	__uint(value_size, sizeof(struct egress_entry));
 };
 
-/* (policy, generation) -> its host table; sized by the loader. */
+/* EGRESS_HOSTS_SLOT(policy, generation) -> host table; sized by the loader. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 2 * 257);
-	__type(key, struct egress_hosts_id);
+	__type(key, __u32);
 	__array(values, struct hosts_table);
 } egress_hosts SEC(".maps");
 
@@ -336,15 +336,15 @@ static __always_inline bool verdict(void *trie, __u32 policy, const struct dest 
 	if (!e)
 		return false;	/* every trie has /0 roots: a miss is corruption */
 	if (e->eflags & EGRESS_ENT_HOSTS) {
-		struct egress_hosts_id hid = { .policy = policy, .gen = e->gen };
+		__u32 slot = EGRESS_HOSTS_SLOT(policy, e->gen);
 		struct egress_host_key hk = { .family = d->key.family };
 		struct egress_entry *h;
 		void *hosts;
 
 		__builtin_memcpy(hk.addr, d->key.addr, sizeof(hk.addr));
-		hosts = bpf_map_lookup_elem(&egress_hosts, &hid);
+		hosts = bpf_map_lookup_elem(&egress_hosts, &slot);
 		h = hosts ? bpf_map_lookup_elem(hosts, &hk) : NULL;
-		if (h)
+		if (h && h->gen == e->gen)
 			e = h;
 	}
 	*entry = e;

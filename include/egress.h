@@ -104,17 +104,15 @@ struct egress_entry {
 
 /*
  * Host entries (/32, /128) do not live in the trie, which a dense block of
- * hosts would make deep, but in a hash of their own per policy and
- * generation (egress_hosts: egress_hosts_id -> hash of egress_host_key).
- * The trie entry that holds a host (its longest containing CIDR) has
- * EGRESS_ENT_HOSTS and names the generation: a policy swapped in whole
- * brings a new generation, so an old trie never meets new hosts or the
- * reverse.
+ * hosts would make deep, but in a hash of their own (egress_hosts, an
+ * array of maps: slot policy * 2 + (generation & 1)).  The trie entry that
+ * holds a host (its longest containing CIDR) has EGRESS_ENT_HOSTS and
+ * names the generation; a host entry counts only if it has the same one.
+ * A policy swapped in whole brings a new generation of the other parity,
+ * whose table fills the slot the live trie does not use: an old trie never
+ * meets new hosts or the reverse.
  */
-struct egress_hosts_id {
-	__u32 policy;
-	__u32 gen;
-};
+#define EGRESS_HOSTS_SLOT(policy, gen) ((policy) * 2 + ((gen) & 1))
 
 struct egress_host_key {
 	__u32 family;

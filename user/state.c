@@ -322,21 +322,20 @@ static int trie_fill(int fd, const struct compiled *c)
 
 /* ---- host entries (egress_hosts) ------------------------------------- */
 
-/* The host table of a policy generation, -ENOENT if it has none. */
+/* The host table in a generation's slot (it may hold another generation's entries). */
 static int hosts_fd(struct egress_state *st, uint32_t policy, uint32_t gen)
 {
-	struct egress_hosts_id hid = { .policy = policy, .gen = gen };
-	uint32_t map_id;
+	uint32_t slot = EGRESS_HOSTS_SLOT(policy, gen), map_id;
 	int fd;
 
-	if (bpf_map_lookup_elem(st->map_fd[M_HOSTS], &hid, &map_id))
+	if (bpf_map_lookup_elem(st->map_fd[M_HOSTS], &slot, &map_id))
 		return -errno;
 	fd = bpf_map_get_fd_by_id(map_id);
 	return fd < 0 ? -errno : fd;
 }
 
-/* Adds a host table's entries to c (batched reads: a hash resumes from a bucket). */
-static int hosts_read(int fd, struct compiled *c)
+/* Adds a host table's entries of generation gen to c (batched reads). */
+static int hosts_read(int fd, uint32_t gen, struct compiled *c)
 {
 	struct egress_host_key *keys = malloc(BATCH * sizeof(*keys));
 	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
@@ -355,6 +354,8 @@ static int hosts_read(int fd, struct compiled *c)
 		for (uint32_t i = 0; i < n && !ret; i++) {
 			struct egress_lpm_key key = { .family = keys[i].family };
 
+			if (vals[i].gen != gen)
+				continue;
 			key.prefixlen = EGRESS_KEY_HDR_BITS + (key.family == EGRESS_FAM_V4 ? 32 : 128);
 			memcpy(key.addr, keys[i].addr, sizeof(key.addr));
 			ret = compiled_push(c, &key, &vals[i]);
@@ -383,11 +384,12 @@ static uint32_t trie_gen(int fd)
 /* Every entry of a policy: its trie's and its current host table's. */
 static int policy_read(struct egress_state *st, uint32_t id, int fd, struct compiled *c)
 {
-	int hfd = hosts_fd(st, id, trie_gen(fd)), ret;
+	uint32_t gen = trie_gen(fd);
+	int hfd = hosts_fd(st, id, gen), ret;
 
 	ret = trie_read(fd, c);
 	if (!ret && hfd >= 0)
-		ret = hosts_read(hfd, c);
+		ret = hosts_read(hfd, gen, c);
 	if (hfd >= 0)
 		close(hfd);
 	if (ret) {
@@ -417,7 +419,7 @@ static int hosts_create(struct egress_state *st, uint32_t policy, uint32_t gen,
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);	/* elem_flags: BPF_F_LOCK only */
-	struct egress_hosts_id hid = { .policy = policy, .gen = gen };
+	uint32_t slot = EGRESS_HOSTS_SLOT(policy, gen);
 	struct egress_host_key *keys = malloc(BATCH * sizeof(*keys));
 	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
 	size_t nhosts = count_hosts(c), size = 2 * nhosts + 64, i = 0;
@@ -445,7 +447,8 @@ static int hosts_create(struct egress_state *st, uint32_t policy, uint32_t gen,
 			goto cleanup;
 		}
 	}
-	if (bpf_map_update_elem(st->map_fd[M_HOSTS], &hid, &fd, BPF_NOEXIST))
+	/* the slot the live trie does not use: whatever was there is garbage */
+	if (bpf_map_update_elem(st->map_fd[M_HOSTS], &slot, &fd, BPF_ANY))
 		ret = -errno;
 cleanup:
 	if (fd >= 0)
@@ -455,50 +458,33 @@ cleanup:
 	return ret;
 }
 
-/* Drops the host tables of a policy, all but keep_gen's (0: all). */
+/* Drops the host tables of a policy, but keep_gen's (0: both). */
 static int hosts_drop(struct egress_state *st, uint32_t policy, uint32_t keep_gen)
 {
-	struct egress_hosts_id key, next, *prev = NULL, *drop = NULL;
-	size_t n = 0;
 	int ret = 0;
 
-	while (!bpf_map_get_next_key(st->map_fd[M_HOSTS], prev, &next)) {
-		key = next;
-		prev = &key;
-		if (key.policy != policy || (keep_gen && key.gen == keep_gen))
-			continue;
-		struct egress_hosts_id *nd = realloc(drop, (n + 1) * sizeof(*drop));
+	for (uint32_t parity = 0; parity < 2; parity++) {
+		uint32_t slot = EGRESS_HOSTS_SLOT(policy, parity);
 
-		if (!nd) {
-			ret = -ENOMEM;
-			break;
-		}
-		drop = nd;
-		drop[n++] = key;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (bpf_map_delete_elem(st->map_fd[M_HOSTS], &drop[i]) && errno != ENOENT)
+		if (keep_gen && (keep_gen & 1) == parity)
+			continue;
+		if (bpf_map_delete_elem(st->map_fd[M_HOSTS], &slot) && errno != ENOENT)
 			ret = -errno;
-	free(drop);
+	}
 	return ret;
 }
 
-/* A generation no table of the policy uses yet, never 0. */
-static uint32_t fresh_gen(struct egress_state *st, uint32_t policy, uint32_t old)
+/* A new generation: never 0, of the other parity than the live one. */
+static uint32_t fresh_gen(uint32_t old)
 {
-	for (;;) {
-		uint32_t gen;
-		int fd;
+	uint32_t gen;
 
+	do {
 		if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen))
 			gen = old + 1;
-		if (!gen || gen == old)
-			continue;
-		fd = hosts_fd(st, policy, gen);
-		if (fd < 0)
-			return gen;
-		close(fd);
-	}
+		gen = (gen & ~1u) | (~old & 1u);
+	} while (!gen);
+	return gen;
 }
 
 int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
@@ -663,7 +649,7 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 	 * go right after.  A killed writer leaves a table no trie names: gc.
 	 */
 	old_gen = gen;
-	gen = fresh_gen(st, *id, old_gen);
+	gen = fresh_gen(old_gen);
 	for (size_t i = 0; i < want.n; i++)
 		want.e[i].val.gen = gen;
 	fd = trie_create(st);
@@ -1056,32 +1042,17 @@ static void gc_cgroup_keys(int fd, size_t key_size)
 	}
 }
 
-/* Host tables of deleted policies or of generations no trie names (a killed writer's). */
+/* Host tables of deleted policies, or in the slot no trie names (a killed writer's). */
 static void hosts_gc(struct egress_state *st)
 {
-	struct egress_hosts_id key, next, *prev = NULL, *drop = NULL;
-	size_t n = 0;
-
-	while (!bpf_map_get_next_key(st->map_fd[M_HOSTS], prev, &next)) {
-		int fd = inner_fd(st, next.policy);
+	for (uint32_t id = 1; id <= st->cfg.max_policies; id++) {
+		int fd = inner_fd(st, id);
 		uint32_t gen = trie_gen(fd);
 
 		if (fd >= 0)
 			close(fd);
-		key = next;
-		prev = &key;
-		if (gen == key.gen)
-			continue;
-		struct egress_hosts_id *nd = realloc(drop, (n + 1) * sizeof(*drop));
-
-		if (!nd)
-			break;
-		drop = nd;
-		drop[n++] = key;
+		hosts_drop(st, id, gen);
 	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(st->map_fd[M_HOSTS], &drop[i]);
-	free(drop);
 }
 
 int state_gc(struct egress_state *st)
