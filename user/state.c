@@ -239,73 +239,94 @@ static void host_key(struct egress_host_key *hk, const struct egress_lpm_key *k)
 
 #define BATCH 4096	/* entries a batch syscall carries */
 
-/* All entries of a trie: batched lookups, one at a time where batches fail. */
-static int trie_read(int fd, struct compiled *c)
+/*
+ * Hands every entry of a map to fn, BATCH at a time.  token_size is the
+ * size of a batch position: a key for generic batches (the trie), a bucket
+ * number for a hash.  -EOPNOTSUPP if the first batch finds no support.
+ */
+static int map_read_batched(int fd, size_t key_size, size_t val_size, size_t token_size,
+			    int (*fn)(void *ctx, const void *k, const void *v), void *ctx)
 {
-	struct egress_lpm_key key, *prev = NULL, *keys;
-	struct egress_entry val, *vals;
-	struct egress_lpm_key in, out;	/* generic batches resume from a key */
+	char *keys = malloc(BATCH * key_size), *vals = malloc(BATCH * val_size);
+	char *in = calloc(1, token_size), *out = calloc(1, token_size);
 	bool first = true;
 	int ret = 0;
 
-	memset(c, 0, sizeof(*c));
-	keys = malloc(BATCH * sizeof(*keys));
-	vals = malloc(BATCH * sizeof(*vals));
-	while (keys && vals) {
+	while (keys && vals && in && out) {
 		uint32_t n = BATCH;
-		int r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &n, NULL);
+		int r = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &n, NULL);
 
 		if (r && errno != ENOENT) {
-			if (!first || n) {
-				ret = -errno;	/* failed midway: no half answers */
-				goto done;
-			}
-			break;	/* no batch support: the slow way below */
+			ret = first && !n ? -EOPNOTSUPP : -errno;
+			break;
 		}
 		for (uint32_t i = 0; i < n && !ret; i++)
-			ret = compiled_push(c, &keys[i], &vals[i]);
+			ret = fn(ctx, keys + i * key_size, vals + i * val_size);
 		if (ret || r)	/* ENOENT: that was the last batch */
-			goto done;
-		in = out;
+			break;
+		memcpy(in, out, token_size);
 		first = false;
 	}
-	compiled_free(c);
+	if (!keys || !vals || !in || !out)
+		ret = -ENOMEM;
+	free(keys);
+	free(vals);
+	free(in);
+	free(out);
+	return ret;
+}
+
+static int push_entry(void *ctx, const void *k, const void *v)
+{
+	return compiled_push(ctx, k, v);
+}
+
+/* All entries of a trie (unsorted): batched, one at a time without batch support. */
+static int trie_read(int fd, struct compiled *c)
+{
+	struct egress_lpm_key key, *prev = NULL;
+	struct egress_entry val;
+	int ret;
+
+	ret = map_read_batched(fd, sizeof(key), sizeof(val), sizeof(key), push_entry, c);
+	if (ret != -EOPNOTSUPP)
+		return ret;
 	while (!bpf_map_get_next_key(fd, prev, &key)) {
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &val))
 			continue;
 		ret = compiled_push(c, &key, &val);
 		if (ret)
-			break;
+			return ret;
 	}
-done:
-	free(keys);
-	free(vals);
-	if (ret) {
-		compiled_free(c);
-		return ret;
-	}
-	compiled_sort(c);
 	return 0;
 }
 
-/* Fills a fresh trie with the non-host entries (batched). */
-static int trie_fill(int fd, const struct compiled *c)
+/*
+ * Fills a fresh map with a policy's entries, BATCH at a time: the trie
+ * with the non-host entries, or a host table (hosts) with the host ones.
+ */
+static int fill_batched(int fd, const struct compiled *c, bool hosts)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);	/* elem_flags: BPF_F_LOCK only */
-	struct egress_lpm_key *keys = malloc(BATCH * sizeof(*keys));
+	size_t key_size = hosts ? sizeof(struct egress_host_key) : sizeof(struct egress_lpm_key);
+	char *keys = malloc(BATCH * key_size);
 	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
 	size_t i = 0;
 	int ret = 0;
 
-	/* the trie's entries are the non-host ones */
 	while (keys && vals && i < c->n) {
 		uint32_t n = 0;
 
 		for (; i < c->n && n < BATCH; i++) {
-			if (key_is_host(&c->e[i].key))
+			const struct egress_lpm_key *k = &c->e[i].key;
+
+			if (key_is_host(k) != hosts)
 				continue;
-			keys[n] = c->e[i].key;
+			if (hosts)
+				host_key((struct egress_host_key *)(keys + n * key_size), k);
+			else
+				memcpy(keys + n * key_size, k, key_size);
 			vals[n++] = c->e[i].val;
 		}
 		if (n && bpf_map_update_batch(fd, keys, vals, &n, &opts)) {
@@ -334,42 +355,32 @@ static int hosts_fd(struct egress_state *st, uint32_t policy, uint32_t gen)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Adds a host table's entries of generation gen to c (batched reads). */
+struct hosts_of {
+	uint32_t gen;
+	struct compiled *c;
+};
+
+static int push_host(void *ctx, const void *k, const void *v)
+{
+	const struct egress_host_key *hk = k;
+	const struct egress_entry *e = v;
+	struct hosts_of *h = ctx;
+	struct egress_lpm_key key = { .family = hk->family };
+
+	if (e->gen != h->gen)
+		return 0;	/* a stale table's entry */
+	key.prefixlen = EGRESS_KEY_HDR_BITS + (key.family == EGRESS_FAM_V4 ? 32 : 128);
+	memcpy(key.addr, hk->addr, sizeof(key.addr));
+	return compiled_push(h->c, &key, e);
+}
+
+/* Adds a host table's entries of generation gen to c. */
 static int hosts_read(int fd, uint32_t gen, struct compiled *c)
 {
-	struct egress_host_key *keys = malloc(BATCH * sizeof(*keys));
-	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
-	uint32_t in = 0, out = 0;
-	bool first = true;
-	int ret = 0;
+	struct hosts_of h = { .gen = gen, .c = c };
 
-	while (keys && vals) {
-		uint32_t n = BATCH;
-		int r = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &n, NULL);
-
-		if (r && errno != ENOENT) {
-			ret = -errno;
-			break;
-		}
-		for (uint32_t i = 0; i < n && !ret; i++) {
-			struct egress_lpm_key key = { .family = keys[i].family };
-
-			if (vals[i].gen != gen)
-				continue;
-			key.prefixlen = EGRESS_KEY_HDR_BITS + (key.family == EGRESS_FAM_V4 ? 32 : 128);
-			memcpy(key.addr, keys[i].addr, sizeof(key.addr));
-			ret = compiled_push(c, &key, &vals[i]);
-		}
-		if (ret || r)
-			break;
-		in = out;
-		first = false;
-	}
-	if (!keys || !vals)
-		ret = -ENOMEM;
-	free(keys);
-	free(vals);
-	return ret;
+	return map_read_batched(fd, sizeof(struct egress_host_key), sizeof(struct egress_entry),
+				sizeof(uint32_t), push_host, &h);
 }
 
 /* The generation a policy's trie names (its roots carry it), 0 if none. */
@@ -387,6 +398,7 @@ static int policy_read(struct egress_state *st, uint32_t id, int fd, struct comp
 	uint32_t gen = trie_gen(fd);
 	int hfd = hosts_fd(st, id, gen), ret;
 
+	memset(c, 0, sizeof(*c));
 	ret = trie_read(fd, c);
 	if (!ret && hfd >= 0)
 		ret = hosts_read(hfd, gen, c);
@@ -418,43 +430,21 @@ static int hosts_create(struct egress_state *st, uint32_t policy, uint32_t gen,
 			const struct compiled *c)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);	/* elem_flags: BPF_F_LOCK only */
 	uint32_t slot = EGRESS_HOSTS_SLOT(policy, gen);
-	struct egress_host_key *keys = malloc(BATCH * sizeof(*keys));
-	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
-	size_t nhosts = count_hosts(c), size = 2 * nhosts + 64, i = 0;
-	int fd, ret = 0;
+	size_t size = 2 * count_hosts(c) + 64;
+	int fd, ret;
 
 	if (size > st->cfg.max_rules + 2)
 		size = st->cfg.max_rules + 2;
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "egress_hosts", sizeof(struct egress_host_key),
 			    sizeof(struct egress_entry), size, &mopts);
-	if (fd < 0 || !keys || !vals) {
-		ret = fd < 0 ? -errno : -ENOMEM;
-		goto cleanup;
-	}
-	while (i < c->n) {
-		uint32_t n = 0;
-
-		for (; i < c->n && n < BATCH; i++) {
-			if (!key_is_host(&c->e[i].key))
-				continue;
-			host_key(&keys[n], &c->e[i].key);
-			vals[n++] = c->e[i].val;
-		}
-		if (n && bpf_map_update_batch(fd, keys, vals, &n, &opts)) {
-			ret = -errno;
-			goto cleanup;
-		}
-	}
+	if (fd < 0)
+		return -errno;
+	ret = fill_batched(fd, c, true);
 	/* the slot the live trie does not use: whatever was there is garbage */
-	if (bpf_map_update_elem(st->map_fd[M_HOSTS], &slot, &fd, BPF_ANY))
+	if (!ret && bpf_map_update_elem(st->map_fd[M_HOSTS], &slot, &fd, BPF_ANY))
 		ret = -errno;
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	free(keys);
-	free(vals);
+	close(fd);
 	return ret;
 }
 
@@ -658,7 +648,7 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 		goto fail;
 	}
 	ret = count_hosts(&want) ? hosts_create(st, *id, gen, &want) : 0;
-	ret = ret ?: trie_fill(fd, &want);
+	ret = ret ?: fill_batched(fd, &want, false);
 	if (!ret && bpf_map_update_elem(st->map_fd[M_POLICIES], id, &fd, BPF_ANY))
 		ret = -errno;
 	if (ret) {
