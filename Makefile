@@ -87,7 +87,7 @@ $(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h) include/egress.h | 
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -o $@ $(UNIT_SRCS) -lcmocka
 
-$(BUILD)/tests/%: tests/%.c | $(BUILD)/tests
+$(BUILD)/tests/%: tests/%.c tests/probe-common.h | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -Wall -o $@ $<
 

@@ -105,20 +105,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#ifndef MSG_FASTOPEN
-#define MSG_FASTOPEN 0x20000000
-#endif
-#ifndef IPPROTO_MPTCP
-#define IPPROTO_MPTCP 262
-#endif
-#ifndef IPPROTO_UDPLITE
-#define IPPROTO_UDPLITE 136
-#endif
 #ifndef IPPROTO_SCTP
 #define IPPROTO_SCTP 132
-#endif
-#ifndef TCP_FASTOPEN_CONNECT
-#define TCP_FASTOPEN_CONNECT 30
 #endif
 #ifndef IPV6_RTHDR
 #define IPV6_RTHDR 57
@@ -127,35 +115,15 @@
 #define IPV6_CHECKSUM 7
 #endif
 
-#define TIMEOUT_S 10
-
 static char payload[128] = "BYPASS-x";
+
+#define PROG "bypass"
+#include "probe-common.h"
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: see the comment at the top of tests/bypass.c\n");
 	exit(2);
-}
-
-static const char *errname(int e)
-{
-	static char buf[32];
-	const char *n = strerrorname_np(e);
-
-	if (n)
-		return n;
-	snprintf(buf, sizeof(buf), "E%d", e);
-	return buf;
-}
-
-static void on_alarm(int sig)
-{
-	static const char msg[] = "TIMEOUT\n";
-
-	(void)sig;
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
 }
 
 /* a word other than ok / an errno name: printed as is */
@@ -167,60 +135,9 @@ static int say(const char *step, int err)
 	return -1;
 }
 
-struct target {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int family;
-	uint16_t port;	/* host order */
-};
-
-static int parse_port(const char *s)
-{
-	char *end;
-	long p;
-
-	errno = 0;
-	p = strtol(s, &end, 10);
-	if (errno || *end || end == s || p < 0 || p > 65535)
-		usage();
-	return (int)p;
-}
-
-static void parse_target(struct target *t, const char *addr, const char *port)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)&t->ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&t->ss;
-	int p = parse_port(port);
-
-	memset(t, 0, sizeof(*t));
-	t->port = p;
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(p);
-		t->len = sizeof(*sin);
-		t->family = AF_INET;
-	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(p);
-		t->len = sizeof(*sin6);
-		t->family = AF_INET6;
-	} else {
-		fprintf(stderr, "bypass: not an address literal: %s\n", addr);
-		exit(2);
-	}
-}
-
 static const struct sockaddr *sa(const struct target *t)
 {
 	return (const struct sockaddr *)&t->ss;
-}
-
-static void set_timeouts(int fd)
-{
-	struct timeval tv = { .tv_sec = 5 };
-
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 static int new_socket(int family, int type, int proto)

@@ -44,22 +44,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#ifndef MSG_FASTOPEN
-#define MSG_FASTOPEN 0x20000000
-#endif
-#ifndef IPPROTO_MPTCP
-#define IPPROTO_MPTCP 262
-#endif
-#ifndef IPPROTO_UDPLITE
-#define IPPROTO_UDPLITE 136
-#endif
-#ifndef TCP_FASTOPEN_CONNECT
-#define TCP_FASTOPEN_CONNECT 30
-#endif
-
-#define TIMEOUT_S 10
 
 static const char *payload = "probe";
+
+#define PROG "probe"
+#include "probe-common.h"
 
 static void usage(void)
 {
@@ -69,76 +58,6 @@ static void usage(void)
 		"       probe loop tcp|udp ADDR PORT N\n"
 		"       probe listen tcp|udp|udplite ADDR PORT COUNTFILE\n");
 	exit(2);
-}
-
-static const char *errname(int e)
-{
-	static char buf[32];
-	const char *n = strerrorname_np(e);
-
-	if (n)
-		return n;
-	snprintf(buf, sizeof(buf), "E%d", e);
-	return buf;
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	/* async-signal-safe */
-	static const char msg[] = "TIMEOUT\n";
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
-struct target {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int family;
-};
-
-static int parse_port(const char *s)
-{
-	char *end;
-	long p;
-
-	errno = 0;
-	p = strtol(s, &end, 10);
-	if (errno || *end || end == s || p < 0 || p > 65535)
-		usage();
-	return (int)p;
-}
-
-static void parse_target(struct target *t, const char *addr, const char *port)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)&t->ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&t->ss;
-	int p = parse_port(port);
-
-	memset(t, 0, sizeof(*t));
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(p);
-		t->len = sizeof(*sin);
-		t->family = AF_INET;
-	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(p);
-		t->len = sizeof(*sin6);
-		t->family = AF_INET6;
-	} else {
-		fprintf(stderr, "probe: not an address literal: %s\n", addr);
-		exit(2);
-	}
-}
-
-static void set_timeouts(int fd)
-{
-	struct timeval tv = { .tv_sec = 5 };
-
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 static int new_socket_proto(int family, int type, int proto)
