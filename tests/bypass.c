@@ -140,21 +140,6 @@ static const struct sockaddr *sa(const struct target *t)
 	return (const struct sockaddr *)&t->ss;
 }
 
-static int new_socket(int family, int type, int proto)
-{
-	int fd = socket(family, type, proto);
-
-	if (fd < 0)
-		return -1;
-	if (family == AF_INET6) {
-		int off = 0;
-
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	}
-	set_timeouts(fd);
-	return fd;
-}
-
 static size_t plen(void)
 {
 	return strlen(payload);
@@ -164,7 +149,7 @@ static size_t plen(void)
 
 static int do_connect_proto(const struct target *t, int type, int proto, int send_too)
 {
-	int fd = new_socket(t->family, type, proto), err = 0;
+	int fd = open_socket(t->family, type, proto), err = 0;
 
 	if (fd < 0)
 		return errno;
@@ -178,7 +163,7 @@ static int do_connect_proto(const struct target *t, int type, int proto, int sen
 
 static int do_sendto_proto(const struct target *t, int family, int type, int proto)
 {
-	int fd = new_socket(family, type, proto), err = 0;
+	int fd = open_socket(family, type, proto), err = 0;
 
 	if (fd < 0)
 		return errno;
@@ -190,7 +175,7 @@ static int do_sendto_proto(const struct target *t, int family, int type, int pro
 
 static int do_tfo(const struct target *t)
 {
-	int fd = new_socket(t->family, SOCK_STREAM, 0), err = 0;
+	int fd = open_socket(t->family, SOCK_STREAM, 0), err = 0;
 
 	if (fd < 0)
 		return errno;
@@ -202,7 +187,7 @@ static int do_tfo(const struct target *t)
 
 static int do_tfo_connect(const struct target *t)
 {
-	int fd = new_socket(t->family, SOCK_STREAM, 0), err = 0, one = 1;
+	int fd = open_socket(t->family, SOCK_STREAM, 0), err = 0, one = 1;
 
 	if (fd < 0)
 		return errno;
@@ -218,7 +203,7 @@ static int do_tfo_connect(const struct target *t)
 
 static int do_sendmmsg(const struct target *t)
 {
-	int fd = new_socket(t->family, SOCK_DGRAM, 0), err = 0, n, i;
+	int fd = open_socket(t->family, SOCK_DGRAM, 0), err = 0, n, i;
 	struct mmsghdr mm[2];
 	struct iovec iov[2];
 
@@ -397,7 +382,7 @@ static int do_ping(const struct target *t)
 {
 	uint8_t buf[256];
 	int proto = t->family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-	int fd = new_socket(t->family, SOCK_DGRAM, proto), err = 0;
+	int fd = open_socket(t->family, SOCK_DGRAM, proto), err = 0;
 
 	if (fd < 0)
 		return errno;
@@ -486,7 +471,7 @@ static int do_srh(int tcp, const struct target *final, const struct target *firs
 
 	if (final->family != AF_INET6 || first->family != AF_INET6)
 		usage();
-	fd = new_socket(AF_INET6, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	fd = open_socket(AF_INET6, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
 	if (fd < 0)
 		return errno;
 	memset(&srh, 0, sizeof(srh));
@@ -527,7 +512,7 @@ static int do_lsrr(int tcp, const struct target *final, const struct target *fir
 
 	if (final->family != AF_INET || first->family != AF_INET)
 		usage();
-	fd = new_socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	fd = open_socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
 	if (fd < 0)
 		return errno;
 	n = lsrr_opt(o, first);
@@ -554,7 +539,7 @@ static int do_retopts(const struct target *final, const struct target *first, in
 
 	if (final->family != AF_INET || first->family != AF_INET)
 		usage();
-	fd = new_socket(AF_INET, SOCK_DGRAM, 0);
+	fd = open_socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0)
 		return errno;
 	memset(&u, 0, sizeof(u));
@@ -703,7 +688,7 @@ static int join_cgroup(const char *dir)
 
 static int do_precreated(const struct target *t, const char *cg)
 {
-	int fd = new_socket(t->family, SOCK_DGRAM, 0), err;
+	int fd = open_socket(t->family, SOCK_DGRAM, 0), err;
 
 	if (fd < 0)
 		return errno;
@@ -764,7 +749,7 @@ static int do_scm_rights(const struct target *t, const char *cg)
 	}
 	close(sp[1]);
 	/* the socket is created only after the child joined the cgroup */
-	if (read(sp[0], &c, 1) == 1 && (fd = new_socket(t->family, SOCK_DGRAM, 0)) >= 0) {
+	if (read(sp[0], &c, 1) == 1 && (fd = open_socket(t->family, SOCK_DGRAM, 0)) >= 0) {
 		union {
 			char buf[CMSG_SPACE(sizeof(int))];
 			struct cmsghdr align;
@@ -857,7 +842,7 @@ static int do_iouring(const struct target *t, int is_connect)
 	res = ring_setup(&r);
 	if (res < 0)
 		return say("io_uring-unavailable", -res);
-	fd = new_socket(t->family, is_connect ? SOCK_STREAM : SOCK_DGRAM, 0);
+	fd = open_socket(t->family, is_connect ? SOCK_STREAM : SOCK_DGRAM, 0);
 	if (fd < 0)
 		return errno;
 	memset(&sqe, 0, sizeof(sqe));

@@ -231,24 +231,30 @@ in_ns() {
 as_nobody() { timeout "$TO" "${NOBODY[@]}" "$@"; }
 as_container_root() { timeout "$TO" "${CONTAINER_ROOT[@]}" "$@"; }
 
-# probe_as CGROUP WHO MODE ADDR PORT: one probe, in the netns, as WHO
-# (root|nobody|container) in CGROUP ("-" = the test's own, unbound cgroup).
-# Prints the probe's word.
-probe_as() {
+# run_as CGROUP WHO CMD...: CMD in the netns, as WHO (root|nobody|container)
+# in CGROUP ("-" = the test's own, unbound cgroup).
+run_as() {
 	local cg=$1 who=$2 pre=()
 	shift 2
 	case $who in
 	root) pre=() ;;
 	nobody) pre=("${NOBODY[@]}") ;;
 	container) pre=("${CONTAINER_ROOT[@]}") ;;
-	*) echo "probe_as: bad WHO $who" >&2; return 2 ;;
+	*) echo "run_as: bad WHO $who" >&2; return 2 ;;
 	esac
 	if [ "$cg" = - ]; then
-		timeout "$TO" nsenter --net="/run/netns/$NS" "${pre[@]}" "$PROBE" "$@"
+		timeout "$TO" nsenter --net="/run/netns/$NS" "${pre[@]}" "$@"
 	else
 		timeout "$TO" sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
-			nsenter --net="/run/netns/$NS" "${pre[@]}" "$PROBE" "$@"
+			nsenter --net="/run/netns/$NS" "${pre[@]}" "$@"
 	fi
+}
+
+# probe_as CGROUP WHO MODE ADDR PORT: one probe, run_as; prints the probe's word.
+probe_as() {
+	local cg=$1 who=$2
+	shift 2
+	run_as "$cg" "$who" "$PROBE" "$@"
 }
 
 # expect NAME WORD CGROUP WHO MODE ADDR PORT: the probe prints WORD.

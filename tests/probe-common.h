@@ -107,4 +107,20 @@ static void set_timeouts(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
+/* A socket with timeouts; an AF_INET6 one also takes v4-mapped destinations. */
+static int open_socket(int family, int type, int proto)
+{
+	int fd = socket(family, type, proto);
+
+	if (fd < 0)
+		return -1;
+	if (family == AF_INET6) {
+		int off = 0;
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	}
+	set_timeouts(fd);
+	return fd;
+}
+
 #endif

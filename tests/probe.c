@@ -60,25 +60,9 @@ static void usage(void)
 	exit(2);
 }
 
-static int new_socket_proto(int family, int type, int proto)
-{
-	int fd = socket(family, type, proto);
-
-	if (fd < 0)
-		return -1;
-	if (family == AF_INET6) {
-		int off = 0;
-
-		/* v4-mapped destinations must be usable */
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	}
-	set_timeouts(fd);
-	return fd;
-}
-
 static int new_socket(int family, int type)
 {
-	return new_socket_proto(family, type, 0);
+	return open_socket(family, type, 0);
 }
 
 /* Each attempt returns 0 on success or a positive errno. */
@@ -246,7 +230,7 @@ out:
 
 static int do_mptcp(const struct target *t)
 {
-	int fd = new_socket_proto(t->family, SOCK_STREAM, IPPROTO_MPTCP), err = 0;
+	int fd = open_socket(t->family, SOCK_STREAM, IPPROTO_MPTCP), err = 0;
 
 	if (fd < 0)
 		return errno;
@@ -258,7 +242,7 @@ static int do_mptcp(const struct target *t)
 
 static int do_udplite(const struct target *t)
 {
-	int fd = new_socket_proto(t->family, SOCK_DGRAM, IPPROTO_UDPLITE), err = 0;
+	int fd = open_socket(t->family, SOCK_DGRAM, IPPROTO_UDPLITE), err = 0;
 
 	if (fd < 0)
 		return errno;

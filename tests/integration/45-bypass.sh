@@ -123,23 +123,6 @@ flush() {
 
 loglines() { wc -l <"$T/sniff.log"; }
 
-# run_in CG WHO CMD...: CMD in the netns, as WHO, in CGROUP (- = unbound).
-run_in() {
-	local cg=$1 who=$2 pre=()
-	shift 2
-	case $who in
-	root) pre=() ;;
-	nobody) pre=("${NOBODY[@]}") ;;
-	container) pre=("${CONTAINER_ROOT[@]}") ;;
-	esac
-	if [ "$cg" = - ]; then
-		timeout "$TO" nsenter --net="/run/netns/$NS" "${pre[@]}" "$@"
-	else
-		timeout "$TO" sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
-			nsenter --net="/run/netns/$NS" "${pre[@]}" "$@"
-	fi
-}
-
 NTRY=0
 # try CG WHO MODE ARGS...: one bypass attempt; sets WORD (its output) and
 # WINDOW (the packets it caused, outside the proxy's TCP traffic).
@@ -149,7 +132,7 @@ try() {
 	NTRY=$((NTRY + 1))
 	TAG=t$NTRY
 	before=$(loglines)
-	WORD=$(BYPASS_TAG=$TAG run_in "$cg" "$who" "$BYPASS" "$@" 2>"$T/bypass.err")
+	WORD=$(BYPASS_TAG=$TAG run_as "$cg" "$who" "$BYPASS" "$@" 2>"$T/bypass.err")
 	flush "$before" || return 1
 	# the proxy's own TCP conversation is allowed traffic
 	WINDOW=$(printf '%s\n' "$WINDOW" | awk -v p4="$P4" -v p6="$P6" \
@@ -289,14 +272,14 @@ fi
 for who in nobody container; do
 	# allowed: the proxy, over the TCP paths (positive controls in the cgroup)
 	for m in tcp tfo tfo-connect mptcp iouring-connect; do
-		w=$(run_in "$FREE" "$who" "$BYPASS" "$m" "$P4" 3128 2>&1)
+		w=$(run_as "$FREE" "$who" "$BYPASS" "$m" "$P4" 3128 2>&1)
 		case $w in
 		ok) pass "$who/free/$m-proxy4-allowed" ;;
 		io_uring-unavailable:*) note "$who/free/$m-proxy4-allowed" "$w" ;;
 		*) fail "$who/free/$m-proxy4-allowed" "got '$w'" ;;
 		esac
 	done
-	w=$(run_in "$FREE" "$who" "$BYPASS" tcp "::ffff:$P4" 3128 2>&1)
+	w=$(run_as "$FREE" "$who" "$BYPASS" tcp "::ffff:$P4" 3128 2>&1)
 	check_eq "$who/free/tcp-mapped-proxy-allowed" ok "$w"
 
 	# 1. UDP-Lite, connect+send and sendto, v4, v6, v4-mapped
@@ -356,9 +339,9 @@ note container/free/af-packet6 "AF_PACKET as container root (CAP_NET_RAW): '$WOR
 
 # 7. BPF_PROG_DETACH with no program fd: links only, nothing detaches
 for who in nobody container; do
-	w=$(run_in "$FREE" "$who" "$BYPASS" detach "$FREE" 2>&1)
+	w=$(run_as "$FREE" "$who" "$BYPASS" detach "$FREE" 2>&1)
 	[ "$w" != ok ] && pass "$who/prog-detach-direct" || fail "$who/prog-detach-direct" "detached: $w"
-	w=$(run_in "$FREE" "$who" "$BYPASS" detach-userns 2>&1)
+	w=$(run_as "$FREE" "$who" "$BYPASS" detach-userns 2>&1)
 	case $w in
 	ok) fail "$who/prog-detach-userns" "detached after unshare: $w" ;;
 	unshare:* | uid_map:* | gid_map:* | mount:*)
@@ -367,7 +350,7 @@ for who in nobody container; do
 	*) pass "$who/prog-detach-userns" ;;
 	esac
 done
-w=$(run_in - root "$BYPASS" detach "$FREE" 2>&1)
+w=$(run_as - root "$BYPASS" detach "$FREE" 2>&1)
 [ "$w" != ok ] && pass root/prog-detach-direct || fail root/prog-detach-direct "detached: $w"
 # still enforced after all that
 check egressctl-check-after-detach-attempts ectl check "$FREE"
@@ -420,18 +403,18 @@ for who in nobody container; do
 	not_to "$who/pro/compat-lsrr-udp" "$D4" "$PRO" "$who" compat-lsrr udp "$A4" "$D4" 53
 done
 # the setsockopt program refuses source routes in every bound cgroup
-w=$(run_in "$PRO" nobody "$BYPASS" srh udp "$A6" "$D6" 53 2>&1)
+w=$(run_as "$PRO" nobody "$BYPASS" srh udp "$A6" "$D6" 53 2>&1)
 check_eq pro/srh-setsockopt-refused setsockopt:EPERM "$w"
-w=$(run_in "$PRO" container "$BYPASS" lsrr udp "$A4" "$D4" 53 2>&1)
+w=$(run_as "$PRO" container "$BYPASS" lsrr udp "$A4" "$D4" 53 2>&1)
 check_eq pro/lsrr-setsockopt-refused setsockopt:EPERM "$w"
 # ... but setsockopt() through the 32-bit entry (int $0x80 on x86_64: a
 # 32-bit program in the sandbox) runs no cgroup setsockopt program: the
 # kernel skips them for compat syscalls.  The option is set; the backstop
 # then drops the packet by its real first hop, and the send fails (EPERM).
 if [ "$(uname -m)" = x86_64 ]; then
-	w=$(run_in "$FREE" nobody "$BYPASS" compat-srh udp "$P6" "$D6" 3128 2>&1)
+	w=$(run_as "$FREE" nobody "$BYPASS" compat-srh udp "$P6" "$D6" 3128 2>&1)
 	check_eq free/compat-srh-stopped-by-backstop EPERM "$w"
-	w=$(run_in "$FREE" container "$BYPASS" compat-lsrr udp "$P4" "$D4" 3128 2>&1)
+	w=$(run_as "$FREE" container "$BYPASS" compat-lsrr udp "$P4" "$D4" 3128 2>&1)
 	check_eq free/compat-lsrr-stopped-by-backstop EPERM "$w"
 fi
 
