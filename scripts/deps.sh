@@ -24,5 +24,5 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	created_policy=1
 fi
 trap '[ -n "$created_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get -o DPkg::Lock::Timeout=900 update -qq
+apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends $missing >/dev/null
