@@ -8,10 +8,10 @@
 
 #define fail(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
 
-int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
-	       int *npos, char *err, size_t errlen)
+int opts_parse_flags(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
+		     int *npos, unsigned int flags, char *err, size_t errlen)
 {
-	bool only_pos = false;
+	bool only_pos = false, seen[OPTS_MAX] = {};
 
 	*npos = 0;
 	for (int i = 0; i < argc; i++) {
@@ -23,6 +23,9 @@ int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int ma
 			if (*npos == maxpos)
 				fail("unexpected argument '%s'", a);
 			pos[(*npos)++] = argv[i];
+			/* CMD's own options are CMD's: nothing after it is egressctl's */
+			if (flags & OPTS_STOP_AT_POS)
+				only_pos = true;
 			continue;
 		}
 		if (!strcmp(a, "--")) {
@@ -38,6 +41,11 @@ int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int ma
 				break;
 		if (!o || !o->name)
 			fail("unknown option '%s'", a);
+		if (o - opts < OPTS_MAX) {
+			if (seen[o - opts])
+				fail("option '--%s' is given twice (give it once)", o->name);
+			seen[o - opts] = true;
+		}
 		if (o->has_arg) {
 			if (eq) {
 				*o->val = eq + 1;
@@ -53,6 +61,12 @@ int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int ma
 			*o->set = true;
 	}
 	return 0;
+}
+
+int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
+	       int *npos, char *err, size_t errlen)
+{
+	return opts_parse_flags(argc, argv, opts, pos, maxpos, npos, 0, err, errlen);
 }
 
 int rule_cmd_parse(int argc, char **argv, struct rule_cmd *out, char *err, size_t errlen)
@@ -233,10 +247,11 @@ char *read_text(const char *path, size_t limit, size_t *len)
 	return buf;
 }
 
-static struct policy *file_policy(struct policy_file *f, const char *name)
+static struct policy *file_policy(struct policy_file *f, const char *name, int lineno)
 {
 	struct policy *np;
 	bool *nd;
+	int *nl;
 
 	for (size_t i = 0; i < f->n; i++)
 		if (!strcmp(f->pol[i].name, name))
@@ -249,6 +264,11 @@ static struct policy *file_policy(struct policy_file *f, const char *name)
 	if (!nd)
 		return NULL;
 	f->declared = nd;
+	nl = realloc(f->line, (f->n + 1) * sizeof(*nl));
+	if (!nl)
+		return NULL;
+	f->line = nl;
+	f->line[f->n] = lineno;
 	memset(&f->pol[f->n], 0, sizeof(*np));
 	snprintf(f->pol[f->n].name, EGRESS_NAME_MAX, "%s", name);
 	f->pol[f->n].dflt = EGRESS_DENY;
@@ -256,7 +276,8 @@ static struct policy *file_policy(struct policy_file *f, const char *name)
 	return &f->pol[f->n++];
 }
 
-static int file_line(struct policy_file *f, int argc, char **argv, char *err, size_t errlen)
+static int file_line(struct policy_file *f, int argc, char **argv, int lineno, char *err,
+		     size_t errlen)
 {
 	struct policy *p;
 	int ret;
@@ -267,8 +288,12 @@ static int file_line(struct policy_file *f, int argc, char **argv, char *err, si
 		ret = rule_cmd_parse(argc - 1, argv + 1, &rc, err, errlen);
 		if (ret)
 			return ret;
+		/* a file changes only the policies it names: no implicit 'default' */
+		if (!rc.policy)
+			fail("'%s' without --policy: in a policy file every rule names its policy "
+			     "(add '--policy NAME'; for the default policy '--policy default')", argv[0]);
 		rc.rule.action = !strcmp(argv[0], "allow") ? EGRESS_ALLOW : EGRESS_DENY;
-		p = file_policy(f, rc.policy ? rc.policy : "default");
+		p = file_policy(f, rc.policy, lineno);
 		return p ? policy_append_rule(p, &rc.rule) : -ENOMEM;
 	}
 	if (!strcmp(argv[0], "policy") && argc > 1 && !strcmp(argv[1], "add")) {
@@ -277,7 +302,7 @@ static int file_line(struct policy_file *f, int argc, char **argv, char *err, si
 		ret = policy_add_parse(argc - 2, argv + 2, &pc, err, errlen);
 		if (ret)
 			return ret;
-		p = file_policy(f, pc.name);
+		p = file_policy(f, pc.name, lineno);
 		if (!p)
 			return -ENOMEM;
 		if (f->declared[p - f->pol])
@@ -348,7 +373,7 @@ int policy_file_parse(const char *text, struct policy_file *f, char *err, size_t
 		}
 		ret = split_words(copy, &argv, &argc, msg, sizeof(msg));
 		if (!ret && argc)
-			ret = file_line(f, argc, argv, msg, sizeof(msg));
+			ret = file_line(f, argc, argv, lineno, msg, sizeof(msg));
 		free(argv);
 		free(copy);
 		if (ret) {
@@ -377,6 +402,7 @@ void policy_file_free(struct policy_file *f)
 		policy_free(&f->pol[i]);
 	free(f->pol);
 	free(f->declared);
+	free(f->line);
 	memset(f, 0, sizeof(*f));
 }
 

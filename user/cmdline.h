@@ -21,10 +21,15 @@ struct opt {
 
 /*
  * Splits argv into options and positionals ("--" ends options).  Unknown
- * options, missing values and more than maxpos positionals are errors.
+ * options, missing values, an option given twice and more than maxpos
+ * positionals are errors.
  */
 int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
 	       int *npos, char *err, size_t errlen);
+#define OPTS_MAX 32		/* options a table may have (repeats are checked among these) */
+#define OPTS_STOP_AT_POS 1	/* the first positional ends the options (run CMD ARGS...) */
+int opts_parse_flags(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
+		     int *npos, unsigned int flags, char *err, size_t errlen);
 
 /* "allow|deny|remove CIDR [--proto P] [--port N|N-M] [--policy NAME]" */
 struct rule_cmd {
@@ -62,9 +67,14 @@ char *read_text(const char *path, size_t limit, size_t *len);
 struct policy_file {
 	struct policy *pol;
 	bool *declared;		/* the file has "policy add" for it */
+	int *line;		/* the first line that names it */
 	size_t n;
 };
-/* Errors are "LINE: reason" (the caller prefixes the file name). */
+/*
+ * Errors are "LINE: reason" (the caller prefixes the file name).  Every
+ * rule line names its policy (--policy): a file never edits 'default' by
+ * omission.
+ */
 int policy_file_parse(const char *text, struct policy_file *out, char *err, size_t errlen);
 void policy_file_free(struct policy_file *f);
 /* The lines that recreate p (canonical order, stable). */
