@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* cmdline.c - options, rule and policy commands, policy files. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -435,4 +436,100 @@ void policy_export(FILE *out, const struct policy *p)
 		}
 		fprintf(out, " --policy %s\n", p->name);
 	}
+}
+
+/*
+ * The points where a decision can change: a CIDR's first address and the
+ * address after its last.  Since CIDRs nest or are disjoint, every range
+ * of addresses that two policies decide alike starts at one of them.
+ */
+static int add_addr(struct cidr **v, size_t *n, size_t *cap, const struct cidr *c, bool after)
+{
+	struct cidr a = *c;
+	unsigned int bits = a.family == EGRESS_FAM_V4 ? 32 : 128;
+
+	if (after) {
+		int i;
+
+		for (unsigned int b = a.plen; b < bits; b++)
+			a.addr[b / 8] |= 0x80 >> (b % 8);
+		for (i = bits / 8 - 1; i >= 0 && ++a.addr[i] == 0; i--)
+			;
+		if (i < 0)
+			return 0;	/* past the end of the family */
+	}
+	a.plen = bits;
+	if (*n == *cap) {
+		struct cidr *nv = realloc(*v, (*cap = *cap ? *cap * 2 : 64) * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+	}
+	(*v)[(*n)++] = a;
+	return 0;
+}
+
+static int add_port(uint32_t *v, size_t *n, uint32_t p)
+{
+	if (p > 65535)
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		if (v[i] == p)
+			return 0;
+	v[(*n)++] = p;
+	return 0;
+}
+
+int policy_narrows(const struct policy *outer, const struct policy *inner, struct cidr *dst,
+		   uint8_t *proto, uint16_t *port)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP };
+	const struct policy *both[2] = { outer, inner };
+	size_t na = 0, acap = 0, np = 0, nrules = outer->nrules + inner->nrules;
+	struct cidr *addrs = NULL, root = {};
+	uint32_t *ports = malloc((2 * nrules + 2) * sizeof(*ports));
+	int ret = 0;
+
+	if (!ports)
+		return -ENOMEM;
+	root.family = EGRESS_FAM_V4;
+	ret = add_addr(&addrs, &na, &acap, &root, false);
+	root.family = EGRESS_FAM_V6;
+	if (!ret)
+		ret = add_addr(&addrs, &na, &acap, &root, false);
+	add_port(ports, &np, 0);
+	add_port(ports, &np, 1);
+	for (int k = 0; k < 2 && !ret; k++) {
+		for (size_t i = 0; i < both[k]->nrules && !ret; i++) {
+			const struct rule *r = &both[k]->rules[i];
+
+			ret = add_addr(&addrs, &na, &acap, &r->cidr, false);
+			if (!ret)
+				ret = add_addr(&addrs, &na, &acap, &r->cidr, true);
+			add_port(ports, &np, r->port_lo);
+			add_port(ports, &np, (uint32_t)r->port_hi + 1);
+		}
+	}
+	/* every case costs a walk over both policies' rules */
+	if (!ret && (double)na * np * 3 * (nrules + 1) > 5e7)
+		ret = -E2BIG;
+	for (size_t a = 0; !ret && a < na; a++)
+		for (size_t q = 0; !ret && q < np; q++)
+			for (size_t k = 0; !ret && k < sizeof(protos); k++) {
+				uint16_t pt = protos[k] == IPPROTO_ICMP ? 0 : ports[q];
+
+				if (protos[k] == IPPROTO_ICMP ? q != 0 : pt == 0)
+					continue;	/* ICMP: no ports; TCP, UDP: 1-65535 */
+				if (policy_decide_slow(inner, &addrs[a], protos[k], pt) == EGRESS_ALLOW &&
+				    policy_decide_slow(outer, &addrs[a], protos[k], pt) == EGRESS_DENY) {
+					*dst = addrs[a];
+					*proto = protos[k];
+					*port = pt;
+					ret = 1;
+				}
+			}
+	free(addrs);
+	free(ports);
+	return ret;
 }

@@ -80,4 +80,14 @@ void policy_file_free(struct policy_file *f);
 /* The lines that recreate p (canonical order, stable). */
 void policy_export(FILE *f, const struct policy *p);
 
+/*
+ * Whether outer denies a destination that inner allows: a cgroup bound to
+ * inner below one bound to outer is decided by both, so it cannot reach
+ * it.  1 with an example (dst a host address, proto, port; port 0 for
+ * ICMP and other protocols), 0 when inner allows nothing outer denies,
+ * -E2BIG when the policies are too large to compare here.
+ */
+int policy_narrows(const struct policy *outer, const struct policy *inner, struct cidr *dst,
+		   uint8_t *proto, uint16_t *port);
+
 #endif

@@ -625,6 +625,48 @@ static void test_policy_file_records_first_line(void **state)
 	assert_null(f.line);
 }
 
+/* policy_narrows: what attach warns about under a bound ancestor (issue 14) */
+static void test_policy_narrows_tiers(void **state)
+{
+	struct policy_file f;
+	struct policy *free_, *pro, *lab, *wide;
+	struct cidr dst;
+	uint8_t proto;
+	uint16_t port;
+	char s[CIDR_STR_LEN];
+
+	file_ok("policy add free --default deny\n"
+		"allow 192.0.2.10/32 --proto tcp --port 3128 --policy free\n"
+		"policy add pro --default allow\n"
+		"deny 192.0.2.254/32 --policy pro\n"
+		"policy add lab --default deny\n"
+		"allow 10.0.0.0/8 --proto tcp --port 443 --policy lab\n"
+		"policy add wide --default deny\n"
+		"allow 10.0.0.0/8 --policy wide\n"
+		"deny 10.1.2.0/24 --policy wide\n", &f);
+	free_ = file_find(&f, "free");
+	pro = file_find(&f, "pro");
+	lab = file_find(&f, "lab");
+	wide = file_find(&f, "wide");
+	/* pro under free: free still denies what pro allows */
+	assert_int_equal(policy_narrows(free_, pro, &dst, &proto, &port), 1);
+	assert_int_equal(policy_decide_slow(pro, &dst, proto, port), ALLOW);
+	assert_int_equal(policy_decide_slow(free_, &dst, proto, port), DENY);
+	/* free under pro narrows: nothing to warn about */
+	assert_int_equal(policy_narrows(pro, free_, &dst, &proto, &port), 0);
+	assert_int_equal(policy_narrows(free_, free_, &dst, &proto, &port), 0);
+	/* the hole in the middle is found, with the inner rule's protocol and port */
+	assert_int_equal(policy_narrows(wide, lab, &dst, &proto, &port), 1);
+	format_cidr(&dst, s, sizeof(s));
+	assert_string_equal(s, "10.1.2.0/32");
+	assert_int_equal(proto, TCP);
+	assert_int_equal(port, 443);
+	assert_int_equal(policy_narrows(lab, wide, &dst, &proto, &port), 1);
+	assert_int_equal(policy_decide_slow(wide, &dst, proto, port), ALLOW);
+	assert_int_equal(policy_decide_slow(lab, &dst, proto, port), DENY);
+	policy_file_free(&f);
+}
+
 static void test_policy_file_conflict_rejected(void **state)
 {
 	file_bad("policy add web\n"
@@ -1001,6 +1043,7 @@ const struct CMUnitTest cmdline_tests[] = {
 	cmocka_unit_test(test_opts_parse_repeats_and_stop_at_positional),
 	cmocka_unit_test(test_policy_file_rule_without_policy_refused),
 	cmocka_unit_test(test_policy_file_records_first_line),
+	cmocka_unit_test(test_policy_narrows_tiers),
 	cmocka_unit_test(test_policy_file_conflict_rejected),
 	cmocka_unit_test(test_policy_file_conflict_error_names_line),
 	cmocka_unit_test(test_policy_export_golden),
