@@ -76,13 +76,15 @@ struct cmd_help {
 	"  --port N|N-M         a port or a range, 1-65535 (default: any port)\n" \
 	"  --policy NAME        the policy (default: default)\n"
 #define POLICY_OPTS \
-	"  --default allow|deny the verdict when no rule matches (add: deny; set: unchanged)\n" \
-	"  --errno NAME         the error of denials: EPERM, EACCES, ECONNREFUSED, ENETUNREACH,\n" \
-	"                       EHOSTUNREACH, ECONNRESET, ETIMEDOUT, EADDRNOTAVAIL, ENETDOWN\n" \
-	"                       (add: EPERM; set: unchanged)\n" \
-	"  --hint TEMPLATE      the message for the sandbox's user, with {dst} {dport} {proto}\n" \
-	"                       {policy} {comm} {pid} (add: none, events carry a generic hint)\n" \
-	"  --ping allow|deny    ICMP ping sockets under a deny-default policy (add: deny)\n"
+	"  --default allow|deny the verdict when no rule matches (default: deny on add, unchanged on set)\n" \
+	"  --errno NAME         the error of denials (default: EPERM on add, unchanged on set): EPERM,\n" \
+	"                       EACCES, ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ECONNRESET,\n" \
+	"                       ETIMEDOUT, EADDRNOTAVAIL, ENETDOWN\n" \
+	"  --hint TEMPLATE      the message for the sandbox's user (default: none on add, events carry\n" \
+	"                       a generic hint; unchanged on set), with {dst} {dport} {proto} {policy}\n" \
+	"                       {comm} {pid}\n" \
+	"  --ping allow|deny    ICMP ping sockets under a deny-default policy (default: deny on add,\n" \
+	"                       unchanged on set)\n"
 static const struct cmd_help helps[] = {
 	{ "allow", "allow CIDR [--proto tcp|udp|any] [--port N|N-M] [--policy NAME]",
 	  "Adds an allow rule; a rule with the same CIDR, protocol and ports changes its action.",
@@ -120,7 +122,8 @@ static const struct cmd_help helps[] = {
 	  "the way to move a sandbox between tier cgroups (free -> pro).  Sockets the processes\n"
 	  "made before the move stay decided where they were made.",
 	  "  PID...               the processes to move (each with all its threads)\n"
-	  "  --cgroup SRC         every process of the cgroup SRC (frozen while they move)\n"
+	  "  --cgroup SRC         every process of the cgroup SRC, frozen while they move (default:\n"
+	  "                       none, give PIDs)\n"
 	  "  --to DIR             the cgroup v2 directory to move them to (required)\n",
 	  "example: egressctl move --cgroup /sys/fs/cgroup/tiers/free/sb1 --to /sys/fs/cgroup/tiers/pro/sb1\n" },
 	{ "check", "check DIR",
@@ -223,31 +226,32 @@ static void print_json(json_t *o)
 	json_decref(o);
 }
 
-/* Edit distance, for "did you mean": insertions, deletions, substitutions. */
+/* Edit distance, for "did you mean": insertions, deletions, substitutions, transpositions. */
 static size_t edit_distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b), d[64];
+	size_t la = strlen(a), lb = strlen(b), d[32][32];
 
-	if (la >= 63 || lb >= 63)
+	if (la >= 31 || lb >= 31)
 		return 64;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
 	for (size_t j = 0; j <= lb; j++)
-		d[j] = j;
+		d[0][j] = j;
 	for (size_t i = 1; i <= la; i++) {
-		size_t diag = d[0];
-
-		d[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t up = d[j], best = diag + (a[i - 1] != b[j - 1]);
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
 
-			if (up + 1 < best)
-				best = up + 1;
-			if (d[j - 1] + 1 < best)
-				best = d[j - 1] + 1;
-			d[j] = best;
-			diag = up;
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
 		}
 	}
-	return d[lb];
+	return d[la][lb];
 }
 
 /* The name nearest to word (a prefix, or at most 2 edits), or NULL. */
