@@ -107,7 +107,10 @@ test: deps-test
 	$(Q)bash tests/run.sh
 
 run: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all || { echo "make run: the build failed (see above)" >&2; exit 1; }
+	$(Q)echo "make run: egressd runs in the foreground (Ctrl-C stops it; enforcement stays pinned)."
+	$(Q)echo "make run: egressctl is $(abspath $(BUILD))/egressctl; in another shell, in this directory:"
+	$(Q)echo "make run:   export PATH=\"\$$PWD/$(BUILD):\$$PATH\"   (or: make install)"
 	$(Q)exec $(BUILD)/egressd
 
 install: all
@@ -142,6 +145,8 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	done
 
 # The free and pro tiers end to end, told for a person (Squid, runc, Python; root).
-demo: all
-	$(Q)sh scripts/deps.sh demo
-	$(Q)bash demo/demo.sh
+demo:
+	$(Q)sh scripts/deps.sh demo || { echo "make demo: installing runc, squid and python3 failed (see above)" >&2; exit 1; }
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/probe || \
+		{ echo "make demo: building build/egressd, build/egressctl and build/tests/probe failed (see above)" >&2; exit 1; }
+	$(Q)bash demo/demo.sh || { echo "make demo: the demo did not run as described (exit $$?; see its output above)" >&2; exit 1; }
