@@ -149,4 +149,6 @@ demo:
 	$(Q)sh scripts/deps.sh demo || { echo "make demo: installing runc, squid and python3 failed (see above)" >&2; exit 1; }
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/probe || \
 		{ echo "make demo: building build/egressd, build/egressctl and build/tests/probe failed (see above)" >&2; exit 1; }
-	$(Q)bash demo/demo.sh || { echo "make demo: the demo did not run as described (exit $$?; see its output above)" >&2; exit 1; }
+	$(Q)EGRESSD=$(abspath $(BUILD))/egressd EGRESSCTL=$(abspath $(BUILD))/egressctl \
+		PROBE=$(abspath $(BUILD))/tests/probe bash demo/demo.sh || \
+		{ echo "make demo: the demo did not run as described (see its output above)" >&2; exit 1; }
