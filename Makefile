@@ -3,6 +3,7 @@
 #   make            build/egressd, build/egressctl
 #   make test       unit and integration tests against the running kernel (root)
 #   make run        egressd in the foreground with the embedded default policy (root)
+#   make demo       the free and pro tiers end to end, told for a person (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Graph: bpf/*.bpf.c -> build/*.bpf.o -> build/*.skel.h -> build/user/*.o -> binaries.
@@ -103,7 +104,8 @@ unit: $(BUILD)/tests/unit_tests
 # Installs what it needs, builds, runs every test; the last line is "N passed, N failed".
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/unit_tests $(BUILD)/tests/probe \
-		$(if $(wildcard tests/bypass.c),$(BUILD)/tests/bypass)
+		$(if $(wildcard tests/bypass.c),$(BUILD)/tests/bypass) || \
+		{ echo "make test: building the binaries and test programs failed (see above)" >&2; exit 1; }
 	$(Q)bash tests/run.sh
 
 run: deps
@@ -122,7 +124,7 @@ clean:
 
 # Benchmarks: figures as ratios against a baseline measured in the same run (bench/RESULTS.md).
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all || { echo "make bench: the build failed (see above)" >&2; exit 1; }
 	$(Q)bash bench/run.sh
 
 # Fuzzing: libFuzzer targets over the parsers; each runs FUZZ_SECONDS (corpus in tests/fuzz/corpus).
