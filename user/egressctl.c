@@ -110,42 +110,44 @@ static const struct cmd_help helps[] = {
 	  "Prints every policy (by name): NAME DEFAULT ERRNO RULES BOUND.",
 	  "  --json               a JSON array of {name, default, errno, rules, bound, hint}\n", NULL },
 	{ "attach", "attach DIR [--policy NAME]",
-	  "Binds a cgroup v2 directory and everything below it to a policy (a bound one switches\n"
-	  "atomically).  Bound ancestors keep deciding too: a connection must pass every policy on\n"
-	  "the path, so attach warns when one of them denies what NAME allows.",
+	  "Binds a cgroup v2 directory and everything below it to a policy.\n\n"
+	  "A bound one switches atomically.  Bound ancestors keep deciding too: a connection must pass\n"
+	  "every policy on the path, so attach warns when one of them denies what NAME allows.",
 	  "  DIR                  a cgroup v2 directory\n"
 	  "  --policy NAME        the policy (default: default)\n",
 	  "example: egressctl attach /sys/fs/cgroup/tiers/free --policy free\n" },
 	{ "detach", "detach DIR", "Unbinds a cgroup v2 directory.", "  DIR                  a bound cgroup v2 directory\n", NULL },
 	{ "move", "move PID... --to DIR | move --cgroup SRC --to DIR",
-	  "Moves processes into another cgroup, refused unless DIR is enforced (as 'check' says):\n"
-	  "the way to move a sandbox between tier cgroups (free -> pro).  Sockets the processes\n"
-	  "made before the move stay decided where they were made.",
+	  "Moves processes into another cgroup: how a sandbox changes tier (free -> pro).\n\n"
+	  "Refused unless DIR is enforced (as 'check' says).  Sockets the processes made before the\n"
+	  "move stay decided where they were made.",
 	  "  PID...               the processes to move (each with all its threads)\n"
 	  "  --cgroup SRC         every process of the cgroup SRC, frozen while they move (default:\n"
 	  "                       none, give PIDs)\n"
 	  "  --to DIR             the cgroup v2 directory to move them to (required)\n",
 	  "example: egressctl move --cgroup /sys/fs/cgroup/tiers/free/sb1 --to /sys/fs/cgroup/tiers/pro/sb1\n" },
 	{ "check", "check DIR",
-	  "Verifies that every egress program is in force on DIR and that DIR or an ancestor is bound\n"
-	  "to an existing policy; prints every binding on the path and the policy in force\n"
-	  "(e.g. free ∧ pro: both decide).  Exit 1 unless fully enforced.",
+	  "Verifies that DIR is enforced; exit 1 unless it is.\n\n"
+	  "Every egress program must be in force on DIR, and DIR or an ancestor bound to an existing\n"
+	  "policy.  Prints every binding on the path and the policy in force (free \u2227 pro: both decide).",
 	  "  DIR                  a cgroup v2 directory\n", NULL },
 	{ "oci-hook", "oci-hook [poststop] [--policy NAME] [--strict]",
-	  "The OCI runtime hook (state JSON on stdin): createRuntime binds the container's cgroup and\n"
-	  "verifies it before its process runs; poststop removes what createRuntime made.",
+	  "The OCI runtime hook: binds a container's cgroup before its process runs.\n\n"
+	  "Reads the OCI state JSON on stdin.  createRuntime (the default) binds the container's cgroup\n"
+	  "and verifies it as 'check' does; poststop removes what createRuntime made.",
 	  "  --policy NAME        the policy (default: the annotation egress.policy)\n"
 	  "  --strict             refuse configs that defeat egress (default: warn)\n", NULL },
 	{ "gc", "gc", "Removes the bindings and per-cgroup state of deleted cgroups (egressd does this every 10 s).", "", NULL },
 	{ "run", "run [--policy NAME] [--cgroup-parent DIR] [--] CMD [ARG...]",
-	  "Runs CMD in a fresh cgroup bound to a policy before CMD's first instruction; waits, removes\n"
-	  "the cgroup, exits with CMD's status (128+N if killed by signal N).  Options end at CMD.",
+	  "Runs CMD in a fresh cgroup, bound to a policy before CMD's first instruction.\n\n"
+	  "Waits, removes the cgroup, exits with CMD's status (128+N if killed by signal N).  Options\n"
+	  "end at CMD: what follows it is CMD's.",
 	  "  --policy NAME        the policy (default: default)\n"
 	  "  --cgroup-parent DIR  where the cgroup is made (default: <cgroup2 mount>/egress-run)\n",
 	  "example: egressctl run --policy free -- python3 sandbox.py\n" },
 	{ "apply", "apply -f FILE",
-	  "Replaces every policy the file names with exactly what it says, each atomically; checks the\n"
-	  "whole file first and changes nothing when anything is wrong.",
+	  "Replaces every policy the file names with exactly what it says, each atomically.\n\n"
+	  "Checks the whole file first and changes nothing when anything is wrong.",
 	  "  -f, --file FILE      the policy file, - for standard input (required)\n",
 	  "file format: egressctl's command lines without 'egressctl', one a line, # comments, words\n"
 	  "quoted as in a shell: 'policy add' lines and 'allow'/'deny' lines, every rule with --policy:\n"
@@ -155,8 +157,9 @@ static const struct cmd_help helps[] = {
 	  "Prints the policies as a file 'apply' accepts (export, apply, export prints the same bytes).",
 	  "  --policy NAME        only this policy (default: all)\n", NULL },
 	{ "status", "status [--json]",
-	  "Prints whether egress is loaded, its programs, the policies (by name) with rule counts and\n"
-	  "counters, and the bindings as a tree with the policy in force on each.  Exit 1 when not loaded.",
+	  "Prints egress's state: programs, policies, counters, bindings; exit 1 when not loaded.\n\n"
+	  "Policies by name, with rule counts and counters; bindings as a tree, with the policy in\n"
+	  "force on each.",
 	  "  --json               the same as JSON\n", NULL },
 	{ "events", "events [--follow] [--cgroup DIR] [--format json|text|hint] [--socket PATH]",
 	  "Prints denial events from egressd: the recent ones, and with --follow every new one.",
@@ -296,7 +299,13 @@ static char **common_only(int argc, char **argv, struct common *c, const char *u
 			print_help(help_key ? help_key : cmd_name, usage);
 			exit(0);
 		}
-		if ((!strcmp(argv[i], "--pin-dir") && i + 1 < argc) || !strncmp(argv[i], "--pin-dir=", 10)) {
+		if (!strcmp(argv[i], "--pin-dir") && i + 1 == argc) {
+			free(rest);
+			die(2, "option '--pin-dir' needs a value");
+			*nrest = -1;
+			return NULL;
+		}
+		if (!strcmp(argv[i], "--pin-dir") || !strncmp(argv[i], "--pin-dir=", 10)) {
 			if (c->pin_dir) {
 				free(rest);
 				die(2, "option '--pin-dir' is given twice (give it once)");
@@ -1976,7 +1985,7 @@ static int do_help(int argc, char **argv)
 	       "Edits egress's policies and bindings live, through the pinned maps (egressd need not run).\n\n"
 	       "commands:\n");
 	for (size_t i = 0; i < NHELPS; i++)
-		printf("  %s\n", helps[i].usage);
+		printf("  %s\n      %.*s\n", helps[i].usage, (int)strcspn(helps[i].what, "\n"), helps[i].what);
 	printf("\noptions of every command:\n" PIN_HELP
 	       "  --help               the command's options, their defaults and an example\n"
 	       "options of egressctl itself:\n"
