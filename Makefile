@@ -33,7 +33,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON  := parse policy cmdline cgroup state events follow oci
+COMMON  := parse policy cmdline cgroup state events follow oci advise
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o
 SKELS   := $(BUILD)/egress.skel.h
@@ -82,7 +82,7 @@ $(BUILD)/egressctl: $(BUILD)/user/egressctl.o $(COMMON_OBJS)
 
 # ---- tests ---------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_SRCS := $(wildcard tests/unit/*.c) user/parse.c user/policy.c user/cmdline.c
+UNIT_SRCS := $(wildcard tests/unit/*.c) user/parse.c user/policy.c user/cmdline.c user/advise.c
 
 $(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h) include/egress.h | $(BUILD)/tests
 	$(call msg,CC,$@)

@@ -47,6 +47,7 @@ static struct {
 	uint32_t max_policies;
 	uint32_t ringbuf_bytes;
 	uint32_t max_cgroups;
+	uint32_t max_seen;
 	uint32_t event_rate;
 	uint32_t event_burst;
 	const char *metrics_addr;
@@ -58,6 +59,7 @@ static struct {
 	.max_policies = 256,
 	.ringbuf_bytes = 1 << 22,
 	.max_cgroups = 65536,
+	.max_seen = 65536,
 	.event_rate = 100,
 	.event_burst = 200,
 	.metrics_addr = "127.0.0.1:9464",
@@ -103,6 +105,8 @@ static void usage(FILE *f)
 "  --ringbuf-size BYTES event ring buffer, a power of 2 (default 4194304)\n"
 "  --max-cgroups N      cgroups tracked for event rate limits and denial counts\n"
 "                       (default 65536)\n"
+"  --max-seen N         distinct denied destinations kept for 'egressctl advise'\n"
+"                       (default 65536)\n"
 "  --event-rate N       denial events per second per cgroup, 0 = no limit (default 100)\n"
 "  --event-burst N      burst of the per-cgroup rate limit (default 200)\n"
 "  --metrics-addr A     HOST:PORT of the Prometheus endpoint, or none\n"
@@ -126,6 +130,7 @@ static int parse_args(int argc, char **argv)
 		{ "ringbuf-size", required_argument, NULL, 'b' },
 		{ "log-format", required_argument, NULL, 'l' },
 		{ "max-cgroups", required_argument, NULL, 'C' },
+		{ "max-seen", required_argument, NULL, 'S' },
 		{ "event-rate", required_argument, NULL, 'R' },
 		{ "event-burst", required_argument, NULL, 'B' },
 		{ "metrics-addr", required_argument, NULL, 'm' },
@@ -174,6 +179,12 @@ static int parse_args(int argc, char **argv)
 		case 'C':
 			if (parse_u32(optarg, 1, 1U << 24, &opt.max_cgroups)) {
 				logf_("invalid --max-cgroups '%s': 1 to 16777216", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'S':
+			if (parse_u32(optarg, 1, 1U << 24, &opt.max_seen)) {
+				logf_("invalid --max-seen '%s': 1 to 16777216", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -311,6 +322,27 @@ static int read_pinned_config(const char *pin_dir, struct egress_config *cfg)
 	return ret;
 }
 
+/* egress_seen keeps the size it was pinned with; a new one gets --max-seen. */
+static uint32_t seen_entries(void)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/maps/egress_seen", opt.pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return opt.max_seen;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.max_entries)
+		info.max_entries = opt.max_seen;
+	close(fd);
+	if (info.max_entries != opt.max_seen)
+		logf_("keeping the size of the pinned egress_seen (max-seen %u); 'egressctl unload' "
+		      "to change it", info.max_entries);
+	return info.max_entries;
+}
+
 static int size_maps(struct egress *skel, const struct egress_config *cfg)
 {
 	int ret = 0;
@@ -326,6 +358,7 @@ static int size_maps(struct egress *skel, const struct egress_config *cfg)
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_cg_denied, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_oci, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_hosts, 2 * (cfg->max_policies + 1));
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_seen, seen_entries());
 	/* the rate limit is the program's own: new flags take effect with the new programs */
 	if (opt.event_rate) {
 		skel->rodata->rate_cost_ns = 1000000000ULL / opt.event_rate;
