@@ -336,8 +336,12 @@ int advise_print(FILE *out, const struct seen_rec *recs, size_t n, const struct 
 				"protocol and port", proto_str(it->proto, buf, sizeof(buf)));
 		have = base_rule(o->base, &r);
 		if (have) {
-			fprintf(out, "; already %s in %s (another binding on the path decides too)\n",
-				have->action == EGRESS_ALLOW ? "allowed" : "denied by a rule", o->name);
+			if (have->action == EGRESS_ALLOW)
+				fprintf(out, "; %s allows it already (another binding on the path denied it)\n",
+					o->name);
+			else
+				fprintf(out, "; not advised: a deny rule of %s (remove it to allow this)\n",
+					o->name);
 			continue;
 		}
 		fputc('\n', out);
