@@ -245,21 +245,6 @@ static const char *proto_str(uint8_t proto, char *buf, size_t len)
 	return buf;
 }
 
-static void rule_line(FILE *out, const struct rule *r, const char *policy)
-{
-	char c[CIDR_STR_LEN], ports[PORTS_STR_LEN];
-
-	format_cidr(&r->cidr, c, sizeof(c));
-	fprintf(out, "%s %s", r->action == EGRESS_ALLOW ? "allow" : "deny", c);
-	if (r->proto)
-		fprintf(out, " --proto %s", proto_name(r->proto));
-	if (r->port_lo != 0 || r->port_hi != 65535) {
-		format_ports(r->port_lo, r->port_hi, ports, sizeof(ports));
-		fprintf(out, " --port %s", ports);
-	}
-	fprintf(out, " --policy %s\n", policy);
-}
-
 static const struct rule *base_rule(const struct policy *base, const struct rule *r)
 {
 	for (size_t i = 0; base && i < base->nrules; i++)
@@ -345,7 +330,7 @@ int advise_print(FILE *out, const struct seen_rec *recs, size_t n, const struct 
 			continue;
 		}
 		fputc('\n', out);
-		rule_line(out, &r, o->name);
+		rule_export(out, &r, o->name);
 		nrules++;
 	}
 	free(v);
