@@ -8,6 +8,7 @@
 # --since, and works without egressd.  Its output applies (apply -f) and,
 # bound to the cgroup, allows exactly those destinations and nothing else.
 # Bad input: one line, exit 2; an unbound cgroup or no egress: exit 1.
+# Pins of an older egressd without the map: one line, exit 1, until a restart.
 source "$(dirname "$0")/../lib.sh"
 setup
 
@@ -170,5 +171,21 @@ case $out in
 *) fail not-loaded/message "got: $out" ;;
 esac
 check_rc egressd/max-seen-0-refused 2 "$EGRESSD" --pin-dir "$T/none" --max-seen 0
+
+# pins of an older egressd (no egress_seen): advise says so, the rest works; a
+# restart of egressd adds the map and the new programs record into it
+rm -f "$PIN/maps/egress_seen"
+check_rc older-pins/advise-exit-1 1 ectl advise --cgroup "$CGROOT/sb"
+out=$(ectl advise --cgroup "$CGROOT/sb" 2>&1)
+case $out in
+*"egress_seen is missing"*"restart egressd"*) pass older-pins/message ;;
+*) fail older-pins/message "got: $out" ;;
+esac
+check older-pins/status-works ectl status
+check older-pins/export-works ectl export
+start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
+loop denied/after-restart sb EPERM tcp 192.0.2.20 9090 3
+check_out older-pins/recorded-after-restart "$(printf '%s\n' "# 3 denied (policy adv): probe" \
+	"allow 192.0.2.20/32 --proto tcp --port 9090 --policy new")" body --cgroup "$CGROOT/sb" --name new
 
 finish
