@@ -188,4 +188,26 @@ loop denied/after-restart sb EPERM tcp 192.0.2.20 9090 3
 check_out older-pins/recorded-after-restart "$(printf '%s\n' "# 3 denied (policy adv): probe" \
 	"allow 192.0.2.20/32 --proto tcp --port 9090 --policy new")" body --cgroup "$CGROOT/sb" --name new
 
+# --max-seen bounds the map: the least recently seen destinations make room
+stop_egressd
+check unload ectl unload
+start_egressd --max-seen 16 || die "egressd --max-seen 16 not ready: $(cat "$EGRESSD_ERR")"
+ectl_ok setup policy add small --default deny || die "policy add small"
+ectl_ok setup attach "$CGROOT/sb" --policy small || die "attach small"
+check_out max-seen/sized "16" sh -c "bpftool map show pinned '$PIN/maps/egress_seen' | grep -o 'max_entries [0-9]*' | cut -d' ' -f2"
+for port in $(seq 1001 1040); do
+	run_as "$CGROOT/sb" nobody "$PROBE" tcp 192.0.2.10 "$port" >/dev/null 2>&1
+done
+n=$(ectl advise --cgroup "$CGROOT/sb" | grep -c '^allow')
+if [ "$n" -ge 1 ] && [ "$n" -le 16 ]; then
+	pass max-seen/bounded
+else
+	fail max-seen/bounded "expected 1 to 16 rules, got $n"
+fi
+check_out max-seen/newest-kept "allow 192.0.2.10/32 --proto tcp --port 1040 --policy sb" only 'port 1040 ' --cgroup "$CGROOT/sb"
+# a restart keeps the pinned size, and says so
+stop_egressd
+start_egressd --max-seen 32 || die "egressd restart not ready: $(cat "$EGRESSD_ERR")"
+check max-seen/restart-says-kept grep -q 'keeping the size of the pinned egress_seen (max-seen 16)' "$EGRESSD_ERR"
+
 finish
