@@ -176,7 +176,8 @@ static const struct cmd_help helps[] = {
 	  "One rule per distinct destination, protocol and port that the processes of DIR and below\n"
 	  "were denied (or audited), with the count and the process names as comments; the kernel\n"
 	  "records them before the event rate limit (egressd --max-seen), egressd need not run.",
-	  "  --cgroup DIR         a cgroup v2 directory; DIR or an ancestor must be bound (required)\n"
+	  "  --cgroup DIR         a cgroup v2 directory; DIR, an ancestor or a descendant must be\n"
+	  "                       bound (required)\n"
 	  "  --since DURATION     only destinations seen in the last DURATION: 30s, 10m, 2h, 1d\n"
 	  "                       (default: all that were recorded)\n"
 	  "  --name NAME          the policy the file writes; an existing one keeps its settings and\n"
@@ -2039,28 +2040,39 @@ static int do_advise(int argc, char **argv)
 	}
 	if (open_state(&st, &c, 0))
 		return 1;
-	ret = path_bindings(&st, real, &pb);
-	free(pb);
-	if (ret <= 0) {
-		state_close(&st);
-		return ret < 0 ? die(1, "cannot read the bindings of '%s': %s", real, strerror(-ret)) :
-		       die(1, "cgroup '%s' is not bound: nothing on its path is bound to a policy, so "
-			   "nothing there is denied (bind a candidate first: egressctl attach DIR --policy NAME)",
-			   real);
-	}
-	ret = state_seen(&st, &recs, &n);
-	if (ret) {
-		state_close(&st);
-		return die(1, ret == -ENOENT ? "egress_seen is missing: the pins in %s were made by an older "
-			   "egressd (restart egressd to record denied destinations)" :
-			   "cannot read the denied destinations in %s: %s", st.pin_dir, strerror(-ret));
-	}
 	subtree_n = 0;
 	if (nftw(real, subtree_add, 32, FTW_PHYS | FTW_MOUNT)) {
 		ret = die(1, "cannot walk the cgroups below '%s': %s", real, strerror(errno));
 		goto cleanup;
 	}
 	qsort(subtree_ids, subtree_n, sizeof(*subtree_ids), u64_cmp);
+	/* bound: DIR, an ancestor, or a cgroup below DIR */
+	ret = path_bindings(&st, real, &pb);
+	free(pb);
+	if (ret == 0) {
+		struct binding_ref *b = NULL;
+		size_t nb = 0;
+
+		if (!state_bindings(&st, &b, &nb))
+			for (size_t i = 0; i < nb && !ret; i++)
+				ret = !!bsearch(&b[i].cgroup_id, subtree_ids, subtree_n, sizeof(*subtree_ids),
+						u64_cmp);
+		free(b);
+	}
+	if (ret <= 0) {
+		ret = ret < 0 ? die(1, "cannot read the bindings of '%s': %s", real, strerror(-ret)) :
+		      die(1, "cgroup '%s' is not bound: nothing on its path or below it is bound to a policy, "
+			  "so nothing there is denied (bind a candidate first: egressctl attach DIR --policy NAME)",
+			  real);
+		goto cleanup;
+	}
+	ret = state_seen(&st, &recs, &n);
+	if (ret) {
+		ret = die(1, ret == -ENOENT ? "egress_seen is missing: the pins in %s were made by an older "
+			  "egressd (restart egressd to record denied destinations)" :
+			  "cannot read the denied destinations in %s: %s", st.pin_dir, strerror(-ret));
+		goto cleanup;
+	}
 	if (since_ns) {
 		struct timespec ts;
 

@@ -101,6 +101,8 @@ check_out subtree/child "$(printf '%s\n' \
 	body --cgroup "$CGROOT/sb/child" --name adv
 check_out subtree/other-bound-cgroup "allow 192.0.2.30/32 --proto tcp --port 80 --policy else" \
 	only '^allow' --cgroup "$CGROOT/else"
+# an unbound parent of bound cgroups: everything below it
+check_out subtree/unbound-parent-of-bound 6 sh -c "$(printf '%q ' "$EGRESSCTL" advise --pin-dir "$PIN" --cgroup "$CGROOT") | grep -c '^allow'"
 # --name: the default comes from DIR's name
 check_out name/default-from-dir "policy add child --default deny" \
 	only '^policy' --cgroup "$CGROOT/sb/child"
