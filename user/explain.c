@@ -79,25 +79,6 @@ int explain_parse_dest(const char *s, struct explain_dest *d, char *err, size_t 
 
 /* ---- one policy ------------------------------------------------------------ */
 
-/* Decision order: longer prefix first, then as rules sort inside one CIDR. */
-static int line_cmp(const void *a_, const void *b_)
-{
-	const struct rule *a = &((const struct explain_line *)a_)->rule;
-	const struct rule *b = &((const struct explain_line *)b_)->rule;
-
-	if (a->cidr.plen != b->cidr.plen)
-		return a->cidr.plen > b->cidr.plen ? -1 : 1;
-	if (a->action != b->action)
-		return a->action == EGRESS_DENY ? -1 : 1;
-	if (rule_is_full(a) != rule_is_full(b))
-		return rule_is_full(a) ? 1 : -1;
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	if (a->port_lo != b->port_lo)
-		return a->port_lo < b->port_lo ? -1 : 1;
-	return a->port_hi < b->port_hi ? -1 : a->port_hi > b->port_hi;
-}
-
 int explain_decide(const struct policy *p, const struct compiled *c, const struct cidr *addr,
 		   uint8_t proto, uint16_t port, struct explain_decision *out)
 {
@@ -112,18 +93,27 @@ int explain_decide(const struct policy *p, const struct compiled *c, const struc
 	out->lines = calloc(n ? n : 1, sizeof(*out->lines));
 	if (!out->lines)
 		return -ENOMEM;
-	for (size_t i = 0; i < p->nrules; i++) {
-		const struct rule *r = &p->rules[i];
+	/*
+	 * The CIDRs that hold addr nest, and in canonical order a container
+	 * comes before what it contains, each CIDR's rules in decision order:
+	 * taking the CIDRs from the last, the lines are in decision order.
+	 */
+	for (size_t end = p->nrules; end > 0;) {
+		size_t first = end - 1;
 
-		if (!cidr_contains(&r->cidr, addr))
-			continue;
-		out->lines[out->nlines].rule = *r;
-		out->lines[out->nlines].mark = r->proto && r->proto != proto ? EXPLAIN_PROTO
-					     : port < r->port_lo || port > r->port_hi ? EXPLAIN_PORT
-					     : EXPLAIN_SHORTER;
-		out->nlines++;
+		while (first > 0 && !cidr_cmp(&p->rules[first - 1].cidr, &p->rules[end - 1].cidr))
+			first--;
+		for (size_t i = first; i < end && cidr_contains(&p->rules[i].cidr, addr); i++) {
+			const struct rule *r = &p->rules[i];
+
+			out->lines[out->nlines].rule = *r;
+			out->lines[out->nlines].mark = r->proto && r->proto != proto ? EXPLAIN_PROTO
+						     : port < r->port_lo || port > r->port_hi ? EXPLAIN_PORT
+						     : EXPLAIN_SHORTER;
+			out->nlines++;
+		}
+		end = first;
 	}
-	qsort(out->lines, out->nlines, sizeof(*out->lines), line_cmp);
 	/* the first matching line in decision order decides: longest, deny first */
 	for (size_t i = 0; i < out->nlines && !dec; i++) {
 		if (out->lines[i].mark == EXPLAIN_SHORTER) {
@@ -188,6 +178,7 @@ int explain_ctx_add_policy(struct explain_ctx *x, const struct policy *p, char *
 	ret = policy_copy(&e->pol, p);
 	if (ret)
 		return ret;
+	policy_sort(&e->pol);	/* explain_decide reads the rules in canonical order */
 	/* the same compiler made the entries the kernel holds */
 	ret = policy_compile(&e->pol, &e->comp, err, errlen);
 	if (ret) {

@@ -48,6 +48,9 @@ int explain_parse_dest(const char *s, struct explain_dest *d, char *err, size_t 
  * The one place that says which addresses the kernel decides for
  * d->given (bpf/egress.bpf.c dest_v4/dest_v6): 0.0.0.0 -> 127.0.0.1,
  * :: -> ::1, ::ffff:a.b.c.d -> a.b.c.d.  Fills addr, naddr and mapping.
+ * An address the kernel decides twice (by itself and by an IPv4 address
+ * it embeds) gets naddr 2: explain_run asks every policy about both, and
+ * any denial denies.
  */
 void explain_map_dest(struct explain_dest *d);
 
@@ -85,7 +88,7 @@ struct explain_decision {
 	size_t nlines;
 };
 
-/* Decides addr with one policy (p the rules, c its compilation). */
+/* Decides addr with one policy (p the rules in canonical order, policy_sort; c its compilation). */
 int explain_decide(const struct policy *p, const struct compiled *c, const struct cidr *addr,
 		   uint8_t proto, uint16_t port, struct explain_decision *out);
 void explain_decision_free(struct explain_decision *d);

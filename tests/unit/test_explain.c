@@ -30,6 +30,19 @@ static void assert_addr(const struct cidr *c, const char *want)
 	assert_int_equal(c->plen, c->family == EGRESS_FAM_V4 ? 32 : 128);
 }
 
+/* explain_print's text (free it) */
+static char *answer_text(const struct explain_ctx *x, const struct explain_answer *a)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	explain_print(f, x, a);
+	fclose(f);
+	return text;
+}
+
 /* ---- destinations ------------------------------------------------------- */
 
 static void test_dest_plain_addresses_decided_as_given(void **state)
@@ -194,10 +207,8 @@ static void test_decide_longer_rule_protocol_or_port_differs(void **state)
 	struct explain_ctx x = {};
 	struct explain_answer a;
 	struct explain_dest dst;
-	char *text = NULL;
-	size_t len = 0;
 	struct one o = {};
-	FILE *f;
+	char *text;
 
 	pol_init(&o.p, "t", DENY);
 	pol_add(&o.p, "10.0.0.0/8", ALLOW, ANYP, ALL);
@@ -216,9 +227,7 @@ static void test_decide_longer_rule_protocol_or_port_differs(void **state)
 	assert_int_equal(explain_ctx_add_binding(&x, "/cg", 0), 0);
 	dst = dest_of("10.1.2.3");
 	assert_int_equal(explain_run(&x, &dst, TCP, 80, &a), 0);
-	f = open_memstream(&text, &len);
-	explain_print(f, &x, &a);
-	fclose(f);
+	text = answer_text(&x, &a);
 	assert_contains(text, "the longest matching prefix, /8; deny 10.1.2.3/32 tcp 443 is longer, "
 			      "but its port does not match");
 	assert_contains(text, "verdict: allow\n");
@@ -347,18 +356,14 @@ static void test_unconfigured_binding_fails_closed(void **state)
 {
 	struct explain_answer a;
 	struct explain_ctx x = {};
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *text;
 
 	assert_int_equal(explain_ctx_add_binding(&x, "/cg", -1), 0);
 	run(&x, "192.0.2.1", &a);
 	assert_int_equal(a.verdict, DENY);
 	assert_int_equal(a.err, EPERM);
 	assert_int_equal(a.steps[0].d.why, EXPLAIN_UNCONFIGURED);
-	f = open_memstream(&text, &len);
-	explain_print(f, &x, &a);
-	fclose(f);
+	text = answer_text(&x, &a);
 	assert_contains(text, "fails closed");
 	free(text);
 	explain_answer_free(&a);
