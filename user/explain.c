@@ -107,6 +107,7 @@ int explain_decide(const struct policy *p, const struct compiled *c, const struc
 			const struct rule *r = &p->rules[i];
 
 			out->lines[out->nlines].rule = *r;
+			/* SHORTER for now means "matches"; sorted out below */
 			out->lines[out->nlines].mark = r->proto && r->proto != proto ? EXPLAIN_PROTO
 						     : port < r->port_lo || port > r->port_hi ? EXPLAIN_PORT
 						     : EXPLAIN_SHORTER;
