@@ -1,5 +1,5 @@
 #!/bin/bash
-# 72-explain.sh - egressctl explain: what the kernel decides for a
+# 73-explain.sh - egressctl explain: what the kernel decides for a
 # destination and why, and that it agrees with the kernel.
 #
 # 1. Fixed cases: the deciding rule and the reason (longest prefix, deny
@@ -108,6 +108,10 @@ check_json batch/first '.line == 1 and .verdict == "deny" and .errno == "EACCES"
 check_json batch/udp '.line == 4 and .verdict == "allow" and .proto == "udp" and .port == 53' "$(printf '%s\n' "$out" | sed -n 2p)"
 check_json batch/error '.line == 5 and (.error | test("not-an-address"))' "$(printf '%s\n' "$out" | sed -n 3p)"
 check_json batch/mapped '.line == 6 and .decided_as == ["127.0.0.1"] and .verdict == "deny"' "$(printf '%s\n' "$out" | sed -n 4p)"
+
+out=$(ectl explain --help 2>&1)
+check help/usage grep -q '^usage: egressctl explain (--cgroup DIR | --policy NAME) DST' <<<"$out"
+check help/listed grep -qF 'explain (--cgroup DIR | --policy NAME)' <<<"$(ectl help 2>&1)"
 
 # bad input: exit 2, one line, nothing changed
 bad() {
