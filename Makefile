@@ -17,7 +17,7 @@ BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH    ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS    := libbpf libelf zlib jansson libmicrohttpd
+PKGS    := libbpf libelf zlib jansson libmicrohttpd libsystemd
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude -Iuser -I$(BUILD) \
 	   -DEGRESS_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
