@@ -142,7 +142,7 @@ deb:
 			"$(DEB_VERSION)" "$(DEB_VERSION)" \
 			"$$(sed -n 's/^ -- \(.*>\)  .*/\1/p;T;q' debian/changelog)" "$$(date -R)"; \
 		  cat debian/changelog; } > $(BUILD)/deb/src/debian/changelog; fi
-	$(Q)cd $(BUILD)/deb/src && dpkg-buildpackage -b -us -uc $(if $(V),,>../build.log 2>&1) || \
+	$(Q)cd $(BUILD)/deb/src && env -u BUILD -u DEB_VERSION -u VERSION -u PREFIX -u DESTDIR -u V -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES dpkg-buildpackage -b -us -uc $(if $(V),,>../build.log 2>&1) || \
 		{ tail -40 ../build.log 2>/dev/null; exit 1; }
 	$(Q)ls $(BUILD)/deb/*.deb
 
