@@ -120,6 +120,7 @@ static void usage(FILE *f)
 "  --log-format F       json (default) or text\n"
 "  -v, --verbose        libbpf debug output\n"
 "  -h, --help           this help\n"
+"  --version            the version, then exit\n"
 "SIGHUP re-applies --policy-file; READY=1 goes to $NOTIFY_SOCKET (systemd) once ready.\n");
 }
 
@@ -140,6 +141,7 @@ static int parse_args(int argc, char **argv)
 		{ "events-socket", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
@@ -195,6 +197,9 @@ static int parse_args(int argc, char **argv)
 				return -EINVAL;
 			}
 			break;
+		case 'V':
+			printf("egressd %s\n", EGRESS_VERSION);
+			exit(0);
 		case 'm':
 			opt.metrics_addr = optarg;
 			break;

@@ -266,7 +266,7 @@ check_eq completion/cgroup-dirs "$CGROOT/sb/" "$(complete_words egressctl attach
 check_eq completion/commands "allow apply attach" "$(complete_words egressctl a)"
 check_eq completion/policy-subcommands "add delete list set" "$(complete_words egressctl policy '')"
 check_eq completion/flags "--follow --format" "$(complete_words egressctl events --f)"
-check_eq completion/flag-values "tcp udp" "$(complete_words egressctl allow 192.0.2.1/32 --proto '')"
+check_eq completion/flag-values "any tcp udp" "$(complete_words egressctl allow 192.0.2.1/32 --proto '')"
 check_eq completion/run-command "python3" "$(complete_words egressctl run --policy default -- python3 | tr ' ' '\n' | grep -x python3 | head -1)"
 
 # ------------------------------------------------------------ upgrade N -> N+1
