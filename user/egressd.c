@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
 
 #include "cgroup.h"
 #include "cmdline.h"
@@ -38,6 +39,7 @@
 extern const char egress_default_policy[];
 
 static volatile sig_atomic_t stop;
+static volatile sig_atomic_t reload;	/* SIGHUP: re-read the policy source */
 static bool verbose;
 
 static struct {
@@ -91,6 +93,11 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+static void on_hup(int sig)
+{
+	reload = 1;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -117,7 +124,8 @@ static void usage(FILE *f)
 "  --log-format F       json (default) or text\n"
 "  -v, --verbose        libbpf debug output\n"
 "  -h, --help           this help\n"
-"  --version            the version, then exit\n");
+"  --version            the version, then exit\n"
+"SIGHUP re-applies --policy-file; READY=1 goes to $NOTIFY_SOCKET (systemd) once ready.\n");
 }
 
 static int parse_args(int argc, char **argv)
@@ -480,6 +488,40 @@ static int apply_text(struct egress_state *st, const char *text, const char *wha
 	return ret;
 }
 
+/*
+ * SIGHUP (systemd's ExecReload): applies --policy-file again, under the
+ * writers' lock.  A file that does not parse or apply changes nothing: the
+ * policies in force stay, egressd keeps running.  Without --policy-file
+ * there is nothing to re-read.
+ */
+static int reload_policy_source(struct egress_state *st)
+{
+	char err[ERRBUF_LEN], *text;
+	int fd = -1, ret;
+
+	if (!opt.policy_file) {
+		logf_("reload: no --policy-file, nothing to re-read");
+		return 0;
+	}
+	text = read_text(opt.policy_file, 64 << 20, NULL);
+	if (!text) {
+		ret = -errno;
+		logf_("reload: cannot read policy file %s: %s; the policies in force stay",
+		      opt.policy_file, strerror(errno));
+		return ret;
+	}
+	ret = state_lock(opt.pin_dir, &fd, err, sizeof(err));
+	if (ret)
+		logf_("reload: %s", err);
+	else
+		ret = apply_text(st, text, opt.policy_file);
+	logf_("reload of %s: %s", opt.policy_file, ret ? "failed, the policies in force stay" : "applied");
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return ret;
+}
+
 struct loop {
 	struct event_ctx ectx;
 	struct followers *followers;
@@ -543,6 +585,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_hup);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -677,6 +720,8 @@ int main(int argc, char **argv)
 	}
 	logf_("ready: pins in %s (%s), %d links updated, events on %s, metrics on %s", opt.pin_dir,
 	      fresh ? "created" : "taken over", updated, opt.events_socket, opt.metrics_addr);
+	/* systemd Type=notify: no-op without $NOTIFY_SOCKET */
+	sd_notifyf(0, "READY=1\nSTATUS=enforcing, pins in %s", opt.pin_dir);
 
 	while (!stop) {
 		struct epoll_event evs[16];
@@ -686,6 +731,12 @@ int main(int argc, char **argv)
 			ret = -errno;
 			logf_("epoll: %s", strerror(errno));
 			goto cleanup;
+		}
+		if (reload) {
+			reload = 0;
+			sd_notify(0, "RELOADING=1");
+			reload_policy_source(&st);
+			sd_notify(0, "READY=1");
 		}
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == rb)
@@ -713,6 +764,7 @@ int main(int argc, char **argv)
 		}
 	}
 	ret = 0;
+	sd_notify(0, "STOPPING=1");
 	logf_("stopping; enforcement stays pinned in %s", opt.pin_dir);
 cleanup:
 	metrics_stop(metrics);
