@@ -1098,7 +1098,8 @@ static int rm_tree(const char *path)
 	return ret;
 }
 
-int state_unload(struct egress_state *st, char *err, size_t errlen)
+int state_unload(struct egress_state *st, state_unload_cb detached, void *ctx, char *err,
+		 size_t errlen)
 {
 	struct binding_ref *v;
 	size_t n;
@@ -1109,8 +1110,21 @@ int state_unload(struct egress_state *st, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot list bindings: %s", strerror(-ret));
 		return ret;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		char dir[PATH_MAX], path[PATH_MAX + 16];
+		int links = 0;
+
+		link_dir(st, v[i].cgroup_id, dir, sizeof(dir));
+		for (int h = 0; h < EGRESS_NHOOKS; h++) {
+			struct stat sb;
+
+			snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
+			links += !stat(path, &sb);
+		}
 		state_unbind_id(st, v[i].cgroup_id);
+		if (detached)
+			detached(&v[i], links, ctx);
+	}
 	free(v);
 	/* close our map fds first; the directory lock stays until state_close */
 	for (int i = 0; i < M_N; i++) {

@@ -101,7 +101,12 @@ int state_unbind_id(struct egress_state *st, uint64_t cgid);
  * bindings were cleaned.
  */
 int state_gc(struct egress_state *st);
-/* Detaches every link and removes every pin. */
-int state_unload(struct egress_state *st, char *err, size_t errlen);
+/*
+ * Detaches every link and removes every pin; detached (may be NULL) is
+ * told each binding it detached, with its number of links.
+ */
+typedef void (*state_unload_cb)(const struct binding_ref *b, int links, void *ctx);
+int state_unload(struct egress_state *st, state_unload_cb detached, void *ctx, char *err,
+		 size_t errlen);
 
 #endif
