@@ -6,7 +6,7 @@
 set -eu
 pkgs="make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjansson-dev libmicrohttpd-dev pkg-config gcc iproute2 util-linux"
 case "${1:-}" in
-test) pkgs="$pkgs libcmocka-dev libclang-rt-14-dev python3 jq curl prometheus runc squid" ;;
+test) pkgs="$pkgs libcmocka-dev libclang-rt-14-dev python3 jq curl prometheus runc squid strace" ;;
 demo) pkgs="$pkgs python3 curl runc squid" ;;
 esac
 missing=""
