@@ -1333,8 +1333,10 @@ static int do_events(int argc, char **argv)
 	 * With --follow, a stream that egressd closes (it stopped or restarts)
 	 * is opened again as soon as egressd is back, and stderr says so.
 	 */
-	for (bool again = false; !events_stop; again = true) {
-		bool ended = false, live = false;
+	for (bool again = false, live = false; !events_stop; again |= live) {
+		bool ended = false;
+
+		live = false;
 
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
@@ -1387,12 +1389,15 @@ static int do_events(int argc, char **argv)
 		fclose(in);
 		if (ret || ended || events_stop)
 			break;
-		if (!follow || !live) {
+		if (!follow || (!live && !again)) {
 			ret = die(1, "egressd closed the event stream (it stopped, or refused this reader)");
 			break;
 		}
-		fprintf(stderr, "egressctl: events: egressd closed the stream (stopped or restarting); "
-			"reconnecting when it is back\n");
+		if (live)
+			fprintf(stderr, "egressctl: events: egressd closed the stream (stopped or "
+				"restarting); reconnecting when it is back\n");
+		else	/* an egressd on its way out: try again */
+			nanosleep(&(struct timespec){ .tv_nsec = 500000000 }, NULL);
 	}
 	free(line);
 	free(reqs);
