@@ -904,6 +904,7 @@ static int do_unload(int argc, char **argv)
 	struct egressd_info info;
 	struct egress_state st;
 	char err[ERRBUF_LEN], dir[PATH_MAX];
+	bool running;
 	int npos, ret;
 
 	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
@@ -911,6 +912,7 @@ static int do_unload(int argc, char **argv)
 	if (open_state(&st, &c, STATE_LOCK))
 		return 1;
 	snprintf(dir, sizeof(dir), "%s", st.pin_dir);
+	running = presence_read(dir, &info) == 1;	/* before its record goes with the pins */
 	state_policies(&st, &r.v, &r.n);
 	ret = state_unload(&st, unload_detached, &r, err, sizeof(err));
 	state_close(&st);
@@ -919,7 +921,7 @@ static int do_unload(int argc, char **argv)
 		return die(1, "%s", err);
 	printf("unloaded: detached %d links of %d cgroups and removed every pin in %s; "
 	       "nothing is enforced now\n", r.links, r.cgroups, dir);
-	if (presence_read(dir, &info) == 1)
+	if (running)
 		fprintf(stderr, "egressctl: unload: egressd (pid %u) still runs and reports that nothing "
 			"is enforced; stop it, or restart it to load egress again\n", info.pid);
 	return 0;
