@@ -1366,7 +1366,7 @@ static json_t *status_bindings(const struct binding_ref *b, size_t nb, const str
 			       size_t n)
 {
 	json_t **o = calloc(nb + 1, sizeof(*o)), *binds = json_array();
-	char path[PATH_MAX];
+	char path[PATH_MAX], safe[PATH_MAX * 4 + 1];
 
 	for (size_t j = 0; o && j < nb; j++) {
 		const char *pname = "";
@@ -1376,7 +1376,9 @@ static json_t *status_bindings(const struct binding_ref *b, size_t nb, const str
 				pname = v[i].name;
 		if (cg_path(b[j].cgroup_id, path, sizeof(path)))
 			path[0] = '\0';
-		o[j] = json_pack("{s:s, s:I, s:s}", "cgroup", path, "cgroup_id",
+		/* a sandbox's cgroup name: valid UTF-8 for jansson (events.h) */
+		untrusted_str(path, sizeof(path), safe, sizeof(safe));
+		o[j] = json_pack("{s:s, s:I, s:s}", "cgroup", safe, "cgroup_id",
 				 (json_int_t)b[j].cgroup_id, "policy", pname);
 	}
 	if (o)

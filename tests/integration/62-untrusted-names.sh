@@ -8,7 +8,8 @@
 # - a cgroup named with invalid UTF-8 (bad\xff) or a newline: its events
 #   are printed with the name escaped, a follower of that cgroup gets them,
 #   and the metrics exposition stays valid UTF-8: `promtool check metrics`
-#   passes and a real Prometheus keeps the target up;
+#   passes and a real Prometheus keeps the target up; `status --json`
+#   lists its binding, escaped;
 # - a text event of a cgroup removed before egressd read it shows its id.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../prom-lib.sh"
@@ -102,6 +103,8 @@ check_ev cgroup/bad-utf8-printed-escaped ".cgroup == \"$CGROOT/bad\\\\xff\"" "$e
 read -r w P4 < <(named "$CTL" "$(hex probe)" 84)
 ev=$(event_of "$P4")
 check_ev cgroup/control-chars-printed-escaped ".cgroup == \"$CGROOT/ctl\\\\x09\\\\x1b[2J\"" "$ev"
+check_json status/bad-names-in-bindings "any(.bindings[]; .cgroup == \"$CGROOT/bad\\\\xff\") and any(.bindings[]; .cgroup == \"$CGROOT/ctl\\\\x09\\\\x1b[2J\")" \
+	"$(ectl status --json 2>&1)"
 out=$(timeout "$TO" "$EGRESSCTL" events --socket "$SOCK" --cgroup "$BAD" 2>&1)
 check_ev cgroup/follower-of-bad-name-gets-it ".tgid == $P3" "$out"
 
