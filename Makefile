@@ -81,11 +81,11 @@ $(BUILD)/egressctl: $(BUILD)/user/egressctl.o $(COMMON_OBJS)
 
 # ---- tests ---------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_SRCS := $(wildcard tests/unit/*.c) user/parse.c user/policy.c user/cmdline.c
+UNIT_SRCS := $(wildcard tests/unit/*.c) user/parse.c user/policy.c user/cmdline.c user/oci.c
 
 $(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h) include/egress.h | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -o $@ $(UNIT_SRCS) -lcmocka
+	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -o $@ $(UNIT_SRCS) -lcmocka -ljansson
 
 $(BUILD)/tests/%: tests/%.c tests/probe-common.h | $(BUILD)/tests
 	$(call msg,CC,$@)

@@ -39,6 +39,8 @@ extern const struct CMUnitTest policy_tests[];
 extern const size_t policy_tests_count;
 extern const struct CMUnitTest cmdline_tests[];
 extern const size_t cmdline_tests_count;
+extern const struct CMUnitTest oci_tests[];
+extern const size_t oci_tests_count;
 
 #define TEST_TABLE_COUNT(t) (sizeof(t) / sizeof((t)[0]))
 
