@@ -851,6 +851,195 @@ static int link_dir(struct egress_state *st, uint64_t cgid, char *buf, size_t le
 	return 0;
 }
 
+/*
+ * Beside the links of a binding, two symlinks (bpffs holds no files):
+ *   bound -> "POLICY PATH"   what was bound where, still known once the
+ *                            cgroup is gone (see state_gc)
+ *   owner -> "run PID START" or "oci ID"   who made it, for one lifetime
+ * and lost/<cgroup id> -> "POLICY PATH" for a bound path whose cgroup was
+ * removed (a tier deleted: a cgroup re-created there is not bound).
+ */
+static const char *const meta_names[] = { "bound", "owner" };
+
+static int put_link(const char *path, const char *target)
+{
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return symlink(target, path) ? -errno : 0;
+}
+
+static int get_link(const char *path, char *buf, size_t len)
+{
+	ssize_t n = readlink(path, buf, len - 1);
+
+	if (n < 0) {
+		buf[0] = '\0';
+		return -errno;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+int state_binding_meta(struct egress_state *st, uint64_t cgid, char *bound, size_t blen,
+		       char *owner, size_t olen)
+{
+	char path[PATH_MAX];
+	int ret = 0;
+
+	if (bound) {
+		state_pin_path(st, path, sizeof(path), "links/%llu/bound", (unsigned long long)cgid);
+		ret = get_link(path, bound, blen);
+	}
+	if (owner) {
+		state_pin_path(st, path, sizeof(path), "links/%llu/owner", (unsigned long long)cgid);
+		get_link(path, owner, olen);
+	}
+	return ret;
+}
+
+int state_binding_owner(struct egress_state *st, uint64_t cgid, const char *owner)
+{
+	char path[PATH_MAX];
+
+	state_pin_path(st, path, sizeof(path), "links/%llu/owner", (unsigned long long)cgid);
+	return put_link(path, owner);
+}
+
+/* the start time (clock ticks after boot) of a process, 0 if there is none */
+unsigned long long state_proc_start(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* after "(comm)": state is field 3, starttime field 22 */
+	if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+			 &start) != 1)
+		return 0;
+	return start;
+}
+
+bool state_binding_orphan(struct egress_state *st, uint64_t cgid)
+{
+	char owner[128];
+	unsigned long long start;
+	int pid;
+
+	state_binding_meta(st, cgid, NULL, 0, owner, sizeof(owner));
+	if (sscanf(owner, "run %d %llu", &pid, &start) != 2)
+		return false;
+	return state_proc_start(pid) != start;
+}
+
+/* forgets the lost bindings of path (it is bound again, or detached) */
+static int lost_forget(struct egress_state *st, const char *path)
+{
+	char dir[PATH_MAX], f[PATH_MAX + 256], target[PATH_MAX + EGRESS_NAME_MAX + 2];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	state_pin_path(st, dir, sizeof(dir), "lost");
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		const char *sp;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", dir, de->d_name);
+		if (get_link(f, target, sizeof(target)) || !(sp = strchr(target, ' ')) || strcmp(sp + 1, path))
+			continue;
+		n += !unlink(f);
+	}
+	closedir(d);
+	return n;
+}
+
+int state_lost(struct egress_state *st, struct lost_ref **out, size_t *n)
+{
+	char dir[PATH_MAX], f[PATH_MAX + 256], target[PATH_MAX + EGRESS_NAME_MAX + 2];
+	struct lost_ref *v = NULL;
+	struct dirent *de;
+	size_t cnt = 0;
+	DIR *d;
+
+	*out = NULL;
+	*n = 0;
+	state_pin_path(st, dir, sizeof(dir), "lost");
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		struct lost_ref *nv;
+		struct stat sb;
+		char *sp, *end;
+		uint64_t id = strtoull(de->d_name, &end, 10);
+
+		snprintf(f, sizeof(f), "%s/%s", dir, de->d_name);
+		if (de->d_name[0] == '.' || *end || get_link(f, target, sizeof(target)) ||
+		    !(sp = strchr(target, ' ')))
+			continue;
+		nv = realloc(v, (cnt + 1) * sizeof(*v));
+		if (!nv) {
+			free(v);
+			closedir(d);
+			return -ENOMEM;
+		}
+		v = nv;
+		*sp = '\0';
+		v[cnt].cgroup_id = id;
+		snprintf(v[cnt].policy, sizeof(v[cnt].policy), "%s", target);
+		snprintf(v[cnt].path, sizeof(v[cnt].path), "%s", sp + 1);
+		v[cnt].recreated = !stat(v[cnt].path, &sb) && S_ISDIR(sb.st_mode);
+		cnt++;
+	}
+	closedir(d);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int state_bound_at(struct egress_state *st, const char *dir, char *at, size_t len)
+{
+	char d[PATH_MAX], mnt[PATH_MAX], err[ERRBUF_LEN], links[PATH_MAX];
+
+	if (!realpath(dir, d) || cg2_mount(mnt, sizeof(mnt)))
+		return -ENOENT;
+	for (;;) {
+		uint64_t id;
+		int fd;
+
+		if (cg_open(d, &fd, &id, err, sizeof(err)))
+			return -ENOENT;
+		close(fd);
+		state_pin_path(st, links, sizeof(links), "links/%llu", (unsigned long long)id);
+		if (!access(links, F_OK)) {
+			char bound[PATH_MAX + EGRESS_NAME_MAX + 2];
+
+			if (state_binding_meta(st, id, bound, sizeof(bound), NULL, 0))
+				snprintf(bound, sizeof(bound), "? %s", d);
+			snprintf(at, len, "%s", bound);
+			return 0;
+		}
+		if (!strcmp(d, mnt) || !strrchr(d, '/') || strrchr(d, '/') == d)
+			return -ENOENT;
+		*strrchr(d, '/') = '\0';
+	}
+}
+
 int state_unbind_id(struct egress_state *st, uint64_t cgid)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16];
@@ -870,6 +1059,11 @@ int state_unbind_id(struct egress_state *st, uint64_t cgid)
 		/* detach now, whoever else holds the link */
 		bpf_link_detach(fd);
 		close(fd);
+		if (unlink(path) && errno != ENOENT)
+			ret = -errno;
+	}
+	for (size_t i = 0; i < sizeof(meta_names) / sizeof(meta_names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, meta_names[i]);
 		if (unlink(path) && errno != ENOENT)
 			ret = -errno;
 	}
@@ -946,6 +1140,20 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 		snprintf(err, errlen, "cannot bind %s: %s", cgdir, strerror(errno));
 		goto rollback;
 	}
+	/* what is bound, by path: for state_gc and status once the cgroup goes */
+	{
+		struct egress_policy_info info = {};
+		char real[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2];
+
+		if (!realpath(cgdir, real))
+			snprintf(real, sizeof(real), "%s", cgdir);
+		bpf_map_lookup_elem(st->map_fd[M_INFO], &policy, &info);
+		snprintf(target, sizeof(target), "%.*s %s", EGRESS_NAME_MAX - 1,
+			 info.name[0] ? info.name : "?", real);
+		snprintf(path, sizeof(path), "%s/bound", dir);
+		put_link(path, target);
+		lost_forget(st, real);
+	}
 	ret = 0;
 	goto cleanup;
 rollback:
@@ -971,16 +1179,22 @@ cleanup:
 
 int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t errlen)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], real[PATH_MAX];
 	uint64_t cgid;
-	int fd, ret;
+	int fd, ret, forgot;
 
+	/* a lost binding of this path (its cgroup removed): detach forgets it */
+	forgot = lost_forget(st, cgdir);
+	if (realpath(cgdir, real) && strcmp(real, cgdir))
+		forgot += lost_forget(st, real);
 	ret = cg_open(cgdir, &fd, &cgid, err, errlen);
 	if (ret)
-		return ret;
+		return forgot ? 0 : ret;
 	close(fd);
 	link_dir(st, cgid, dir, sizeof(dir));
 	if (access(dir, F_OK)) {
+		if (forgot)
+			return 0;
 		snprintf(err, errlen, "%s is not bound to a policy", cgdir);
 		return -ENOENT;
 	}
@@ -1045,6 +1259,43 @@ static void hosts_gc(struct egress_state *st)
 	}
 }
 
+/*
+ * A binding made by hand (attach: no owner) whose cgroup is gone: keep
+ * "POLICY PATH" in lost/, so that status can say a cgroup re-created at
+ * that path is unbound.
+ */
+static void gc_lost(struct egress_state *st, uint64_t cgid)
+{
+	char bound[PATH_MAX + EGRESS_NAME_MAX + 2], owner[128], path[PATH_MAX];
+
+	if (state_binding_meta(st, cgid, bound, sizeof(bound), owner, sizeof(owner)) || owner[0])
+		return;
+	state_pin_path(st, path, sizeof(path), "lost");
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return;
+	state_pin_path(st, path, sizeof(path), "lost/%llu", (unsigned long long)cgid);
+	put_link(path, bound);
+}
+
+/* egress_oci records of containers whose cgroup is gone (no poststop ran) */
+static void gc_oci(struct egress_state *st)
+{
+	struct egress_oci_key key, next, *prev = NULL;
+	char path[PATH_MAX];
+	uint64_t cgid;
+	int fd = st->map_fd[M_OCI];
+
+	if (fd < 0)
+		return;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (!bpf_map_lookup_elem(fd, &next, &cgid) && cg_path(cgid, path, sizeof(path)) == -ENOENT &&
+		    !bpf_map_delete_elem(fd, &next))
+			continue;	/* deleted: go on from the previous key */
+		key = next;
+		prev = &key;
+	}
+}
+
 int state_gc(struct egress_state *st)
 {
 	struct binding_ref *v;
@@ -1062,10 +1313,16 @@ int state_gc(struct egress_state *st)
 				       (unsigned long long)v[i].cgroup_id, egress_hooks[h].name);
 			dead = link_defunct(path);
 		}
+		if (!dead && state_binding_orphan(st, v[i].cgroup_id) &&
+		    !cg_path(v[i].cgroup_id, path, sizeof(path)) && !cg_populated(path) && !rmdir(path))
+			dead = true;	/* an 'egressctl run' killed: its cgroup, once empty */
+		if (dead)
+			gc_lost(st, v[i].cgroup_id);
 		if (dead && !state_unbind_id(st, v[i].cgroup_id))
 			cleaned++;
 	}
 	free(v);
+	gc_oci(st);
 	gc_cgroup_keys(st->map_fd[M_RATE], sizeof(uint64_t));
 	gc_cgroup_keys(st->map_fd[M_CG_DENIED], sizeof(struct egress_cg_key));
 	hosts_gc(st);
