@@ -141,4 +141,37 @@ check arrivals/squid-denied-other grep -q 'TCP_DENIED/403 .* http://other.exampl
 check arrivals/squid-fetched-allowed grep -q '/200 .* http://allowed.example/' "$SQUID_DIR/access.log"
 check_eq arrivals/other-origin-only-direct-pro 2 "$(grep -c '"GET / ' "$T/origin.other.example.log")"
 
+# ---- a tier cgroup deleted and made again is not bound: status and the
+# metrics say so until it is bound again or detached (issue 16 item 10)
+source "$(dirname "$0")/../prom-lib.sh"
+stop_egressd
+MPORT=$(free_port) || die "no free port"
+EGRESSD_PRIVATE=(--events-socket "$T/events.sock" --metrics-addr "127.0.0.1:$MPORT")
+start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
+TIER=$CGROOT/tiers2/free
+mkcg tiers2/free
+ectl_ok lost attach "$TIER" --policy free
+lost_json() { ectl status --json | jq -c --arg p "$TIER" '[.lost_bindings[] | select(.cgroup == $p) | {policy, recreated}]'; }
+# gc (the kernel releases a removed cgroup's links a moment later)
+gc_lost() { ectl gc >/dev/null 2>&1; [ "$(lost_json)" != '[]' ]; }
+rmdir "$TIER"
+wait_until "$TO" gc_lost
+check_eq lost/status-gone '[{"policy":"free","recreated":false}]' "$(lost_json)"
+mkcg tiers2/free
+check_eq lost/status-recreated '[{"policy":"free","recreated":true}]' "$(lost_json)"
+check lost/status-text-says-not-bound sh -c "'$EGRESSCTL' status --pin-dir '$PIN' | grep -F '$TIER' | grep -q 'NOT bound'"
+scrape "$MPORT" /metrics "$T/lost.prom"
+check_eq lost/metric-recreated 1 "$(pval "$T/lost.prom" egress_bindings_lost policy=free cgroup="$TIER" recreated=true)"
+# binding it again clears it
+ectl_ok lost attach "$TIER" --policy free
+check_eq lost/attach-clears '[]' "$(lost_json)"
+scrape "$MPORT" /metrics "$T/lost2.prom"
+check_eq lost/metric-cleared 0 "$(pcount "$T/lost2.prom" egress_bindings_lost cgroup="$TIER")"
+# detach of the path forgets it too; a run's or a container's cgroup is never lost
+rmdir "$TIER"
+wait_until "$TO" gc_lost
+check lost/detach-forgets ectl detach "$TIER"
+check_eq lost/detach-clears '[]' "$(lost_json)"
+check_json lost/only-attached-ones '.lost_bindings | length == 0' "$(ectl status --json)"
+
 finish
