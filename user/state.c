@@ -792,37 +792,28 @@ int state_stat_add(struct egress_state *st, enum egress_stat s, uint64_t n)
 
 /* ---- bindings ---------------------------------------------------------- */
 
-static int bindings(struct egress_state *st, bool live_only, struct binding_ref **out, size_t *n)
+/* The cgroup ids named by the entries of a pin subdirectory (links/, lost/). */
+static int pin_ids(struct egress_state *st, const char *sub, uint64_t **out, size_t *n)
 {
 	char path[PATH_MAX];
-	struct binding_ref *v = NULL;
+	uint64_t *v = NULL;
 	struct dirent *de;
 	size_t cnt = 0;
 	DIR *d;
 
 	*out = NULL;
 	*n = 0;
-	state_pin_path(st, path, sizeof(path), "links");
+	state_pin_path(st, path, sizeof(path), "%s", sub);
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d))) {
-		struct egress_binding b = {};
-		struct binding_ref *nv;
-		uint64_t cgid;
+		uint64_t *nv, id;
 		char *end;
 
-		cgid = strtoull(de->d_name, &end, 10);
+		id = strtoull(de->d_name, &end, 10);
 		if (de->d_name[0] == '.' || *end)
 			continue;
-		if (live_only) {
-			char p[PATH_MAX];
-
-			if (cg_path(cgid, p, sizeof(p)) == -ENOENT)
-				continue;	/* removed: gc takes its pins */
-		}
-		if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &cgid, &b))
-			b.policy = 0;	/* no live attachment (yet) */
 		nv = realloc(v, (cnt + 1) * sizeof(*v));
 		if (!nv) {
 			free(v);
@@ -830,11 +821,43 @@ static int bindings(struct egress_state *st, bool live_only, struct binding_ref 
 			return -ENOMEM;
 		}
 		v = nv;
-		v[cnt].cgroup_id = cgid;
+		v[cnt++] = id;
+	}
+	closedir(d);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static int bindings(struct egress_state *st, bool live_only, struct binding_ref **out, size_t *n)
+{
+	struct binding_ref *v;
+	uint64_t *ids;
+	size_t cnt = 0, nids;
+	int ret = pin_ids(st, "links", &ids, &nids);
+
+	*out = NULL;
+	*n = 0;
+	if (ret)
+		return ret;
+	v = calloc(nids + 1, sizeof(*v));
+	if (!v) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nids; i++) {
+		struct egress_binding b = {};
+		char p[PATH_MAX];
+
+		if (live_only && cg_path(ids[i], p, sizeof(p)) == -ENOENT)
+			continue;	/* removed: gc takes its pins */
+		if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &ids[i], &b))
+			b.policy = 0;	/* no live attachment (yet) */
+		v[cnt].cgroup_id = ids[i];
 		v[cnt].policy = b.policy;
 		cnt++;
 	}
-	closedir(d);
+	free(ids);
 	*out = v;
 	*n = cnt;
 	return 0;
@@ -942,74 +965,61 @@ bool state_binding_orphan(struct egress_state *st, uint64_t cgid)
 	return state_proc_start(pid) != start;
 }
 
-/* forgets the lost bindings of path (it is bound again, or detached) */
-static int lost_forget(struct egress_state *st, const char *path)
-{
-	char dir[PATH_MAX], f[PATH_MAX + 256], target[PATH_MAX + EGRESS_NAME_MAX + 2];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	state_pin_path(st, dir, sizeof(dir), "lost");
-	d = opendir(dir);
-	if (!d)
-		return 0;
-	while ((de = readdir(d))) {
-		const char *sp;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(f, sizeof(f), "%s/%s", dir, de->d_name);
-		if (get_link(f, target, sizeof(target)) || !(sp = strchr(target, ' ')) || strcmp(sp + 1, path))
-			continue;
-		n += !unlink(f);
-	}
-	closedir(d);
-	return n;
-}
-
 int state_lost(struct egress_state *st, struct lost_ref **out, size_t *n)
 {
-	char dir[PATH_MAX], f[PATH_MAX + 256], target[PATH_MAX + EGRESS_NAME_MAX + 2];
-	struct lost_ref *v = NULL;
-	struct dirent *de;
-	size_t cnt = 0;
-	DIR *d;
+	char f[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2];
+	struct lost_ref *v;
+	uint64_t *ids;
+	size_t cnt = 0, nids;
+	int ret = pin_ids(st, "lost", &ids, &nids);
 
 	*out = NULL;
 	*n = 0;
-	state_pin_path(st, dir, sizeof(dir), "lost");
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		struct lost_ref *nv;
+	if (ret)
+		return ret;
+	v = calloc(nids + 1, sizeof(*v));
+	if (!v) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nids; i++) {
 		struct stat sb;
-		char *sp, *end;
-		uint64_t id = strtoull(de->d_name, &end, 10);
+		char *sp;
 
-		snprintf(f, sizeof(f), "%s/%s", dir, de->d_name);
-		if (de->d_name[0] == '.' || *end || get_link(f, target, sizeof(target)) ||
-		    !(sp = strchr(target, ' ')))
+		state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)ids[i]);
+		if (get_link(f, target, sizeof(target)) || !(sp = strchr(target, ' ')))
 			continue;
-		nv = realloc(v, (cnt + 1) * sizeof(*v));
-		if (!nv) {
-			free(v);
-			closedir(d);
-			return -ENOMEM;
-		}
-		v = nv;
 		*sp = '\0';
-		v[cnt].cgroup_id = id;
+		v[cnt].cgroup_id = ids[i];
 		snprintf(v[cnt].policy, sizeof(v[cnt].policy), "%s", target);
 		snprintf(v[cnt].path, sizeof(v[cnt].path), "%s", sp + 1);
 		v[cnt].recreated = !stat(v[cnt].path, &sb) && S_ISDIR(sb.st_mode);
 		cnt++;
 	}
-	closedir(d);
+	free(ids);
 	*out = v;
 	*n = cnt;
 	return 0;
+}
+
+/* forgets the lost bindings of path (it is bound again, or detached) */
+static int lost_forget(struct egress_state *st, const char *path)
+{
+	struct lost_ref *l;
+	char f[PATH_MAX];
+	size_t nl;
+	int n = 0;
+
+	if (state_lost(st, &l, &nl))
+		return 0;
+	for (size_t i = 0; i < nl; i++) {
+		if (strcmp(l[i].path, path))
+			continue;
+		state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)l[i].cgroup_id);
+		n += !unlink(f);
+	}
+	free(l);
+	return n;
 }
 
 int state_bound_at(struct egress_state *st, const char *dir, char *at, size_t len)

@@ -287,20 +287,17 @@ fi
 
 # ---- 7. --strict reads keys as runc does (issue 16 item 1): a key that
 # differs only in case is what runc reads; the hook refuses it
-bundle case-caps --caps "$SAFE_CAPS" --hook "$HOOK --policy free --strict" -- "${RAN_FIRST[@]}" /e2e/probe tcp 192.0.2.20 80
-bundle_edit case-caps '.process.Capabilities = (.process.capabilities | map_values(. + ["CAP_NET_RAW"])) | del(.process.capabilities)'
-ctr_refused strict/case-Capabilities case-caps "'Capabilities'"
-bundle case-bounding --uid $NOBODY_UID --caps "$SAFE_CAPS" --hook "$HOOK --policy free --strict" -- \
-	"${RAN_FIRST[@]}" /e2e/probe tcp 192.0.2.20 80
-bundle_edit case-bounding '.process.capabilities.Bounding = (.process.capabilities.bounding + ["CAP_NET_ADMIN"])'
-ctr_refused strict/case-Bounding case-bounding "'Bounding'"
-bundle case-process --caps "$SAFE_CAPS" --hook "$HOOK --policy free --strict" -- "${RAN_FIRST[@]}" /e2e/probe tcp 192.0.2.20 80
-bundle_edit case-process '.Process = {capabilities: {bounding: ["CAP_NET_RAW"], effective: ["CAP_NET_RAW"], permitted: ["CAP_NET_RAW"]}}'
-ctr_refused strict/case-Process case-process "'Process'"
-bundle case-netns --uid $NOBODY_UID --caps "$SAFE_CAPS" --hook "$HOOK --policy free --strict" -- \
-	"${RAN_FIRST[@]}" /e2e/probe tcp 127.0.0.1 9
-bundle_edit case-netns ".linux.namespaces |= map(if .type == \"network\" then {type: \"network\", Path: \"$T/hostnet\"} else . end)"
-ctr_refused strict/case-netns-Path case-netns "'Path'"
+# case_refused NAME JQ PATTERN: a safe bundle edited by JQ is refused, naming PATTERN
+case_refused() {
+	bundle "case-$1" --caps "$SAFE_CAPS" --hook "$HOOK --policy free --strict" -- \
+		"${RAN_FIRST[@]}" /e2e/probe tcp 192.0.2.20 80
+	bundle_edit "case-$1" "$2"
+	ctr_refused "strict/case-$1" "case-$1" "$3"
+}
+case_refused Capabilities '.process.Capabilities = (.process.capabilities | map_values(. + ["CAP_NET_RAW"])) | del(.process.capabilities)' "'Capabilities'"
+case_refused Bounding '.process.capabilities.Bounding = (.process.capabilities.bounding + ["CAP_NET_ADMIN"])' "'Bounding'"
+case_refused Process '.Process = {capabilities: {bounding: ["CAP_NET_RAW"], effective: ["CAP_NET_RAW"], permitted: ["CAP_NET_RAW"]}}' "'Process'"
+case_refused netns-Path ".linux.namespaces |= map(if .type == \"network\" then {type: \"network\", Path: \"$T/hostnet\"} else . end)" "'Path'"
 
 # The hook called as runc would call it, on processes of our own cgroups.
 # sleeper DIR: a process in cgroup DIR (pid in SLEEPER)
@@ -421,18 +418,19 @@ mkcg nsroot nsctr
 sleeper "$CGROOT/nsroot/$CGREL/nsctr"
 ns_pid=$SLEEPER
 state ns-1 "$ns_pid" own >"$T/state.ns"
-sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CGROOT/nsroot" \
-	unshare -C "$EGRESSCTL" oci-hook --pin-dir "$PIN" --policy free <"$T/state.ns" >"$T/hook.out" 2>"$T/hook.err"
-HOOK_RC=$?
+# hook_in_ns UNSHARE-ARGS...: the hook on $T/state.ns, in a cgroup namespace rooted at nsroot
+hook_in_ns() {
+	timeout "$TO" sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CGROOT/nsroot" \
+		unshare "$@" oci-hook --pin-dir "$PIN" --policy free <"$T/state.ns" >"$T/hook.out" 2>"$T/hook.err"
+	HOOK_RC=$?
+}
+hook_in_ns -C "$EGRESSCTL"
 hook_refused cgroupns/host-mount-only-fails-closed "cgroup namespace"
 check_eq cgroupns/colliding-name-not-bound "" "$(bound_policy "$CGROOT/nsctr")"
 check_eq cgroupns/container-not-bound-either "" "$(bound_policy "$CGROOT/nsroot/$CGREL/nsctr")"
 # with its own cgroup2 mount (root "/" in the namespace) it finds the right one
 mkdir -p "$T/cgns"
-sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CGROOT/nsroot" \
-	unshare -C -m sh -c 'mount -t cgroup2 none "$1" && shift && exec "$@"' sh "$T/cgns" \
-	"$EGRESSCTL" oci-hook --pin-dir "$PIN" --policy free <"$T/state.ns" >"$T/hook.out" 2>"$T/hook.err"
-HOOK_RC=$?
+hook_in_ns -C -m sh -c 'mount -t cgroup2 none "$1" && shift && exec "$@"' sh "$T/cgns" "$EGRESSCTL"
 hook_ok cgroupns/own-mount-binds
 check_eq cgroupns/right-cgroup-bound free "$(bound_policy "$CGROOT/nsroot/$CGREL/nsctr")"
 check_eq cgroupns/colliding-still-unbound "" "$(bound_policy "$CGROOT/nsctr")"
