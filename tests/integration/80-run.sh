@@ -157,6 +157,7 @@ check container-root/no-cgroup-left no_run_cgroups
 nsenter --net="/run/netns/$NS" "$EGRESSCTL" run --pin-dir "$PIN" --policy free --cgroup-parent "$RUNS" \
 	--name orphan -- sh -c "echo up > '$T/orphan.up'; while :; do '$PROBE' tcp 192.0.2.20 80 > '$T/orphan.p'; mv '$T/orphan.p' '$T/orphan.probe'; sleep 0.2; done" &
 orphan_run=$!
+disown "$orphan_run"	# its SIGKILL below is no news for this shell
 BG_PIDS+=("$orphan_run")
 wait_until "$TO" test -s "$T/orphan.up"
 kill -KILL "$orphan_run"

@@ -111,7 +111,7 @@ if wait_step "$T/run-switch.out" pg1; then
 	check_step switch-run/free-denied "$T/run-switch.out" pg1 '^PermissionError \[Errno 1\]'
 	# contained: it sees its own cgroup as the root; the path is found outside
 	check_step switch-run/sees-own-cgroup-as-root "$T/run-switch.out" cg '^/$'
-	cg=$(find "$SB/run-switch" -mindepth 1 -maxdepth 1 -type d | head -1)
+	cg=$(find "$TIERS/free" -mindepth 1 -maxdepth 1 -type d -name 'run-*' | head -1)
 	check_eq switch-run/own-cgroup-bound-free free "$(bound_policy "$cg")"
 	# the old advice does not upgrade, and says so
 	ectl attach "$cg" --policy pro 2>"$T/attach.err"
