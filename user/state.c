@@ -965,60 +965,103 @@ bool state_binding_orphan(struct egress_state *st, uint64_t cgid)
 	return state_proc_start(pid) != start;
 }
 
+/* a directory at path (a cgroup made again where a bound one was) */
+static bool dir_exists(const char *path)
+{
+	struct stat sb;
+
+	return !stat(path, &sb) && S_ISDIR(sb.st_mode);
+}
+
+/*
+ * "POLICY PATH" of an attach binding (no owner) whose cgroup is gone (not
+ * yet collected), or of a lost/ entry; -ENOENT for anything else.
+ */
+static int lost_target(struct egress_state *st, const char *sub, uint64_t id, char *target, size_t len)
+{
+	char f[PATH_MAX], owner[128];
+
+	if (!strcmp(sub, "lost")) {
+		state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)id);
+		return get_link(f, target, len) || !strchr(target, ' ') ? -ENOENT : 0;
+	}
+	if (state_binding_meta(st, id, target, len, owner, sizeof(owner)) || owner[0] ||
+	    !strchr(target, ' ') || cg_path(id, f, sizeof(f)) != -ENOENT)
+		return -ENOENT;
+	return 0;
+}
+
 int state_lost(struct egress_state *st, struct lost_ref **out, size_t *n)
 {
-	char f[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2];
-	struct lost_ref *v;
-	uint64_t *ids;
-	size_t cnt = 0, nids;
-	int ret = pin_ids(st, "lost", &ids, &nids);
+	static const char *const subs[] = { "links", "lost" };
+	char target[PATH_MAX + EGRESS_NAME_MAX + 2];
+	struct lost_ref *v = NULL, *nv;
+	size_t cnt = 0;
 
 	*out = NULL;
 	*n = 0;
-	if (ret)
-		return ret;
-	v = calloc(nids + 1, sizeof(*v));
-	if (!v) {
-		free(ids);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < nids; i++) {
-		struct stat sb;
-		char *sp;
+	for (size_t k = 0; k < 2; k++) {
+		uint64_t *ids;
+		size_t nids;
+		int ret = pin_ids(st, subs[k], &ids, &nids);
 
-		state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)ids[i]);
-		if (get_link(f, target, sizeof(target)) || !(sp = strchr(target, ' ')))
-			continue;
-		*sp = '\0';
-		v[cnt].cgroup_id = ids[i];
-		snprintf(v[cnt].policy, sizeof(v[cnt].policy), "%s", target);
-		snprintf(v[cnt].path, sizeof(v[cnt].path), "%s", sp + 1);
-		v[cnt].recreated = !stat(v[cnt].path, &sb) && S_ISDIR(sb.st_mode);
-		cnt++;
+		if (ret) {
+			free(v);
+			return ret;
+		}
+		nv = realloc(v, (cnt + nids + 1) * sizeof(*v));
+		if (!nv) {
+			free(ids);
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		for (size_t i = 0; i < nids; i++) {
+			char *sp;
+
+			if (lost_target(st, subs[k], ids[i], target, sizeof(target)))
+				continue;
+			sp = strchr(target, ' ');
+			*sp = '\0';
+			v[cnt].cgroup_id = ids[i];
+			snprintf(v[cnt].policy, sizeof(v[cnt].policy), "%.*s", EGRESS_NAME_MAX - 1, target);
+			snprintf(v[cnt].path, sizeof(v[cnt].path), "%s", sp + 1);
+			v[cnt].recreated = dir_exists(v[cnt].path);
+			cnt++;
+		}
+		free(ids);
 	}
-	free(ids);
 	*out = v;
 	*n = cnt;
 	return 0;
 }
 
-/* forgets the lost bindings of path (it is bound again, or detached) */
-static int lost_forget(struct egress_state *st, const char *path)
+/*
+ * Forgets the lost/ entries of path (it is bound again, or detached), and
+ * with gone set also those whose path is gone (nothing unbound is left
+ * there to warn about).
+ */
+static int lost_forget(struct egress_state *st, const char *path, bool gone)
 {
-	struct lost_ref *l;
-	char f[PATH_MAX];
-	size_t nl;
+	char f[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2];
+	uint64_t *ids;
+	size_t nids;
 	int n = 0;
 
-	if (state_lost(st, &l, &nl))
+	if (pin_ids(st, "lost", &ids, &nids))
 		return 0;
-	for (size_t i = 0; i < nl; i++) {
-		if (strcmp(l[i].path, path))
+	for (size_t i = 0; i < nids; i++) {
+		const char *p;
+
+		if (lost_target(st, "lost", ids[i], target, sizeof(target)))
 			continue;
-		state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)l[i].cgroup_id);
-		n += !unlink(f);
+		p = strchr(target, ' ') + 1;
+		if ((path && !strcmp(p, path)) || (gone && !dir_exists(p))) {
+			state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)ids[i]);
+			n += !unlink(f);
+		}
 	}
-	free(l);
+	free(ids);
 	return n;
 }
 
@@ -1162,7 +1205,7 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 			 info.name[0] ? info.name : "?", real);
 		snprintf(path, sizeof(path), "%s/bound", dir);
 		put_link(path, target);
-		lost_forget(st, real);
+		lost_forget(st, real, false);
 	}
 	ret = 0;
 	goto cleanup;
@@ -1194,9 +1237,9 @@ int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t e
 	int fd, ret, forgot;
 
 	/* a lost binding of this path (its cgroup removed): detach forgets it */
-	forgot = lost_forget(st, cgdir);
+	forgot = lost_forget(st, cgdir, false);
 	if (realpath(cgdir, real) && strcmp(real, cgdir))
-		forgot += lost_forget(st, real);
+		forgot += lost_forget(st, real, false);
 	ret = cg_open(cgdir, &fd, &cgid, err, errlen);
 	if (ret)
 		return forgot ? 0 : ret;
@@ -1270,15 +1313,17 @@ static void hosts_gc(struct egress_state *st)
 }
 
 /*
- * A binding made by hand (attach: no owner) whose cgroup is gone: keep
- * "POLICY PATH" in lost/, so that status can say a cgroup re-created at
- * that path is unbound.
+ * A binding made by hand (attach: no owner) whose cgroup is gone, while a
+ * cgroup exists again at its path: keep "POLICY PATH" in lost/, so that
+ * status can say that one is unbound.  (A path that stays gone leaves
+ * nothing behind: removed cgroups cost no state.)
  */
 static void gc_lost(struct egress_state *st, uint64_t cgid)
 {
 	char bound[PATH_MAX + EGRESS_NAME_MAX + 2], owner[128], path[PATH_MAX];
 
-	if (state_binding_meta(st, cgid, bound, sizeof(bound), owner, sizeof(owner)) || owner[0])
+	if (state_binding_meta(st, cgid, bound, sizeof(bound), owner, sizeof(owner)) || owner[0] ||
+	    !strchr(bound, ' ') || !dir_exists(strchr(bound, ' ') + 1))
 		return;
 	state_pin_path(st, path, sizeof(path), "lost");
 	if (mkdir(path, 0700) && errno != EEXIST)
@@ -1332,6 +1377,7 @@ int state_gc(struct egress_state *st)
 			cleaned++;
 	}
 	free(v);
+	lost_forget(st, NULL, true);
 	gc_oci(st);
 	gc_cgroup_keys(st->map_fd[M_RATE], sizeof(uint64_t));
 	gc_cgroup_keys(st->map_fd[M_CG_DENIED], sizeof(struct egress_cg_key));

@@ -110,15 +110,17 @@ bool state_binding_orphan(struct egress_state *st, uint64_t cgid);
 /* A process's start time (/proc/PID/stat), 0 if there is no such process. */
 unsigned long long state_proc_start(int pid);
 /*
- * Lost bindings: a cgroup bound by attach was removed (state_gc noticed);
- * a cgroup made again at that path is not bound.  Kept until the path is
- * bound again or detached.
+ * Lost bindings: a cgroup bound by attach was removed.  Until state_gc
+ * collects the binding it is listed as it is (recreated if a directory is
+ * at the path again); a binding collected while a cgroup exists again at
+ * its path is kept in lost/ until the path is bound again, detached, or
+ * gone.
  */
 struct lost_ref {
 	uint64_t cgroup_id;
 	char policy[EGRESS_NAME_MAX];
 	char path[PATH_MAX];
-	bool recreated;		/* a directory exists at path again */
+	bool recreated;		/* a directory exists at path again: it is not bound */
 };
 int state_lost(struct egress_state *st, struct lost_ref **out, size_t *n);
 /*
