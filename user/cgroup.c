@@ -157,20 +157,34 @@ static bool outside(const char *p)
 	       (strlen(p) >= 3 && !strcmp(p + strlen(p) - 3, "/.."));
 }
 
-bool cg_has_pid(const char *dir, int pid)
+/* dir's cgroup.procs: whether pid is in it, and one process that is not pid (0: none) */
+static int procs_scan(const char *dir, int pid, bool *has, int *other)
 {
 	char path[PATH_MAX + 16], line[32];
-	bool found = false;
 	FILE *f;
 
+	*has = false;
+	*other = 0;
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
 	f = fopen(path, "re");
 	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = atoi(line) == pid;
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (atoi(line) == pid)
+			*has = true;
+		else if (!*other)
+			*other = atoi(line);
+	}
 	fclose(f);
-	return found;
+	return 0;
+}
+
+bool cg_has_pid(const char *dir, int pid)
+{
+	bool has;
+	int other;
+
+	return !procs_scan(dir, pid, &has, &other) && has;
 }
 
 struct pid_find {
@@ -243,22 +257,16 @@ int cg_of_pid(int pid, char *out, size_t len, char *err, size_t errlen)
 
 int cg_own(const char *dir, int pid, char *err, size_t errlen)
 {
-	char path[PATH_MAX + 16], line[32];
 	struct dirent *de;
-	int other = 0;
+	bool has;
+	int other, ret;
 	DIR *d;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	f = fopen(path, "re");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
+	ret = procs_scan(dir, pid, &has, &other);
+	if (ret) {
+		snprintf(err, errlen, "%s/cgroup.procs: %s", dir, strerror(-ret));
+		return ret;
 	}
-	while (!other && fgets(line, sizeof(line), f))
-		if (atoi(line) != pid)
-			other = atoi(line);
-	fclose(f);
 	if (other) {
 		snprintf(err, errlen, "cgroup %s is not the container's own: process %d is in it too", dir, other);
 		return -EBUSY;
@@ -280,21 +288,32 @@ int cg_own(const char *dir, int pid, char *err, size_t errlen)
 	return 0;
 }
 
-bool cg_populated(const char *dir)
+bool cg_event(const char *dir, const char *key)
 {
-	char path[PATH_MAX + 16], line[64];
-	bool populated = true;	/* unknown: treat as in use */
+	char path[PATH_MAX + 32], line[64];
+	bool on = false;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
 	f = fopen(path, "re");
 	if (!f)
-		return errno != ENOENT;
+		return false;
 	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "populated ", 10))
-			populated = line[10] != '0';
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ')
+			on = atoi(line + strlen(key) + 1) == 1;
 	fclose(f);
-	return populated;
+	return on;
+}
+
+bool cg_populated(const char *dir)
+{
+	char path[PATH_MAX + 32];
+
+	/* a cgroup whose events cannot be read counts as in use */
+	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
+	if (access(path, R_OK))
+		return errno != ENOENT;
+	return cg_event(dir, "populated");
 }
 
 int mountinfo_each(int (*fn)(void *ctx, const struct mount_ent *m), void *ctx)

@@ -36,6 +36,8 @@ struct mount_ent {
 };
 /* Calls fn for every mount of this mount namespace until it returns non-zero (returned). */
 int mountinfo_each(int (*fn)(void *ctx, const struct mount_ent *m), void *ctx);
+/* Whether dir's cgroup.events has the line "key 1" (false if unreadable). */
+bool cg_event(const char *dir, const char *key);
 /* cgroup.events says populated (true when it cannot be read but exists) */
 bool cg_populated(const char *dir);
 

@@ -135,6 +135,19 @@ static const struct cmd_help helps[] = {
 	  "Every egress program must be in force on DIR, and DIR or an ancestor bound to an existing\n"
 	  "policy.  Prints every binding on the path and the policy in force (free \u2227 pro: both decide).",
 	  "  DIR                  a cgroup v2 directory\n", NULL },
+	{ "explain", "explain (--cgroup DIR | --policy NAME) DST [--proto tcp|udp] [--port N] [--json] [--batch]",
+	  "Says what the kernel decides for a destination, and why: exit 0 allowed, 1 denied, 2 no answer.\n\n"
+	  "For each bound cgroup from DIR up to the root: its policy, mode, the deciding rule or the\n"
+	  "default, and the reason; then the verdict and errno.  0.0.0.0, :: and ::ffff:a.b.c.d are\n"
+	  "decided as the kernel decides them: 127.0.0.1, ::1, a.b.c.d.",
+	  "  DST                  an IPv4 or IPv6 address, without a prefix\n"
+	  "  --cgroup DIR         every policy bound on DIR's path (required, or --policy)\n"
+	  "  --policy NAME        one policy alone (required, or --cgroup)\n"
+	  "  --proto tcp|udp      the protocol (default: tcp)\n"
+	  "  --port N             the port (default: a port that no port rule names)\n"
+	  "  --json               one JSON object\n"
+	  "  --batch              no DST: lines 'DST [tcp|udp] [PORT]' on stdin, one JSON line each\n",
+	  "example: egressctl explain --cgroup /sys/fs/cgroup/tiers/free/sb1 169.254.169.254 --port 80\n" },
 	{ "oci-hook", "oci-hook [poststop] [--policy NAME] [--strict]",
 	  "The OCI runtime hook: binds a container's cgroup before its process runs.\n\n"
 	  "Reads the OCI state JSON on stdin.  createRuntime (the default) binds the container's cgroup\n"
@@ -915,24 +928,6 @@ static int write_file(const char *dir, const char *name, const char *val)
 		ret = -errno;
 	close(fd);
 	return ret;
-}
-
-/* Whether a cgroup's cgroup.events has the line "key 1". */
-static bool cg_event(const char *dir, const char *key)
-{
-	char path[PATH_MAX + 32], line[64];
-	bool on = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ')
-			on = atoi(line + strlen(key) + 1) == 1;
-	fclose(f);
-	return on;
 }
 
 /*
@@ -2254,6 +2249,82 @@ static int do_events(int argc, char **argv)
 	return ret;
 }
 
+/* ---- explain ------------------------------------------------------------ */
+
+#include "explain.h"
+
+#define EXPLAIN_USAGE "explain (--cgroup DIR | --policy NAME) DST [--proto tcp|udp] [--port N] [--json]"
+
+/*
+ * Exit 0: allowed, 1: denied, 2: no answer (bad usage, bad destination,
+ * unknown policy, DIR not a cgroup or not bound anywhere on its path,
+ * egress not loaded).  --batch: 2 if a line was bad, else 0.
+ */
+static int do_explain(int argc, char **argv)
+{
+	const char *usage = EXPLAIN_USAGE " [--batch]";
+	const char *cgroup = NULL, *policy = NULL, *proto_s = NULL, *port_s = NULL;
+	bool json = false, batch = false;
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { "cgroup", true, &cgroup, NULL },
+				    { "policy", true, &policy, NULL }, { "proto", true, &proto_s, NULL },
+				    { "port", true, &port_s, NULL }, { "json", false, NULL, &json },
+				    { "batch", false, NULL, &batch }, { 0 } };
+	char err[ERRBUF_LEN], *pos[1], *line = NULL;
+	struct explain_answer a;
+	struct egress_state st;
+	struct explain_dest d;
+	struct explain_ctx x;
+	unsigned long lineno = 0;
+	int npos, port, ret;
+	size_t cap = 0;
+	uint8_t proto;
+
+	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+		return 2;
+	if (!cgroup == !policy)
+		return die(2, "give one of --cgroup DIR and --policy NAME; usage: egressctl %s", EXPLAIN_USAGE);
+	if (batch && (npos || proto_s || port_s))
+		return die(2, "--batch reads 'DST [tcp|udp] [PORT]' lines from stdin: no DST, --proto "
+			   "or --port on the command line");
+	if (!batch && npos != 1)
+		return die(2, "missing destination; usage: egressctl %s", EXPLAIN_USAGE);
+	if (!batch && (explain_parse_dest(pos[0], &d, err, sizeof(err)) ||
+		       explain_parse_case(proto_s, port_s, &proto, &port, err, sizeof(err))))
+		return die(2, "%s", err);
+	if (state_open(&st, state_pin_dir(c.pin_dir), 0, err, sizeof(err)))
+		return die(2, "%s", err);
+	ret = cgroup ? explain_load_cgroup(&st, cgroup, &x, err, sizeof(err))
+		     : explain_load_policy(&st, policy, &x, err, sizeof(err));
+	state_close(&st);
+	if (ret)
+		return die(2, "%s", ret == -ENOMEM ? strerror(ENOMEM) : err);
+	if (batch) {
+		setvbuf(stdout, NULL, _IOLBF, 0);	/* a driver reads each answer as it comes */
+		while (getline(&line, &cap, stdin) > 0) {
+			int r = explain_batch_line(stdout, &x, line, ++lineno);
+
+			if (r == -EINVAL)
+				ret = 2;
+			else if (r)
+				return die(2, "line %lu: %s", lineno, strerror(-r));
+		}
+		free(line);
+		explain_ctx_free(&x);
+		return ret;
+	}
+	if (explain_run(&x, &d, proto, port, &a))
+		return die(2, "%s", strerror(ENOMEM));
+	if (json)
+		print_json(explain_json(&x, &a));
+	else
+		explain_print(stdout, &x, &a);
+	ret = a.verdict == EGRESS_ALLOW ? 0 : 1;
+	explain_answer_free(&a);
+	explain_ctx_free(&x);
+	return ret;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static int do_help(int argc, char **argv);
@@ -2272,6 +2343,7 @@ static const struct command {
 	{ "detach", do_detach, "detach DIR" },
 	{ "move", do_move, "move PID... --to DIR | move --cgroup SRC --to DIR" },
 	{ "check", do_check, "check DIR                 (exit 1 unless DIR is fully enforced)" },
+	{ "explain", do_explain, EXPLAIN_USAGE "  (exit 0 allowed, 1 denied)" },
 	{ "oci-hook", do_oci_hook, "oci-hook [poststop] [--policy NAME] [--strict]  (OCI runtime hook)" },
 	{ "gc", do_gc, "gc                        (drop the bindings of deleted cgroups)" },
 	{ "run", do_run, "run [--policy NAME] [--cgroup-parent DIR] -- CMD [ARG...]" },
