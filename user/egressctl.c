@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <linux/magic.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include <jansson.h>
@@ -26,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "advise.h"
 #include "cgroup.h"
 #include "cmdline.h"
 #include "events.h"
@@ -185,6 +188,18 @@ static const struct cmd_help helps[] = {
 	  "  --format F           json, text, or hint: the policy's hint for the user (default: json)\n"
 	  "  --socket PATH        egressd's socket (default: $EGRESS_EVENTS_SOCKET, else " EGRESS_DEFAULT_EVENTS_SOCKET ")\n",
 	  NULL },
+	{ "advise", "advise --cgroup DIR [--since DURATION] [--name NAME]",
+	  "Prints a policy file with the allow rules that would have permitted what DIR was denied.\n\n"
+	  "One rule per distinct destination, protocol and port that the processes of DIR and below\n"
+	  "were denied (or audited), with the count and the process names as comments; the kernel\n"
+	  "records them before the event rate limit (egressd --max-seen), egressd need not run.",
+	  "  --cgroup DIR         a cgroup v2 directory; DIR, an ancestor or a descendant must be\n"
+	  "                       bound (required)\n"
+	  "  --since DURATION     only destinations seen in the last DURATION: 30s, 10m, 2h, 1d\n"
+	  "                       (default: all that were recorded)\n"
+	  "  --name NAME          the policy the file writes; an existing one keeps its settings and\n"
+	  "                       rules (default: from DIR's name)\n",
+	  "example: egressctl advise --cgroup /sys/fs/cgroup/sb1 --since 1h --name sb1 > sb1.policy\n" },
 	{ "unload", "unload", "Detaches every link and removes every pin: enforcement stops.", "", NULL },
 	{ "help", "help", "Prints this overview.", "", NULL },
 };
@@ -2249,6 +2264,153 @@ static int do_events(int argc, char **argv)
 	return ret;
 }
 
+/* ---- advise ------------------------------------------------------------- */
+
+static uint64_t *subtree_ids;
+static size_t subtree_n, subtree_cap;
+
+static int subtree_add(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	if (type != FTW_D)
+		return 0;
+	if (subtree_n == subtree_cap) {
+		size_t cap = subtree_cap ? 2 * subtree_cap : 256;
+		uint64_t *nv = realloc(subtree_ids, cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		subtree_ids = nv;
+		subtree_cap = cap;
+	}
+	subtree_ids[subtree_n++] = sb->st_ino;	/* a cgroup2 directory's inode is its id */
+	return 0;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static const char *policy_ref_name(uint32_t id, void *ctx)
+{
+	const struct { struct policy_ref *v; size_t n; } *refs = ctx;
+
+	for (size_t i = 0; i < refs->n; i++)
+		if (refs->v[i].id == id)
+			return refs->v[i].name;
+	return NULL;
+}
+
+static int do_advise(int argc, char **argv)
+{
+	const char *usage = "advise --cgroup DIR [--since DURATION] [--name NAME]";
+	const char *cgroup = NULL, *since = NULL, *name = NULL;
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { "cgroup", true, &cgroup, NULL },
+				    { "since", true, &since, NULL }, { "name", true, &name, NULL }, { 0 } };
+	char real[PATH_MAX], err[ERRBUF_LEN], defname[EGRESS_NAME_MAX], header[PATH_MAX + 128];
+	struct { struct policy_ref *v; size_t n; } refs = {};
+	struct seen_rec *recs = NULL;
+	struct path_bind *pb = NULL;
+	struct policy base;
+	struct egress_state st;
+	uint64_t since_ns = 0, from = 0, id;
+	bool have_base = false;
+	uint32_t pol;
+	size_t n = 0, m = 0;
+	int npos, fd, ret;
+
+	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+		return 2;
+	if (!cgroup)
+		return die(2, "--cgroup DIR is required (see 'egressctl advise --help')");
+	if (since && advise_duration(since, &since_ns, err, sizeof(err)))
+		return die(2, "--since: %s", err);
+	if (name && parse_policy_name(name, err, sizeof(err)))
+		return die(2, "--name: %s", err);
+	if (cg_open(cgroup, &fd, &id, err, sizeof(err)))
+		return die(2, "%s", err);
+	close(fd);
+	if (!realpath(cgroup, real))
+		return die(2, "cgroup '%s': %s", cgroup, strerror(errno));
+	if (!name) {
+		advise_default_name(real, defname);
+		name = defname;
+	}
+	if (open_state(&st, &c, 0))
+		return 1;
+	subtree_n = 0;
+	if (nftw(real, subtree_add, 32, FTW_PHYS | FTW_MOUNT)) {
+		ret = die(1, "cannot walk the cgroups below '%s': %s", real, strerror(errno));
+		goto cleanup;
+	}
+	qsort(subtree_ids, subtree_n, sizeof(*subtree_ids), u64_cmp);
+	/* bound: DIR, an ancestor, or a cgroup below DIR */
+	ret = path_bindings(&st, real, &pb);
+	free(pb);
+	if (ret == 0) {
+		struct binding_ref *b = NULL;
+		size_t nb = 0;
+
+		if (!state_bindings(&st, &b, &nb))
+			for (size_t i = 0; i < nb && !ret; i++)
+				ret = !!bsearch(&b[i].cgroup_id, subtree_ids, subtree_n, sizeof(*subtree_ids),
+						u64_cmp);
+		free(b);
+	}
+	if (ret <= 0) {
+		ret = ret < 0 ? die(1, "cannot read the bindings of '%s': %s", real, strerror(-ret)) :
+		      die(1, "cgroup '%s' is not bound: nothing on its path or below it is bound to a policy, "
+			  "so nothing there is denied (bind a candidate first: egressctl attach DIR --policy NAME)",
+			  real);
+		goto cleanup;
+	}
+	ret = state_seen(&st, &recs, &n);
+	if (ret) {
+		ret = die(1, ret == -ENOENT ? "egress_seen is missing: the pins in %s were made by an older "
+			  "egressd (restart egressd to record denied destinations)" :
+			  "cannot read the denied destinations in %s: %s", st.pin_dir, strerror(-ret));
+		goto cleanup;
+	}
+	if (since_ns) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_BOOTTIME, &ts);	/* the clock of bpf_ktime_get_boot_ns() */
+		from = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+		from = from > since_ns ? from - since_ns : 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (advise_match(&recs[i], subtree_ids, subtree_n, from))
+			recs[m++] = recs[i];
+	if (state_policies(&st, &refs.v, &refs.n)) {
+		ret = die(1, "cannot read policies");
+		goto cleanup;
+	}
+	if (!state_policy_id(&st, name, &pol)) {
+		ret = state_policy_load(&st, pol, &base);
+		if (ret) {
+			ret = die(1, "cannot read policy '%s': %s", name, strerror(-ret));
+			goto cleanup;
+		}
+		have_base = true;
+	}
+	snprintf(header, sizeof(header), "egressctl advise --cgroup %s%s%s --name %s", real,
+		 since ? " --since " : "", since ? since : "", name);
+	ret = advise_print(stdout, recs, m, &(struct advise_out){
+		.name = name, .header = header, .base = have_base ? &base : NULL,
+		.policy_name = policy_ref_name, .ctx = &refs });
+	ret = ret < 0 ? die(1, "%s", strerror(-ret)) : 0;
+cleanup:
+	if (have_base)
+		policy_free(&base);
+	free(refs.v);
+	free(recs);
+	state_close(&st);
+	return ret;
+}
+
 /* ---- explain ------------------------------------------------------------ */
 
 #include "explain.h"
@@ -2351,6 +2513,7 @@ static const struct command {
 	{ "export", do_export, "export [--policy NAME]" },
 	{ "status", do_status, "status [--json]" },
 	{ "events", do_events, "events [--follow] [--cgroup DIR] [--format json|text|hint] [--socket PATH]" },
+	{ "advise", do_advise, "advise --cgroup DIR [--since DURATION] [--name NAME]" },
 	{ "unload", do_unload, "unload" },
 	{ "help", do_help, "help" },
 };

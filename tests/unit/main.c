@@ -13,6 +13,7 @@ int main(void)
 		{ policy_tests, policy_tests_count },
 		{ cmdline_tests, cmdline_tests_count },
 		{ oci_tests, oci_tests_count },
+		{ advise_tests, advise_tests_count },
 		{ explain_tests, explain_tests_count },
 	};
 	struct CMUnitTest *all;
