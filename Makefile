@@ -17,7 +17,7 @@ BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH    ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS    := libbpf libelf zlib jansson libmicrohttpd
+PKGS    := libbpf libelf zlib jansson libmicrohttpd libcurl libcrypto
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude -Iuser -I$(BUILD) \
 	   -DEGRESS_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -32,7 +32,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON  := parse policy cmdline cgroup state events follow oci
+COMMON  := parse policy cmdline cgroup state events follow oci policyset etcd
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o
 SKELS   := $(BUILD)/egress.skel.h

@@ -4,9 +4,9 @@
 # Needs root for apt-get.  Services that packages would start on install
 # (prometheus, squid) are kept from starting: the tests run their own.
 set -eu
-pkgs="make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjansson-dev libmicrohttpd-dev pkg-config gcc iproute2 util-linux"
+pkgs="make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev pkg-config gcc iproute2 util-linux"
 case "${1:-}" in
-test) pkgs="$pkgs libcmocka-dev libclang-rt-14-dev python3 jq curl prometheus runc squid" ;;
+test) pkgs="$pkgs libcmocka-dev libclang-rt-14-dev python3 jq curl prometheus runc squid etcd-server etcd-client containerd podman python3-yaml openssl busybox-static" ;;
 demo) pkgs="$pkgs python3 curl runc squid" ;;
 esac
 missing=""
