@@ -48,6 +48,7 @@ struct etcd {
 	/* the thread's own */
 	struct ps_texts kv;
 	long long rev;
+	bool created;		/* the watch was accepted */
 	char *line;		/* the watch's partial line */
 	size_t linelen;
 	int wret;
@@ -328,6 +329,8 @@ static int watch_msg(struct etcd *e, const char *line)
 		json_decref(o);
 		return W_ERROR;
 	}
+	if (json_is_true(json_object_get(r, "created")))
+		e->created = true;
 	if (json_is_true(json_object_get(r, "canceled"))) {
 		long long k = json_ll(json_object_get(r, "compact_revision"));
 
@@ -422,50 +425,62 @@ static void nap(struct etcd *e, int ms)
 		usleep(20000);
 }
 
+/* A failed attempt: the next endpoint; after a round of failures, a backoff. */
+static void failed(struct etcd *e, const char *err, size_t *fails, int *backoff, bool *down)
+{
+	if (!*down)
+		logf_("%s; trying the other endpoints", err);
+	e->cur = (e->cur + 1) % e->nurls;
+	if (++*fails % e->nurls)
+		return;
+	if (!*down)
+		logf_("every endpoint is down; retrying with backoff (the pinned policies stay in force)");
+	*down = true;
+	nap(e, *backoff);
+	*backoff = *backoff * 2 > ETCD_BACKOFF_MAX_MS ? ETCD_BACKOFF_MAX_MS : *backoff * 2;
+}
+
+/*
+ * List, then watch from the listed revision + 1.  A watch that ends with an
+ * error resumes from the last revision seen on the next endpoint (its
+ * events are replayed); a watch cancelled because that revision is
+ * compacted, or a SIGHUP, lists again.
+ */
 static void *run(void *arg)
 {
 	struct etcd *e = arg;
 	char err[512] = "";
 	int backoff = 100;
 	size_t fails = 0;
-	bool down = false;
+	bool down = false, listed = false;
 
 	while (!atomic_load(&e->stop)) {
 		const char *url = e->urls[e->cur];
 		int r;
 
-		atomic_store(&e->resync, 0);
-		if (list(e, url, err, sizeof(err))) {
-			if (!down)
-				logf_("%s; trying the other endpoints", err);
-			e->cur = (e->cur + 1) % e->nurls;
-			if (++fails % e->nurls == 0) {
-				if (!down)
-					logf_("every endpoint is down; retrying with backoff "
-					      "(the pinned policies stay in force)");
-				down = true;
-				nap(e, backoff);
-				backoff = backoff * 2 > ETCD_BACKOFF_MAX_MS ? ETCD_BACKOFF_MAX_MS
-									   : backoff * 2;
+		if (!listed) {
+			atomic_store(&e->resync, 0);
+			if (list(e, url, err, sizeof(err))) {
+				failed(e, err, &fails, &backoff, &down);
+				continue;
 			}
-			continue;
-		}
-		if (down || fails)
-			logf_("listed %s at revision %lld after %zu failures", url, e->rev, fails);
-		else
 			logf_("listed %s at revision %lld: %zu keys", url, e->rev, e->kv.n);
-		down = false;
-		fails = 0;
-		backoff = 100;
-		publish(e);
-		do {
-			r = watch(e, url, err, sizeof(err));
-		} while (0);
-		if (r == W_ERROR) {
-			logf_("%s; trying the other endpoints", err[0] ? err : "watch failed");
-			e->cur = (e->cur + 1) % e->nurls;
-			err[0] = '\0';
+			listed = true;
+			publish(e);
 		}
+		e->created = false;
+		r = watch(e, url, err, sizeof(err));
+		if (e->created) {
+			if (down)
+				logf_("watching %s again from revision %lld", url, e->rev + 1);
+			down = false;
+			fails = 0;
+			backoff = 100;
+		}
+		if (r == W_RELIST)
+			listed = false;
+		else if (r == W_ERROR)
+			failed(e, err[0] ? err : "watch failed", &fails, &backoff, &down);
 	}
 	return NULL;
 }
