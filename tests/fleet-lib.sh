@@ -60,3 +60,21 @@ metric() {
 pset() {
 	timeout "$TO" "$EGRESSCTL" status --pin-dir "$1" --json | jq -c .policy_set
 }
+
+# make_rootfs DIR: a minimal container root: busybox-static as /bin/sh and
+# its applets, the probe at /e2e/probe with the libraries it loads (ldd).
+make_rootfs() {
+	local d=$1 lib a
+	mkdir -p "$d"/{bin,e2e,proc,dev,sys,tmp,etc,lib,lib64} || return 1
+	cp /bin/busybox "$d/bin/busybox" || return 1
+	for a in sh cat echo sleep true false ls; do
+		ln -sf busybox "$d/bin/$a"
+	done
+	cp "$PROBE" "$d/e2e/probe" || return 1
+	for lib in $(ldd "$PROBE" | grep -oE '/[^ ]+'); do
+		mkdir -p "$d$(dirname "$lib")" && cp -L "$lib" "$d$lib" || return 1
+	done
+	echo 'root:x:0:0:root:/:/bin/sh' >"$d/etc/passwd"
+	echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>"$d/etc/passwd"
+	chmod 1777 "$d/tmp"
+}
