@@ -140,6 +140,7 @@ image: all
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash bench/run.sh
+	$(Q)bash bench/fleet.sh
 
 # Fuzzing: libFuzzer targets over the parsers; each runs FUZZ_SECONDS (corpus in tests/fuzz/corpus).
 FUZZ_SECONDS ?= 30
