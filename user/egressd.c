@@ -67,17 +67,7 @@ static struct {
 	.log_format = LOG_JSON,
 };
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("egressd: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define logf_ ps_logf	/* "egressd: ..." on stderr (policyset.c) */
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {

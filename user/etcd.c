@@ -54,17 +54,8 @@ struct etcd {
 	int wret;
 };
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("egressd: etcd: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+/* egressd's log line, "egressd: etcd: ..." */
+#define logf_(fmt, ...) ps_logf("etcd: " fmt, ##__VA_ARGS__)
 
 /* ---- base64 (OpenSSL) ----------------------------------------------------- */
 

@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +56,7 @@ struct policyset {
 	struct etcd *etcd;
 };
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
+void ps_logf(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -66,6 +66,7 @@ static void logf_(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 }
+#define logf_ ps_logf
 
 /* ---- texts ---------------------------------------------------------------- */
 

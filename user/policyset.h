@@ -19,6 +19,9 @@
 
 #include "state.h"
 
+/* One line on stderr, "egressd: ..." (etcd.c logs through it too). */
+void ps_logf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The texts of a source: a file name or an etcd key, and its policy text. */
 struct ps_text {
 	char *name;
