@@ -40,12 +40,12 @@
 #define PS_TEXT_LIMIT (64 << 20)
 #define PS_ERRLEN (2 * PATH_MAX + ERRBUF_LEN)
 
-enum ps_kind { PS_FILE, PS_DIR, PS_ETCD };
+enum ps_kind { PS_DIR, PS_ETCD };
 
 struct policyset {
 	struct egress_state *st;
 	enum ps_kind kind;
-	char source[PATH_MAX + 8];	/* "dir:PATH", "etcd:PREFIX", "file:PATH" */
+	char source[PATH_MAX + 8];	/* "dir:PATH", "etcd:PREFIX" */
 	char path[PATH_MAX];
 	int fd;			/* inotify (directory) or eventfd (etcd) */
 	bool pending;		/* a directory change waits to settle */
@@ -439,8 +439,7 @@ int policyset_apply(struct policyset *ps, struct ps_texts *t, bool force, char *
 	for (size_t i = 0; i < all.n; i++)
 		json_array_append_new(names, json_string(all.pol[i].name));
 	json_object_set_new(o, "policies", names);
-	if (ps->kind != PS_FILE)
-		drop_unowned(ps, o, prev, false);
+	drop_unowned(ps, o, prev, false);
 	json_object_set_new(o, "source", json_string(ps->source));
 	json_object_set_new(o, "digest", json_string(digest));
 	json_object_set_new(o, "applied_timestamp", json_real(now_real()));
@@ -542,24 +541,6 @@ static void apply_dir(struct policyset *ps, bool force)
 	ps_texts_free(&t);
 }
 
-static void apply_file(struct policyset *ps)
-{
-	struct ps_texts t = {};
-	char err[PS_ERRLEN];
-	size_t len;
-	char *text = read_text(ps->path, PS_TEXT_LIMIT, &len);
-
-	if (!text) {
-		snprintf(err, sizeof(err), "cannot read policy file %s: %s", ps->path, strerror(errno));
-		refuse(ps, err);
-		return;
-	}
-	if (!ps_texts_add(&t, ps->path, text, len))
-		policyset_apply(ps, &t, true, err, sizeof(err));
-	free(text);
-	ps_texts_free(&t);
-}
-
 static void apply_etcd(struct policyset *ps)
 {
 	struct ps_texts t;
@@ -575,9 +556,8 @@ int policyset_opts_check(const struct policyset_opts *o, char *err, size_t errle
 {
 	bool tls = o->etcd_cacert || o->etcd_cert || o->etcd_key;
 
-	if (!!o->file + !!o->dir + !!o->etcd > 1) {
-		snprintf(err, errlen, "--policy-file, --policy-dir and --etcd are exclusive: "
-			 "give one source of policies");
+	if (o->dir && o->etcd) {
+		snprintf(err, errlen, "--policy-dir and --etcd are exclusive: give one source of the policy set");
 		return -EINVAL;
 	}
 	if (o->etcd && (!o->etcd_prefix || !o->etcd_prefix[0])) {
@@ -621,8 +601,8 @@ int policyset_open(struct policyset **out, const struct policyset_opts *o, struc
 	int ret = 0;
 
 	*out = NULL;
-	if (!o->file && !o->dir && !o->etcd)
-		return 0;
+	if (!o->dir && !o->etcd)
+		return 0;	/* --policy-file: egressd applies it (at start and on SIGHUP) */
 	ps = calloc(1, sizeof(*ps));
 	if (!ps)
 		return -ENOMEM;
@@ -656,10 +636,6 @@ int policyset_open(struct policyset **out, const struct policyset_opts *o, struc
 		ret = etcd_open(&ps->etcd, o, ps->fd, err, errlen);
 		if (ret)
 			goto fail;
-	} else {
-		ps->kind = PS_FILE;
-		snprintf(ps->path, sizeof(ps->path), "%s", o->file);
-		snprintf(ps->source, sizeof(ps->source), "file:%s", o->file);
 	}
 	*out = ps;
 	return 0;
@@ -759,7 +735,7 @@ void policyset_tick(struct policyset *ps)
 		ps->pending = false;
 		apply_dir(ps, false);
 	}
-	if (ps->kind != PS_FILE && time(NULL) - ps->last_reap >= 5) {
+	if (time(NULL) - ps->last_reap >= 5) {
 		ps->last_reap = time(NULL);
 		reap(ps);
 	}
@@ -773,8 +749,6 @@ void policyset_reload(struct policyset *ps)
 	ps->have_raw = false;	/* applied even if unchanged */
 	if (ps->kind == PS_DIR)
 		apply_dir(ps, true);
-	else if (ps->kind == PS_FILE)
-		apply_file(ps);
 	else
 		etcd_resync(ps->etcd);
 }

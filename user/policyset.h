@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * policyset.h - egressd's policy set: every policy of one source (a file,
- * a directory, etcd), applied as one transaction, and its status pinned in
+ * policyset.h - egressd's policy set: every policy of one source (a
+ * directory, etcd), applied as one transaction, and its status pinned in
  * <pin dir>/policy_set for egressctl and the metrics.  Included by
  * egressd.c, etcd.c, egressctl.c and metrics.c.
  *
@@ -36,13 +36,13 @@ int ps_texts_copy(struct ps_texts *dst, const struct ps_texts *src);
 void ps_texts_free(struct ps_texts *t);
 
 struct policyset_opts {
-	const char *file;	/* --policy-file: applied, never owned */
+	const char *file;	/* --policy-file: not a set (egressd applies it, before the set) */
 	const char *dir;	/* --policy-dir */
 	const char *etcd;	/* --etcd URL[,URL...] */
 	const char *etcd_prefix, *etcd_cacert, *etcd_cert, *etcd_key;
 };
 
-/* One source at most; --etcd needs --etcd-prefix; a client cert needs its key. */
+/* --policy-dir or --etcd, not both; --etcd needs --etcd-prefix; a client cert needs its key. */
 int policyset_opts_check(const struct policyset_opts *o, char *err, size_t errlen);
 
 struct policyset;

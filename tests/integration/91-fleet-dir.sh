@@ -160,7 +160,7 @@ expect start-bad/pinned-set-enforced ok "$CGROOT/free" nobody tcp 192.0.2.20 80
 check_json start-bad/status '.errors_total >= 2 and (.last_error|test("free.policy:1: "))' "$(pset "$PIN")"
 
 # bad usage
-check_rc usage/two-sources 2 "$EGRESSD" --pin-dir "$PIN" --policy-dir "$P" --policy-file "$P/pro.policy"
+check_rc usage/two-sets 2 "$EGRESSD" --pin-dir "$PIN" --policy-dir "$P" --etcd http://127.0.0.1:23799 --etcd-prefix /x/
 check_rc usage/missing-dir 1 "$EGRESSD" --pin-dir "$T/bpffs/other" --metrics-addr none \
 	--events-socket "$T/other.sock" --policy-dir "$T/nonexistent"
 finish
