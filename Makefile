@@ -20,7 +20,7 @@ BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH    ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS    := libbpf libelf zlib jansson libmicrohttpd libsystemd
+PKGS    := libbpf libelf zlib jansson libmicrohttpd libsystemd libcurl libcrypto
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude -Iuser -I$(BUILD) \
 	   -DEGRESS_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -35,12 +35,12 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON  := parse policy cmdline cgroup state events follow oci advise
+COMMON  := parse policy cmdline cgroup state events follow oci advise policyset etcd
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o
 SKELS   := $(BUILD)/egress.skel.h
 
-.PHONY: all clean install test unit run deps deps-test bench fuzz demo man deb
+.PHONY: all clean install test unit run deps deps-test bench fuzz demo man deb image
 .DELETE_ON_ERROR:
 # the BPF object is an artefact of its own (bpftool, tests), not a throwaway intermediate
 .SECONDARY: $(BPF_OBJS)
@@ -156,10 +156,30 @@ deb:
 clean:
 	rm -rf $(BUILD)
 
+# An OCI image of egressd and egressctl, built with podman without downloading anything: FROM
+# scratch with the binaries, the libraries ldd finds, busybox (the DaemonSet's init step).
+PODMAN ?= podman --runtime runc --cgroup-manager cgroupfs --events-backend file
+IMAGE  ?= localhost/egress:$(VERSION)
+IMG    := $(BUILD)/image/rootfs
+image: all
+	$(call msg,IMAGE,$(IMAGE))
+	$(Q)rm -rf $(BUILD)/image && mkdir -p $(IMG)/usr/sbin $(IMG)/bin $(IMG)/opt/egress $(IMG)/tmp
+	$(Q)install -m 0755 $(BUILD)/egressd $(BUILD)/egressctl $(IMG)/usr/sbin/
+	$(Q)ldd $(BUILD)/egressd $(BUILD)/egressctl | awk '$$2 == "=>" && $$3 ~ /^\// {print $$3} $$1 ~ /^\// {print $$1}' \
+		| sort -u > $(IMG)/opt/egress/libs
+	$(Q)for l in $$(cat $(IMG)/opt/egress/libs); do mkdir -p $(IMG)$$(dirname $$l) && cp -L $$l $(IMG)$$l || exit 1; done
+	$(Q)cp /bin/busybox $(IMG)/bin/busybox && for a in sh cp mv mkdir cat grep sed chmod; do ln -s busybox $(IMG)/bin/$$a; done
+	$(Q)install -m 0755 deploy/image/install.sh $(IMG)/opt/egress/install.sh
+	$(Q)cp deploy/image/Containerfile $(BUILD)/image/
+	$(Q)$(PODMAN) build --pull=never -q -t $(IMAGE) -t localhost/egress:latest $(BUILD)/image >/dev/null
+	$(Q)$(PODMAN) run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 \
+		$(IMAGE) --help | head -1
+
 # Benchmarks: figures as ratios against a baseline measured in the same run (bench/RESULTS.md).
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all || { echo "make bench: the build failed (see above)" >&2; exit 1; }
 	$(Q)bash bench/run.sh
+	$(Q)bash bench/fleet.sh
 
 # Fuzzing: libFuzzer targets over the parsers; each runs FUZZ_SECONDS (corpus in tests/fuzz/corpus).
 FUZZ_SECONDS ?= 30

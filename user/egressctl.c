@@ -34,6 +34,7 @@
 #include "events.h"
 #include "follow.h"
 #include "oci.h"
+#include "policyset.h"
 #include "state.h"
 
 #ifndef EGRESS_VERSION
@@ -1692,6 +1693,7 @@ static int do_status(int argc, char **argv)
 		      "events_delivered", (json_int_t)state_stat(&st, EGRESS_STAT_DELIVERED),
 		      "events_suppressed", (json_int_t)state_stat(&st, EGRESS_STAT_SUPPRESSED),
 		      "unconfigured_denials", (json_int_t)state_stat(&st, EGRESS_STAT_UNCONFIGURED));
+	json_object_set_new(o, "policy_set", policyset_status(&st) ?: json_null());
 	if (json) {
 		print_json(o);
 	} else {

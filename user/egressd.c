@@ -34,6 +34,7 @@
 #include "events.h"
 #include "follow.h"
 #include "metrics.h"
+#include "policyset.h"
 #include "state.h"
 
 extern const char egress_default_policy[];
@@ -56,6 +57,7 @@ static struct {
 	uint32_t metrics_cgroup_limit;
 	const char *events_socket;
 	enum log_format log_format;
+	struct policyset_opts src;	/* --policy-dir, --etcd (policyset.c) */
 } opt = {
 	.max_rules = 100000,
 	.max_policies = 256,
@@ -69,17 +71,7 @@ static struct {
 	.log_format = LOG_JSON,
 };
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("egressd: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define logf_ ps_logf	/* "egressd: ..." on stderr (policyset.c) */
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -107,6 +99,13 @@ static void usage(FILE *f)
 "  --pin-dir DIR        pin directory (default $EGRESS_PIN_DIR or " EGRESS_DEFAULT_PIN_DIR ")\n"
 "  --policy-file FILE   apply FILE at start (default: the embedded default policy,\n"
 "                       applied only when the pins are created)\n"
+"  --policy-dir DIR     the policy set: every DIR/*.policy, applied as one transaction\n"
+"                       at start and at each change (inotify, ConfigMap volumes too)\n"
+"  --etcd URL[,URL...]  the policy set from etcd v3: one key per policy under\n"
+"  --etcd-prefix PREFIX PREFIX (etcdctl put PREFIXNAME \"$(cat NAME.policy)\")\n"
+"  --etcd-cacert FILE   CA of the etcd servers (https URLs)\n"
+"  --etcd-cert FILE     client certificate, with --etcd-key FILE its key\n"
+"                       SIGHUP reads the policy file, directory or etcd again\n"
 "  --max-rules N        rules per policy (default 100000)\n"
 "  --max-policies N     number of policies (default 256)\n"
 "  --ringbuf-size BYTES event ring buffer, a power of 2 (default 4194304)\n"
@@ -144,6 +143,12 @@ static int parse_args(int argc, char **argv)
 		{ "metrics-addr", required_argument, NULL, 'm' },
 		{ "metrics-cgroup-limit", required_argument, NULL, 'M' },
 		{ "events-socket", required_argument, NULL, 's' },
+		{ "policy-dir", required_argument, NULL, 'D' },
+		{ "etcd", required_argument, NULL, 'E' },
+		{ "etcd-prefix", required_argument, NULL, 'X' },
+		{ "etcd-cacert", required_argument, NULL, 'A' },
+		{ "etcd-cert", required_argument, NULL, 'c' },
+		{ "etcd-key", required_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -223,6 +228,12 @@ static int parse_args(int argc, char **argv)
 		case 's':
 			opt.events_socket = optarg;
 			break;
+		case 'D': opt.src.dir = optarg; break;
+		case 'E': opt.src.etcd = optarg; break;
+		case 'X': opt.src.etcd_prefix = optarg; break;
+		case 'A': opt.src.etcd_cacert = optarg; break;
+		case 'c': opt.src.etcd_cert = optarg; break;
+		case 'k': opt.src.etcd_key = optarg; break;
 		case 'v':
 			verbose = true;
 			break;
@@ -237,6 +248,15 @@ static int parse_args(int argc, char **argv)
 	if (optind != argc) {
 		logf_("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
+	}
+	opt.src.file = opt.policy_file;
+	{
+		char err[ERRBUF_LEN];
+
+		if (policyset_opts_check(&opt.src, err, sizeof(err))) {
+			logf_("%s", err);
+			return -EINVAL;
+		}
 	}
 	opt.pin_dir = state_pin_dir(opt.pin_dir);
 	opt.events_socket = events_socket_path(opt.events_socket);
@@ -604,6 +624,7 @@ int main(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	struct egress *skel = NULL;
 	struct metrics *metrics = NULL;
+	struct policyset *pset = NULL;
 	struct loop loop = {};
 	int epfd = -1;
 	char err[ERRBUF_LEN];
@@ -781,6 +802,18 @@ int main(int argc, char **argv)
 		logf_("cannot open the event socket %s: %s", opt.events_socket, strerror(-ret));
 		goto cleanup;
 	}
+	ret = policyset_open(&pset, &opt.src, &st, err, sizeof(err));
+	if (!ret && policyset_fd(pset) >= 0 &&
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, policyset_fd(pset),
+		      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = pset }))
+		ret = -errno;
+	if (ret) {
+		logf_("%s", err);
+		goto cleanup;
+	}
+	ret = policyset_start(pset);
+	if (ret)
+		goto cleanup;
 	if (strcmp(opt.metrics_addr, "none")) {
 		ret = metrics_start(&metrics, opt.metrics_addr, &st, opt.metrics_cgroup_limit, err,
 				    sizeof(err));
@@ -796,7 +829,7 @@ int main(int argc, char **argv)
 
 	while (!stop) {
 		struct epoll_event evs[16];
-		int n = epoll_wait(epfd, evs, 16, 200);
+		int n = epoll_wait(epfd, evs, 16, policyset_timeout(pset, 200));
 
 		if (n < 0 && errno != EINTR) {
 			ret = -errno;
@@ -806,12 +839,18 @@ int main(int argc, char **argv)
 		if (reload) {
 			reload = 0;
 			sd_notify(0, "RELOADING=1");
-			reload_policy_source(&st);
+			if (opt.policy_file || !pset)
+				reload_policy_source(&st);
+			policyset_reload(pset);	/* --policy-dir, --etcd: after the file */
 			sd_notify(0, "READY=1");
 		}
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == rb)
 				continue;	/* consumed below, every round */
+			if (evs[i].data.ptr == pset) {
+				policyset_handle(pset);
+				continue;
+			}
 			followers_handle(loop.followers, evs[i].data.ptr, evs[i].events);
 		}
 		ret = ring_buffer__consume(rb);
@@ -819,6 +858,7 @@ int main(int argc, char **argv)
 			logf_("reading events: %s", strerror(-ret));
 			goto cleanup;
 		}
+		policyset_tick(pset);
 		if (loop.delivered && !state_stat_add(&st, EGRESS_STAT_DELIVERED, loop.delivered))
 			loop.delivered = 0;
 		if (time(NULL) != last_check) {	/* still enforcing? */
@@ -862,6 +902,7 @@ cleanup:
 		if (loop.delivered)
 			state_stat_add(&st, EGRESS_STAT_DELIVERED, loop.delivered);
 	}
+	policyset_close(pset);
 	followers_close(loop.followers);
 	if (epfd >= 0)
 		close(epfd);

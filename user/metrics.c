@@ -18,6 +18,7 @@
 #include "cgroup.h"
 #include "events.h"
 #include "metrics.h"
+#include "policyset.h"
 
 #ifndef EGRESS_VERSION
 #define EGRESS_VERSION "dev"
@@ -153,6 +154,48 @@ static const char *policy_name(struct policy_ref *v, size_t n, uint32_t id)
 	return id ? "?" : "(none)";
 }
 
+/* The policy set in force (policyset.c pins its status). */
+static void policy_set_metrics(FILE *out, struct egress_state *st)
+{
+	json_t *o = policyset_status(st), *e;
+	const char *src;
+	size_t i;
+
+	if (!o)
+		return;
+	src = json_string_value(json_object_get(o, "source")) ?: "";
+	family(out, "egress_policy_set_info", "gauge", "The policy set in force: its source and digest.");
+	if (json_is_string(json_object_get(o, "digest"))) {
+		fputs("egress_policy_set_info{source=", out);
+		label(out, src);
+		fputs(",digest=", out);
+		label(out, json_string_value(json_object_get(o, "digest")));
+		fputs("} 1\n", out);
+	}
+	family(out, "egress_policy_set_applied_timestamp_seconds", "gauge",
+	       "When the policy set in force was applied (Unix time).");
+	if (json_is_number(json_object_get(o, "applied_timestamp"))) {
+		fputs("egress_policy_set_applied_timestamp_seconds{source=", out);
+		label(out, src);
+		fprintf(out, "} %.3f\n", json_number_value(json_object_get(o, "applied_timestamp")));
+	}
+	family(out, "egress_policy_set_errors_total", "counter",
+	       "Policy sets refused (a bad file or value): the last good set stayed in force.");
+	fputs("egress_policy_set_errors_total{source=", out);
+	label(out, src);
+	fprintf(out, "} %lld\n", (long long)json_integer_value(json_object_get(o, "errors_total")));
+	family(out, "egress_policy_set_retained", "gauge",
+	       "Policies that left the set but stay because cgroups are bound to them.");
+	json_array_foreach(json_object_get(o, "retained"), i, e) {
+		fputs("egress_policy_set_retained{source=", out);
+		label(out, src);
+		fputs(",policy=", out);
+		label(out, json_string_value(e) ?: "");
+		fputs("} 1\n", out);
+	}
+	json_decref(o);
+}
+
 void metrics_write(FILE *out, struct egress_state *st, unsigned int cgroup_limit)
 {
 	struct egress_counter c[EGRESS_NHOOKS];
@@ -241,6 +284,7 @@ void metrics_write(FILE *out, struct egress_state *st, unsigned int cgroup_limit
 		}
 		free(l);
 	}
+	policy_set_metrics(out, st);
 	family(out, "egress_build_info", "gauge", "egress version, kernel and libbpf.");
 	uname(&un);
 	fprintf(out, "egress_build_info{version=");
