@@ -475,3 +475,199 @@ int compiled_decide(const struct compiled *c, const struct cidr *dst, uint8_t pr
 			return e->slot[i].action;
 	return EGRESS_DENY;
 }
+
+/* ---- incremental plans ------------------------------------------------ */
+
+_Static_assert(sizeof(struct rule) == 24, "struct rule is the policy store's record (state.c)");
+
+/* The first rule (policy_sort order) whose CIDR is not below c. */
+static size_t lower_bound(const struct rule *r, size_t n, const struct cidr *c)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cidr_cmp(&r[mid].cidr, c) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+void rules_range(const struct rule *r, size_t n, const struct cidr *c, bool exact,
+		 size_t *lo, size_t *hi)
+{
+	size_t i = lower_bound(r, n, c);
+
+	*lo = i;
+	/* contained CIDRs sort right after c, contiguously: containers first */
+	if (exact)
+		while (i < n && !cidr_cmp(&r[i].cidr, c))
+			i++;
+	else if (i < n && cidr_contains(c, &r[i].cidr)) {
+		/* the first rule past c's last address, by binary search */
+		size_t l = i, h = n;
+
+		while (l < h) {
+			size_t mid = l + (h - l) / 2;
+
+			if (cidr_contains(c, &r[mid].cidr))
+				l = mid + 1;
+			else
+				h = mid;
+		}
+		i = l;
+	}
+	*hi = i;
+}
+
+static struct cidr cidr_masked(const struct cidr *c, unsigned int plen)
+{
+	struct cidr m = *c;
+
+	m.plen = plen;
+	mask_addr(m.addr, 128, plen);
+	return m;
+}
+
+/*
+ * The entries of p at or below `at`, and the longest entry above it (its
+ * parent, which holds hosts that may move), compiled from the rules that
+ * can reach them: those of the CIDRs containing `at` and those inside it.
+ */
+static int plan_region(const struct policy *p, const struct cidr *at, struct compiled *out,
+		       struct centry *parent, bool *has_parent, char *err, size_t errlen)
+{
+	struct policy s = *p;
+	struct compiled c;
+	size_t lo, hi;
+	int best = -1, ret = 0;
+
+	s.rules = NULL;
+	s.nrules = s.cap = 0;
+	memset(out, 0, sizeof(*out));
+	for (unsigned int q = 0; q < at->plen && !ret; q++) {
+		struct cidr a = cidr_masked(at, q);
+
+		rules_range(p->rules, p->nrules, &a, true, &lo, &hi);
+		for (size_t i = lo; i < hi && !ret; i++)
+			ret = policy_append_rule(&s, &p->rules[i]);
+	}
+	rules_range(p->rules, p->nrules, at, false, &lo, &hi);
+	for (size_t i = lo; i < hi && !ret; i++)
+		ret = policy_append_rule(&s, &p->rules[i]);
+	ret = ret ?: policy_compile(&s, &c, err, errlen);
+	policy_free(&s);
+	if (ret)
+		return ret;
+	*has_parent = false;
+	for (size_t i = 0; i < c.n && !ret; i++) {
+		struct cidr k;
+
+		cidr_from_lpm_key(&k, &c.e[i].key);
+		if (cidr_contains(at, &k)) {
+			ret = compiled_push(out, &c.e[i].key, &c.e[i].val);
+		} else if (cidr_contains(&k, at) && k.plen > best) {
+			best = k.plen;
+			*parent = c.e[i];
+			*has_parent = true;
+		}
+	}
+	compiled_free(&c);
+	if (ret)
+		compiled_free(out);
+	return ret;
+}
+
+/* Whether a host rule outside `at` has the CIDR `par` as its longest container. */
+static bool direct_host_outside(const struct policy *p, const struct cidr *par, const struct cidr *at)
+{
+	size_t lo, hi, alo, ahi, i;
+
+	rules_range(p->rules, p->nrules, par, false, &lo, &hi);
+	rules_range(p->rules, p->nrules, at, false, &alo, &ahi);
+	i = lo;
+	while (i < hi) {
+		const struct cidr *c = &p->rules[i].cidr;
+		size_t l, h;
+
+		if (i == alo && alo < ahi) {
+			i = ahi;
+			continue;
+		}
+		if (!cidr_cmp(c, par)) {
+			i++;
+			continue;
+		}
+		if (cidr_is_host(c))
+			return true;
+		rules_range(p->rules, p->nrules, c, false, &l, &h);	/* its own hosts */
+		i = h > i ? h : i + 1;
+	}
+	return false;
+}
+
+static int centry_cmp(const void *a, const void *b);
+
+int policy_plan_edit(const struct policy *oldp, const struct policy *newp, const struct cidr *at,
+		     uint32_t gen, struct compiled *put, struct compiled *del, char *err, size_t errlen)
+{
+	struct compiled a = {}, b = {};
+	struct centry pa, pb;
+	bool hpa = false, hpb = false;
+	size_t i = 0, j = 0;
+	int ret;
+
+	memset(put, 0, sizeof(*put));
+	memset(del, 0, sizeof(*del));
+	ret = plan_region(oldp, at, &a, &pa, &hpa, err, errlen);
+	ret = ret ?: plan_region(newp, at, &b, &pb, &hpb, err, errlen);
+	if (ret)
+		goto cleanup;
+	if (hpa && hpb) {
+		/* the parent's slots do not depend on `at`; its hosts flag may */
+		if ((pa.val.eflags ^ pb.val.eflags) & EGRESS_ENT_HOSTS) {
+			struct cidr par;
+
+			cidr_from_lpm_key(&par, &pa.key);
+			if (direct_host_outside(newp, &par, at)) {
+				pa.val.eflags |= EGRESS_ENT_HOSTS;
+				pb.val.eflags |= EGRESS_ENT_HOSTS;
+			}
+		}
+		ret = compiled_push(&a, &pa.key, &pa.val) ?: compiled_push(&b, &pb.key, &pb.val);
+		if (ret)
+			goto cleanup;
+	}
+	for (size_t k = 0; k < a.n; k++)
+		a.e[k].val.gen = gen;
+	for (size_t k = 0; k < b.n; k++)
+		b.e[k].val.gen = gen;
+	compiled_sort(&a);
+	compiled_sort(&b);
+	while (!ret && (i < a.n || j < b.n)) {
+		int r = i == a.n ? 1 : j == b.n ? -1 : centry_cmp(&a.e[i], &b.e[j]);
+
+		if (r < 0) {
+			ret = compiled_push(del, &a.e[i].key, &a.e[i].val);
+			i++;
+		} else if (r > 0 || memcmp(&a.e[i].val, &b.e[j].val, sizeof(b.e[j].val))) {
+			ret = compiled_push(put, &b.e[j].key, &b.e[j].val);
+			i += r == 0;
+			j++;
+		} else {
+			i++;
+			j++;
+		}
+	}
+cleanup:
+	compiled_free(&a);
+	compiled_free(&b);
+	if (ret) {
+		compiled_free(put);
+		compiled_free(del);
+	}
+	return ret;
+}

@@ -77,6 +77,25 @@ int policy_decide_slow(const struct policy *p, const struct cidr *dst, uint8_t p
 /* The verdict the kernel gives: the same walk as the BPF program, over compiled entries. */
 int compiled_decide(const struct compiled *c, const struct cidr *dst, uint8_t proto, uint16_t port);
 
+/*
+ * Incremental plans: rules kept sorted in policy_sort order.  [lo, hi) are
+ * the rules at c (exact) or at and inside c: contiguous in that order.
+ */
+void rules_range(const struct rule *r, size_t n, const struct cidr *c, bool exact,
+		 size_t *lo, size_t *hi);
+/*
+ * What a change of the rules at one CIDR does to the compiled entries.
+ * oldp and newp: the same settings, sorted rules that differ only at `at`.
+ * put: the entries (trie and host) to write, del: those to delete, both
+ * sorted, each entry's gen set to gen.  Applying them to policy_compile(oldp)
+ * gives policy_compile(newp) (tests/unit/test_policy.c checks it), and they
+ * are exactly the entries that differ: `at`'s own, those of the CIDRs inside
+ * it and its parent's when the parent's hosts flag moves.  -E2BIG as
+ * policy_compile, with the reason in err.
+ */
+int policy_plan_edit(const struct policy *oldp, const struct policy *newp, const struct cidr *at,
+		     uint32_t gen, struct compiled *put, struct compiled *del, char *err, size_t errlen);
+
 void lpm_key_from_cidr(struct egress_lpm_key *k, const struct cidr *c);
 void cidr_from_lpm_key(struct cidr *c, const struct egress_lpm_key *k);
 

@@ -1365,6 +1365,152 @@ static void test_random_policies_diff_after_one_change(void **state)
 	}
 }
 
+/* ---- incremental plans (policy_plan_edit) against a full recompile ---- */
+
+static void set_gen(struct compiled *c, uint32_t gen)
+{
+	for (size_t i = 0; i < c->n; i++)
+		c->e[i].val.gen = gen;
+}
+
+static void apply_plan(struct compiled *c, const struct compiled *put, const struct compiled *del)
+{
+	for (size_t d = 0; d < del->n; d++) {
+		size_t i = 0;
+
+		while (i < c->n && memcmp(&c->e[i].key, &del->e[d].key, sizeof(c->e[i].key)))
+			i++;
+		assert_true(i < c->n);	/* a deleted key existed */
+		c->e[i] = c->e[--c->n];
+	}
+	for (size_t u = 0; u < put->n; u++) {
+		size_t i = 0;
+
+		while (i < c->n && memcmp(&c->e[i].key, &put->e[u].key, sizeof(c->e[i].key)))
+			i++;
+		if (i < c->n)
+			c->e[i].val = put->e[u].val;
+		else
+			assert_int_equal(compiled_push(c, &put->e[u].key, &put->e[u].val), 0);
+	}
+	compiled_sort(c);
+}
+
+/* A rule edit likely to interact: an existing CIDR, one of its containers, or a fresh one. */
+static void gen_edit(struct genctx *g, const struct policy *p, struct rule *r, bool *remove)
+{
+	unsigned int k = rng_below(&g->r, 10);
+
+	gen_rule(g, r);
+	*remove = false;
+	if (!p->nrules || k < 2)
+		return;
+	if (k < 5) {		/* remove or flip an existing rule */
+		*r = p->rules[rng_below(&g->r, p->nrules)];
+		*remove = rng_below(&g->r, 2);
+		if (!*remove)
+			r->action = !r->action;
+		return;
+	}
+	r->cidr = p->rules[rng_below(&g->r, p->nrules)].cidr;
+	if (k < 8 && r->cidr.plen) {	/* a container of it */
+		r->cidr.plen = rng_below(&g->r, r->cidr.plen);
+		mask_addr(r->cidr.addr, 128, r->cidr.plen);
+	}
+}
+
+static void test_random_edits_plan_matches_recompile(void **state)
+{
+	struct genctx g = { .r = { 0x5eed0fed17ab1e5ULL } };
+	char err[ERRBUF_LEN];
+	int planned = 0, refused = 0, touched = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		struct compiled c, c2, put, del;
+		struct policy p, q;
+		struct rule r;
+		bool remove;
+		int ret;
+
+		if (!gen_policy(&g, &p, &c, err, sizeof(err))) {
+			policy_free(&p);
+			continue;
+		}
+		assert_int_equal(policy_copy(&q, &p), 0);
+		gen_edit(&g, &p, &r, &remove);
+		if (remove ? policy_remove_rule(&q, &r) : policy_set_rule(&q, &r) != 1) {
+			policy_free(&q);
+			free_both(&p, &c);
+			continue;
+		}
+		policy_sort(&q);
+		ret = policy_plan_edit(&p, &q, &r.cidr, 7, &put, &del, err, sizeof(err));
+		if (policy_compile(&q, &c2, err, sizeof(err))) {
+			assert_int_equal(ret, -E2BIG);	/* refused as a recompile refuses */
+			refused++;
+		} else {
+			assert_int_equal(ret, 0);
+			set_gen(&c, 7);
+			set_gen(&c2, 7);
+			/* exactly the entries that differ, nothing else written */
+			assert_int_equal(put.n + del.n, compiled_diff(&c, &c2));
+			apply_plan(&c, &put, &del);
+			assert_int_equal(c.n, c2.n);
+			for (size_t e = 0; e < c.n; e++) {
+				assert_memory_equal(&c.e[e].key, &c2.e[e].key, sizeof(c.e[e].key));
+				assert_memory_equal(&c.e[e].val, &c2.e[e].val, sizeof(c.e[e].val));
+			}
+			touched += put.n + del.n;
+			planned++;
+			compiled_free(&put);
+			compiled_free(&del);
+			compiled_free(&c2);
+		}
+		policy_free(&q);
+		free_both(&p, &c);
+	}
+	assert_true(planned > 1000);
+	assert_true(refused > 0);
+	assert_true(touched > planned);	/* edits that cascade were among them */
+}
+
+static void test_plan_host_edit_touches_one_entry(void **state)
+{
+	struct compiled c, put, del;
+	struct policy p, q;
+	struct rule r = mkrule("10.1.2.3", DENY, UDP, 0, 65535);
+	char err[ERRBUF_LEN];
+
+	pol_init(&p, "t", ALLOW);
+	pol_add(&p, "10.0.0.0/8", DENY, ANYP, 0, 65535);
+	pol_add(&p, "10.1.2.4", ALLOW, ANYP, 0, 65535);
+	pol_add(&p, "10.1.0.0/16", ALLOW, TCP, 80, 80);
+	pol_compile(&p, &c);
+	assert_int_equal(policy_copy(&q, &p), 0);
+	assert_int_equal(policy_set_rule(&q, &r), 1);
+	policy_sort(&q);
+	assert_int_equal(policy_plan_edit(&p, &q, &r.cidr, 0, &put, &del, err, sizeof(err)), 0);
+	/* the host's own entry; its container already holds hosts */
+	assert_int_equal(put.n, 1);
+	assert_int_equal(del.n, 0);
+	compiled_free(&put);
+	compiled_free(&del);
+	/* removing the /16 moves its host (a full rule: nothing inherited) under the /8: the /16 goes, the /8 gets the hosts flag */
+	policy_free(&q);
+	assert_int_equal(policy_copy(&q, &p), 0);
+	r = mkrule("10.1.0.0/16", ALLOW, TCP, 80, 80);
+	assert_int_equal(policy_remove_rule(&q, &r), 0);
+	policy_sort(&q);
+	assert_int_equal(policy_plan_edit(&p, &q, &r.cidr, 0, &put, &del, err, sizeof(err)), 0);
+	assert_int_equal(del.n, 1);
+	assert_int_equal(put.n, 1);
+	assert_true(put.e[0].val.eflags & EGRESS_ENT_HOSTS);
+	compiled_free(&put);
+	compiled_free(&del);
+	policy_free(&q);
+	free_both(&p, &c);
+}
+
 const struct CMUnitTest policy_tests[] = {
 	cmocka_unit_test(test_decide_empty_policy_default_deny),
 	cmocka_unit_test(test_decide_empty_policy_default_allow),
@@ -1409,5 +1555,7 @@ const struct CMUnitTest policy_tests[] = {
 	cmocka_unit_test(test_random_policies_compiled_matches_reference),
 	cmocka_unit_test(test_random_policies_decompile_round_trip),
 	cmocka_unit_test(test_random_policies_diff_after_one_change),
+	cmocka_unit_test(test_random_edits_plan_matches_recompile),
+	cmocka_unit_test(test_plan_host_edit_touches_one_entry),
 };
 const size_t policy_tests_count = TEST_TABLE_COUNT(policy_tests);
