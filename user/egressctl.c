@@ -359,7 +359,6 @@ static int rule_command(int argc, char **argv, int verb, const char *usage)
 	struct common c = {};
 	char err[ERRBUF_LEN], **rest;
 	struct rule_cmd rc;
-	struct policy p;
 	const char *name;
 	uint32_t id;
 	int ret, nrest;
@@ -379,29 +378,8 @@ static int rule_command(int argc, char **argv, int verb, const char *usage)
 	ret = state_policy_find(&st, name, &id, err, sizeof(err));
 	if (ret)
 		goto out;
-	ret = state_policy_load(&st, id, &p);
-	if (ret) {
-		snprintf(err, sizeof(err), "cannot read policy '%s': %s", name, strerror(-ret));
-		goto out;
-	}
-	if (verb == 'r') {
-		ret = policy_remove_rule(&p, &rc.rule);
-		if (ret) {
-			char cs[CIDR_STR_LEN];
-
-			format_cidr(&rc.rule.cidr, cs, sizeof(cs));
-			snprintf(err, sizeof(err), "policy '%s' has no rule for %s with that protocol "
-				 "and port", name, cs);
-		}
-	} else {
-		ret = policy_set_rule(&p, &rc.rule);
-		ret = ret < 0 ? ret : 0;
-		if (ret)
-			snprintf(err, sizeof(err), "%s", strerror(-ret));
-	}
-	if (!ret)
-		ret = state_policy_store(&st, &id, &p, 0, err, sizeof(err));
-	policy_free(&p);
+	/* the store reads and writes only what the rule touches */
+	ret = state_policy_edit(&st, id, &rc.rule, verb == 'r', err, sizeof(err));
 out:
 	state_close(&st);
 	return ret ? die(1, "%s", err) : 0;

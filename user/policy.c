@@ -153,7 +153,12 @@ int policy_normalize(struct policy *p, struct rule *conflict, char *err, size_t 
 
 void policy_sort(struct policy *p)
 {
-	if (p->nrules)
+	size_t i = 1;
+
+	/* most callers hand over sorted rules (files are normalized): one pass */
+	while (i < p->nrules && rule_cmp(&p->rules[i - 1], &p->rules[i]) <= 0)
+		i++;
+	if (i < p->nrules)
 		qsort(p->rules, p->nrules, sizeof(*p->rules), rule_cmp);
 }
 

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
@@ -482,9 +484,208 @@ static uint32_t fresh_gen(uint32_t old)
 	return gen;
 }
 
+/* ---- the policy store (PIN_DIR/store/<id>) ----------------------------- */
+
+/*
+ * The source of truth of a policy's rules: a pinned, mmap-able array map
+ * per policy.  Element 0 is a header (settings, count, the transaction
+ * that wrote it), then the rules in policy_sort order, one struct rule
+ * (24 bytes) each: binary searches find the rules at and inside a CIDR and
+ * those of its containers without reading the rest.  A version is written
+ * whole into a fresh map, pinned as store/<id>-new (staged) and renamed
+ * over store/<id> once the kernel enforces it: readers open either version
+ * whole.  The journal names the staged version (see below).
+ */
+#define STORE_MAGIC 0x53524745u	/* "EGRS" */
+
+struct store_head {
+	uint32_t magic;
+	uint32_t n;		/* rules */
+	uint64_t txn;		/* the store that wrote this version */
+	uint16_t err;
+	uint8_t dflt;
+	uint8_t flags;
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct store_head) == sizeof(struct rule), "header is element 0");
+
+struct store_view {
+	int fd;
+	void *mem;
+	size_t len;
+	struct store_head *head;
+	struct rule *rules;	/* head + 1 */
+};
+
+static void store_path(struct egress_state *st, uint32_t id, bool staged, char *buf, size_t len)
+{
+	state_pin_path(st, buf, len, "store/%u%s", id, staged ? "-new" : "");
+}
+
+static void store_close(struct store_view *v)
+{
+	if (v->mem && v->mem != MAP_FAILED)
+		munmap(v->mem, v->len);
+	if (v->fd >= 0)
+		close(v->fd);
+	memset(v, 0, sizeof(*v));
+	v->fd = -1;
+}
+
+/* Maps a store's array; checks the header when only reading. */
+static int store_map(int fd, bool rw, struct store_view *v)
+{
+	struct bpf_map_info info = {};
+	uint32_t ilen = sizeof(info);
+	size_t page = sysconf(_SC_PAGESIZE);
+
+	v->fd = fd;
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return -errno;
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(struct rule) ||
+	    !(info.map_flags & BPF_F_MMAPABLE) || !info.max_entries)
+		return -EPROTO;
+	v->len = ((size_t)info.max_entries * sizeof(struct rule) + page - 1) / page * page;
+	v->mem = mmap(NULL, v->len, rw ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+	if (v->mem == MAP_FAILED) {
+		v->mem = NULL;
+		return -errno;
+	}
+	v->head = v->mem;
+	v->rules = (struct rule *)v->mem + 1;
+	if (!rw && (v->head->magic != STORE_MAGIC || v->head->n >= info.max_entries))
+		return -EPROTO;
+	return 0;
+}
+
+/* Opens a policy's store (or its staged version), read-only.  -ENOENT: none. */
+static int store_open(struct egress_state *st, uint32_t id, bool staged, struct store_view *v)
+{
+	char path[PATH_MAX];
+	int fd, ret;
+
+	memset(v, 0, sizeof(*v));
+	v->fd = -1;
+	store_path(st, id, staged, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	ret = store_map(fd, false, v);
+	if (ret)
+		store_close(v);
+	return ret;
+}
+
+/* A fresh store of n rules (unpinned, writable). */
+static int store_create(size_t n, const struct policy *p, uint64_t txn, struct store_view *v)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	int fd, ret;
+
+	memset(v, 0, sizeof(*v));
+	v->fd = -1;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "egress_store", sizeof(uint32_t), sizeof(struct rule),
+			    n + 1, &opts);
+	if (fd < 0)
+		return -errno;
+	ret = store_map(fd, true, v);
+	if (ret) {
+		store_close(v);
+		return ret;
+	}
+	*v->head = (struct store_head){
+		.magic = STORE_MAGIC, .n = n, .txn = txn, .err = p->err, .dflt = p->dflt,
+		.flags = p->flags,
+	};
+	return 0;
+}
+
+/* Pins a written store as the policy's staged version. */
+static int store_stage(struct egress_state *st, uint32_t id, int fd)
+{
+	char path[PATH_MAX];
+
+	state_pin_path(st, path, sizeof(path), "store");
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	store_path(st, id, true, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+/* The staged version becomes the policy's rules (rename: atomic for readers). */
+static int store_commit(struct egress_state *st, uint32_t id)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	store_path(st, id, true, from, sizeof(from));
+	store_path(st, id, false, to, sizeof(to));
+	return rename(from, to) ? -errno : 0;
+}
+
+static void store_unlink(struct egress_state *st, uint32_t id, bool staged)
+{
+	char path[PATH_MAX];
+
+	store_path(st, id, staged, path, sizeof(path));
+	unlink(path);
+}
+
+/* Writes p's rules (sorted) into a fresh store and stages it. */
+static int store_write(struct egress_state *st, uint32_t id, const struct policy *p, uint64_t txn)
+{
+	struct store_view v;
+	struct policy view = {};
+	int ret = store_create(p->nrules, p, txn, &v);
+
+	if (ret)
+		return ret;
+	if (p->nrules)
+		memcpy(v.rules, p->rules, p->nrules * sizeof(*p->rules));
+	view.rules = v.rules;
+	view.nrules = p->nrules;
+	policy_sort(&view);
+	ret = store_stage(st, id, v.fd);
+	store_close(&v);
+	return ret;
+}
+
+/* The policy as its store holds it: settings and rules (a copy). */
+static int store_load(struct store_view *v, struct policy *p)
+{
+	p->dflt = v->head->dflt;
+	p->err = v->head->err;
+	p->flags = v->head->flags;
+	p->nrules = 0;
+	if (!v->head->n)
+		return 0;
+	if (p->cap < v->head->n) {
+		struct rule *nr = realloc(p->rules, v->head->n * sizeof(*nr));
+
+		if (!nr)
+			return -ENOMEM;
+		p->rules = nr;
+		p->cap = v->head->n;
+	}
+	memcpy(p->rules, v->rules, v->head->n * sizeof(*p->rules));
+	p->nrules = v->head->n;
+	return 0;
+}
+
+static uint64_t fresh_txn(void)
+{
+	uint64_t t = 0;
+
+	if (getrandom(&t, sizeof(t), 0) != sizeof(t))
+		t = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	return t | 1;
+}
+
 int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
 {
 	struct egress_policy_info info;
+	struct store_view v;
 	struct compiled c;
 	int fd, ret;
 
@@ -493,6 +694,13 @@ int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
 		return -errno;
 	snprintf(p->name, sizeof(p->name), "%.*s", EGRESS_NAME_MAX - 1, info.name);
 	snprintf(p->hint, sizeof(p->hint), "%.*s", EGRESS_HINT_MAX - 1, info.hint);
+	ret = store_open(st, id, false, &v);
+	if (ret != -ENOENT) {
+		ret = ret ?: store_load(&v, p);
+		store_close(&v);
+		return ret;
+	}
+	/* pins an older egress made: no store yet, the rules are only in the trie */
 	fd = inner_fd(st, id);
 	if (fd < 0)
 		return fd;
@@ -587,19 +795,30 @@ static int free_policy_id(struct egress_state *st, uint32_t *id)
 
 /*
  * The policy-store journal: PIN_DIR/journal, a one-entry array map made
- * from user space.  A store writes it (active) before the kernel sees the
- * change, writes egress_policy_info after, then clears it.  The info
- * belongs to the generation: when a writer dies in between, the next
- * writer (or a reader that can take the lock) finds the journal active and
- * compares the policy's entries with the fingerprint of the change: in
- * force, the info is written; not in force, the old info still describes
- * the rules, and the journal is dropped.
+ * from user space.  A store stages the new rules (store/<id>-new), writes
+ * the journal (active) before the kernel sees the change, commits the
+ * staged rules and writes egress_policy_info after, then clears it.  When a
+ * writer dies in between, the next writer (or a reader that can take the
+ * lock) finishes or drops the change:
+ *  - a swap (JOURNAL_SWAP) is in force when the policy's entries have the
+ *    journal's fingerprint: then the staged rules and the info are
+ *    committed, else the staged rules are dropped (the old ones are still
+ *    what the kernel enforces);
+ *  - an in-place edit (JOURNAL_EDIT) may have written some of its entries:
+ *    it is rolled forward, the staged rules compiled and swapped in whole
+ *    unless the entries are already theirs, then committed.
+ * Either way the store and the kernel agree again, on a whole version.
  */
+enum { JOURNAL_SWAP = 0, JOURNAL_EDIT = 1 };
+
 struct state_journal {
 	uint32_t active;
 	uint32_t id;		/* the policy */
-	uint64_t fingerprint;	/* of the entries the change puts in force */
+	uint64_t fingerprint;	/* of the entries the change puts in force (swap) */
 	struct egress_policy_info info;
+	uint64_t txn;		/* the staged store's */
+	uint32_t mode;		/* JOURNAL_* */
+	uint32_t pad;
 };
 
 static uint64_t fingerprint(const struct compiled *c)
@@ -617,13 +836,25 @@ static uint64_t fingerprint(const struct compiled *c)
 	return h ^ c->n;
 }
 
+/* The journal map; one of an older layout is replaced when creating (never while active). */
 static int journal_fd(struct egress_state *st, bool create)
 {
+	struct bpf_map_info info = {};
+	uint32_t ilen = sizeof(info);
 	char path[PATH_MAX];
 	int fd;
 
 	state_pin_path(st, path, sizeof(path), "journal");
 	fd = bpf_obj_get(path);
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &ilen) &&
+	    info.value_size != sizeof(struct state_journal)) {
+		close(fd);
+		if (!create)
+			return -ENOENT;
+		unlink(path);
+		fd = -1;
+		errno = ENOENT;
+	}
 	if (fd >= 0 || errno != ENOENT || !create)
 		return fd < 0 ? -errno : fd;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "egress_journal", sizeof(uint32_t),
@@ -652,27 +883,110 @@ static int journal_write(struct egress_state *st, const struct state_journal *j)
 	return ret;
 }
 
+/*
+ * Puts a compiled policy in force whole: a new generation's host table
+ * and trie that nobody sees yet, then the trie swapped in.  The swap waits
+ * for running programs (the kernel does so for map-in-map updates), so the
+ * old generation's table can go right after.  A killed writer leaves a
+ * table no trie names: gc.  j (if given) is written, with the fingerprint
+ * of the new entries, just before the swap.
+ */
+static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, uint32_t old_gen,
+		   struct state_journal *j)
+{
+	uint32_t gen = fresh_gen(old_gen);
+	int fd, ret;
+
+	for (size_t i = 0; i < want->n; i++)
+		want->e[i].val.gen = gen;
+	fd = trie_create(st);
+	if (fd < 0)
+		return fd;
+	ret = count_hosts(want) ? hosts_create(st, id, gen, want) : 0;
+	ret = ret ?: fill_batched(fd, want, false);
+	if (!ret && j) {
+		j->fingerprint = fingerprint(want);
+		ret = journal_write(st, j);
+	}
+	if (!ret && bpf_map_update_elem(st->map_fd[M_POLICIES], &id, &fd, BPF_ANY))
+		ret = -errno;
+	close(fd);
+	if (ret) {
+		hosts_drop(st, id, old_gen);	/* the new table, if made */
+		return ret;
+	}
+	hosts_drop(st, id, gen);
+	return 0;
+}
+
+/* Rolls an in-place edit forward: the kernel gets the staged rules whole. */
+static int journal_roll_forward(struct egress_state *st, uint32_t id, struct store_view *staged)
+{
+	struct policy p = {};
+	struct compiled want, now;
+	char err[256];
+	int fd = inner_fd(st, id), ret;
+	uint32_t gen = trie_gen(fd);
+
+	ret = store_load(staged, &p) ?: policy_compile(&p, &want, err, sizeof(err));
+	policy_free(&p);
+	if (ret)
+		goto out;
+	for (size_t i = 0; i < want.n; i++)
+		want.e[i].val.gen = gen;
+	if (fd < 0 || policy_read(st, id, fd, &now) || fingerprint(&now) != fingerprint(&want))
+		ret = swap_in(st, id, &want, gen, NULL);
+	else
+		compiled_free(&now);
+	compiled_free(&want);
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 /* Finishes or drops what a killed writer left.  Caller holds the lock. */
 static int journal_repair_locked(struct egress_state *st)
 {
+	struct store_view staged, cur;
 	struct state_journal j;
-	struct compiled c;
+	bool commit = false;
 	uint32_t zero = 0;
-	int fd = journal_fd(st, false), tfd, ret = 0;
+	int fd = journal_fd(st, false), ret = 0;
 
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
 	if (bpf_map_lookup_elem(fd, &zero, &j) || !j.active)
 		goto done;
-	tfd = inner_fd(st, j.id);
-	if (tfd >= 0 && !policy_read(st, j.id, tfd, &c)) {
-		if (fingerprint(&c) == j.fingerprint &&
-		    bpf_map_update_elem(st->map_fd[M_INFO], &j.id, &j.info, BPF_ANY))
-			ret = -errno;
-		compiled_free(&c);
+	if (!store_open(st, j.id, true, &staged) && staged.head->txn == j.txn) {
+		if (j.mode == JOURNAL_EDIT) {
+			ret = journal_roll_forward(st, j.id, &staged);
+			commit = !ret;
+		} else {
+			int tfd = inner_fd(st, j.id);
+			struct compiled c;
+
+			if (tfd >= 0 && !policy_read(st, j.id, tfd, &c)) {
+				commit = fingerprint(&c) == j.fingerprint;
+				compiled_free(&c);
+			}
+			if (tfd >= 0)
+				close(tfd);
+		}
+		store_close(&staged);
+		if (commit)
+			ret = ret ?: store_commit(st, j.id);
+		else if (!ret)
+			store_unlink(st, j.id, true);
+	} else {
+		store_close(&staged);
+		/* nothing staged: committed already, or never staged (nothing changed) */
+		if (!store_open(st, j.id, false, &cur))
+			commit = cur.head->txn == j.txn;
+		store_close(&cur);
 	}
-	if (tfd >= 0)
-		close(tfd);
+	if (!ret && commit && bpf_map_update_elem(st->map_fd[M_INFO], &j.id, &j.info, BPF_ANY))
+		ret = -errno;
 	if (!ret) {
 		j.active = 0;
 		if (bpf_map_update_elem(fd, &zero, &j, BPF_ANY))
@@ -720,54 +1034,41 @@ static void info_of(const struct policy *p, struct egress_policy_info *info)
 	}
 }
 
-int state_policy_store(struct egress_state *st, uint32_t *id, const struct policy *p,
-		       int flags, char *err, size_t errlen)
+static int full_error(const struct egress_state *st, const char *name, size_t n, char *err, size_t errlen)
 {
-	struct compiled now = {}, want = {};
-	struct state_journal j = { .active = 1 };
-	uint32_t gen = 0, old_gen;
+	snprintf(err, errlen, "policy '%s' is full: %zu rules, at most %u (egressd --max-rules)",
+		 name, n, st->cfg.max_rules);
+	return -E2BIG;
+}
+
+/* The store's end: the staged rules committed, the info written, the journal closed. */
+static int store_finish(struct egress_state *st, uint32_t id, struct state_journal *j)
+{
+	int ret = store_commit(st, id);
+
+	if (!ret && bpf_map_update_elem(st->map_fd[M_INFO], &id, &j->info, BPF_ANY))
+		ret = -errno;
+	if (ret)
+		return ret;	/* the journal stays active: the next writer finishes */
+	j->active = 0;
+	journal_write(st, j);
+	return 0;
+}
+
+/* state_policy_store with p's compilation done (want: consumed). */
+static int policy_store_compiled(struct egress_state *st, uint32_t *id, const struct policy *p,
+				 struct compiled *want, int flags, char *err, size_t errlen)
+{
+	struct compiled now = {};
+	struct state_journal j = { .active = 1, .txn = fresh_txn() };
+	bool created = false;
+	uint32_t gen = 0;
 	int fd = -1, ret;
 
-	journal_repair_locked(st);	/* a killed writer's change, finished or dropped */
 	info_of(p, &j.info);
-	if (p->nrules > st->cfg.max_rules) {
-		snprintf(err, errlen, "policy '%s' is full: %zu rules, at most %u (egressd --max-rules)",
-			 p->name, p->nrules, st->cfg.max_rules);
-		return -E2BIG;
-	}
-	ret = policy_compile(p, &want, err, errlen);
-	if (ret)
-		return ret;
-
 	if (*id) {
 		fd = inner_fd(st, *id);
 		gen = trie_gen(fd);
-		if (fd >= 0 && !(flags & STORE_SWAP)) {
-			ret = policy_read(st, *id, fd, &now);
-			if (ret)
-				goto fail;
-			for (size_t i = 0; i < want.n; i++)
-				want.e[i].val.gen = gen;
-			if (compiled_diff(&now, &want) <= 1) {
-				/* one entry: an update of one element is atomic */
-				int hfd = hosts_fd(st, *id, gen);
-
-				j.id = *id;
-				j.fingerprint = fingerprint(&want);
-				ret = journal_write(st, &j);
-				ret = ret ?: policy_apply_diff(fd, hfd, &now, &want);
-				if (hfd >= 0)
-					close(hfd);
-				if (!ret)
-					goto done;
-				/* no room (or no table) for a host in place: a swap makes one */
-				if (ret != -E2BIG && ret != -ENOENT && ret != -ENOMEM)
-					goto fail;
-			}
-		}
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
 	} else {
 		ret = free_policy_id(st, id);
 		if (ret) {
@@ -775,52 +1076,249 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 				 "(egressd --max-policies)", p->name, st->cfg.max_policies);
 			goto cleanup;
 		}
+		created = true;
 		zero_counters(st, *id);
 	}
-
-	/*
-	 * A new generation: a host table and a trie that nobody sees yet, then
-	 * the trie swapped in.  The swap waits for running programs (the kernel
-	 * does so for map-in-map updates), so the old generation's table can
-	 * go right after.  A killed writer leaves a table no trie names: gc.
-	 */
-	old_gen = gen;
-	gen = fresh_gen(old_gen);
-	for (size_t i = 0; i < want.n; i++)
-		want.e[i].val.gen = gen;
-	fd = trie_create(st);
-	if (fd < 0) {
-		ret = fd;
-		goto fail;
-	}
-	ret = count_hosts(&want) ? hosts_create(st, *id, gen, &want) : 0;
-	ret = ret ?: fill_batched(fd, &want, false);
 	j.id = *id;
-	j.fingerprint = fingerprint(&want);
-	ret = ret ?: journal_write(st, &j);
-	if (!ret && bpf_map_update_elem(st->map_fd[M_POLICIES], id, &fd, BPF_ANY))
-		ret = -errno;
-	if (ret) {
-		hosts_drop(st, *id, old_gen);	/* the new table, if made */
+	ret = store_write(st, *id, p, j.txn);
+	if (ret)
 		goto fail;
+	if (fd >= 0 && !(flags & STORE_SWAP)) {
+		ret = policy_read(st, *id, fd, &now);
+		if (ret)
+			goto fail;
+		for (size_t i = 0; i < want->n; i++)
+			want->e[i].val.gen = gen;
+		if (compiled_diff(&now, want) <= 1) {
+			/* one entry: an update of one element is atomic */
+			int hfd = hosts_fd(st, *id, gen);
+
+			j.mode = JOURNAL_EDIT;
+			ret = journal_write(st, &j);
+			ret = ret ?: policy_apply_diff(fd, hfd, &now, want);
+			if (hfd >= 0)
+				close(hfd);
+			if (!ret)
+				goto done;
+			/* no room (or no table) for a host in place: a swap makes one */
+			if (ret != -E2BIG && ret != -ENOENT && ret != -ENOMEM)
+				goto fail;
+		}
 	}
-	hosts_drop(st, *id, gen);
+	ret = swap_in(st, *id, want, gen, &j);
+	if (ret)
+		goto fail;
 done:
-	/* the info of the generation now in force, then the journal closed */
-	if (bpf_map_update_elem(st->map_fd[M_INFO], id, &j.info, BPF_ANY)) {
-		ret = -errno;
+	ret = store_finish(st, *id, &j);
+	if (ret)
 		goto fail;
-	}
-	j.active = 0;
-	journal_write(st, &j);
-	ret = 0;
 	goto cleanup;
 fail:
+	if (!j.active || !j.fingerprint)
+		store_unlink(st, *id, true);
+	if (created)
+		*id = 0;
 	snprintf(err, errlen, "cannot store policy '%s': %s", p->name, strerror(-ret));
 cleanup:
 	if (fd >= 0)
 		close(fd);
 	compiled_free(&now);
+	compiled_free(want);
+	return ret;
+}
+
+int state_policy_store(struct egress_state *st, uint32_t *id, const struct policy *p,
+		       int flags, char *err, size_t errlen)
+{
+	struct compiled want;
+	int ret;
+
+	journal_repair_locked(st);	/* a killed writer's change, finished or dropped */
+	if (p->nrules > st->cfg.max_rules)
+		return full_error(st, p->name, p->nrules, err, errlen);
+	ret = policy_compile(p, &want, err, errlen);
+	if (ret)
+		return ret;
+	return policy_store_compiled(st, id, p, &want, flags, err, errlen);
+}
+
+/* Larger edits are swapped in whole (the generation swap); smaller ones go in place. */
+#define EDIT_IN_PLACE_MAX 1024
+
+static int put_order(const void *a_, const void *b_)
+{
+	const struct centry *a = a_, *b = b_;
+	bool ha = key_is_host(&a->key), hb = key_is_host(&b->key);
+
+	if (ha != hb)
+		return ha ? -1 : 1;	/* host entries first: unseen until their container says so */
+	return a->key.prefixlen > b->key.prefixlen ? -1 : a->key.prefixlen < b->key.prefixlen;
+}
+
+/*
+ * Writes a plan, each entry atomically, in an order where every address
+ * moves from its old verdict to its new one once: host entries (a new one
+ * counts only once its container names hosts), trie entries deepest first
+ * (a new CIDR before its parent drops the hosts flag), then deletions:
+ * trie entries (the parent already names the hosts they held), hosts.
+ */
+static int plan_apply(int fd, int hfd, struct compiled *put, const struct compiled *del)
+{
+	struct egress_host_key hk;
+
+	if (put->n)
+		qsort(put->e, put->n, sizeof(*put->e), put_order);
+	for (size_t i = 0; i < put->n; i++) {
+		const struct egress_lpm_key *k = &put->e[i].key;
+		bool host = key_is_host(k);
+
+		host_key(&hk, k);
+		if (host && hfd < 0)
+			return -ENOENT;	/* no table yet: a swap makes one */
+		if (bpf_map_update_elem(host ? hfd : fd, host ? (void *)&hk : (void *)k,
+					&put->e[i].val, BPF_ANY))
+			return -errno;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < del->n; i++) {
+			const struct egress_lpm_key *k = &del->e[i].key;
+			bool host = key_is_host(k);
+
+			if (host != (pass == 1))
+				continue;
+			host_key(&hk, k);
+			if (host && hfd < 0)
+				return -ENOENT;
+			if (bpf_map_delete_elem(host ? hfd : fd, host ? (void *)&hk : (void *)k) &&
+			    errno != ENOENT)
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r, bool remove,
+		      char *err, size_t errlen)
+{
+	struct state_journal j = { .active = 1, .id = id, .mode = JOURNAL_EDIT, .txn = fresh_txn() };
+	struct store_view old = { .fd = -1 }, nv = { .fd = -1 };
+	struct compiled put = {}, del = {}, want = {};
+	struct policy op = {}, np, grp = {};
+	size_t lo, hi, at = SIZE_MAX, n;
+	char cs[CIDR_STR_LEN];
+	int fd = -1, hfd = -1, ret;
+	uint32_t gen;
+
+	journal_repair_locked(st);
+	if (bpf_map_lookup_elem(st->map_fd[M_INFO], &id, &j.info)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot read policy %u: %s", id, strerror(-ret));
+		return ret;
+	}
+	snprintf(op.name, sizeof(op.name), "%.*s", EGRESS_NAME_MAX - 1, j.info.name);
+	ret = store_open(st, id, false, &old);
+	if (ret == -ENOENT) {
+		/* pins an older egress made: the whole policy, once; it gets a store */
+		struct policy p;
+
+		ret = state_policy_load(st, id, &p);
+		if (!ret)
+			ret = remove ? policy_remove_rule(&p, r) : policy_set_rule(&p, r);
+		ret = ret < 0 ? ret : state_policy_store(st, &id, &p, 0, err, errlen);
+		policy_free(&p);
+		if (ret == -ENOENT)
+			goto absent;
+		return ret;
+	}
+	if (ret)
+		goto fail;
+	op.dflt = old.head->dflt;
+	op.err = old.head->err;
+	op.flags = old.head->flags;
+	op.rules = old.rules;
+	op.nrules = old.head->n;
+	rules_range(op.rules, op.nrules, &r->cidr, true, &lo, &hi);
+	for (size_t i = lo; i < hi; i++)
+		if (rule_same_match(&op.rules[i], r))
+			at = i;
+	if (remove && at == SIZE_MAX)
+		goto absent;
+	if (!remove && at != SIZE_MAX && op.rules[at].action == r->action)
+		goto cleanup;	/* already so */
+	n = op.nrules + (remove ? -1 : at == SIZE_MAX);
+	if (n > st->cfg.max_rules) {
+		ret = full_error(st, op.name, n, err, errlen);
+		goto cleanup;
+	}
+	/* the rules at r's CIDR, changed and sorted; the others as they are */
+	for (size_t i = lo; i < hi && !ret; i++)
+		ret = policy_append_rule(&grp, &op.rules[i]);
+	if (!ret)
+		ret = remove ? policy_remove_rule(&grp, r) : policy_set_rule(&grp, r);
+	if (ret < 0)
+		goto fail;
+	ret = 0;
+	policy_sort(&grp);
+	ret = store_create(n, &op, j.txn, &nv);
+	if (ret)
+		goto fail;
+	memcpy(nv.rules, op.rules, lo * sizeof(*op.rules));
+	memcpy(nv.rules + lo, grp.rules, grp.nrules * sizeof(*op.rules));
+	memcpy(nv.rules + lo + grp.nrules, op.rules + hi, (op.nrules - hi) * sizeof(*op.rules));
+	np = op;
+	np.rules = nv.rules;
+	np.nrules = n;
+
+	fd = inner_fd(st, id);
+	if (fd < 0) {
+		ret = fd;
+		goto fail;
+	}
+	gen = trie_gen(fd);
+	ret = policy_plan_edit(&op, &np, &r->cidr, gen, &put, &del, err, errlen);
+	if (ret)
+		goto cleanup;	/* more than EGRESS_SLOTS apply somewhere: err says where */
+	/* the info's counts, kept by the writer */
+	if (at != SIZE_MAX)
+		*(op.rules[at].action == EGRESS_ALLOW ? &j.info.nallow : &j.info.ndeny) -= 1;
+	if (!remove)
+		*(r->action == EGRESS_ALLOW ? &j.info.nallow : &j.info.ndeny) += 1;
+
+	ret = store_stage(st, id, nv.fd) ?: journal_write(st, &j);
+	if (ret)
+		goto fail;
+	ret = -E2BIG;
+	if (put.n + del.n <= EDIT_IN_PLACE_MAX) {
+		hfd = hosts_fd(st, id, gen);
+		ret = plan_apply(fd, hfd, &put, &del);
+	}
+	if (ret) {
+		/* big, or no room for a host in place: the new version swapped in whole */
+		ret = policy_compile(&np, &want, err, errlen) ?: swap_in(st, id, &want, gen, NULL);
+		if (ret)
+			goto fail;	/* the journal stays: the next writer rolls forward */
+	}
+	ret = store_finish(st, id, &j);
+	if (ret)
+		goto fail;
+	goto cleanup;
+absent:
+	format_cidr(&r->cidr, cs, sizeof(cs));
+	snprintf(err, errlen, "policy '%s' has no rule for %s with that protocol and port", op.name, cs);
+	ret = -ENOENT;
+	goto cleanup;
+fail:
+	snprintf(err, errlen, "cannot store policy '%s': %s", op.name, strerror(-ret));
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (hfd >= 0)
+		close(hfd);
+	store_close(&old);
+	store_close(&nv);
+	policy_free(&grp);
+	compiled_free(&put);
+	compiled_free(&del);
 	compiled_free(&want);
 	return ret;
 }
@@ -828,13 +1326,17 @@ cleanup:
 int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size_t errlen)
 {
 	uint32_t *ids = calloc(pf->n + 1, sizeof(*ids));
+	struct compiled *cc = calloc(pf->n + 1, sizeof(*cc));
 	int ret = 0;
 
-	if (!ids)
+	if (!ids || !cc) {
+		free(ids);
+		free(cc);
 		return -ENOMEM;
+	}
+	journal_repair_locked(st);
 	for (size_t i = 0; !ret && i < pf->n; i++) {
 		struct policy *p = &pf->pol[i];
-		struct compiled cc;
 
 		if (state_policy_id(st, p->name, &ids[i]) == 0) {
 			struct policy cur;
@@ -853,17 +1355,18 @@ int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size
 			break;
 		}
 		if (p->nrules > st->cfg.max_rules) {
-			snprintf(err, errlen, "policy '%s' is full: %zu rules, at most %u (egressd --max-rules)",
-				 p->name, p->nrules, st->cfg.max_rules);
-			ret = -E2BIG;
+			ret = full_error(st, p->name, p->nrules, err, errlen);
 			break;
 		}
-		ret = policy_compile(p, &cc, err, errlen);
-		compiled_free(&cc);
+		/* compiled once: what validation made is what gets stored */
+		ret = policy_compile(p, &cc[i], err, errlen);
 	}
 	/* everything checked: now each policy is replaced whole */
 	for (size_t i = 0; !ret && i < pf->n; i++)
-		ret = state_policy_store(st, &ids[i], &pf->pol[i], STORE_SWAP, err, errlen);
+		ret = policy_store_compiled(st, &ids[i], &pf->pol[i], &cc[i], STORE_SWAP, err, errlen);
+	for (size_t i = 0; i < pf->n; i++)
+		compiled_free(&cc[i]);
+	free(cc);
 	free(ids);
 	return ret;
 }
@@ -874,6 +1377,8 @@ int state_policy_delete(struct egress_state *st, uint32_t id)
 		return -errno;
 	if (bpf_map_delete_elem(st->map_fd[M_POLICIES], &id) && errno != ENOENT)
 		return -errno;
+	store_unlink(st, id, false);
+	store_unlink(st, id, true);
 	return hosts_drop(st, id, 0);
 }
 

@@ -6,6 +6,7 @@
  *   maps/<map name>         every map of bpf/egress.bpf.c
  *   progs/<hook>            the programs, for egressctl to attach
  *   links/<cgroup id>/<hook> one bpf_link per bound cgroup and hook
+ *   store/<id>              a policy's rules, the source of truth (state.c)
  *   journal                 the policy store's journal (state.c)
  *   egressd/                the running egressd's lock and info (follow.h)
  * Writers serialise with flock() on the pin directory.
@@ -73,6 +74,15 @@ int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p);
 #define STORE_SWAP 1	/* always build a new trie (apply: no read-back to compare) */
 int state_policy_store(struct egress_state *st, uint32_t *id, const struct policy *p,
 		       int flags, char *err, size_t errlen);
+/*
+ * One rule edit (allow/deny: set r, remove: drop the rule with r's match)
+ * from the policy store: only the rules at and around r's CIDR are read,
+ * only the entries the edit changes are written, each atomically (a larger
+ * change is swapped in whole).  -ENOENT (remove of a missing rule), -E2BIG
+ * (full, or too many rules for one address) with the reason in err.
+ */
+int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r, bool remove,
+		      char *err, size_t errlen);
 int state_policy_delete(struct egress_state *st, uint32_t id);
 /*
  * Finishes what a writer killed during a store left (PIN_DIR/journal): the
