@@ -147,7 +147,13 @@ int policy_normalize(struct policy *p, struct rule *conflict, char *err, size_t 
 		p->rules[n++] = p->rules[i];
 	}
 	p->nrules = n;
-	policy_sort(p);
+	/* match order groups each CIDR's rules, in CIDR order: sort within groups */
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && !cidr_cmp(&p->rules[i].cidr, &p->rules[j].cidr); j++)
+			;
+		if (j - i > 1)
+			qsort(p->rules + i, j - i, sizeof(*p->rules), rule_cmp);
+	}
 	return 0;
 }
 
@@ -269,7 +275,19 @@ too_many: {
 	}
 }
 
+static int compile(const struct policy *src, struct compiled *out, bool sorted, char *err, size_t errlen);
+
 int policy_compile(const struct policy *src, struct compiled *out, char *err, size_t errlen)
+{
+	return compile(src, out, true, err, errlen);
+}
+
+int policy_compile_unsorted(const struct policy *src, struct compiled *out, char *err, size_t errlen)
+{
+	return compile(src, out, false, err, errlen);
+}
+
+static int compile(const struct policy *src, struct compiled *out, bool sorted, char *err, size_t errlen)
 {
 	struct { struct cidr cidr; struct egress_entry e; size_t at; } *stack = NULL;
 	struct egress_entry dflt_entry = {};
@@ -340,7 +358,8 @@ int policy_compile(const struct policy *src, struct compiled *out, char *err, si
 			depth++;
 		}
 	}
-	compiled_sort(out);
+	if (sorted)
+		compiled_sort(out);
 	ret = 0;
 cleanup:
 	if (ret)
@@ -397,7 +416,11 @@ static int centry_cmp(const void *a, const void *b)
 
 void compiled_sort(struct compiled *c)
 {
-	if (c->n)
+	size_t i = 1;
+
+	while (i < c->n && centry_cmp(&c->e[i - 1], &c->e[i]) <= 0)
+		i++;
+	if (i < c->n)
 		qsort(c->e, c->n, sizeof(*c->e), centry_cmp);
 }
 

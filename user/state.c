@@ -800,8 +800,8 @@ static int free_policy_id(struct egress_state *st, uint32_t *id)
  * staged rules and writes egress_policy_info after, then clears it.  When a
  * writer dies in between, the next writer (or a reader that can take the
  * lock) finishes or drops the change:
- *  - a swap (JOURNAL_SWAP) is in force when the policy's entries have the
- *    journal's fingerprint: then the staged rules and the info are
+ *  - a swap (JOURNAL_SWAP) is in force when egress_policies names the trie
+ *    the journal names (map ids are never reused): then the staged rules and the info are
  *    committed, else the staged rules are dropped (the old ones are still
  *    what the kernel enforces);
  *  - an in-place edit (JOURNAL_EDIT) may have written some of its entries:
@@ -814,26 +814,20 @@ enum { JOURNAL_SWAP = 0, JOURNAL_EDIT = 1 };
 struct state_journal {
 	uint32_t active;
 	uint32_t id;		/* the policy */
-	uint64_t fingerprint;	/* of the entries the change puts in force (swap) */
+	uint64_t trie_id;	/* the map id of the trie a swap puts in force */
 	struct egress_policy_info info;
 	uint64_t txn;		/* the staged store's */
 	uint32_t mode;		/* JOURNAL_* */
 	uint32_t pad;
 };
 
-static uint64_t fingerprint(const struct compiled *c)
+/* The id of the map behind a fd (0 if none). */
+static uint32_t map_id_of(int fd)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
 
-	for (size_t i = 0; i < c->n; i++) {
-		const unsigned char *k = (const void *)&c->e[i].key, *v = (const void *)&c->e[i].val;
-
-		for (size_t j = 0; j < sizeof(c->e[i].key); j++)
-			h = (h ^ k[j]) * 0x100000001b3ULL;
-		for (size_t j = 0; j < sizeof(c->e[i].val); j++)
-			h = (h ^ v[j]) * 0x100000001b3ULL;
-	}
-	return h ^ c->n;
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
 }
 
 /* The journal map; one of an older layout is replaced when creating (never while active). */
@@ -888,8 +882,8 @@ static int journal_write(struct egress_state *st, const struct state_journal *j)
  * and trie that nobody sees yet, then the trie swapped in.  The swap waits
  * for running programs (the kernel does so for map-in-map updates), so the
  * old generation's table can go right after.  A killed writer leaves a
- * table no trie names: gc.  j (if given) is written, with the fingerprint
- * of the new entries, just before the swap.
+ * table no trie names: gc.  j (if given) is written, with the new trie's
+ * map id, just before the swap.
  */
 static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, uint32_t old_gen,
 		   struct state_journal *j)
@@ -905,7 +899,7 @@ static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, 
 	ret = count_hosts(want) ? hosts_create(st, id, gen, want) : 0;
 	ret = ret ?: fill_batched(fd, want, false);
 	if (!ret && j) {
-		j->fingerprint = fingerprint(want);
+		j->trie_id = map_id_of(fd);
 		ret = journal_write(st, j);
 	}
 	if (!ret && bpf_map_update_elem(st->map_fd[M_POLICIES], &id, &fd, BPF_ANY))
@@ -923,7 +917,7 @@ static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, 
 static int journal_roll_forward(struct egress_state *st, uint32_t id, struct store_view *staged)
 {
 	struct policy p = {};
-	struct compiled want, now;
+	struct compiled want, now = {};
 	char err[256];
 	int fd = inner_fd(st, id), ret;
 	uint32_t gen = trie_gen(fd);
@@ -934,10 +928,10 @@ static int journal_roll_forward(struct egress_state *st, uint32_t id, struct sto
 		goto out;
 	for (size_t i = 0; i < want.n; i++)
 		want.e[i].val.gen = gen;
-	if (fd < 0 || policy_read(st, id, fd, &now) || fingerprint(&now) != fingerprint(&want))
+	compiled_sort(&want);
+	if (fd < 0 || policy_read(st, id, fd, &now) || compiled_diff(&now, &want))
 		ret = swap_in(st, id, &want, gen, NULL);
-	else
-		compiled_free(&now);
+	compiled_free(&now);
 	compiled_free(&want);
 out:
 	if (fd >= 0)
@@ -964,12 +958,8 @@ static int journal_repair_locked(struct egress_state *st)
 			commit = !ret;
 		} else {
 			int tfd = inner_fd(st, j.id);
-			struct compiled c;
 
-			if (tfd >= 0 && !policy_read(st, j.id, tfd, &c)) {
-				commit = fingerprint(&c) == j.fingerprint;
-				compiled_free(&c);
-			}
+			commit = j.trie_id && map_id_of(tfd) == j.trie_id;
 			if (tfd >= 0)
 				close(tfd);
 		}
@@ -1089,6 +1079,7 @@ static int policy_store_compiled(struct egress_state *st, uint32_t *id, const st
 			goto fail;
 		for (size_t i = 0; i < want->n; i++)
 			want->e[i].val.gen = gen;
+		compiled_sort(want);	/* no-op when sorted */
 		if (compiled_diff(&now, want) <= 1) {
 			/* one entry: an update of one element is atomic */
 			int hfd = hosts_fd(st, *id, gen);
@@ -1114,7 +1105,7 @@ done:
 		goto fail;
 	goto cleanup;
 fail:
-	if (!j.active || !j.fingerprint)
+	if (!j.active || !j.trie_id)
 		store_unlink(st, *id, true);
 	if (created)
 		*id = 0;
@@ -1358,8 +1349,8 @@ int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size
 			ret = full_error(st, p->name, p->nrules, err, errlen);
 			break;
 		}
-		/* compiled once: what validation made is what gets stored */
-		ret = policy_compile(p, &cc[i], err, errlen);
+		/* compiled once: what validation made is what gets stored (a swap needs no order) */
+		ret = policy_compile_unsorted(p, &cc[i], err, errlen);
 	}
 	/* everything checked: now each policy is replaced whole */
 	for (size_t i = 0; !ret && i < pf->n; i++)
