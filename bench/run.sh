@@ -83,6 +83,7 @@ fi
 HAVE_NFT=0; command -v nft >/dev/null && HAVE_NFT=1
 mkdir -p "$B"
 cc -O2 -Wall -Wno-format-truncation -Iinclude -o "$B/egbench" bench/egbench.c -lbpf || fatal "cannot build bench/egbench.c"
+cc -O2 -Wall -Iinclude -o "$B/floor" bench/floor.c -lbpf || fatal "cannot build bench/floor.c"
 clang -O2 -g -target bpf -Ibuild -c bench/noop.bpf.c -o "$B/noop.bpf.o" || fatal "cannot build bench/noop.bpf.c"
 
 T=$(mktemp -d /tmp/egress-bench.XXXXXX)
@@ -106,7 +107,7 @@ CPU_DAEMON=0
 [ "$(nproc)" -ge 2 ] || { CPU_BENCH=0; CPU_DAEMON=0; }
 BENCH=(taskset -c $CPU_BENCH "$B/egbench")
 
-if [ "$QUICK" = 1 ]; then R=5; RT=4; RV=3; RF=1; RB=5; RA=2; else R=31; RT=15; RV=6; RF=3; RB=15; RA=4; fi
+if [ "$QUICK" = 1 ]; then R=5; RT=4; RV=3; RF=1; RB=5; RA=2; RE=3; else R=31; RT=15; RV=6; RF=3; RB=15; RA=5; RE=15; fi
 
 # ---------------------------------------------------------------- the host
 {
@@ -333,14 +334,31 @@ log "apply latency: $RA rounds"
 for r in $(seq $RA); do
 	timecmd apply-1 $r "" "taskset -c $CPU_BENCH $EGRESSCTL apply -f $G/apl1.txt --pin-dir $PM" \
 		"$EGRESSCTL policy delete apl1 --pin-dir $PM"
-	timecmd apply-100k-new $r "" "taskset -c $CPU_BENCH $EGRESSCTL apply -f $G/apl-a.txt --pin-dir $PM" \
-		"$EGRESSCTL policy delete apl --pin-dir $PM"
+	timecmd apply-100k-new $r "" "taskset -c $CPU_BENCH $EGRESSCTL apply -f $G/apl-a.txt --pin-dir $PM" ""
+	# the kernel floor of that apply: the same entries into fresh maps, batched (bench/floor.c)
+	taskset -c $CPU_BENCH "$B/floor" "$PM" apl 1 2>/dev/null | sed "s/^floor\t/floor-100k\t$r\t/" >> "$OUT/cmds.tsv" \
+		|| fatal "floor"
+	"$EGRESSCTL" policy delete apl --pin-dir "$PM" >/dev/null 2>&1
 	timecmd apply-1-again $r "$EGRESSCTL apply -f $G/apl1.txt --pin-dir $PM" \
 		"taskset -c $CPU_BENCH $EGRESSCTL apply -f $G/apl1.txt --pin-dir $PM" \
 		"$EGRESSCTL policy delete apl1 --pin-dir $PM"
 	timecmd apply-100k-replace $r "$EGRESSCTL apply -f $G/apl-a.txt --pin-dir $PM" \
 		"taskset -c $CPU_BENCH $EGRESSCTL apply -f $G/apl-b.txt --pin-dir $PM" \
 		"$EGRESSCTL policy delete apl --pin-dir $PM"
+done
+
+# ---------------------------------------------------------------- 5b. one rule edit, 1 vs 100,000 rules
+log "rule edit latency: $RE rounds"
+for r in $(seq $RE); do
+	pols="p4-1 p4-100k-r"
+	[ $((r % 2)) = 0 ] && pols="p4-100k-r p4-1"
+	for pol in $pols; do
+		n=1; [ $pol = p4-1 ] || n=100k
+		timecmd "edit-deny-$n" $r "" \
+			"taskset -c $CPU_BENCH $EGRESSCTL deny 127.0.0.9/32 --proto udp --policy $pol --pin-dir $PM" ""
+		timecmd "edit-remove-$n" $r "" \
+			"taskset -c $CPU_BENCH $EGRESSCTL remove 127.0.0.9/32 --proto udp --policy $pol --pin-dir $PM" ""
+	done
 done
 
 # ---------------------------------------------------------------- 6. rule change -> next syscall
@@ -376,6 +394,38 @@ echo -e "many-bind-window\t$MANY_CPU0\t$MANY_CPU1\t$(getconf CLK_TCK)" >> "$OUT/
 ctl policy list --json --pin-dir "$PM" > "$OUT/policies.json"
 bpftool map dump pinned "$PM/maps/egress_policies" -j > "$OUT/outer.json" 2>/dev/null
 bpftool map show -j > "$OUT/maps.json" 2>/dev/null
+
+# ---------------------------------------------------------------- 8b. memory per rule, egress and nft
+# egress: bpftool's bytes_memlock of every map a policy owns (trie, host
+# tables, store).  nft: the kernel objects a set adds, as /proc/slabinfo
+# sees them (bytes of active objects per cache): a set loaded alone into its
+# own table, the caches that grew and shrank back when the table went,
+# median of 3 load/delete cycles (other tenants' allocations cancel out).
+: > "$OUT/mem.tsv"
+ctl status --json --pin-dir "$PM" > "$OUT/mem-status.json"
+bpftool -j map dump pinned "$PM/maps/egress_hosts" > "$OUT/hosts-outer.json" 2>/dev/null
+for n in p4-1 p4-1k-r p4-100k-r p4-100k-d p6-1k-r p6-100k-r; do
+	id=$(python3 -c 'import json,sys; print([p["id"] for p in json.load(open(sys.argv[1]))["policies"] if p["name"]==sys.argv[2]][0])' "$OUT/mem-status.json" $n)
+	st=$(bpftool -j map show pinned "$PM/store/$id" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("bytes_memlock", 0))' 2>/dev/null || echo 0)
+	echo -e "store\t$n\t$id\t$st" >> "$OUT/mem.tsv"
+done
+slab() { awk 'NR > 2 {print $1, $2 * $4}' /proc/slabinfo | LC_ALL=C sort; }
+if [ $HAVE_NFT = 1 ]; then
+	for f in s4-1k-r s4-100k-r s4-100k-d s6-1k-r s6-100k-r; do
+		ty=ipv4_addr; [[ $f == s6* ]] && ty=ipv6_addr
+		fl="flags interval; auto-merge;"; [[ $f == *-d ]] && fl=""
+		{ echo "table inet egress_mem {"; echo "  set m { type $ty; $fl elements = {"; cat "$G/$f.nft"; echo "  } }"; echo "}"; } > "$T/mem.nft"
+		for i in 1 2 3; do
+			slab > "$T/slab0"
+			nsenter --net="$NSP" nft -f "$T/mem.nft" || fatal "nft mem $f"
+			slab > "$T/slab1"
+			nsenter --net="$NSP" nft delete table inet egress_mem
+			slab > "$T/slab2"
+			b=$(LC_ALL=C join "$T/slab0" "$T/slab1" | LC_ALL=C join - "$T/slab2" | awk '{up = $3 - $2; down = $3 - $4; if (up > 0 && down > 0.8 * up) s += up} END {print s + 0}')
+			echo -e "nft\t$f\t$i\t$b" >> "$OUT/mem.tsv"
+		done
+	done
+fi
 
 # ---------------------------------------------------------------- report
 END=$(date +%s.%N)
