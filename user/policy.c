@@ -300,6 +300,10 @@ static int compile(const struct policy *src, struct compiled *out, bool sorted, 
 	if (ret)
 		return ret;
 	policy_sort(&p);
+	/* at most one entry per rule, and the two roots: no regrowth */
+	ret = grow((void **)&out->e, &out->cap, p.nrules + 2, sizeof(*out->e));
+	if (ret)
+		goto cleanup;
 	/* a CIDR nests at most 129 deep (one per prefix length) */
 	stack = calloc(130, sizeof(*stack));
 	if (!stack) {
