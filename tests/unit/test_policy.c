@@ -1365,6 +1365,64 @@ static void test_random_policies_diff_after_one_change(void **state)
 	}
 }
 
+/* The canonical order, written out here: CIDR, deny first, specific before full, proto, ports. */
+static int canonical_cmp(const void *a_, const void *b_)
+{
+	const struct rule *a = a_, *b = b_;
+	int r = cidr_cmp(&a->cidr, &b->cidr);
+
+	if (r)
+		return r;
+	if (a->action != b->action)
+		return a->action == DENY ? -1 : 1;
+	if (rule_is_full(a) != rule_is_full(b))
+		return rule_is_full(a) ? 1 : -1;
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port_lo != b->port_lo)
+		return a->port_lo < b->port_lo ? -1 : 1;
+	return a->port_hi < b->port_hi ? -1 : a->port_hi > b->port_hi;
+}
+
+static void test_normalize_large_matches_canonical_sort(void **state)
+{
+	struct genctx g = { .r = { 0x0dd5eedULL } };
+	char err[ERRBUF_LEN];
+
+	for (int round = 0; round < 20; round++) {
+		struct policy p, q;
+
+		gen_bases(&g);
+		pol_init(&p, "big", DENY);
+		for (int i = 0; i < 400; i++) {
+			struct rule r;
+
+			gen_rule(&g, &r);
+			assert_true(policy_set_rule(&p, &r) >= 0);	/* one rule per match */
+		}
+		/* shuffled, with exact duplicates */
+		for (size_t i = 0; i < 50; i++)
+			assert_int_equal(policy_append_rule(&p, &p.rules[rng_below(&g.r, p.nrules)]), 0);
+		for (size_t i = p.nrules - 1; i > 0; i--) {
+			size_t j = rng_below(&g.r, i + 1);
+			struct rule t = p.rules[i];
+
+			p.rules[i] = p.rules[j];
+			p.rules[j] = t;
+		}
+		assert_int_equal(policy_normalize(&p, NULL, err, sizeof(err)), 0);
+		assert_int_equal(policy_copy(&q, &p), 0);
+		qsort(q.rules, q.nrules, sizeof(*q.rules), canonical_cmp);
+		assert_true(p.nrules >= 300);
+		for (size_t i = 0; i < p.nrules; i++)
+			assert_memory_equal(&p.rules[i], &q.rules[i], sizeof(p.rules[i]));
+		for (size_t i = 1; i < p.nrules; i++)
+			assert_false(rule_same_match(&p.rules[i - 1], &p.rules[i]));
+		policy_free(&q);
+		policy_free(&p);
+	}
+}
+
 /* ---- incremental plans (policy_plan_edit) against a full recompile ---- */
 
 static void set_gen(struct compiled *c, uint32_t gen)
@@ -1555,6 +1613,7 @@ const struct CMUnitTest policy_tests[] = {
 	cmocka_unit_test(test_random_policies_compiled_matches_reference),
 	cmocka_unit_test(test_random_policies_decompile_round_trip),
 	cmocka_unit_test(test_random_policies_diff_after_one_change),
+	cmocka_unit_test(test_normalize_large_matches_canonical_sort),
 	cmocka_unit_test(test_random_edits_plan_matches_recompile),
 	cmocka_unit_test(test_plan_host_edit_touches_one_entry),
 };
