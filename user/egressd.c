@@ -285,6 +285,7 @@ static struct bpf_program *hook_prog(struct egress *skel, int hook)
 	case EGRESS_HOOK_SOCK_CREATE: return skel->progs.egress_sock_create;
 	case EGRESS_HOOK_SETSOCKOPT: return skel->progs.egress_setsockopt;
 	case EGRESS_HOOK_EGRESS: return skel->progs.egress_skb;
+	case EGRESS_HOOK_INGRESS: return skel->progs.egress_ingress;
 	}
 	return NULL;
 }

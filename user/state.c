@@ -26,6 +26,7 @@ const struct hook_desc egress_hooks[EGRESS_NHOOKS] = {
 	[EGRESS_HOOK_SOCK_CREATE] = { "sock_create", BPF_CGROUP_INET_SOCK_CREATE },
 	[EGRESS_HOOK_SETSOCKOPT] = { "setsockopt", BPF_CGROUP_SETSOCKOPT },
 	[EGRESS_HOOK_EGRESS] = { "egress", BPF_CGROUP_INET_EGRESS },
+	[EGRESS_HOOK_INGRESS] = { "ingress", BPF_CGROUP_INET_INGRESS },
 };
 
 const char *const state_map_names[M_N] = {
@@ -41,6 +42,7 @@ const char *const state_map_names[M_N] = {
 	[M_CG_DENIED] = "egress_cg_denied",
 	[M_OCI] = "egress_oci",
 	[M_HOSTS] = "egress_hosts",
+	[M_EPOCH] = "egress_epoch",
 };
 
 const char *state_pin_dir(const char *opt)
@@ -580,6 +582,21 @@ static int free_policy_id(struct egress_state *st, uint32_t *id)
 	return -ENOSPC;
 }
 
+/*
+ * After every policy or binding change: the marks connect programs left on
+ * sockets (egress_sk) are from an older epoch, so the backstop decides
+ * their packets again by the policies now in force.
+ */
+static void epoch_bump(struct egress_state *st)
+{
+	uint32_t zero = 0;
+	uint64_t e = 0;
+
+	bpf_map_lookup_elem(st->map_fd[M_EPOCH], &zero, &e);
+	e++;
+	bpf_map_update_elem(st->map_fd[M_EPOCH], &zero, &e, BPF_ANY);
+}
+
 int state_policy_store(struct egress_state *st, uint32_t *id, const struct policy *p,
 		       int flags, char *err, size_t errlen)
 {
@@ -672,6 +689,7 @@ done: {
 		goto fail;
 	}
 	}
+	epoch_bump(st);
 	ret = 0;
 	goto cleanup;
 fail:
@@ -733,6 +751,7 @@ int state_policy_delete(struct egress_state *st, uint32_t id)
 		return -errno;
 	if (bpf_map_delete_elem(st->map_fd[M_POLICIES], &id) && errno != ENOENT)
 		return -errno;
+	epoch_bump(st);
 	return hosts_drop(st, id, 0);
 }
 
@@ -845,6 +864,18 @@ int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
 	return bindings(st, true, out, n);
 }
 
+/*
+ * The cgroup's storage outlives its links (the kernel frees it with the
+ * cgroup): cleared on unbind and before a new binding's first link, so
+ * that it reads 0 (deny) until the new policy is written.
+ */
+static void binding_clear(struct egress_state *st, uint64_t cgid)
+{
+	struct egress_binding b = { .cgroup_id = cgid };
+
+	bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST);
+}
+
 static int link_dir(struct egress_state *st, uint64_t cgid, char *buf, size_t len)
 {
 	state_pin_path(st, buf, len, "links/%llu", (unsigned long long)cgid);
@@ -875,6 +906,8 @@ int state_unbind_id(struct egress_state *st, uint64_t cgid)
 	}
 	if (rmdir(dir) && errno != ENOENT)
 		ret = -errno;
+	binding_clear(st, cgid);
+	epoch_bump(st);
 	return ret;
 }
 
@@ -897,7 +930,9 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 		goto cleanup;
 	}
 	link_dir(st, cgid, dir, sizeof(dir));
-	if (mkdir(dir, 0700) && errno != EEXIST) {
+	if (!mkdir(dir, 0700)) {
+		binding_clear(st, cgid);	/* a new binding: no old policy id */
+	} else if (errno != EEXIST) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		goto cleanup;
@@ -946,6 +981,7 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 		snprintf(err, errlen, "cannot bind %s: %s", cgdir, strerror(errno));
 		goto rollback;
 	}
+	epoch_bump(st);
 	ret = 0;
 	goto cleanup;
 rollback:
