@@ -1122,12 +1122,21 @@ static int do_client_from(const struct target *src, const struct target *t, int 
 			return errno;
 	}
 	n = recv(fd, buf, sizeof(buf), 0);
-	if (n > 0)
+	if (n > 0) {
 		snprintf(word, sizeof(word), "data");
-	else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		/* a Fast Open sendto() succeeds before any handshake */
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+			return say("tcp_info", errno);
+		if (ti.tcpi_state != TCP_ESTABLISHED)
+			return ETIMEDOUT;
 		snprintf(word, sizeof(word), "established");
-	else
+	} else {
 		return n < 0 ? errno : ECONNRESET;
+	}
 	return -2;
 }
 
