@@ -594,7 +594,7 @@ static int do_retopts(const struct target *final, const struct target *first, in
 static const enum bpf_attach_type egress_types[] = {
 	BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT, BPF_CGROUP_UDP4_SENDMSG,
 	BPF_CGROUP_UDP6_SENDMSG, BPF_CGROUP_INET_SOCK_CREATE, BPF_CGROUP_SETSOCKOPT,
-	BPF_CGROUP_INET_EGRESS,
+	BPF_CGROUP_INET_EGRESS, BPF_CGROUP_INET_INGRESS,
 };
 
 static int detach_all(const char *dir)
