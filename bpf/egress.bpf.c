@@ -124,22 +124,6 @@ struct {
 	__type(value, __u64);
 } egress_cg_denied SEC(".maps");
 
-/* The peer the connect programs decided, per socket (see egress.h). */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct egress_sk);
-} egress_sk SEC(".maps");
-
-/* [0]: the policy epoch; user space bumps it after every policy or binding change. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} egress_epoch SEC(".maps");
-
 /* First fragments allowed, per bound cgroup (see egress.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -178,8 +162,7 @@ struct pkt {
 	struct dest src;
 	__u32 frag_id;
 	__u8 frag;		/* a fragment, the first or a later one */
-	__u8 later_frag;	/* not the first fragment: no ports, no flags */
-	__u8 tcp_flags;
+	__u8 later_frag;	/* not the first fragment: no ports */
 };
 
 /*
@@ -467,63 +450,25 @@ static __always_inline bool verdict_all(void *trie, __u32 policy, struct dest *d
 	return false;
 }
 
-static __always_inline __u64 epoch_now(void)
-{
-	__u32 zero = 0;
-	__u64 *e = bpf_map_lookup_elem(&egress_epoch, &zero);
-
-	return e ? *e : ~0ULL;
-}
-
-/*
- * connect: the socket's mark says which peer every connect program on its
- * path allowed.  Programs of nested bound cgroups run one after the other
- * (inner first); a program that allows marks the socket only if no
- * earlier one denied (bpf_get_retval()), one that denies clears the mark.
- */
-static __always_inline void mark_peer(struct bpf_sock_addr *ctx, const struct dest *d, __u64 epoch,
-				      bool allowed)
-{
-	struct egress_sk *m;
-
-	m = bpf_sk_storage_get(&egress_sk, ctx->sk, 0, allowed ? BPF_SK_STORAGE_GET_F_CREATE : 0);
-	if (!m)
-		return;
-	if (!allowed || bpf_get_retval() < 0) {
-		m->valid = 0;
-		return;
-	}
-	m->valid = 0;
-	m->epoch = epoch;
-	__builtin_memcpy(m->addr, d->key.addr, sizeof(m->addr));
-	m->port = d->port;
-	m->family = d->key.family;
-	m->valid = 1;
-}
-
 static __always_inline __s32 deny_errno(const struct egress_entry *e)
 {
 	return e && e->err ? e->err : EPERM;
 }
 
 /*
- * connect and sendmsg: the destination the caller gave.  connect marks the
- * socket with the peer it decided (mark).  An earlier program (an inner
- * bound cgroup's) that denied left a negative retval: this one counts its
- * own denial but emits no second event.
+ * connect and sendmsg: the destination the caller gave.  An earlier
+ * program (an inner bound cgroup's) that denied left a negative retval:
+ * this one counts its own denial but emits no second event.
  */
-static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook hook, bool v6, bool mark)
+static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook hook, bool v6)
 {
 	const struct egress_slot *rule;
 	struct egress_binding *b;
 	struct egress_entry *e;
 	struct dest d = {};
-	__u64 epoch = 0;
 	bool first;
 	__s32 err;
 
-	if (mark)
-		epoch = epoch_now();	/* before the lookup: a change after it invalidates */
 	b = bpf_get_local_storage(&egress_binding, 0);
 	if (v6)
 		dest_v6(&d, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]);
@@ -537,12 +482,8 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 
 		if (c)
 			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
-		if (mark)
-			mark_peer(ctx, &d, epoch, true);
 		return 1;
 	}
-	if (mark)
-		mark_peer(ctx, &d, epoch, false);
 	first = bpf_get_retval() >= 0;
 	err = deny_errno(e);
 	if (err != EPERM && first)
@@ -554,13 +495,13 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 SEC("cgroup/connect4")
 int egress_connect4(struct bpf_sock_addr *ctx)
 {
-	return decide(ctx, EGRESS_HOOK_CONNECT4, false, true);
+	return decide(ctx, EGRESS_HOOK_CONNECT4, false);
 }
 
 SEC("cgroup/connect6")
 int egress_connect6(struct bpf_sock_addr *ctx)
 {
-	return decide(ctx, EGRESS_HOOK_CONNECT6, true, true);
+	return decide(ctx, EGRESS_HOOK_CONNECT6, true);
 }
 
 /*
@@ -583,7 +524,7 @@ int egress_sendmsg4(struct bpf_sock_addr *ctx)
 {
 	if (no_msg_name(ctx))
 		return 1;
-	return decide(ctx, EGRESS_HOOK_SENDMSG4, false, false);
+	return decide(ctx, EGRESS_HOOK_SENDMSG4, false);
 }
 
 SEC("cgroup/sendmsg6")
@@ -591,7 +532,7 @@ int egress_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	if (no_msg_name(ctx))
 		return 1;
-	return decide(ctx, EGRESS_HOOK_SENDMSG6, true, false);
+	return decide(ctx, EGRESS_HOOK_SENDMSG6, true);
 }
 
 /* The policy's root entry: its default verdict and flags. */
@@ -737,8 +678,7 @@ int egress_setsockopt(struct bpf_sockopt *ctx)
 #define IPPROTO_SCTP_	132
 #define IP_MF_		0x2000
 #define IP_OFFSET_	0x1fff
-#define TCP_FLAG_SYN_	0x02
-#define TCP_FLAG_ACK_	0x10
+#define BPF_TCP_LISTEN_	10
 /*
  * IPv6 extension headers the backstop walks.  A chain longer than this is
  * not exhausted: the packet is denied (fail closed), never decided by a
@@ -759,15 +699,14 @@ static __always_inline bool ipv6_ext(__u8 next)
 }
 
 /*
- * The L4 header at off: ports and TCP flags.  A protocol with ports whose
- * header is not all there (a truncated packet, a tiny first fragment) is
- * not decided by a port it might have: false, denied.
+ * The L4 ports at off.  A protocol with ports whose header is not there (a
+ * truncated packet, a tiny first fragment) is not decided by a port it
+ * might have: false, denied.
  */
 static __always_inline bool packet_l4(struct __sk_buff *skb, __u32 off, struct pkt *p)
 {
 	__u8 proto = p->dst.proto;
 	__u16 ports[2];
-	__u8 flags;
 
 	p->src.proto = proto;
 	if (p->later_frag || !has_ports(proto))
@@ -776,11 +715,6 @@ static __always_inline bool packet_l4(struct __sk_buff *skb, __u32 off, struct p
 		return false;
 	p->src.port = bpf_ntohs(ports[0]);
 	p->dst.port = bpf_ntohs(ports[1]);
-	if (proto == IPPROTO_TCP) {
-		if (bpf_skb_load_bytes(skb, off + 13, &flags, 1))
-			return false;
-		p->tcp_flags = flags;
-	}
 	return true;
 }
 
@@ -857,44 +791,6 @@ static __always_inline bool packet(struct __sk_buff *skb, struct pkt *p, bool *i
 	return false;
 }
 
-/*
- * Whether the packet goes exactly to the peer a connect program marked
- * this socket with (every bound cgroup's connect program allowed it, in
- * the current policy epoch): such packets need no lookup.  Only TCP and
- * UDP sockets (not raw, not UDP-Lite: no connect program runs for them)
- * carry a mark.  Everything else is looked up: accepted connections,
- * unconnected sends, raw sockets, a connected socket's packets to another
- * address (a routing header or source route from a control message or a
- * 32-bit setsockopt), and every packet after a policy change.
- */
-static __always_inline bool to_connected_peer(struct __sk_buff *skb, const struct dest *d)
-{
-	struct bpf_sock *sk = skb->sk;
-	__u32 type, proto, want[4], have[4];
-	struct egress_sk *m;
-
-	if (!sk || !d->port)
-		return false;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return false;
-	type = sk->type;
-	proto = sk->protocol;
-	if (!(type == SOCK_STREAM_ && proto == IPPROTO_TCP) &&
-	    !(type == SOCK_DGRAM_ && proto == IPPROTO_UDP))
-		return false;
-	if (d->proto != proto)
-		return false;
-	m = bpf_sk_storage_get(&egress_sk, sk, 0, 0);
-	if (!m || !m->valid || m->port != d->port || m->family != d->key.family)
-		return false;
-	__builtin_memcpy(want, d->key.addr, 16);
-	__builtin_memcpy(have, m->addr, 16);
-	if (want[0] != have[0] || want[1] != have[1] || want[2] != have[2] || want[3] != have[3])
-		return false;
-	return m->epoch == epoch_now();
-}
-
 static __always_inline void frag_key(struct egress_frag_key *k, const struct egress_binding *b,
 				     const struct pkt *p)
 {
@@ -909,10 +805,15 @@ static __always_inline void frag_key(struct egress_frag_key *k, const struct egr
 /*
  * The backstop: every packet that leaves a socket of a bound cgroup is
  * decided again by its real destination, protocol and port.  It catches
- * what bypasses connect and sendmsg (raw sockets of a root sandbox, ping
- * sockets, routing headers) and costs one trie lookup a packet, except
- * for packets to a socket's marked peer.  A later fragment (no ports)
- * passes only if this bound cgroup allowed its first fragment.
+ * what bypasses connect and sendmsg (raw sockets of a root sandbox, even
+ * connect()ed ones, ping sockets, routing headers and source routes, the
+ * replies of accepted connections) and costs one trie lookup a packet.
+ * There is no fast path for connected sockets: marking a socket at
+ * connect (socket storage, or a hash keyed by its cookie) cost 350-700 ns
+ * a connect here, against a few tens of ns a packet for the lookup it
+ * would save (see README, Design).  So a policy change applies to the next
+ * packet of every connection.  A later fragment (no ports) passes only if
+ * this bound cgroup allowed its first fragment.
  */
 SEC("cgroup_skb/egress")
 int egress_skb(struct __sk_buff *skb)
@@ -929,8 +830,6 @@ int egress_skb(struct __sk_buff *skb)
 	if (!ip)
 		return 1;
 	p.dst.proto = rule_proto(p.dst.proto);
-	if (ok && !p.frag && to_connected_peer(skb, &p.dst))
-		return 1;
 	if (ok && p.frag)
 		frag_key(&fk, b, &p);
 	if (ok && p.later_frag)
@@ -954,14 +853,15 @@ int egress_skb(struct __sk_buff *skb)
 }
 
 /*
- * Inbound connections: a TCP SYN that arrives for a socket of a bound
- * cgroup (a listener) is decided by its source address and port, as the
- * destination the connection's replies would go to.  A denied SYN is
- * dropped before the kernel answers it: no SYN-ACK, neither with SYN
- * cookies (whose SYN-ACK has no socket, so the backstop never sees it) nor
- * with TCP Fast Open (whose SYN carries data to the listener).  Every
- * other inbound packet passes; what the sandbox sends back is the
- * backstop's.  A packet that cannot be parsed is dropped.
+ * Inbound connections: every packet that arrives for a TCP listener of a
+ * bound cgroup (the SYN, a Fast Open SYN's data, the ACK that completes a
+ * handshake, with or without SYN cookies) is decided by its source address
+ * and port, as the destination the connection's replies would go to.  A
+ * denied client's SYN is dropped before the kernel answers it: no SYN-ACK,
+ * neither a SYN cookie's (which has no socket, so the backstop never sees
+ * it) nor a Fast Open child's.  Packets for other sockets pass at once;
+ * what the sandbox sends is the backstop's.  A listener's packet that
+ * cannot be parsed is dropped.
  */
 SEC("cgroup_skb/ingress")
 int egress_ingress(struct __sk_buff *skb)
@@ -969,14 +869,17 @@ int egress_ingress(struct __sk_buff *skb)
 	struct egress_binding *b;
 	const struct egress_slot *rule = NULL;
 	struct egress_entry *e = NULL;
+	struct bpf_sock *sk = skb->sk;
 	struct pkt p = {};
 	bool ip, ok, emit;
 
+	if (!sk)
+		return 1;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->state != BPF_TCP_LISTEN_)
+		return 1;
 	ok = packet(skb, &p, &ip);
 	if (!ip)
-		return 1;
-	if (ok && (p.dst.proto != IPPROTO_TCP || p.later_frag ||
-		   (p.tcp_flags & (TCP_FLAG_SYN_ | TCP_FLAG_ACK_)) != TCP_FLAG_SYN_))
 		return 1;
 	b = bpf_get_local_storage(&egress_binding, 0);
 	p.src.proto = IPPROTO_TCP;

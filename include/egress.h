@@ -171,21 +171,6 @@ struct egress_rate {
 };
 
 /*
- * egress_sk (socket storage): the peer that every connect program on the
- * socket's path allowed, at policy epoch `epoch` (egress_epoch[0], which
- * user space bumps after every policy or binding change).  The backstop
- * skips the lookup only for a packet to exactly this peer, in this epoch.
- */
-struct egress_sk {
-	__u64 epoch;
-	__u8 addr[16];		/* as decided: v4 in addr[0..3] */
-	__u16 port;		/* host order */
-	__u8 family;		/* EGRESS_FAM_V4 / EGRESS_FAM_V6 */
-	__u8 valid;
-	__u32 pad;
-};
-
-/*
  * egress_frags (LRU): the first fragment of an IPv4 or IPv6 datagram that
  * a bound cgroup's backstop allowed; its later fragments (no ports) pass
  * only if their first fragment did.

@@ -42,7 +42,6 @@ const char *const state_map_names[M_N] = {
 	[M_CG_DENIED] = "egress_cg_denied",
 	[M_OCI] = "egress_oci",
 	[M_HOSTS] = "egress_hosts",
-	[M_EPOCH] = "egress_epoch",
 };
 
 const char *state_pin_dir(const char *opt)
@@ -582,21 +581,6 @@ static int free_policy_id(struct egress_state *st, uint32_t *id)
 	return -ENOSPC;
 }
 
-/*
- * After every policy or binding change: the marks connect programs left on
- * sockets (egress_sk) are from an older epoch, so the backstop decides
- * their packets again by the policies now in force.
- */
-static void epoch_bump(struct egress_state *st)
-{
-	uint32_t zero = 0;
-	uint64_t e = 0;
-
-	bpf_map_lookup_elem(st->map_fd[M_EPOCH], &zero, &e);
-	e++;
-	bpf_map_update_elem(st->map_fd[M_EPOCH], &zero, &e, BPF_ANY);
-}
-
 int state_policy_store(struct egress_state *st, uint32_t *id, const struct policy *p,
 		       int flags, char *err, size_t errlen)
 {
@@ -689,7 +673,6 @@ done: {
 		goto fail;
 	}
 	}
-	epoch_bump(st);
 	ret = 0;
 	goto cleanup;
 fail:
@@ -751,7 +734,6 @@ int state_policy_delete(struct egress_state *st, uint32_t id)
 		return -errno;
 	if (bpf_map_delete_elem(st->map_fd[M_POLICIES], &id) && errno != ENOENT)
 		return -errno;
-	epoch_bump(st);
 	return hosts_drop(st, id, 0);
 }
 
@@ -907,7 +889,6 @@ int state_unbind_id(struct egress_state *st, uint64_t cgid)
 	if (rmdir(dir) && errno != ENOENT)
 		ret = -errno;
 	binding_clear(st, cgid);
-	epoch_bump(st);
 	return ret;
 }
 
@@ -981,7 +962,6 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 		snprintf(err, errlen, "cannot bind %s: %s", cgdir, strerror(errno));
 		goto rollback;
 	}
-	epoch_bump(st);
 	ret = 0;
 	goto cleanup;
 rollback:
