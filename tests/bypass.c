@@ -1057,6 +1057,20 @@ static int do_udp_unspec(struct target *t)
 
 /* ------------------------------------------------------ inbound connections */
 
+/* A TCP socket whose receives (and sends, if snd) time out after secs. */
+static int tcp_socket(int family, int secs, int snd)
+{
+	int fd = open_socket(family, SOCK_STREAM, 0);
+	struct timeval tv = { .tv_sec = secs };
+
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (snd)
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	return fd;
+}
+
 /*
  * serve ADDR PORT: a TCP listener (TCP_FASTOPEN on, backlog 1) that prints
  * "listening", waits up to 8 s for one connection, reads what the client
@@ -1065,15 +1079,13 @@ static int do_udp_unspec(struct target *t)
  */
 static int do_serve(const struct target *t)
 {
-	int fd = open_socket(t->family, SOCK_STREAM, 0), c, one = 1, qlen = 16;
-	struct timeval tv = { .tv_sec = 8 };
+	int fd = tcp_socket(t->family, 8, 0), c, one = 1, qlen = 16;
 	char buf[256];
 	ssize_t n;
 
 	if (fd < 0)
 		return errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof(qlen)) < 0)
 		return say("tcp_fastopen", errno);
 	if (bind(fd, sa(t), t->len) < 0 || listen(fd, 1) < 0)
@@ -1101,15 +1113,12 @@ static int do_serve(const struct target *t)
  */
 static int do_client_from(const struct target *src, const struct target *t, int tfo)
 {
-	int fd = open_socket(t->family, SOCK_STREAM, 0);
-	struct timeval tv = { .tv_sec = 3 };
+	int fd = tcp_socket(t->family, 3, 1);
 	char buf[256];
 	ssize_t n;
 
 	if (fd < 0)
 		return errno;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (bind(fd, sa(src), src->len) < 0)
 		return say("bind", errno);
 	if (tfo) {
