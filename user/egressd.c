@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
 
 #include "cgroup.h"
 #include "cmdline.h"
@@ -38,6 +39,7 @@
 extern const char egress_default_policy[];
 
 static volatile sig_atomic_t stop;
+static volatile sig_atomic_t reload;	/* SIGHUP: re-read the policy source */
 static bool verbose;
 
 static struct {
@@ -47,6 +49,7 @@ static struct {
 	uint32_t max_policies;
 	uint32_t ringbuf_bytes;
 	uint32_t max_cgroups;
+	uint32_t max_seen;
 	uint32_t event_rate;
 	uint32_t event_burst;
 	const char *metrics_addr;
@@ -58,6 +61,7 @@ static struct {
 	.max_policies = 256,
 	.ringbuf_bytes = 1 << 22,
 	.max_cgroups = 65536,
+	.max_seen = 65536,
 	.event_rate = 100,
 	.event_burst = 200,
 	.metrics_addr = "127.0.0.1:9464",
@@ -89,6 +93,11 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+static void on_hup(int sig)
+{
+	reload = 1;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -103,6 +112,8 @@ static void usage(FILE *f)
 "  --ringbuf-size BYTES event ring buffer, a power of 2 (default 4194304)\n"
 "  --max-cgroups N      cgroups tracked for event rate limits and denial counts\n"
 "                       (default 65536)\n"
+"  --max-seen N         distinct denied destinations kept for 'egressctl advise'\n"
+"                       (default 65536)\n"
 "  --event-rate N       denial events per second per bound cgroup, 0 = no limit (default 100)\n"
 "  --event-burst N      burst of the per-bound-cgroup rate limit (default 200)\n"
 "  --metrics-addr A     HOST:PORT of the Prometheus endpoint, or none\n"
@@ -112,7 +123,9 @@ static void usage(FILE *f)
 "                       or " EGRESS_DEFAULT_EVENTS_SOCKET ")\n"
 "  --log-format F       json (default) or text\n"
 "  -v, --verbose        libbpf debug output\n"
-"  -h, --help           this help\n");
+"  -h, --help           this help\n"
+"  --version            the version, then exit\n"
+"SIGHUP re-applies --policy-file; READY=1 goes to $NOTIFY_SOCKET (systemd) once ready.\n");
 }
 
 static int parse_args(int argc, char **argv)
@@ -125,6 +138,7 @@ static int parse_args(int argc, char **argv)
 		{ "ringbuf-size", required_argument, NULL, 'b' },
 		{ "log-format", required_argument, NULL, 'l' },
 		{ "max-cgroups", required_argument, NULL, 'C' },
+		{ "max-seen", required_argument, NULL, 'S' },
 		{ "event-rate", required_argument, NULL, 'R' },
 		{ "event-burst", required_argument, NULL, 'B' },
 		{ "metrics-addr", required_argument, NULL, 'm' },
@@ -132,6 +146,7 @@ static int parse_args(int argc, char **argv)
 		{ "events-socket", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
@@ -175,6 +190,12 @@ static int parse_args(int argc, char **argv)
 				return -EINVAL;
 			}
 			break;
+		case 'S':
+			if (parse_u32(optarg, 1, 1U << 24, &opt.max_seen)) {
+				logf_("invalid --max-seen '%s': 1 to 16777216", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'R':
 			if (parse_u32(optarg, 0, 1000000000, &opt.event_rate)) {
 				logf_("invalid --event-rate '%s': 0 to 1000000000", optarg);
@@ -187,6 +208,9 @@ static int parse_args(int argc, char **argv)
 				return -EINVAL;
 			}
 			break;
+		case 'V':
+			printf("egressd %s\n", EGRESS_VERSION);
+			exit(0);
 		case 'm':
 			opt.metrics_addr = optarg;
 			break;
@@ -307,6 +331,27 @@ static int read_pinned_config(const char *pin_dir, struct egress_config *cfg)
 	return ret;
 }
 
+/* egress_seen keeps the size it was pinned with; a new one gets --max-seen. */
+static uint32_t seen_entries(void)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/maps/egress_seen", opt.pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return opt.max_seen;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.max_entries)
+		info.max_entries = opt.max_seen;
+	close(fd);
+	if (info.max_entries != opt.max_seen)
+		logf_("keeping the size of the pinned egress_seen (max-seen %u); 'egressctl unload' "
+		      "to change it", info.max_entries);
+	return info.max_entries;
+}
+
 static int size_maps(struct egress *skel, const struct egress_config *cfg)
 {
 	int ret = 0;
@@ -322,6 +367,7 @@ static int size_maps(struct egress *skel, const struct egress_config *cfg)
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_cg_denied, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_oci, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_hosts, 2 * (cfg->max_policies + 1));
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_seen, seen_entries());
 	/* the rate limit is the program's own: new flags take effect with the new programs */
 	if (opt.event_rate) {
 		skel->rodata->rate_cost_ns = 1000000000ULL / opt.event_rate;
@@ -443,6 +489,40 @@ static int apply_text(struct egress_state *st, const char *text, const char *wha
 	return ret;
 }
 
+/*
+ * SIGHUP (systemd's ExecReload): applies --policy-file again, under the
+ * writers' lock.  A file that does not parse or apply changes nothing: the
+ * policies in force stay, egressd keeps running.  Without --policy-file
+ * there is nothing to re-read.
+ */
+static int reload_policy_source(struct egress_state *st)
+{
+	char err[ERRBUF_LEN], *text;
+	int fd = -1, ret;
+
+	if (!opt.policy_file) {
+		logf_("reload: no --policy-file, nothing to re-read");
+		return 0;
+	}
+	text = read_text(opt.policy_file, 64 << 20, NULL);
+	if (!text) {
+		ret = -errno;
+		logf_("reload: cannot read policy file %s: %s; the policies in force stay",
+		      opt.policy_file, strerror(errno));
+		return ret;
+	}
+	ret = state_lock(opt.pin_dir, &fd, err, sizeof(err));
+	if (ret)
+		logf_("reload: %s", err);
+	else
+		ret = apply_text(st, text, opt.policy_file);
+	logf_("reload of %s: %s", opt.policy_file, ret ? "failed, the policies in force stay" : "applied");
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return ret;
+}
+
 struct loop {
 	struct event_ctx ectx;
 	struct followers *followers;
@@ -506,6 +586,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_hup);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -640,6 +721,8 @@ int main(int argc, char **argv)
 	}
 	logf_("ready: pins in %s (%s), %d links updated, events on %s, metrics on %s", opt.pin_dir,
 	      fresh ? "created" : "taken over", updated, opt.events_socket, opt.metrics_addr);
+	/* systemd Type=notify: no-op without $NOTIFY_SOCKET */
+	sd_notifyf(0, "READY=1\nSTATUS=enforcing, pins in %s", opt.pin_dir);
 
 	while (!stop) {
 		struct epoll_event evs[16];
@@ -649,6 +732,12 @@ int main(int argc, char **argv)
 			ret = -errno;
 			logf_("epoll: %s", strerror(errno));
 			goto cleanup;
+		}
+		if (reload) {
+			reload = 0;
+			sd_notify(0, "RELOADING=1");
+			reload_policy_source(&st);
+			sd_notify(0, "READY=1");
 		}
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == rb)
@@ -676,6 +765,7 @@ int main(int argc, char **argv)
 		}
 	}
 	ret = 0;
+	sd_notify(0, "STOPPING=1");
 	logf_("stopping; enforcement stays pinned in %s", opt.pin_dir);
 cleanup:
 	metrics_stop(metrics);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "advise.h"
 #include "cgroup.h"
 #include "cmdline.h"
 #include "state.h"
@@ -42,6 +43,7 @@ const char *const state_map_names[M_N] = {
 	[M_CG_DENIED] = "egress_cg_denied",
 	[M_OCI] = "egress_oci",
 	[M_HOSTS] = "egress_hosts",
+	[M_SEEN] = "egress_seen",
 };
 
 const char *state_pin_dir(const char *opt)
@@ -112,6 +114,8 @@ int state_open(struct egress_state *st, const char *pin_dir, int flags, char *er
 	for (int i = 0; i < M_N; i++) {
 		state_pin_path(st, path, sizeof(path), "maps/%s", state_map_names[i]);
 		st->map_fd[i] = bpf_obj_get(path);
+		if (st->map_fd[i] < 0 && i == M_SEEN && errno == ENOENT)
+			continue;	/* pinned by an older egressd: state_seen() says so */
 		if (st->map_fd[i] < 0) {
 			ret = -errno;
 			if (ret == -ENOENT)
@@ -1138,4 +1142,61 @@ int state_unload(struct egress_state *st, char *err, size_t errlen)
 	if (ret)
 		snprintf(err, errlen, "cannot remove %s: %s", st->pin_dir, strerror(-ret));
 	return ret;
+}
+
+/* ---- distinct denied destinations (egressctl advise) -------------------- */
+
+struct seen_vec {
+	struct seen_rec *v;
+	size_t n, cap;
+};
+
+static int push_seen(void *ctx, const void *k, const void *val)
+{
+	struct seen_vec *s = ctx;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 1024;
+		struct seen_rec *nv = realloc(s->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->cap = cap;
+	}
+	memcpy(&s->v[s->n].key, k, sizeof(s->v[s->n].key));
+	memcpy(&s->v[s->n].val, val, sizeof(s->v[s->n].val));
+	s->n++;
+	return 0;
+}
+
+int state_seen(struct egress_state *st, struct seen_rec **out, size_t *n)
+{
+	struct seen_vec s = {};
+	struct egress_seen_key key, *prev = NULL;
+	struct egress_seen val;
+	int fd = st->map_fd[M_SEEN], ret;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0)
+		return -ENOENT;
+	/* a hash's batch position is a bucket number */
+	ret = map_read_batched(fd, sizeof(key), sizeof(val), sizeof(uint32_t), push_seen, &s);
+	if (ret == -EOPNOTSUPP) {
+		s.n = 0;
+		ret = 0;
+		while (!ret && !bpf_map_get_next_key(fd, prev, &key)) {
+			prev = &key;
+			if (!bpf_map_lookup_elem(fd, &key, &val))
+				ret = push_seen(&s, &key, &val);
+		}
+	}
+	if (ret) {
+		free(s.v);
+		return ret;
+	}
+	*out = s.v;
+	*n = s.n;
+	return 0;
 }

@@ -30,7 +30,7 @@ extern const struct hook_desc egress_hooks[EGRESS_NHOOKS];
 
 enum state_map {
 	M_POLICIES, M_INFO, M_BINDING, M_COUNTERS, M_STATS, M_CONFIG, M_EVENTS,
-	M_RATE, M_RATE_SHARED, M_CG_DENIED, M_OCI, M_HOSTS, M_N,
+	M_RATE, M_RATE_SHARED, M_CG_DENIED, M_OCI, M_HOSTS, M_SEEN, M_N,
 };
 extern const char *const state_map_names[M_N];
 
@@ -103,5 +103,13 @@ int state_unbind_id(struct egress_state *st, uint64_t cgid);
 int state_gc(struct egress_state *st);
 /* Detaches every link and removes every pin. */
 int state_unload(struct egress_state *st, char *err, size_t errlen);
+
+/*
+ * Every entry of egress_seen (the distinct destinations denied per cgroup;
+ * see advise.h), unsorted.  -ENOENT: the pins predate egress_seen (an
+ * older egressd made them).
+ */
+struct seen_rec;
+int state_seen(struct egress_state *st, struct seen_rec **out, size_t *n);
 
 #endif
