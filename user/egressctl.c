@@ -1351,6 +1351,33 @@ static int do_export(int argc, char **argv)
 
 /* ---- status ------------------------------------------------------------- */
 
+/*
+ * egressd's state, as published in PIN_DIR/egressd (see follow.h): the JSON
+ * object of 'status --json', and with out, status's first line.
+ */
+static json_t *egressd_status(const char *pin_dir, FILE *out)
+{
+	struct egressd_info info;
+	int running = presence_read(pin_dir, &info);
+	long long up;
+
+	if (running != 1) {
+		if (out)
+			fprintf(out, "egressd: not running (pin directory %s)\n", pin_dir);
+		return json_pack("{s:b}", "running", 0);
+	}
+	up = (long long)time(NULL) - (long long)info.started;
+	if (up < 0)
+		up = 0;
+	if (out)
+		fprintf(out, "egressd: running, pid %u, up %lldd %02lld:%02lld:%02lld, events socket %s, "
+			"metrics %s\n", info.pid, up / 86400, up / 3600 % 24, up / 60 % 60, up % 60,
+			info.events_socket, info.metrics_addr);
+	return json_pack("{s:b, s:i, s:I, s:I, s:s, s:s}", "running", 1, "pid", (int)info.pid,
+			 "started", (json_int_t)info.started, "uptime_s", (json_int_t)up,
+			 "events_socket", info.events_socket, "metrics_addr", info.metrics_addr);
+}
+
 static int bind_path_cmp(const void *a, const void *b)
 {
 	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "cgroup")),
@@ -1366,7 +1393,7 @@ static json_t *status_bindings(const struct binding_ref *b, size_t nb, const str
 			       size_t n)
 {
 	json_t **o = calloc(nb + 1, sizeof(*o)), *binds = json_array();
-	char path[PATH_MAX];
+	char path[PATH_MAX], safe[PATH_MAX * 4 + 1];
 
 	for (size_t j = 0; o && j < nb; j++) {
 		const char *pname = "";
@@ -1376,7 +1403,9 @@ static json_t *status_bindings(const struct binding_ref *b, size_t nb, const str
 				pname = v[i].name;
 		if (cg_path(b[j].cgroup_id, path, sizeof(path)))
 			path[0] = '\0';
-		o[j] = json_pack("{s:s, s:I, s:s}", "cgroup", path, "cgroup_id",
+		/* a sandbox's cgroup name: valid UTF-8 for jansson (events.h) */
+		untrusted_str(path, sizeof(path), safe, sizeof(safe));
+		o[j] = json_pack("{s:s, s:I, s:s}", "cgroup", safe, "cgroup_id",
 				 (json_int_t)b[j].cgroup_id, "policy", pname);
 	}
 	if (o)
@@ -1406,7 +1435,7 @@ static int do_status(int argc, char **argv)
 	struct common c = {};
 	bool json = false;
 	const struct opt opts[] = { COMMON_OPTS(c), { "json", false, NULL, &json }, { 0 } };
-	json_t *o, *progs, *pols, *binds;
+	json_t *o, *progs, *pols, *binds, *daemon;
 	struct egress_state st;
 	struct binding_ref *b = NULL;
 	struct policy_ref *v = NULL;
@@ -1416,12 +1445,15 @@ static int do_status(int argc, char **argv)
 
 	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
 		return 2;
+	daemon = egressd_status(state_pin_dir(c.pin_dir), json ? NULL : stdout);
 	if (state_open(&st, state_pin_dir(c.pin_dir), 0, err, sizeof(err))) {
 		if (json)
-			print_json(json_pack("{s:b, s:s, s:s}", "loaded", 0, "pin_dir",
-					     state_pin_dir(c.pin_dir), "error", err));
+			print_json(json_pack("{s:b, s:s, s:s, s:o}", "loaded", 0, "pin_dir",
+					     state_pin_dir(c.pin_dir), "error", err, "egressd", daemon));
 		else
 			fprintf(stderr, "egressctl: status: %s\n", err);
+		if (!json)
+			json_decref(daemon);
 		return 1;
 	}
 	progs = json_object();
@@ -1473,8 +1505,8 @@ static int do_status(int argc, char **argv)
 		policy_free(&p);
 	}
 	binds = status_bindings(b, nb, v, n);
-	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "loaded", 1,
-		      "pin_dir", st.pin_dir, "version", EGRESS_VERSION, "programs", progs,
+	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "loaded", 1,
+		      "pin_dir", st.pin_dir, "version", EGRESS_VERSION, "egressd", daemon, "programs", progs,
 		      "policies", pols, "bindings", binds,
 		      "ringbuf_drops", (json_int_t)state_stat(&st, EGRESS_STAT_RB_DROPS),
 		      "events_delivered", (json_int_t)state_stat(&st, EGRESS_STAT_DELIVERED),
@@ -1527,22 +1559,60 @@ static int do_status(int argc, char **argv)
 	return 0;
 }
 
+struct unload_report {
+	struct policy_ref *v;
+	size_t n;
+	int cgroups, links;
+};
+
+static void unload_detached(const struct binding_ref *b, int links, void *ctx)
+{
+	struct unload_report *r = ctx;
+	char path[PATH_MAX], safe[PATH_MAX * 4 + 1];
+	const char *pol = "(none)";
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].id == b->policy)
+			pol = r->v[i].name;
+	if (cg_path(b->cgroup_id, path, sizeof(path)))
+		snprintf(safe, sizeof(safe), "removed cgroup id:%llu", (unsigned long long)b->cgroup_id);
+	else
+		untrusted_str(path, sizeof(path), safe, sizeof(safe));
+	printf("detached %s (policy %s): %d links\n", safe, pol, links);
+	r->cgroups++;
+	r->links += links;
+}
+
 static int do_unload(int argc, char **argv)
 {
 	const char *usage = "unload [--pin-dir DIR]";
 	struct common c = {};
 	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
+	struct unload_report r = {};
+	struct egressd_info info;
 	struct egress_state st;
-	char err[ERRBUF_LEN];
+	char err[ERRBUF_LEN], dir[PATH_MAX];
+	bool running;
 	int npos, ret;
 
 	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
 		return 2;
 	if (open_state(&st, &c, STATE_LOCK))
 		return 1;
-	ret = state_unload(&st, err, sizeof(err));
+	snprintf(dir, sizeof(dir), "%s", st.pin_dir);
+	running = presence_read(dir, &info) == 1;	/* before its record goes with the pins */
+	state_policies(&st, &r.v, &r.n);
+	ret = state_unload(&st, unload_detached, &r, err, sizeof(err));
 	state_close(&st);
-	return ret ? die(1, "%s", err) : 0;
+	free(r.v);
+	if (ret)
+		return die(1, "%s", err);
+	printf("unloaded: detached %d links of %d cgroups and removed every pin in %s; "
+	       "nothing is enforced now\n", r.links, r.cgroups, dir);
+	if (running)
+		fprintf(stderr, "egressctl: unload: egressd (pid %u) still runs and reports that nothing "
+			"is enforced; stop it, or restart it to load egress again\n", info.pid);
+	return 0;
 }
 
 /* ---- check, gc ---------------------------------------------------------- */
@@ -1902,7 +1972,7 @@ static int do_events(int argc, char **argv)
 				    { "socket", true, &sock, NULL }, { 0 } };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct sigaction act = { .sa_handler = on_stop };
-	char real[PATH_MAX] = "", err[ERRBUF_LEN];
+	char real[PATH_MAX] = "", err[ERRBUF_LEN], safe[PATH_MAX * 4 + 1];
 	enum log_format fmt;
 	json_t *req;
 	char *line = NULL, *reqs;
@@ -1928,52 +1998,90 @@ static int do_events(int argc, char **argv)
 	if (strlen(sock) >= sizeof(sa.sun_path))
 		return die(2, "socket path too long: %s", sock);
 	strcpy(sa.sun_path, sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		return die(1, errno == EACCES || errno == EPERM ?
-			   "permission denied on egressd's socket %s: run as root, or as a user the "
-			   "socket's mode lets in (%s)" : "egressd is not running or not reachable (%s: %s)",
-			   sock, strerror(errno));
-	req = json_pack("{s:s, s:b}", "cgroup", real, "follow", follow);
-	reqs = json_dumps(req, JSON_COMPACT);
+	/* egressd shows cgroup paths made safe (events.h): match them so */
+	untrusted_str(real, sizeof(real), safe, sizeof(safe));
+	req = json_pack("{s:s, s:b}", "cgroup", safe, "follow", follow);
+	reqs = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
-	if (!reqs || dprintf(fd, "%s\n", reqs) < 0) {
-		free(reqs);
-		close(fd);
-		return die(1, "cannot talk to egressd: %s", strerror(errno));
-	}
-	free(reqs);
+	if (!reqs)
+		return die(1, "cannot make the request: %s", strerror(ENOMEM));
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	in = fdopen(fd, "r");
-	if (!in)
-		return die(1, "%s", strerror(errno));
-	bool ended = false;
+	/*
+	 * With --follow, a stream that egressd closes (it stopped or restarts)
+	 * is opened again as soon as egressd is back, and stderr says so.
+	 */
+	for (bool again = false, live = false; !events_stop; again |= live) {
+		bool ended = false;
 
-	while (!events_stop && getline(&line, &cap, in) > 0) {
-		json_t *ev = json_loads(line, 0, NULL);
+		live = false;
 
-		if (!ev)
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			int e = errno;
+
+			if (fd >= 0)
+				close(fd);
+			if (!again) {
+				free(reqs);
+				return die(1, e == EACCES || e == EPERM ?
+					   "permission denied on egressd's socket %s: run as root, or as a user "
+					   "the socket's mode lets in (%s)" :
+					   "egressd is not running or not reachable (%s: %s)", sock, strerror(e));
+			}
+			nanosleep(&(struct timespec){ .tv_nsec = 500000000 }, NULL);
 			continue;
-		if (json_object_get(ev, "lost")) {
-			fprintf(stderr, "egressctl: events: %lld events lost (this reader was too slow)\n",
-				(long long)json_integer_value(json_object_get(ev, "lost")));
-		} else if (json_object_get(ev, "error")) {
-			ret = die(1, "egressd: %s", json_string_value(json_object_get(ev, "error")));
-		} else if (json_object_get(ev, "end")) {
-			json_decref(ev);
-			ended = true;
-			break;
-		} else if (!json_object_get(ev, "live")) {
-			event_print(ev, fmt, stdout);
 		}
-		json_decref(ev);
+		if (dprintf(fd, "%s\n", reqs) < 0) {
+			ret = die(1, "cannot talk to egressd: %s", strerror(errno));
+			close(fd);
+			break;
+		}
+		in = fdopen(fd, "r");
+		if (!in) {
+			close(fd);
+			ret = die(1, "%s", strerror(errno));
+			break;
+		}
+		while (!events_stop && getline(&line, &cap, in) > 0) {
+			json_t *ev = json_loads(line, 0, NULL);
+
+			if (!ev)
+				continue;
+			if (json_object_get(ev, "lost")) {
+				fprintf(stderr, "egressctl: events: %lld events lost (this reader was too slow)\n",
+					(long long)json_integer_value(json_object_get(ev, "lost")));
+			} else if (json_object_get(ev, "error")) {
+				ret = die(1, "egressd: %s", json_string_value(json_object_get(ev, "error")));
+			} else if (json_object_get(ev, "end")) {
+				json_decref(ev);
+				ended = true;
+				break;
+			} else if (json_object_get(ev, "live")) {
+				live = true;
+				fprintf(stderr, "egressctl: events: %s egressd on %s, following\n",
+					again ? "reconnected to" : "connected to", sock);
+			} else {
+				event_print(ev, fmt, stdout);
+			}
+			json_decref(ev);
+		}
+		fclose(in);
+		if (ret || ended || events_stop)
+			break;
+		if (!follow || (!live && !again)) {
+			ret = die(1, "egressd closed the event stream (it stopped, or refused this reader)");
+			break;
+		}
+		if (live)
+			fprintf(stderr, "egressctl: events: egressd closed the stream (stopped or "
+				"restarting); reconnecting when it is back\n");
+		else	/* an egressd on its way out: try again */
+			nanosleep(&(struct timespec){ .tv_nsec = 500000000 }, NULL);
 	}
 	free(line);
-	fclose(in);
-	if (!ret && !ended && !events_stop)
-		ret = die(1, "egressd closed the event stream (it stopped, or refused this reader)");
+	free(reqs);
 	return ret;
 }
 

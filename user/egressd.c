@@ -523,6 +523,54 @@ static int reload_policy_source(struct egress_state *st)
 	return ret;
 }
 
+/*
+ * What is missing for enforcement, or NULL: the pinned programs and maps
+ * (the maps must still be the ones this egressd opened).  1 when another
+ * egressd holds the pin directory now: this one must go.
+ */
+static int enforcement_problem(struct egress_state *st, int presence_fd, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (!presence_held(opt.pin_dir, presence_fd)) {
+		struct egressd_info info;
+
+		if (presence_read(opt.pin_dir, &info) == 1) {
+			snprintf(buf, len, "another egressd (pid %u) holds %s now", info.pid, opt.pin_dir);
+			return 1;
+		}
+	}
+	for (int h = 0; h < EGRESS_NHOOKS; h++) {
+		state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
+		if (stat(path, &sb)) {
+			snprintf(buf, len, "program pin %s is gone (egressctl unload?)", path);
+			return 0;
+		}
+	}
+	for (int i = 0; i < M_N; i++) {
+		struct bpf_map_info a = {}, b = {};
+		uint32_t la = sizeof(a), lb = sizeof(b);
+		int fd;
+
+		state_pin_path(st, path, sizeof(path), "maps/%s", state_map_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			snprintf(buf, len, "map pin %s is gone (egressctl unload?)", path);
+			return 0;
+		}
+		if (!bpf_obj_get_info_by_fd(fd, &a, &la) && !bpf_obj_get_info_by_fd(st->map_fd[i], &b, &lb) &&
+		    a.id != b.id) {
+			snprintf(buf, len, "map pin %s is not the map this egressd serves", path);
+			close(fd);
+			return 0;
+		}
+		close(fd);
+	}
+	buf[0] = '\0';
+	return 0;
+}
+
 struct loop {
 	struct event_ctx ectx;
 	struct followers *followers;
@@ -563,7 +611,9 @@ int main(int argc, char **argv)
 	char *policy_text = NULL;
 	int lock_fd = -1, ret, updated = 0;
 	bool fresh;
-	time_t last_gc = 0;
+	time_t last_gc = 0, last_check = 0;
+	int presence_fd = -1;
+	char problem[PATH_MAX + 128] = "";
 
 	for (int i = 0; i < M_N; i++)
 		st.map_fd[i] = -1;
@@ -601,6 +651,23 @@ int main(int argc, char **argv)
 	ret = ensure_bpffs(opt.pin_dir);
 	if (ret)
 		goto cleanup;
+	{	/* one egressd per pin directory */
+		struct egressd_info info = { .pid = getpid(), .started = time(NULL) };
+		uint32_t holder;
+
+		ret = presence_lock(opt.pin_dir, &presence_fd, &holder);
+		if (ret == -EBUSY) {
+			fprintf(stderr, "egressd already running (pid %u)\n", holder);
+			goto cleanup;
+		}
+		snprintf(info.events_socket, sizeof(info.events_socket), "%s", opt.events_socket);
+		snprintf(info.metrics_addr, sizeof(info.metrics_addr), "%s", opt.metrics_addr);
+		ret = ret ?: presence_publish(opt.pin_dir, &info);
+		if (ret) {
+			logf_("cannot take %s/" PRESENCE_DIR ": %s", opt.pin_dir, strerror(-ret));
+			goto cleanup;
+		}
+	}
 	ret = state_lock(opt.pin_dir, &lock_fd, err, sizeof(err));
 	if (ret) {
 		logf_("%s", err);
@@ -707,7 +774,11 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	ret = followers_open(&loop.followers, opt.events_socket, epfd);
-	if (ret) {
+	if (ret == -EADDRINUSE) {
+		logf_("the event socket %s is served by another egressd: choose another --events-socket",
+		      opt.events_socket);
+		goto cleanup;
+	} else if (ret) {
 		logf_("cannot open the event socket %s: %s", opt.events_socket, strerror(-ret));
 		goto cleanup;
 	}
@@ -751,6 +822,24 @@ int main(int argc, char **argv)
 		}
 		if (loop.delivered && !state_stat_add(&st, EGRESS_STAT_DELIVERED, loop.delivered))
 			loop.delivered = 0;
+		if (time(NULL) != last_check) {	/* still enforcing? */
+			char now[sizeof(problem)];
+
+			last_check = time(NULL);
+			if (enforcement_problem(&st, presence_fd, now, sizeof(now))) {
+				logf_("%s: exiting", now);
+				ret = -EBUSY;
+				goto cleanup;
+			}
+			if (strcmp(now, problem)) {
+				if (now[0])
+					logf_("not enforcing: %s", now);
+				else
+					logf_("enforcing again: pins in %s", opt.pin_dir);
+				metrics_set_health(metrics, now[0] ? now : NULL);
+				snprintf(problem, sizeof(problem), "%s", now);
+			}
+		}
 		if (time(NULL) - last_gc >= 10) {
 			int fd;
 
@@ -782,6 +871,7 @@ cleanup:
 	egress__destroy(skel);
 	if (lock_fd >= 0)
 		close(lock_fd);
+	presence_release(opt.pin_dir, presence_fd);
 	free(policy_text);
 	return ret ? 1 : 0;
 }

@@ -263,7 +263,7 @@ check_eq completion/policy-prefix "free-tier" \
 check_eq completion/policy-names-env "default free-tier" \
 	"$(EGRESS_PIN_DIR=$PIN complete_words egressctl policy delete '')"
 check_eq completion/cgroup-dirs "$CGROOT/sb/" "$(complete_words egressctl attach "$CGROOT/s")"
-check_eq completion/commands "allow apply attach" "$(complete_words egressctl a)"
+check_eq completion/commands "advise allow apply attach" "$(complete_words egressctl a)"
 check_eq completion/policy-subcommands "add delete list set" "$(complete_words egressctl policy '')"
 check_eq completion/flags "--follow --format" "$(complete_words egressctl events --f)"
 check_eq completion/flag-values "any tcp udp" "$(complete_words egressctl allow 192.0.2.1/32 --proto '')"
