@@ -86,7 +86,7 @@ $(BUILD)/egressctl: $(BUILD)/user/explain.o
 # ---- tests ---------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_SRCS := $(wildcard tests/unit/*.c) user/parse.c user/policy.c user/cmdline.c user/advise.c
-UNIT_SRCS += user/explain.c user/state.c user/cgroup.c
+UNIT_SRCS += user/explain.c user/state.c user/cgroup.c user/oci.c
 
 $(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h) include/egress.h | $(BUILD)/tests
 	$(call msg,CC,$@)

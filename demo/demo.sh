@@ -133,7 +133,8 @@ up_pid=$!
 BG_PIDS+=("$up_pid")
 if wait_step "$T/demo-up.out" pg1; then
 	show "$T/demo-up.out" pg1='^PermissionError'
-	cg=$CG2$(step_line "$T/demo-up.out" cg)
+	# (the sandbox sees its own cgroup as "/": egressctl run contains it)
+	cg=$(find "$D/tiers/free" -mindepth 1 -maxdepth 1 -type d -name 'run-*' | head -1)
 	say "  The user upgrades; the platform moves the sandbox's processes into the pro tier"
 	say "  (a cgroup below the free tier can only narrow free, so rebinding it would not do):"
 	say "  # egressctl move --cgroup .../tiers/free/${cg##*/} --to .../tiers/pro/${cg##*/}"

@@ -14,8 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -941,24 +945,6 @@ static int write_file(const char *dir, const char *name, const char *val)
 	return ret;
 }
 
-/* Whether a cgroup's cgroup.events has the line "key 1". */
-static bool cg_event(const char *dir, const char *key)
-{
-	char path[PATH_MAX + 32], line[64];
-	bool on = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ')
-			on = atoi(line + strlen(key) + 1) == 1;
-	fclose(f);
-	return on;
-}
-
 /*
  * move: the supported way to change a sandbox's tier under tier cgroups.
  * A child cgroup can only narrow its bound ancestors, so an upgrade moves
@@ -1103,13 +1089,21 @@ static void forward_signal(int sig)
 		kill(run_child, sig);
 }
 
-static int mkdir_cgroup_parent(const char *path, char *err, size_t errlen)
+/*
+ * The parent of run's cgroups: the default <cgroup2>/egress-run is made
+ * when missing; a --cgroup-parent must exist.
+ */
+static int mkdir_cgroup_parent(const char *path, bool create, char *err, size_t errlen)
 {
 	uint64_t id;
 	int fd;
 
-	if (mkdir(path, 0755) && errno != EEXIST) {
+	if (create && mkdir(path, 0755) && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create cgroup %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!create && access(path, F_OK)) {
+		snprintf(err, errlen, "--cgroup-parent %s: %s (create it first, as root)", path, strerror(errno));
 		return -errno;
 	}
 	if (cg_open(path, &fd, &id, err, errlen))
@@ -1118,20 +1112,151 @@ static int mkdir_cgroup_parent(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A parent whose cgroup.procs (or an ancestor's) someone other than root
+ * can write is delegated: a process of that user could move CMD out of its
+ * bound cgroup.  Refused.
+ */
+static int parent_not_delegated(const char *parent, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], mnt[PATH_MAX], f[PATH_MAX + 16];
+
+	if (!realpath(parent, dir) || cg2_mount(mnt, sizeof(mnt))) {
+		snprintf(err, errlen, "--cgroup-parent %s: %s", parent, strerror(errno ?: ENOENT));
+		return -ENOENT;
+	}
+	for (;;) {
+		struct stat sb;
+
+		snprintf(f, sizeof(f), "%s/cgroup.procs", dir);
+		if (stat(f, &sb))
+			break;
+		if (sb.st_uid != 0 || (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+			snprintf(err, errlen, "--cgroup-parent %s: %s is writable by uid %u: a process of that "
+				 "user could move CMD out of its cgroup; use a parent only root can write",
+				 parent, f, (unsigned)(sb.st_uid ? sb.st_uid : sb.st_gid));
+			return -EPERM;
+		}
+		if (!strcmp(dir, mnt) || !strrchr(dir, '/') || strrchr(dir, '/') == dir)
+			break;
+		*strrchr(dir, '/') = '\0';
+	}
+	return 0;
+}
+
+/* --name: one cgroup directory name, [A-Za-z0-9_-][A-Za-z0-9._-]*, at most 64 */
+static bool run_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (!len || len > 64 || n[0] == '.' || strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+						       "0123456789._-") != len)
+		return false;
+	return true;
+}
+
+struct contain_ctx {
+	char (*bpf)[PATH_MAX], (*cg2)[PATH_MAX];
+	size_t nbpf, ncg2, cap;
+	int bad;		/* the check after: a bpffs, or a writable cgroup2, still there */
+};
+
+static int contain_collect(void *ctx, const struct mount_ent *m)
+{
+	struct contain_ctx *c = ctx;
+	bool bpf = !strcmp(m->fstype, "bpf"), cg2 = !strcmp(m->fstype, "cgroup2");
+
+	if (!bpf && !cg2)
+		return 0;
+	if (c->nbpf + c->ncg2 >= c->cap)
+		return -E2BIG;
+	snprintf(bpf ? c->bpf[c->nbpf++] : c->cg2[c->ncg2++], PATH_MAX, "%s", m->mnt);
+	return 0;
+}
+
+static int contain_check(void *ctx, const struct mount_ent *m)
+{
+	struct contain_ctx *c = ctx;
+
+	if (!strcmp(m->fstype, "bpf") ||
+	    (!strcmp(m->fstype, "cgroup2") && strncmp(m->opts, "ro,", 3) && strcmp(m->opts, "ro")))
+		c->bad++;
+	return 0;
+}
+
+/*
+ * In run's child, once it is in its bound cgroup and before CMD: a mount
+ * namespace of its own (private: nothing propagates back), where no bpffs
+ * is mounted (the pins are out of reach) and every cgroup2 mount is
+ * replaced by a read-only one of a new cgroup namespace rooted at this
+ * cgroup.  Root without CAP_SYS_ADMIN can then neither leave the cgroup
+ * nor open the pinned links and maps.  Checked afterwards; any doubt is
+ * an error (fail closed).
+ */
+static int contain(char *err, size_t errlen)
+{
+	static char bpf[64][PATH_MAX], cg2[64][PATH_MAX];
+	struct contain_ctx c = { .bpf = bpf, .cg2 = cg2, .cap = 64 };
+	const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP)) {
+		snprintf(err, errlen, "cannot make a mount and cgroup namespace: %s", strerror(errno));
+		return -errno;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		snprintf(err, errlen, "cannot make mounts private: %s", strerror(errno));
+		return -errno;
+	}
+	if (mountinfo_each(contain_collect, &c)) {
+		snprintf(err, errlen, "cannot read the mounts (or too many bpffs and cgroup2 mounts)");
+		return -E2BIG;
+	}
+	/* the latest (deepest) first; what cannot be unmounted is covered */
+	for (size_t i = c.nbpf; i-- > 0;)
+		if (umount2(bpf[i], MNT_DETACH) && mount("none", bpf[i], "tmpfs", ro, "size=4k,mode=0")) {
+			snprintf(err, errlen, "cannot hide the bpffs at %.4095s: %s", bpf[i], strerror(errno));
+			return -errno;
+		}
+	for (size_t i = 0; i < c.ncg2; i++) {
+		/*
+		 * The same superblock cannot be mounted on itself, and it is
+		 * shared and rw: unmount, mount, then make the mount read-only.
+		 * What cannot be unmounted is made read-only where it is.
+		 */
+		if (!umount2(cg2[i], MNT_DETACH) && mount("cgroup2", cg2[i], "cgroup2", ro & ~MS_RDONLY, NULL)) {
+			snprintf(err, errlen, "cannot mount cgroup2 at %.4095s: %s", cg2[i], strerror(errno));
+			return -errno;
+		}
+		if (mount(NULL, cg2[i], NULL, MS_REMOUNT | MS_BIND | ro, NULL)) {
+			snprintf(err, errlen, "cannot mount a read-only cgroup2 at %.4095s: %s", cg2[i], strerror(errno));
+			return -errno;
+		}
+	}
+	if (mountinfo_each(contain_check, &c) || c.bad) {
+		snprintf(err, errlen, "a bpffs or a writable cgroup2 is still mounted");
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int do_run(int argc, char **argv)
 {
-	const char *usage = "run [--policy NAME] [--cgroup-parent DIR] [--pin-dir DIR] [--] CMD [ARG...]";
-	const char *name = "default", *parent = NULL;
+	const char *usage = "run [--policy NAME] [--cgroup-parent DIR] [--name NAME] [--verbose] [--pin-dir DIR] [--] CMD [ARG...]";
+	const char *name = NULL, *parent = NULL, *cgname = NULL;
 	struct common c = {};
+	bool verbose = false;
 	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL },
-				    { "cgroup-parent", true, &parent, NULL }, { 0 } };
-	char err[ERRBUF_LEN], mnt[PATH_MAX], def_parent[PATH_MAX + 16], cgdir[PATH_MAX + 32];
+				    { "cgroup-parent", true, &parent, NULL }, { "name", true, &cgname, NULL },
+				    { "verbose", false, NULL, &verbose }, { 0 } };
+	char err[2 * PATH_MAX + ERRBUF_LEN], mnt[PATH_MAX], def_parent[PATH_MAX + 16], cgdir[PATH_MAX + 80];
+	char owner[96], inherited[PATH_MAX + EGRESS_NAME_MAX + 2] = "";
 	char **pos = calloc(argc + 1, sizeof(char *));
 	struct sigaction sa = { .sa_handler = forward_signal };
 	struct egress_state st;
-	uint64_t cgid;
+	bool bound = false;
+	uint64_t cgid = 0;
 	int npos, ret, status = 0, fd;
-	uint32_t id;
+	uint32_t id = 0;
 	pid_t pid;
 
 	if (!pos)
@@ -1141,47 +1266,78 @@ static int do_run(int argc, char **argv)
 		return 2;
 	if (npos < 1)
 		return die(2, "missing command; usage: egressctl %s", usage);
-	if (parse_policy_name(name, err, sizeof(err)))
+	if (name && parse_policy_name(name, err, sizeof(err)))
 		return die(2, "%s", err);
+	if (cgname && !run_name_ok(cgname))
+		return die(2, "invalid --name '%s': one cgroup name of letters, digits, '.', '_' and '-' "
+			   "(at most 64, not starting with '.')", cgname);
 	if (!parent) {
 		if (cg2_mount(mnt, sizeof(mnt)))
 			return die(1, "no cgroup2 file system is mounted");
 		snprintf(def_parent, sizeof(def_parent), "%s/egress-run", mnt);
-		parent = def_parent;
 	}
 	if (open_state(&st, &c, STATE_LOCK))
 		return 1;
-	ret = state_policy_find(&st, name, &id, err, sizeof(err));
+	ret = mkdir_cgroup_parent(parent ?: def_parent, !parent, err, sizeof(err));
 	if (!ret)
-		ret = mkdir_cgroup_parent(parent, err, sizeof(err));
+		ret = parent_not_delegated(parent ?: def_parent, err, sizeof(err));
+	if (!ret && !name) {
+		/* no --policy beneath a bound tier: the tier decides, nothing is added */
+		if (state_bound_at(&st, parent ?: def_parent, inherited, sizeof(inherited)))
+			name = "default";
+	}
+	if (!ret && name)
+		ret = state_policy_find(&st, name, &id, err, sizeof(err));
 	if (ret) {
 		state_close(&st);
 		return die(1, "%s", err);
 	}
-	snprintf(cgdir, sizeof(cgdir), "%s/run-%d", parent, getpid());
+	if (cgname)
+		snprintf(cgdir, sizeof(cgdir), "%s/%s", parent ?: def_parent, cgname);
+	else
+		snprintf(cgdir, sizeof(cgdir), "%s/run-%d", parent ?: def_parent, getpid());
 	if (mkdir(cgdir, 0755)) {
+		ret = errno;
 		state_close(&st);
-		return die(1, "cannot create cgroup %s: %s", cgdir, strerror(errno));
+		return die(1, "cannot create cgroup %s: %s%s", cgdir, strerror(ret),
+			   ret == EEXIST ? " (choose another --name)" : "");
 	}
-	ret = state_bind(&st, cgdir, id, err, sizeof(err));
+	if (realpath(cgdir, def_parent))
+		snprintf(cgdir, sizeof(cgdir), "%s", def_parent);
+	ret = name ? state_bind(&st, cgdir, id, err, sizeof(err)) : 0;
+	bound = name && !ret;
+	if (!ret)
+		ret = cg_open(cgdir, &fd, &cgid, err, sizeof(err));
+	if (!ret) {
+		close(fd);
+		snprintf(owner, sizeof(owner), "run %d %llu", getpid(), state_proc_start(getpid()));
+		if (bound)
+			state_binding_owner(&st, cgid, owner);
+	}
 	if (ret) {
+		if (bound)
+			state_unbind_id(&st, cgid);
 		rmdir(cgdir);
 		state_close(&st);
 		return die(1, "%s", err);
 	}
-	ret = cg_open(cgdir, &fd, &cgid, err, sizeof(err));
-	if (!ret)
-		close(fd);
 	/* release the writers' lock while the command runs */
 	close(st.dir_fd);
 	st.dir_fd = -1;
+	if (verbose) {
+		if (name)
+			fprintf(stderr, "egressctl: run: cgroup %s, bound to policy %s\n", cgdir, name);
+		else
+			fprintf(stderr, "egressctl: run: cgroup %s, under the binding %s\n", cgdir,
+				inherited);
+	}
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	pid = fork();
 	if (pid == 0) {
-		char procs[PATH_MAX + 64];
+		char procs[PATH_MAX + 96];
 		int pfd;
 
 		signal(SIGINT, SIG_DFL);
@@ -1195,6 +1351,11 @@ static int do_run(int argc, char **argv)
 			_exit(126);
 		}
 		close(pfd);
+		if (contain(err, sizeof(err))) {
+			fprintf(stderr, "egressctl: run: cannot contain the command: %s\n", err);
+			_exit(126);
+		}
+		setenv("EGRESS_CGROUP", cgdir, 1);
 		execvp(pos[0], pos);
 		fprintf(stderr, "egressctl: run: cannot execute %s: %s\n", pos[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
@@ -1210,7 +1371,8 @@ static int do_run(int argc, char **argv)
 	/* the command is gone: kill what it left behind, unbind, remove */
 	if (state_lock(st.pin_dir, &st.dir_fd, err, sizeof(err)) == 0) {
 		cg_destroy(cgdir);
-		state_unbind_id(&st, cgid);
+		if (bound)
+			state_unbind_id(&st, cgid);
 	}
 	cg_destroy(cgdir);
 	state_close(&st);
@@ -1435,7 +1597,7 @@ static int do_status(int argc, char **argv)
 	struct common c = {};
 	bool json = false;
 	const struct opt opts[] = { COMMON_OPTS(c), { "json", false, NULL, &json }, { 0 } };
-	json_t *o, *progs, *pols, *binds, *daemon;
+	json_t *o, *progs, *pols, *binds, *daemon, *lost;
 	struct egress_state st;
 	struct binding_ref *b = NULL;
 	struct policy_ref *v = NULL;
@@ -1505,9 +1667,27 @@ static int do_status(int argc, char **argv)
 		policy_free(&p);
 	}
 	binds = status_bindings(b, nb, v, n);
-	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "loaded", 1,
+	{
+		/* a killed 'egressctl run' left it; and bound cgroups that were
+		 * removed (one made again at the path is not bound) */
+		struct lost_ref *l = NULL;
+		size_t nl = 0, j;
+		json_t *e;
+
+		json_array_foreach(binds, j, e)
+			json_object_set_new(e, "orphan", json_boolean(state_binding_orphan(&st,
+				json_integer_value(json_object_get(e, "cgroup_id")))));
+		lost = json_array();
+		state_lost(&st, &l, &nl);
+		for (j = 0; j < nl; j++)
+			json_array_append_new(lost, json_pack("{s:s, s:I, s:s, s:b}", "cgroup", l[j].path,
+				"cgroup_id", (json_int_t)l[j].cgroup_id, "policy", l[j].policy,
+				"recreated", l[j].recreated));
+		free(l);
+	}
+	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "loaded", 1,
 		      "pin_dir", st.pin_dir, "version", EGRESS_VERSION, "egressd", daemon, "programs", progs,
-		      "policies", pols, "bindings", binds,
+		      "policies", pols, "bindings", binds, "lost_bindings", lost,
 		      "ringbuf_drops", (json_int_t)state_stat(&st, EGRESS_STAT_RB_DROPS),
 		      "events_delivered", (json_int_t)state_stat(&st, EGRESS_STAT_DELIVERED),
 		      "events_suppressed", (json_int_t)state_stat(&st, EGRESS_STAT_SUPPRESSED),
@@ -1545,8 +1725,16 @@ static int do_status(int argc, char **argv)
 					printf("%s %s", k ? " \u2227" : "", json_string_value(x));
 				printf(")");
 			}
+			if (json_is_true(json_object_get(e, "orphan")))
+				printf("   (orphaned: its 'egressctl run' was killed; gc removes it once empty)");
 			printf("\n");
 		}
+		json_array_foreach(lost, i, e)
+			printf("  LOST %s -> %s: the bound cgroup was removed%s\n",
+			       json_string_value(json_object_get(e, "cgroup")),
+			       json_string_value(json_object_get(e, "policy")),
+			       json_is_true(json_object_get(e, "recreated")) ?
+			       "; the one there now is NOT bound (attach it, or detach to forget)" : "");
 		printf("events: delivered %llu, suppressed by rate limit %llu, dropped (ring buffer full) %llu\n",
 		       (unsigned long long)state_stat(&st, EGRESS_STAT_DELIVERED),
 		       (unsigned long long)state_stat(&st, EGRESS_STAT_SUPPRESSED),
@@ -1760,37 +1948,6 @@ static int do_gc(int argc, char **argv)
 
 /* ---- OCI runtime hook -------------------------------------------------- */
 
-/* The cgroup v2 directory of a process, from /proc/PID/cgroup ("0::/path"). */
-static int proc_cgroup(int pid, char *out, size_t len, char *err, size_t errlen)
-{
-	char path[64], line[PATH_MAX], mnt[PATH_MAX];
-	int ret = -ENOENT;
-	FILE *f;
-
-	if (cg2_mount(mnt, sizeof(mnt))) {
-		snprintf(err, errlen, "no cgroup2 file system is mounted");
-		return -ENOENT;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	f = fopen(path, "re");
-	if (!f) {
-		snprintf(err, errlen, "container process %d: %s", pid, strerror(errno));
-		return -errno;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		if (snprintf(out, len, "%s%s", mnt, strcmp(line + 3, "/") ? line + 3 : "") < (int)len)
-			ret = 0;
-		break;
-	}
-	fclose(f);
-	if (ret)
-		snprintf(err, errlen, "container process %d has no cgroup v2 directory", pid);
-	return ret;
-}
-
 /*
  * No network namespace of its own, or a path to the runtime's (the host's)
  * one.  A path that cannot be compared counts as the host's: fail closed.
@@ -1808,10 +1965,118 @@ static bool host_netns(const struct oci_config *cfg)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* p is dir or below it */
+static bool path_under(const char *p, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (!strcmp(dir, "/"))
+		return true;
+	return !strncmp(p, dir, n) && (p[n] == '/' || p[n] == '\0');
+}
+
+struct below {
+	const char *src;
+	bool bpf, cg2;
+};
+
+static int mount_below(void *ctx, const struct mount_ent *m)
+{
+	struct below *b = ctx;
+
+	if (path_under(m->mnt, b->src)) {
+		b->bpf |= !strcmp(m->fstype, "bpf");
+		b->cg2 |= !strcmp(m->fstype, "cgroup2");
+	}
+	return 0;
+}
+
+static void add_why(char *why, size_t len, const char *fmt, const char *a, const char *b)
+{
+	size_t n = strlen(why);
+
+	snprintf(why + n, len - n, "%s", n ? ", " : "");
+	n = strlen(why);
+	snprintf(why + n, len - n, fmt, a, b);
+}
+
+/*
+ * What in the config's mounts reaches egress's pins or lets the container
+ * leave its cgroup: the host's bpffs (a bind mount of it, or of a tree
+ * holding it; read-only does not help, BPF_OBJ_GET only reads), a
+ * writable cgroup2 bind mount of the host's tree, a writable cgroup2
+ * without a cgroup namespace, or no mount namespace at all.
+ */
+static void mounts_risk(const struct oci_config *cfg, char *why, size_t len)
+{
+	if (!cfg->own_mountns)
+		add_why(why, len, "%s%sthe host's mounts (no mount namespace: its bpffs and cgroup2)", "", "");
+	for (size_t i = 0; i < cfg->nmounts; i++) {
+		const struct oci_mount *m = &cfg->mounts[i];
+		char real[PATH_MAX];
+		struct statfs sfs;
+
+		if (m->bind) {
+			struct below b = { .src = real };
+
+			if (!realpath(m->source, real) || statfs(real, &sfs))
+				continue;	/* the runtime cannot mount it either */
+			if (m->rbind)
+				mountinfo_each(mount_below, &b);
+			if (sfs.f_type == BPF_FS_MAGIC || b.bpf)
+				add_why(why, len, "the host's bpffs (%s at %s)", m->source, m->destination);
+			if ((sfs.f_type == CGROUP2_SUPER_MAGIC && !m->ro) || (b.cg2 && !m->rro))
+				add_why(why, len, "a writable cgroup2 of the host (%s at %s)", m->source,
+					m->destination);
+		} else if ((!strcmp(m->type, "cgroup") || !strcmp(m->type, "cgroup2")) && !m->ro &&
+			   !cfg->own_cgroupns) {
+			add_why(why, len, "a writable cgroup2 without a cgroup namespace (at %s)%s",
+				m->destination, "");
+		}
+	}
+}
+
+/* FNV-1a of the bundle path: two runtimes may use the same id */
+static void oci_key(struct egress_oci_key *key, const struct oci_state *os)
+{
+	memset(key, 0, sizeof(*key));
+	snprintf(key->id, sizeof(key->id), "%s", os->id);
+	key->bundle_hash = 0xcbf29ce484222325ULL;
+	for (const char *b = os->bundle; *b; b++)
+		key->bundle_hash = (key->bundle_hash ^ (unsigned char)*b) * 0x100000001b3ULL;
+}
+
+/*
+ * poststop: undo what createRuntime made for this container, and only
+ * that: the record names the cgroup, the binding there must be the one the
+ * hook made for this container (its owner), and the cgroup must have no
+ * process left (else another container lives there: its binding stays).
+ */
+static int oci_poststop(struct egress_state *st, const struct egress_oci_key *key, const char *owner)
+{
+	char path[PATH_MAX], have[128];
+	uint64_t cgid;
+
+	if (bpf_map_lookup_elem(st->map_fd[M_OCI], key, &cgid))
+		return 0;
+	state_binding_meta(st, cgid, NULL, 0, have, sizeof(have));
+	if (!strcmp(have, owner)) {
+		if (!cg_path(cgid, path, sizeof(path)) && cg_populated(path))
+			fprintf(stderr, "egressctl: oci-hook: warning: container %s: cgroup %s still has "
+				"processes; its binding stays (gc removes it with the cgroup)\n", key->id, path);
+		else
+			state_unbind_id(st, cgid);
+	}
+	bpf_map_delete_elem(st->map_fd[M_OCI], key);
+	return 0;
+}
+
 /*
  * createRuntime (default): bind the container's cgroup to its policy and
  * verify enforcement before its process runs; any failure exits non-zero,
- * so the runtime does not start the container.  poststop: undo that.
+ * so the runtime does not start the container.  The hook binds only the
+ * container's own cgroup: one that is not bound yet and holds nothing but
+ * the container's process.  poststop: undo that.
  */
 static int do_oci_hook(int argc, char **argv)
 {
@@ -1822,12 +2087,13 @@ static int do_oci_hook(int argc, char **argv)
 	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &policy, NULL },
 				    { "strict", false, NULL, &strict }, { 0 } };
 	char err[ERRBUF_LEN], *pos[1], *json = NULL, *cfgjson = NULL, cgdir[PATH_MAX];
+	char owner[OCI_ID_MAX + 32], why[1024] = "";
 	struct egress_oci_key key = {};
 	struct egress_state st = { .dir_fd = -1 };
 	struct oci_config cfg = {};
 	struct oci_state os;
 	bool poststop, bound = false;
-	uint64_t cgid;
+	uint64_t cgid, old;
 	uint32_t id;
 	size_t len;
 	int npos, ret = 1, cg_fd = -1;
@@ -1848,24 +2114,17 @@ static int do_oci_hook(int argc, char **argv)
 		ret = die(1, "%s", err);
 		goto cleanup;
 	}
-	snprintf(key.id, sizeof(key.id), "%s", os.id);
-	/* FNV-1a of the bundle path: two runtimes may use the same id */
-	key.bundle_hash = 0xcbf29ce484222325ULL;
-	for (const char *b = os.bundle; *b; b++)
-		key.bundle_hash = (key.bundle_hash ^ (unsigned char)*b) * 0x100000001b3ULL;
+	oci_key(&key, &os);
+	snprintf(owner, sizeof(owner), "oci %s %016llx", os.id, (unsigned long long)key.bundle_hash);
 
 	if (poststop) {
 		if (open_state(&st, &c, STATE_LOCK))
 			goto cleanup;
-		if (!bpf_map_lookup_elem(st.map_fd[M_OCI], &key, &cgid)) {
-			state_unbind_id(&st, cgid);
-			bpf_map_delete_elem(st.map_fd[M_OCI], &key);
-		}
-		ret = 0;
+		ret = oci_poststop(&st, &key, owner);
 		goto cleanup;
 	}
 
-	/* the bundle's config: annotations, capabilities, namespaces */
+	/* the bundle's config: annotations, capabilities, namespaces, mounts */
 	if (os.bundle[0]) {
 		char path[sizeof(os.bundle) + 16];
 
@@ -1887,12 +2146,13 @@ static int do_oci_hook(int argc, char **argv)
 			  OCI_ANNOTATION);
 		goto cleanup;
 	}
-	if (cfg.risky_caps[0] || host_netns(&cfg)) {
-		char why[256];
-
-		snprintf(why, sizeof(why), "%s%s%s", cfg.risky_caps,
-			 cfg.risky_caps[0] && host_netns(&cfg) ? ", " : "",
-			 host_netns(&cfg) ? "the host's network namespace" : "");
+	if (cfg.risky_caps[0])
+		add_why(why, sizeof(why), "%s%s", cfg.risky_caps, "");
+	if (host_netns(&cfg))
+		add_why(why, sizeof(why), "%s%s", "the host's network namespace", "");
+	if (os.bundle[0])
+		mounts_risk(&cfg, why, sizeof(why));
+	if (why[0]) {
 		if (strict) {
 			ret = die(1, "container %s: refused (--strict): its config defeats egress: %s",
 				  os.id, why);
@@ -1901,19 +2161,45 @@ static int do_oci_hook(int argc, char **argv)
 		fprintf(stderr, "egressctl: oci-hook: warning: container %s: its config weakens egress: %s\n",
 			os.id, why);
 	}
-	if (proc_cgroup(os.pid, cgdir, sizeof(cgdir), err, sizeof(err)) ||
+	if (cg_of_pid(os.pid, cgdir, sizeof(cgdir), err, sizeof(err)) ||
 	    cg_open(cgdir, &cg_fd, &cgid, err, sizeof(err))) {
 		ret = die(1, "container %s: %s", os.id, err);
 		goto cleanup;
 	}
 	if (open_state(&st, &c, STATE_LOCK))
 		goto cleanup;
+	/* only the container's own cgroup, bound by nobody else */
+	{
+		char at[PATH_MAX + EGRESS_NAME_MAX + 2], have[128] = "", links[PATH_MAX];
+
+		state_pin_path(&st, links, sizeof(links), "links/%llu", (unsigned long long)cgid);
+		if (!access(links, F_OK)) {
+			state_binding_meta(&st, cgid, at, sizeof(at), have, sizeof(have));
+			if (strcmp(have, owner)) {
+				ret = die(1, "container %s: cgroup %s is already bound (%s%s%s); the hook binds "
+					  "only a container's own, unbound cgroup", os.id, cgdir,
+					  at[0] ? "policy " : "", at[0] ? at : "", have[0] ? ", by another" : "");
+				goto cleanup;
+			}
+		}
+		if (cg_own(cgdir, os.pid, err, sizeof(err))) {
+			ret = die(1, "container %s: %s", os.id, err);
+			goto cleanup;
+		}
+		if (!bpf_map_lookup_elem(st.map_fd[M_OCI], &key, &old) && old != cgid &&
+		    cg_path(old, at, sizeof(at)) != -ENOENT) {
+			ret = die(1, "container %s: this id and bundle already have a binding, on cgroup %s",
+				  os.id, at);
+			goto cleanup;
+		}
+	}
 	if (state_policy_find(&st, policy, &id, err, sizeof(err)) ||
 	    state_bind(&st, cgdir, id, err, sizeof(err))) {
 		ret = die(1, "container %s: %s", os.id, err);
 		goto cleanup;
 	}
 	bound = true;
+	state_binding_owner(&st, cgid, owner);
 	if (bpf_map_update_elem(st.map_fd[M_OCI], &key, &cgid, BPF_ANY)) {
 		ret = die(1, "container %s: cannot record the binding: %s", os.id, strerror(errno));
 		goto cleanup;
@@ -1947,6 +2233,7 @@ cleanup:
 	if (cg_fd >= 0)
 		close(cg_fd);
 	state_close(&st);
+	oci_config_free(&cfg);
 	free(json);
 	free(cfgjson);
 	return ret;

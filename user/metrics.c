@@ -225,6 +225,22 @@ void metrics_write(FILE *out, struct egress_state *st, unsigned int cgroup_limit
 		label(out, v[i].name);
 		fprintf(out, "} %d\n", cnt);
 	}
+	{
+		struct lost_ref *l = NULL;
+		size_t nl = 0;
+
+		family(out, "egress_bindings_lost", "gauge",
+		       "Bound cgroups that were removed, by path; recreated=\"true\": the cgroup there now is not bound.");
+		state_lost(st, &l, &nl);
+		for (size_t i = 0; i < nl; i++) {
+			fputs("egress_bindings_lost{policy=", out);
+			label(out, l[i].policy);
+			fputs(",cgroup=", out);
+			label(out, l[i].path);
+			fprintf(out, ",recreated=\"%s\"} 1\n", l[i].recreated ? "true" : "false");
+		}
+		free(l);
+	}
 	family(out, "egress_build_info", "gauge", "egress version, kernel and libbpf.");
 	uname(&un);
 	fprintf(out, "egress_build_info{version=");

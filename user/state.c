@@ -934,37 +934,28 @@ int state_stat_add(struct egress_state *st, enum egress_stat s, uint64_t n)
 
 /* ---- bindings ---------------------------------------------------------- */
 
-static int bindings(struct egress_state *st, bool live_only, struct binding_ref **out, size_t *n)
+/* The cgroup ids named by the entries of a pin subdirectory (links/, lost/). */
+static int pin_ids(struct egress_state *st, const char *sub, uint64_t **out, size_t *n)
 {
 	char path[PATH_MAX];
-	struct binding_ref *v = NULL;
+	uint64_t *v = NULL;
 	struct dirent *de;
 	size_t cnt = 0;
 	DIR *d;
 
 	*out = NULL;
 	*n = 0;
-	state_pin_path(st, path, sizeof(path), "links");
+	state_pin_path(st, path, sizeof(path), "%s", sub);
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d))) {
-		struct egress_binding b = {};
-		struct binding_ref *nv;
-		uint64_t cgid;
+		uint64_t *nv, id;
 		char *end;
 
-		cgid = strtoull(de->d_name, &end, 10);
+		id = strtoull(de->d_name, &end, 10);
 		if (de->d_name[0] == '.' || *end)
 			continue;
-		if (live_only) {
-			char p[PATH_MAX];
-
-			if (cg_path(cgid, p, sizeof(p)) == -ENOENT)
-				continue;	/* removed: gc takes its pins */
-		}
-		if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &cgid, &b))
-			b.policy = 0;	/* no live attachment (yet) */
 		nv = realloc(v, (cnt + 1) * sizeof(*v));
 		if (!nv) {
 			free(v);
@@ -972,11 +963,43 @@ static int bindings(struct egress_state *st, bool live_only, struct binding_ref 
 			return -ENOMEM;
 		}
 		v = nv;
-		v[cnt].cgroup_id = cgid;
+		v[cnt++] = id;
+	}
+	closedir(d);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static int bindings(struct egress_state *st, bool live_only, struct binding_ref **out, size_t *n)
+{
+	struct binding_ref *v;
+	uint64_t *ids;
+	size_t cnt = 0, nids;
+	int ret = pin_ids(st, "links", &ids, &nids);
+
+	*out = NULL;
+	*n = 0;
+	if (ret)
+		return ret;
+	v = calloc(nids + 1, sizeof(*v));
+	if (!v) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nids; i++) {
+		struct egress_binding b = {};
+		char p[PATH_MAX];
+
+		if (live_only && cg_path(ids[i], p, sizeof(p)) == -ENOENT)
+			continue;	/* removed: gc takes its pins */
+		if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &ids[i], &b))
+			b.policy = 0;	/* no live attachment (yet) */
+		v[cnt].cgroup_id = ids[i];
 		v[cnt].policy = b.policy;
 		cnt++;
 	}
-	closedir(d);
+	free(ids);
 	*out = v;
 	*n = cnt;
 	return 0;
@@ -1005,6 +1028,225 @@ static int link_dir(struct egress_state *st, uint64_t cgid, char *buf, size_t le
 	return 0;
 }
 
+/*
+ * Beside the links of a binding, two symlinks (bpffs holds no files):
+ *   bound -> "POLICY PATH"   what was bound where, still known once the
+ *                            cgroup is gone (see state_gc)
+ *   owner -> "run PID START" or "oci ID"   who made it, for one lifetime
+ * and lost/<cgroup id> -> "POLICY PATH" for a bound path whose cgroup was
+ * removed (a tier deleted: a cgroup re-created there is not bound).
+ */
+static const char *const meta_names[] = { "bound", "owner" };
+
+static int put_link(const char *path, const char *target)
+{
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return symlink(target, path) ? -errno : 0;
+}
+
+static int get_link(const char *path, char *buf, size_t len)
+{
+	ssize_t n = readlink(path, buf, len - 1);
+
+	if (n < 0) {
+		buf[0] = '\0';
+		return -errno;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+int state_binding_meta(struct egress_state *st, uint64_t cgid, char *bound, size_t blen,
+		       char *owner, size_t olen)
+{
+	char path[PATH_MAX];
+	int ret = 0;
+
+	if (bound) {
+		state_pin_path(st, path, sizeof(path), "links/%llu/bound", (unsigned long long)cgid);
+		ret = get_link(path, bound, blen);
+	}
+	if (owner) {
+		state_pin_path(st, path, sizeof(path), "links/%llu/owner", (unsigned long long)cgid);
+		get_link(path, owner, olen);
+	}
+	return ret;
+}
+
+int state_binding_owner(struct egress_state *st, uint64_t cgid, const char *owner)
+{
+	char path[PATH_MAX];
+
+	state_pin_path(st, path, sizeof(path), "links/%llu/owner", (unsigned long long)cgid);
+	return put_link(path, owner);
+}
+
+/* the start time (clock ticks after boot) of a process, 0 if there is none */
+unsigned long long state_proc_start(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	/* after "(comm)": state is field 3, starttime field 22 */
+	if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+			 &start) != 1)
+		return 0;
+	return start;
+}
+
+bool state_binding_orphan(struct egress_state *st, uint64_t cgid)
+{
+	char owner[128];
+	unsigned long long start;
+	int pid;
+
+	state_binding_meta(st, cgid, NULL, 0, owner, sizeof(owner));
+	if (sscanf(owner, "run %d %llu", &pid, &start) != 2)
+		return false;
+	return state_proc_start(pid) != start;
+}
+
+/* a directory at path (a cgroup made again where a bound one was) */
+static bool dir_exists(const char *path)
+{
+	struct stat sb;
+
+	return !stat(path, &sb) && S_ISDIR(sb.st_mode);
+}
+
+/*
+ * "POLICY PATH" of an attach binding (no owner) whose cgroup is gone (not
+ * yet collected), or of a lost/ entry; -ENOENT for anything else.
+ */
+static int lost_target(struct egress_state *st, const char *sub, uint64_t id, char *target, size_t len)
+{
+	char f[PATH_MAX], owner[128];
+
+	if (!strcmp(sub, "lost")) {
+		state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)id);
+		return get_link(f, target, len) || !strchr(target, ' ') ? -ENOENT : 0;
+	}
+	if (state_binding_meta(st, id, target, len, owner, sizeof(owner)) || owner[0] ||
+	    !strchr(target, ' ') || cg_path(id, f, sizeof(f)) != -ENOENT)
+		return -ENOENT;
+	return 0;
+}
+
+int state_lost(struct egress_state *st, struct lost_ref **out, size_t *n)
+{
+	static const char *const subs[] = { "links", "lost" };
+	char target[PATH_MAX + EGRESS_NAME_MAX + 2];
+	struct lost_ref *v = NULL, *nv;
+	size_t cnt = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t k = 0; k < 2; k++) {
+		uint64_t *ids;
+		size_t nids;
+		int ret = pin_ids(st, subs[k], &ids, &nids);
+
+		if (ret) {
+			free(v);
+			return ret;
+		}
+		nv = realloc(v, (cnt + nids + 1) * sizeof(*v));
+		if (!nv) {
+			free(ids);
+			free(v);
+			return -ENOMEM;
+		}
+		v = nv;
+		for (size_t i = 0; i < nids; i++) {
+			char *sp;
+
+			if (lost_target(st, subs[k], ids[i], target, sizeof(target)))
+				continue;
+			sp = strchr(target, ' ');
+			*sp = '\0';
+			v[cnt].cgroup_id = ids[i];
+			snprintf(v[cnt].policy, sizeof(v[cnt].policy), "%.*s", EGRESS_NAME_MAX - 1, target);
+			snprintf(v[cnt].path, sizeof(v[cnt].path), "%s", sp + 1);
+			v[cnt].recreated = dir_exists(v[cnt].path);
+			cnt++;
+		}
+		free(ids);
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/*
+ * Forgets the lost/ entries of path (it is bound again, or detached), and
+ * with gone set also those whose path is gone (nothing unbound is left
+ * there to warn about).
+ */
+static int lost_forget(struct egress_state *st, const char *path, bool gone)
+{
+	char f[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2];
+	uint64_t *ids;
+	size_t nids;
+	int n = 0;
+
+	if (pin_ids(st, "lost", &ids, &nids))
+		return 0;
+	for (size_t i = 0; i < nids; i++) {
+		const char *p;
+
+		if (lost_target(st, "lost", ids[i], target, sizeof(target)))
+			continue;
+		p = strchr(target, ' ') + 1;
+		if ((path && !strcmp(p, path)) || (gone && !dir_exists(p))) {
+			state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)ids[i]);
+			n += !unlink(f);
+		}
+	}
+	free(ids);
+	return n;
+}
+
+int state_bound_at(struct egress_state *st, const char *dir, char *at, size_t len)
+{
+	char d[PATH_MAX], mnt[PATH_MAX], err[ERRBUF_LEN], links[PATH_MAX];
+
+	if (!realpath(dir, d) || cg2_mount(mnt, sizeof(mnt)))
+		return -ENOENT;
+	for (;;) {
+		uint64_t id;
+		int fd;
+
+		if (cg_open(d, &fd, &id, err, sizeof(err)))
+			return -ENOENT;
+		close(fd);
+		state_pin_path(st, links, sizeof(links), "links/%llu", (unsigned long long)id);
+		if (!access(links, F_OK)) {
+			char bound[PATH_MAX + EGRESS_NAME_MAX + 2];
+
+			if (state_binding_meta(st, id, bound, sizeof(bound), NULL, 0))
+				snprintf(bound, sizeof(bound), "? %s", d);
+			snprintf(at, len, "%s", bound);
+			return 0;
+		}
+		if (!strcmp(d, mnt) || !strrchr(d, '/') || strrchr(d, '/') == d)
+			return -ENOENT;
+		*strrchr(d, '/') = '\0';
+	}
+}
+
 int state_unbind_id(struct egress_state *st, uint64_t cgid)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16];
@@ -1024,6 +1266,11 @@ int state_unbind_id(struct egress_state *st, uint64_t cgid)
 		/* detach now, whoever else holds the link */
 		bpf_link_detach(fd);
 		close(fd);
+		if (unlink(path) && errno != ENOENT)
+			ret = -errno;
+	}
+	for (size_t i = 0; i < sizeof(meta_names) / sizeof(meta_names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, meta_names[i]);
 		if (unlink(path) && errno != ENOENT)
 			ret = -errno;
 	}
@@ -1103,6 +1350,20 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 		snprintf(err, errlen, "cannot bind %s: %s", cgdir, strerror(errno));
 		goto rollback;
 	}
+	/* what is bound, by path: for state_gc and status once the cgroup goes */
+	{
+		struct egress_policy_info info = {};
+		char real[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2];
+
+		if (!realpath(cgdir, real))
+			snprintf(real, sizeof(real), "%s", cgdir);
+		bpf_map_lookup_elem(st->map_fd[M_INFO], &policy, &info);
+		snprintf(target, sizeof(target), "%.*s %s", EGRESS_NAME_MAX - 1,
+			 info.name[0] ? info.name : "?", real);
+		snprintf(path, sizeof(path), "%s/bound", dir);
+		put_link(path, target);
+		lost_forget(st, real, false);
+	}
 	ret = 0;
 	goto cleanup;
 rollback:
@@ -1128,16 +1389,22 @@ cleanup:
 
 int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t errlen)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], real[PATH_MAX];
 	uint64_t cgid;
-	int fd, ret;
+	int fd, ret, forgot;
 
+	/* a lost binding of this path (its cgroup removed): detach forgets it */
+	forgot = lost_forget(st, cgdir, false);
+	if (realpath(cgdir, real) && strcmp(real, cgdir))
+		forgot += lost_forget(st, real, false);
 	ret = cg_open(cgdir, &fd, &cgid, err, errlen);
 	if (ret)
-		return ret;
+		return forgot ? 0 : ret;
 	close(fd);
 	link_dir(st, cgid, dir, sizeof(dir));
 	if (access(dir, F_OK)) {
+		if (forgot)
+			return 0;
 		snprintf(err, errlen, "%s is not bound to a policy", cgdir);
 		return -ENOENT;
 	}
@@ -1202,6 +1469,45 @@ static void hosts_gc(struct egress_state *st)
 	}
 }
 
+/*
+ * A binding made by hand (attach: no owner) whose cgroup is gone, while a
+ * cgroup exists again at its path: keep "POLICY PATH" in lost/, so that
+ * status can say that one is unbound.  (A path that stays gone leaves
+ * nothing behind: removed cgroups cost no state.)
+ */
+static void gc_lost(struct egress_state *st, uint64_t cgid)
+{
+	char bound[PATH_MAX + EGRESS_NAME_MAX + 2], owner[128], path[PATH_MAX];
+
+	if (state_binding_meta(st, cgid, bound, sizeof(bound), owner, sizeof(owner)) || owner[0] ||
+	    !strchr(bound, ' ') || !dir_exists(strchr(bound, ' ') + 1))
+		return;
+	state_pin_path(st, path, sizeof(path), "lost");
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return;
+	state_pin_path(st, path, sizeof(path), "lost/%llu", (unsigned long long)cgid);
+	put_link(path, bound);
+}
+
+/* egress_oci records of containers whose cgroup is gone (no poststop ran) */
+static void gc_oci(struct egress_state *st)
+{
+	struct egress_oci_key key, next, *prev = NULL;
+	char path[PATH_MAX];
+	uint64_t cgid;
+	int fd = st->map_fd[M_OCI];
+
+	if (fd < 0)
+		return;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (!bpf_map_lookup_elem(fd, &next, &cgid) && cg_path(cgid, path, sizeof(path)) == -ENOENT &&
+		    !bpf_map_delete_elem(fd, &next))
+			continue;	/* deleted: go on from the previous key */
+		key = next;
+		prev = &key;
+	}
+}
+
 int state_gc(struct egress_state *st)
 {
 	struct binding_ref *v;
@@ -1220,10 +1526,17 @@ int state_gc(struct egress_state *st)
 				       (unsigned long long)v[i].cgroup_id, egress_hooks[h].name);
 			dead = link_defunct(path);
 		}
+		if (!dead && state_binding_orphan(st, v[i].cgroup_id) &&
+		    !cg_path(v[i].cgroup_id, path, sizeof(path)) && !cg_populated(path) && !rmdir(path))
+			dead = true;	/* an 'egressctl run' killed: its cgroup, once empty */
+		if (dead)
+			gc_lost(st, v[i].cgroup_id);
 		if (dead && !state_unbind_id(st, v[i].cgroup_id))
 			cleaned++;
 	}
 	free(v);
+	lost_forget(st, NULL, true);
+	gc_oci(st);
 	gc_cgroup_keys(st->map_fd[M_RATE], sizeof(uint64_t));
 	gc_cgroup_keys(st->map_fd[M_CG_DENIED], sizeof(struct egress_cg_key));
 	hosts_gc(st);

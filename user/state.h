@@ -103,9 +103,39 @@ int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
 int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char *err, size_t errlen);
 int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t errlen);
 int state_unbind_id(struct egress_state *st, uint64_t cgid);
+/* The nearest bound cgroup at or above dir: 0 and "POLICY PATH" in at; -ENOENT if none. */
+int state_bound_at(struct egress_state *st, const char *dir, char *at, size_t len);
+/*
+ * What a binding records beside its links: bound "POLICY PATH" (at bind
+ * time), owner "run PID START" (egressctl run) or "oci ID" (the OCI hook),
+ * "" for bindings made by attach.  Buffers get "" when absent.
+ */
+int state_binding_meta(struct egress_state *st, uint64_t cgid, char *bound, size_t blen,
+		       char *owner, size_t olen);
+int state_binding_owner(struct egress_state *st, uint64_t cgid, const char *owner);
+/* An 'egressctl run' binding whose runner is gone (killed): its owner's process ended. */
+bool state_binding_orphan(struct egress_state *st, uint64_t cgid);
+/* A process's start time (/proc/PID/stat), 0 if there is no such process. */
+unsigned long long state_proc_start(int pid);
+/*
+ * Lost bindings: a cgroup bound by attach was removed.  Until state_gc
+ * collects the binding it is listed as it is (recreated if a directory is
+ * at the path again); a binding collected while a cgroup exists again at
+ * its path is kept in lost/ until the path is bound again, detached, or
+ * gone.
+ */
+struct lost_ref {
+	uint64_t cgroup_id;
+	char policy[EGRESS_NAME_MAX];
+	char path[PATH_MAX];
+	bool recreated;		/* a directory exists at path again: it is not bound */
+};
+int state_lost(struct egress_state *st, struct lost_ref **out, size_t *n);
 /*
  * Unpins links whose cgroup is gone and drops per-cgroup entries
- * (rate buckets, denial counts) of removed cgroups.  Returns how many
+ * (rate buckets, denial counts, OCI records) of removed cgroups; removes
+ * the cgroup of an 'egressctl run' whose runner was killed once it is
+ * empty; remembers removed attach bindings as lost.  Returns how many
  * bindings were cleaned.
  */
 int state_gc(struct egress_state *st);

@@ -156,7 +156,10 @@ else
 fi
 check_eq direct/bound free "$(bound_policy "$CGROOT/direct")"
 check direct/enforced ectl check "$CGROOT/direct"
-# poststop (the cgroup still exists here, so status shows the difference)
+# poststop: the container's processes are gone, its cgroup still exists
+# here (so status shows the difference)
+kill "$direct_pid" 2>/dev/null
+wait_until "$TO" grep -q '^populated 0' "$CGROOT/direct/cgroup.events"
 state direct-1 0 direct | jq -c '.status = "stopped" | del(.pid)' >"$T/state.direct.stopped"
 check direct/poststop-exit-0 sh -c "timeout $TO '$EGRESSCTL' oci-hook poststop --pin-dir '$PIN' <'$T/state.direct.stopped'"
 check_eq direct/poststop-unbound "" "$(bound_policy "$CGROOT/direct")"
@@ -164,6 +167,11 @@ check_not direct/poststop-not-enforced ectl check "$CGROOT/direct"
 check direct/poststop-unknown-id-exit-0 sh -c \
 	"jq -c '.id = \"nosuch\"' '$T/state.direct.stopped' | timeout $TO '$EGRESSCTL' oci-hook poststop --pin-dir '$PIN'"
 # --strict refuses the same state with one line; nothing bound
+sh -c 'echo $$ > "$1/cgroup.procs" && exec sleep 1000' sh "$CGROOT/direct" &
+direct_pid=$!
+BG_PIDS+=("$direct_pid")
+wait_until "$TO" grep -qx "$direct_pid" "$CGROOT/direct/cgroup.procs" || die "sleep not in $CGROOT/direct"
+state direct-1 "$direct_pid" direct >"$T/state.direct"
 timeout "$TO" "$EGRESSCTL" oci-hook --pin-dir "$PIN" --policy free --strict <"$T/state.direct" >"$T/hook.out" 2>"$T/hook.err"
 rc=$?
 if [ $rc != 0 ] && [ $rc != 124 ] && [ "$(wc -l <"$T/hook.err")" = 1 ] && [ -z "$(bound_policy "$CGROOT/direct")" ]; then
@@ -276,6 +284,170 @@ if wait_until "$TO" test -s "$T/ctr.same-b/tmp/first"; then
 else
 	fail same-id/started "containers did not start: $(ctr_err same-a) $(ctr_err same-b)"
 fi
+
+# ---- 7. --strict reads keys as runc does (issue 16 item 1): a key that
+# differs only in case is what runc reads; the hook refuses it
+# case_refused NAME JQ PATTERN: a safe bundle edited by JQ is refused, naming PATTERN
+case_refused() {
+	bundle "case-$1" --caps "$SAFE_CAPS" --hook "$HOOK --policy free --strict" -- \
+		"${RAN_FIRST[@]}" /e2e/probe tcp 192.0.2.20 80
+	bundle_edit "case-$1" "$2"
+	ctr_refused "strict/case-$1" "case-$1" "$3"
+}
+case_refused Capabilities '.process.Capabilities = (.process.capabilities | map_values(. + ["CAP_NET_RAW"])) | del(.process.capabilities)' "'Capabilities'"
+case_refused Bounding '.process.capabilities.Bounding = (.process.capabilities.bounding + ["CAP_NET_ADMIN"])' "'Bounding'"
+case_refused Process '.Process = {capabilities: {bounding: ["CAP_NET_RAW"], effective: ["CAP_NET_RAW"], permitted: ["CAP_NET_RAW"]}}' "'Process'"
+case_refused netns-Path ".linux.namespaces |= map(if .type == \"network\" then {type: \"network\", Path: \"$T/hostnet\"} else . end)" "'Path'"
+
+# The hook called as runc would call it, on processes of our own cgroups.
+# sleeper DIR: a process in cgroup DIR (pid in SLEEPER)
+sleeper() {
+	mkdir -p "$1"
+	sh -c 'echo $$ > "$1/cgroup.procs" && exec sleep 1000' sh "$1" &
+	SLEEPER=$!
+	BG_PIDS+=("$SLEEPER")
+	wait_until "$TO" grep -qx "$SLEEPER" "$1/cgroup.procs" || die "sleep not in $1"
+}
+# hook_call STATE [ARGS...]: the hook on a state file; HOOK_RC, $T/hook.err
+hook_call() {
+	local f=$1
+	shift
+	timeout "$TO" "$EGRESSCTL" oci-hook --pin-dir "$PIN" "$@" <"$f" >"$T/hook.out" 2>"$T/hook.err"
+	HOOK_RC=$?
+}
+# hook_refused NAME PATTERN: the last hook_call failed with one line matching PATTERN
+hook_refused() {
+	if [ "$HOOK_RC" != 0 ] && [ "$HOOK_RC" != 124 ] && [ "$(wc -l <"$T/hook.err")" = 1 ] &&
+		grep -Eq -- "$2" "$T/hook.err"; then
+		pass "$1"
+	else
+		fail "$1" "exit $HOOK_RC, stderr: $(cat "$T/hook.err")"
+	fi
+}
+hook_ok() {
+	if [ "$HOOK_RC" = 0 ]; then pass "$1"; else fail "$1" "exit $HOOK_RC, stderr: $(cat "$T/hook.err")"; fi
+}
+stopped() { jq -c '.status = "stopped" | del(.pid)' "$1"; }
+
+# ---- 8. --strict and the mounts (issue 15 item 5): the host's bpffs, or a
+# writable cgroup2 without a cgroup namespace, defeat egress
+sleeper "$CGROOT/mnt"
+mnt_pid=$SLEEPER
+# mnt_case NAME JQ: a safe bundle edited by JQ, the hook with --strict on it
+mnt_case() {
+	bundle "mnt-$1" --caps "$SAFE_CAPS" -- true
+	bundle_edit "mnt-$1" "$2"
+	state "mnt-$1" "$mnt_pid" "mnt-$1" >"$T/state.mnt-$1"
+	hook_call "$T/state.mnt-$1" --policy free --strict
+	# accepted: unbind by hand (poststop unbinds only an emptied cgroup)
+	[ "$HOOK_RC" = 0 ] && ectl detach "$CGROOT/mnt" >/dev/null 2>&1
+}
+mnt_case bpffs-bind ".mounts += [{destination: \"/b\", type: \"bind\", source: \"$T/bpffs\", options: [\"rbind\", \"ro\"]}]"
+hook_refused strict/mount-host-bpffs "bpffs"
+mnt_case bpffs-pins ".mounts += [{destination: \"/b\", type: \"none\", source: \"$PIN/links\", options: [\"bind\", \"ro\"]}]"
+hook_refused strict/mount-pin-dir "bpffs"
+mnt_case tree-with-bpffs ".mounts += [{destination: \"/t\", type: \"bind\", source: \"$T\", options: [\"rbind\", \"rro\"]}]"
+hook_refused strict/mount-tree-holding-bpffs "bpffs"
+mnt_case cgroup-rw ".mounts += [{destination: \"/c\", type: \"cgroup\", source: \"cgroup\", options: [\"nosuid\"]}]"
+hook_refused strict/mount-writable-cgroup-no-cgroupns "writable cgroup2 without a cgroup namespace"
+mnt_case host-cgroup2-rw ".mounts += [{destination: \"/c\", type: \"bind\", source: \"$CG2\", options: [\"rbind\"]}]"
+hook_refused strict/mount-host-cgroup2-writable "writable cgroup2 of the host"
+mnt_case no-mountns '.linux.namespaces |= map(select(.type != "mount"))'
+hook_refused strict/no-mount-namespace "no mount namespace"
+mnt_case cgroup-rw-ns '.mounts += [{destination: "/c", type: "cgroup", source: "cgroup", options: ["nosuid"]}] | .linux.namespaces += [{type: "cgroup"}]'
+hook_ok strict/accepts-writable-cgroup-in-cgroupns
+mnt_case cgroup-ro '.mounts += [{destination: "/c", type: "cgroup", source: "cgroup", options: ["ro"]}]'
+hook_ok strict/accepts-read-only-cgroup
+mnt_case host-cgroup2-ro ".mounts += [{destination: \"/c\", type: \"bind\", source: \"$CG2\", options: [\"bind\", \"ro\"]}]"
+hook_ok strict/accepts-read-only-cgroup2-bind
+kill "$mnt_pid" 2>/dev/null
+
+# ---- 9. the hook binds only a container's own cgroup, and poststop removes
+# only what its createRuntime made (issue 16 item 2)
+bundle own --caps "$SAFE_CAPS" -- true
+sleeper "$CGROOT/shared"
+first=$SLEEPER
+state own-a "$first" own >"$T/state.own-a"
+hook_call "$T/state.own-a" --policy free
+hook_ok own/first-container-bound
+sleeper "$CGROOT/shared"
+second=$SLEEPER
+state own-b "$second" own >"$T/state.own-b"
+hook_call "$T/state.own-b" --policy pro
+hook_refused own/second-in-same-cgroup-refused "already bound"
+check_eq own/first-still-free free "$(bound_policy "$CGROOT/shared")"
+stopped "$T/state.own-b" >"$T/state.own-b.stopped"
+hook_call "$T/state.own-b.stopped" poststop
+check_eq own/second-poststop-leaves-first free "$(bound_policy "$CGROOT/shared")"
+# the first container's poststop while the cgroup still has processes: it stays
+stopped "$T/state.own-a" >"$T/state.own-a.stopped"
+hook_call "$T/state.own-a.stopped" poststop
+check_eq own/poststop-keeps-populated-cgroup free "$(bound_policy "$CGROOT/shared")"
+kill "$first" "$second" 2>/dev/null
+ectl detach "$CGROOT/shared" >/dev/null 2>&1
+# a bound tier as the container's cgroup, with annotation pro: refused, the
+# tier and its free siblings unchanged
+sleeper "$CGROOT/tiers/free"
+state tier-ann "$SLEEPER" own | jq -c '.annotations = {"egress.policy": "pro"}' >"$T/state.tier-ann"
+hook_call "$T/state.tier-ann"
+hook_refused own/bound-tier-refused "already bound"
+check_eq own/tier-still-free free "$(bound_policy "$CGROOT/tiers/free")"
+mkcg tiers/free/sibling
+expect own/tier-sibling-still-denied EPERM "$CGROOT/tiers/free/sibling" nobody tcp 192.0.2.20 80
+kill "$SLEEPER" 2>/dev/null
+# a cgroup with someone else's process, or with child cgroups: not its own
+sleeper "$CGROOT/crowd"
+c1=$SLEEPER
+sleeper "$CGROOT/crowd"
+state crowd "$c1" own >"$T/state.crowd"
+hook_call "$T/state.crowd" --policy free
+hook_refused own/other-process-refused "not the container's own: process $SLEEPER"
+check_eq own/other-process-nothing-bound "" "$(bound_policy "$CGROOT/crowd")"
+kill "$SLEEPER" 2>/dev/null
+wait_until "$TO" sh -c "[ \"\$(cat '$CGROOT/crowd/cgroup.procs')\" = $c1 ]"
+mkcg crowd/child
+hook_call "$T/state.crowd" --policy free
+hook_refused own/child-cgroups-refused "child cgroups"
+kill "$c1" 2>/dev/null
+
+# ---- 10. the hook in a cgroup namespace (issue 16 item 3): the container's
+# cgroup path, relative to the namespace, collides with another cgroup's
+# path under the host's mount; the hook must not bind that one
+CGREL=${CGROOT#"$CG2"/}
+mkcg nsroot nsctr
+sleeper "$CGROOT/nsroot/$CGREL/nsctr"
+ns_pid=$SLEEPER
+state ns-1 "$ns_pid" own >"$T/state.ns"
+# hook_in_ns UNSHARE-ARGS...: the hook on $T/state.ns, in a cgroup namespace rooted at nsroot
+hook_in_ns() {
+	timeout "$TO" sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CGROOT/nsroot" \
+		unshare "$@" oci-hook --pin-dir "$PIN" --policy free <"$T/state.ns" >"$T/hook.out" 2>"$T/hook.err"
+	HOOK_RC=$?
+}
+hook_in_ns -C "$EGRESSCTL"
+hook_refused cgroupns/host-mount-only-fails-closed "cgroup namespace"
+check_eq cgroupns/colliding-name-not-bound "" "$(bound_policy "$CGROOT/nsctr")"
+check_eq cgroupns/container-not-bound-either "" "$(bound_policy "$CGROOT/nsroot/$CGREL/nsctr")"
+# with its own cgroup2 mount (root "/" in the namespace) it finds the right one
+mkdir -p "$T/cgns"
+hook_in_ns -C -m sh -c 'mount -t cgroup2 none "$1" && shift && exec "$@"' sh "$T/cgns" "$EGRESSCTL"
+hook_ok cgroupns/own-mount-binds
+check_eq cgroupns/right-cgroup-bound free "$(bound_policy "$CGROOT/nsroot/$CGREL/nsctr")"
+check_eq cgroupns/colliding-still-unbound "" "$(bound_policy "$CGROOT/nsctr")"
+kill "$ns_pid" 2>/dev/null
+
+# ---- 11. records of containers without poststop are collected with their
+# cgroup (issue 16 item 7)
+sleeper "$CGROOT/gcx"
+state gc-1 "$SLEEPER" own >"$T/state.gc"
+hook_call "$T/state.gc" --policy free
+hook_ok gc/created
+check gc/recorded sh -c "bpftool map dump pinned '$PIN/maps/egress_oci' -j | jq -e '[.[].formatted.key.id] | index(\"gc-1\") != null'"
+kill "$SLEEPER" 2>/dev/null
+wait_until "$TO" grep -q '^populated 0' "$CGROOT/gcx/cgroup.events"
+rmdir "$CGROOT/gcx"
+ectl gc >/dev/null 2>&1
+check gc/record-collected sh -c "bpftool map dump pinned '$PIN/maps/egress_oci' -j | jq -e '[.[].formatted.key.id] | index(\"gc-1\") == null'"
 
 # nothing denied ever arrived
 check_eq arrivals/web-none 0 "$(count web)"

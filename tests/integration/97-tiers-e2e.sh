@@ -109,7 +109,9 @@ sw_pid=$!
 BG_PIDS+=("$sw_pid")
 if wait_step "$T/run-switch.out" pg1; then
 	check_step switch-run/free-denied "$T/run-switch.out" pg1 '^PermissionError \[Errno 1\]'
-	cg=$CG2$(step_line "$T/run-switch.out" cg)
+	# contained: it sees its own cgroup as the root; the path is found outside
+	check_step switch-run/sees-own-cgroup-as-root "$T/run-switch.out" cg '^/$'
+	cg=$(find "$TIERS/free" -mindepth 1 -maxdepth 1 -type d -name 'run-*' | head -1)
 	check_eq switch-run/own-cgroup-bound-free free "$(bound_policy "$cg")"
 	# the old advice does not upgrade, and says so
 	ectl attach "$cg" --policy pro 2>"$T/attach.err"
@@ -155,5 +157,50 @@ check_eq arrivals/metadata-none 0 "$(grep -c 'GET /latest' "$T/origin.metadata.l
 check arrivals/squid-denied-other grep -q 'TCP_DENIED/403 .* http://other.example/' "$SQUID_DIR/access.log"
 check arrivals/squid-fetched-allowed grep -q '/200 .* http://allowed.example/' "$SQUID_DIR/access.log"
 check_eq arrivals/other-origin-only-direct-pro 2 "$(grep -c '"GET / ' "$T/origin.other.example.log")"
+
+# ---- a tier cgroup deleted and made again is not bound: status and the
+# metrics say so until it is bound again or detached (issue 16 item 10).
+# egressd (and with it its periodic gc) is stopped for the first checks, so
+# that they see the binding before it is collected.
+source "$(dirname "$0")/../prom-lib.sh"
+stop_egressd
+TIER=$CGROOT/tiers2/free
+mkcg tiers2/free
+ectl_ok lost attach "$TIER" --policy free
+lost_json() { ectl status --json | jq -c --arg p "$TIER" '[.lost_bindings[] | select(.cgroup == $p) | {policy, recreated}]'; }
+check_eq lost/none-while-bound '[]' "$(lost_json)"
+rmdir "$TIER"
+check_eq lost/status-gone '[{"policy":"free","recreated":false}]' "$(lost_json)"
+mkcg tiers2/free
+check_eq lost/status-recreated '[{"policy":"free","recreated":true}]' "$(lost_json)"
+# collected (the kernel releases a removed cgroup's links a moment later):
+# it stays listed while the cgroup there is unbound
+collected() { ectl gc >/dev/null 2>&1; [ -n "$(ls "$PIN/lost" 2>/dev/null)" ]; }
+check lost/gc-keeps-it wait_until "$TO" collected
+check_eq lost/status-recreated-after-gc '[{"policy":"free","recreated":true}]' "$(lost_json)"
+check lost/status-text-says-not-bound sh -c "'$EGRESSCTL' status --pin-dir '$PIN' | grep -F '$TIER' | grep -q 'NOT bound'"
+MPORT=$(free_port) || die "no free port"
+EGRESSD_PRIVATE=(--events-socket "$T/events.sock" --metrics-addr "127.0.0.1:$MPORT")
+start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
+scrape "$MPORT" /metrics "$T/lost.prom"
+check_eq lost/metric-recreated 1 "$(pval "$T/lost.prom" egress_bindings_lost policy=free cgroup="$TIER" recreated=true)"
+# binding it again clears it
+ectl_ok lost attach "$TIER" --policy free
+check_eq lost/attach-clears '[]' "$(lost_json)"
+scrape "$MPORT" /metrics "$T/lost2.prom"
+check_eq lost/metric-cleared 0 "$(pcount "$T/lost2.prom" egress_bindings_lost cgroup="$TIER")"
+# detach of the path forgets it too
+rmdir "$TIER"
+mkcg tiers2/free
+check lost/gc-keeps-it-again wait_until "$TO" collected
+check lost/detach-forgets ectl detach "$TIER"
+check_eq lost/detach-clears '[]' "$(lost_json)"
+# a bound cgroup removed for good leaves nothing behind once collected
+rmdir "$TIER"
+gone() { ectl gc >/dev/null 2>&1; ectl status --json | jq -e '.lost_bindings | length == 0' >/dev/null; }
+ectl_ok lost attach "$CGROOT/tiers2" --policy free
+rmdir "$CGROOT/tiers2"
+check lost/removed-for-good-collected wait_until "$TO" gone
+check lost/nothing-left-in-pins test -z "$(ls "$PIN/lost" 2>/dev/null)"
 
 finish

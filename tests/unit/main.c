@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * main.c - the only main() of build/tests/unit_tests: runs every test
- * table (parse, policy, cmdline) as one cmocka group, so the TAP output
+ * table (parse, policy, cmdline, oci) as one cmocka group, so the TAP output
  * has one plan and one "ok"/"not ok" line per test.
  */
 #include "helpers.h"
@@ -12,6 +12,7 @@ int main(void)
 		{ parse_tests, parse_tests_count },
 		{ policy_tests, policy_tests_count },
 		{ cmdline_tests, cmdline_tests_count },
+		{ oci_tests, oci_tests_count },
 		{ advise_tests, advise_tests_count },
 		{ explain_tests, explain_tests_count },
 	};
