@@ -32,6 +32,7 @@ enum egress_hook {
 	EGRESS_HOOK_SOCK_CREATE = 4,	/* socket types a deny-default policy refuses */
 	EGRESS_HOOK_SETSOCKOPT = 5,	/* source routing */
 	EGRESS_HOOK_EGRESS = 6,		/* cgroup_skb backstop: every packet */
+	EGRESS_HOOK_REVOKE = 7,		/* an established connection cut by a policy change */
 	EGRESS_HOOK_MAX = 8,	/* room for later hooks; counters are sized by it */
 };
 

@@ -27,6 +27,7 @@
 #include "events.h"
 #include "follow.h"
 #include "oci.h"
+#include "revoke.h"
 #include "state.h"
 
 #ifndef EGRESS_VERSION
@@ -174,6 +175,12 @@ static int rule_command(int argc, char **argv, int verb, const char *usage)
 	}
 	if (!ret)
 		ret = state_policy_store(&st, &id, &p, 0, err, sizeof(err));
+	if (!ret && verb != 'a') {
+		/* an allow only turns denials into allows: it never narrows */
+		struct revoke_scope sc = { .policies = &id, .npolicies = 1 };
+
+		ret = revoke_after_change(&st, &sc, NULL, err, sizeof(err));
+	}
 	policy_free(&p);
 out:
 	state_close(&st);
@@ -439,14 +446,17 @@ static int do_policy(int argc, char **argv)
 
 static int do_attach(int argc, char **argv)
 {
-	const char *usage = "attach DIR [--policy NAME] [--pin-dir DIR]";
+	const char *usage = "attach DIR [--policy NAME] [--keep-established] [--pin-dir DIR]";
 	const char *name = "default";
 	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL }, { 0 } };
+	bool keep = false;
+	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL },
+				    { "keep-established", false, NULL, &keep }, { 0 } };
 	struct egress_state st;
 	char err[ERRBUF_LEN], *pos[1];
+	struct revoke_scope sc = {};
 	uint32_t id;
-	int npos, ret;
+	int npos, ret, fd;
 
 	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
 		return 2;
@@ -459,6 +469,10 @@ static int do_attach(int argc, char **argv)
 	ret = state_policy_find(&st, name, &id, err, sizeof(err));
 	if (!ret)
 		ret = state_bind(&st, pos[0], id, err, sizeof(err));
+	if (!ret && !keep && !cg_open(pos[0], &fd, &sc.cgroup_id, err, sizeof(err))) {
+		close(fd);
+		ret = revoke_after_change(&st, &sc, NULL, err, sizeof(err));
+	}
 	state_close(&st);
 	return ret ? die(1, "%s", err) : 0;
 }
@@ -650,8 +664,19 @@ static int do_apply(int argc, char **argv)
 		return 1;
 	}
 	ret = state_apply(&st, &pf, err, sizeof(err));
-	if (ret)
+	if (ret) {
 		ret = die(1, "%s: %s", file, err);
+	} else {
+		uint32_t *ids = calloc(pf.n + 1, sizeof(*ids));
+		struct revoke_scope sc = { .policies = ids };
+
+		for (size_t i = 0; ids && i < pf.n; i++)
+			if (!state_policy_id(&st, pf.pol[i].name, &ids[sc.npolicies]))
+				sc.npolicies++;
+		if (!ids || revoke_after_change(&st, &sc, NULL, err, sizeof(err)))
+			ret = die(1, "%s", ids ? err : "out of memory");
+		free(ids);
+	}
 	policy_file_free(&pf);
 	state_close(&st);
 	return ret;
