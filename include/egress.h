@@ -14,7 +14,7 @@
 #include <linux/bpf.h>	/* struct bpf_spin_lock */
 #endif
 
-#define EGRESS_ABI_VERSION	2
+#define EGRESS_ABI_VERSION	3
 
 #define EGRESS_NAME_MAX		32	/* policy name, NUL included */
 #define EGRESS_SLOTS		16	/* rule slots that can apply to one CIDR */
@@ -32,8 +32,9 @@ enum egress_hook {
 	EGRESS_HOOK_SOCK_CREATE = 4,	/* socket types a deny-default policy refuses */
 	EGRESS_HOOK_SETSOCKOPT = 5,	/* source routing */
 	EGRESS_HOOK_EGRESS = 6,		/* cgroup_skb backstop: every packet */
-	EGRESS_HOOK_REVOKE = 7,		/* an established connection cut by a policy change */
-	EGRESS_HOOK_MAX = 8,	/* room for later hooks; counters are sized by it */
+	EGRESS_HOOK_MAX = 16,	/* room for later hooks; counters are sized by it */
+	/* 7 is bpfsec's EGRESS_HOOK_INGRESS (a parallel branch) */
+	EGRESS_HOOK_REVOKE = 8,		/* an established connection cut by a policy change (user/revoke.c) */
 };
 
 enum egress_action {

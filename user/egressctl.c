@@ -334,6 +334,11 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 	if (pc.has_ping)
 		p.flags = pc.ping ? p.flags | EGRESS_POL_PING : p.flags & ~EGRESS_POL_PING;
 	ret = state_policy_store(&st, &id, &p, 0, err, sizeof(err));
+	if (!ret && !add && pc.has_dflt && pc.dflt == EGRESS_DENY) {
+		struct revoke_scope sc = { .policies = &id, .npolicies = 1 };
+
+		ret = revoke_after_change(&st, &sc, NULL, err, sizeof(err));
+	}
 out:
 	policy_free(&p);
 	state_close(&st);
