@@ -146,24 +146,28 @@ static __always_inline void peer_dest(struct sock_common *skc, struct dest *d)
  * matching entry, host tables first.  The same decision as verdict() in
  * bpf/egress.bpf.c, duplicated on purpose while that file is being
  * changed by other work (a shared bpf/decide.bpf.h is the next step):
- * any change to the lookup there must be made here too.
+ * any change to the lookup there must be made here too.  A global
+ * function, so the verifier checks it once, not once per bound level;
+ * *rule gets the deciding slot (zeroed: the default or no entry).
  */
-static __always_inline bool verdict(__u32 policy, const struct dest *d,
-				    const struct egress_slot **rule)
+__noinline int policy_allows(__u32 policy, const struct dest *d, struct egress_slot *rule)
 {
 	struct egress_entry *e;
 	void *trie;
 	__u32 i;
 
-	*rule = NULL;
+	if (!d || !rule)
+		return 0;
+	__builtin_memset(rule, 0, sizeof(*rule));
+	rule->flags = EGRESS_SLOT_DEFAULT;
 	if (!policy)
-		return false;	/* bound, not configured: denies everything */
+		return 0;	/* bound, not configured: denies everything */
 	trie = bpf_map_lookup_elem(&egress_policies, &policy);
 	if (!trie)
-		return false;
+		return 0;
 	e = bpf_map_lookup_elem(trie, &d->key);
 	if (!e)
-		return false;
+		return 0;
 	if (e->eflags & EGRESS_ENT_HOSTS) {
 		__u32 slot = EGRESS_HOSTS_SLOT(policy, e->gen);
 		struct egress_host_key hk = { .family = d->key.family };
@@ -185,10 +189,10 @@ static __always_inline bool verdict(__u32 policy, const struct dest *d,
 			continue;
 		if (d->port < s->port_lo || d->port > s->port_hi)
 			continue;
-		*rule = s;
+		*rule = *s;
 		return s->action == EGRESS_ALLOW;
 	}
-	return false;
+	return 0;
 }
 
 /* The cut connection, counted as a denial of its policy under hook revoke. */
@@ -220,7 +224,7 @@ static __always_inline void emit(const struct dest *d, __u64 cgid, __u64 bound, 
 	e->family = d->key.family;
 	e->proto = d->proto;
 	__builtin_memcpy(e->addr, d->key.addr, sizeof(e->addr));
-	if (rule && !(rule->flags & EGRESS_SLOT_DEFAULT)) {
+	if (!(rule->flags & EGRESS_SLOT_DEFAULT)) {
 		e->rule_plen = rule->plen;
 		e->rule_proto = rule->proto;
 		e->rule_port_lo = rule->port_lo;
@@ -235,7 +239,7 @@ SEC("iter/tcp")
 int revoke_tcp(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
-	const struct egress_slot *rule;
+	struct egress_slot rule;
 	struct revoke_path *p;
 	struct tcp_sock *tp;
 	struct dest d = {};
@@ -264,7 +268,7 @@ int revoke_tcp(struct bpf_iter__tcp *ctx)
 	for (i = 0; i < REVOKE_DEPTH; i++) {
 		if (i >= p->n)
 			break;
-		if (verdict(p->policy[i], &d, &rule))
+		if (policy_allows(p->policy[i], &d, &rule))
 			continue;
 		/* every bound level must allow: the first that denies decides */
 		if (bpf_sock_destroy(skc)) {
@@ -272,7 +276,7 @@ int revoke_tcp(struct bpf_iter__tcp *ctx)
 			return 0;
 		}
 		__sync_fetch_and_add(&revoked, 1);
-		emit(&d, cgid, p->bound[i], p->policy[i], rule, ctx->uid);
+		emit(&d, cgid, p->bound[i], p->policy[i], &rule, ctx->uid);
 		return 0;
 	}
 	return 0;
