@@ -233,11 +233,11 @@ static bool in_scope(const struct revoke_scope *sc, const struct binding_ref *b)
 	return false;
 }
 
-/* One read of the iterator, created in the caller's current network namespace. */
-static int run_iter(struct bpf_link *link)
+/* Reads an iterator fd to its end (the program prints nothing) and closes it. */
+static int drain(int fd)
 {
 	char buf[256];
-	int fd = bpf_iter_create(bpf_link__fd(link)), ret = 0;
+	int ret = 0;
 	ssize_t n;
 
 	if (fd < 0)
@@ -250,34 +250,28 @@ static int run_iter(struct bpf_link *link)
 	return ret;
 }
 
-/* The iterator in another namespace: the fd is made there, read here. */
+/*
+ * The iterator in another namespace: the fd is made there (the TCP
+ * iterator walks the namespace of the process that creates it), read here.
+ * -EIO: could not come back; the caller must stop.
+ */
 static int run_iter_in(struct bpf_link *link, int ns_fd, int self_fd, char *err, size_t errlen)
 {
-	char buf[256];
-	int fd, ret = 0;
-	ssize_t n;
+	int fd, e;
 
 	if (setns(ns_fd, CLONE_NEWNET))
 		return -errno;
 	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0)
-		ret = -errno;
+	e = errno;
 	if (setns(self_fd, CLONE_NEWNET)) {
-		ret = -errno;
 		snprintf(err, errlen, "cannot return to this process's network namespace: %s",
 			 strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return -EIO;	/* the caller must stop: it is in the wrong namespace */
+		return -EIO;
 	}
-	if (fd < 0)
-		return ret;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		;
-	if (n < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	errno = e;
+	return drain(fd);
 }
 
 int revoke_after_change(struct egress_state *st, const struct revoke_scope *sc,
@@ -349,7 +343,7 @@ int revoke_after_change(struct egress_state *st, const struct revoke_scope *sc,
 		snprintf(err, errlen, "cannot open this process's network namespace: %s", strerror(errno));
 		goto cleanup;
 	}
-	ret = run_iter(link);
+	ret = drain(bpf_iter_create(bpf_link__fd(link)));
 	if (ret) {
 		snprintf(err, errlen, "cannot walk the TCP sockets: %s", strerror(-ret));
 		goto cleanup;
