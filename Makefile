@@ -3,6 +3,7 @@
 #   make            build/egressd, build/egressctl
 #   make test       unit and integration tests against the running kernel (root)
 #   make run        egressd in the foreground with the embedded default policy (root)
+#   make demo       the free and pro tiers end to end, told for a person (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Graph: bpf/*.bpf.c -> build/*.bpf.o -> build/*.skel.h -> build/user/*.o -> binaries.
@@ -107,11 +108,15 @@ unit: $(BUILD)/tests/unit_tests
 # Installs what it needs, builds, runs every test; the last line is "N passed, N failed".
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/unit_tests $(BUILD)/tests/probe \
-		$(if $(wildcard tests/bypass.c),$(BUILD)/tests/bypass)
+		$(if $(wildcard tests/bypass.c),$(BUILD)/tests/bypass) || \
+		{ echo "make test: building the binaries and test programs failed (see above)" >&2; exit 1; }
 	$(Q)bash tests/run.sh
 
 run: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all || { echo "make run: the build failed (see above)" >&2; exit 1; }
+	$(Q)echo "make run: egressd runs in the foreground (Ctrl-C stops it; enforcement stays pinned)."
+	$(Q)echo "make run: egressctl is $(abspath $(BUILD))/egressctl; in another shell, in this directory:"
+	$(Q)echo "make run:   export PATH=\"\$$PWD/$(BUILD):\$$PATH\"   (or: make install)"
 	$(Q)exec $(BUILD)/egressd
 
 install: all
@@ -123,7 +128,7 @@ clean:
 
 # Benchmarks: figures as ratios against a baseline measured in the same run (bench/RESULTS.md).
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all || { echo "make bench: the build failed (see above)" >&2; exit 1; }
 	$(Q)bash bench/run.sh
 
 # Fuzzing: libFuzzer targets over the parsers; each runs FUZZ_SECONDS (corpus in tests/fuzz/corpus).
@@ -146,6 +151,10 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 	done
 
 # The free and pro tiers end to end, told for a person (Squid, runc, Python; root).
-demo: all
-	$(Q)sh scripts/deps.sh demo
-	$(Q)bash demo/demo.sh
+demo:
+	$(Q)sh scripts/deps.sh demo || { echo "make demo: installing runc, squid and python3 failed (see above)" >&2; exit 1; }
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/probe || \
+		{ echo "make demo: building build/egressd, build/egressctl and build/tests/probe failed (see above)" >&2; exit 1; }
+	$(Q)EGRESSD=$(abspath $(BUILD))/egressd EGRESSCTL=$(abspath $(BUILD))/egressctl \
+		PROBE=$(abspath $(BUILD))/tests/probe bash demo/demo.sh || \
+		{ echo "make demo: the demo did not run as described (see its output above)" >&2; exit 1; }

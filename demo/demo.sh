@@ -8,8 +8,9 @@
 # sandbox (egressctl run, then a runc container with the OCI hook), as a pro
 # sandbox, and upgraded from free to pro while it runs.  Everything it starts
 # and creates is removed at the end, failed or not (tests/lib.sh's
-# clean-up).  Needs root, a built tree (make), and the Debian packages runc,
-# squid and python3.  Exit status 0 when everything happened as told.
+# clean-up).  Needs root, a built tree (make demo builds what it needs:
+# build/egressd, build/egressctl, build/tests/probe), and the Debian
+# packages runc, squid and python3.  Exit status 0 when everything happened as told.
 source "$(dirname "$0")/../tests/lib.sh"
 source "$(dirname "$0")/../tests/e2e-lib.sh"
 
@@ -86,7 +87,7 @@ say "Setting up (private netns, bpffs, cgroups; egressd, Squid, web servers) ...
 setup "${TIERS_ADDRS[@]}" >/dev/null
 e2e_setup runc squid python3
 tiers_setup
-mkcg demo/free demo/pro demo/ctr demo/upgrade
+mkcg demo/free demo/pro demo/ctr demo/tiers/free demo/tiers/pro
 D=$CGROOT/demo
 HOOK="oci-hook --pin-dir $PIN"
 
@@ -121,18 +122,24 @@ title "3. A pro sandbox: egressctl run --policy pro"
 sandbox_run pro "$D/pro" "$T/demo-pro.out" "${STEPS_PRO[@]}"
 show "$T/demo-pro.out" "${PRO_WANT[@]}"
 
-title "4. Upgrading a running sandbox from free to pro (no restart)"
+title "4. Upgrading a running sandbox from free to pro (no restart), under tier cgroups"
+say "  The tiers (README: Tier cgroups): each tier's cgroup is bound once."
+say "  # egressctl attach .../tiers/free --policy free; egressctl attach .../tiers/pro --policy pro"
+ectl attach "$D/tiers/free" --policy free && ectl attach "$D/tiers/pro" --policy pro ||
+	UNEXPECTED=$((UNEXPECTED + 1))
 mkfifo -m 666 "$T/go.demo"
-sandbox_run free "$D/upgrade" "$T/demo-up.out" cg=cgroup "pg1=direct:$PG" "w=wait:$T/go.demo" "pg2=direct:$PG" &
+sandbox_run free "$D/tiers/free" "$T/demo-up.out" cg=cgroup "pg1=direct:$PG" "w=wait:$T/go.demo" "pg2=direct:$PG" &
 up_pid=$!
 BG_PIDS+=("$up_pid")
 if wait_step "$T/demo-up.out" pg1; then
 	show "$T/demo-up.out" pg1='^PermissionError'
 	cg=$CG2$(step_line "$T/demo-up.out" cg)
-	say "  The user upgrades; the platform rebinds the sandbox's own cgroup:"
-	say "  # egressctl attach $cg --policy pro"
-	if ectl attach "$cg" --policy pro; then
-		say "      $(bound_policy "$cg" | sed 's/^/now bound to: /')"
+	say "  The user upgrades; the platform moves the sandbox's processes into the pro tier"
+	say "  (a cgroup below the free tier can only narrow free, so rebinding it would not do):"
+	say "  # egressctl move --cgroup .../tiers/free/${cg##*/} --to .../tiers/pro/${cg##*/}"
+	mkdir -p "$D/tiers/pro/${cg##*/}"
+	if out=$(ectl move --cgroup "$cg" --to "$D/tiers/pro/${cg##*/}"); then
+		say "      ${out//$D/...}"
 	else
 		UNEXPECTED=$((UNEXPECTED + 1))
 	fi

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* cmdline.c - options, rule and policy commands, policy files. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,10 +9,10 @@
 
 #define fail(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
 
-int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
-	       int *npos, char *err, size_t errlen)
+int opts_parse_flags(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
+		     int *npos, unsigned int flags, char *err, size_t errlen)
 {
-	bool only_pos = false;
+	bool only_pos = false, seen[OPTS_MAX] = {};
 
 	*npos = 0;
 	for (int i = 0; i < argc; i++) {
@@ -23,6 +24,9 @@ int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int ma
 			if (*npos == maxpos)
 				fail("unexpected argument '%s'", a);
 			pos[(*npos)++] = argv[i];
+			/* CMD's own options are CMD's: nothing after it is egressctl's */
+			if (flags & OPTS_STOP_AT_POS)
+				only_pos = true;
 			continue;
 		}
 		if (!strcmp(a, "--")) {
@@ -38,6 +42,11 @@ int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int ma
 				break;
 		if (!o || !o->name)
 			fail("unknown option '%s'", a);
+		if (o - opts < OPTS_MAX) {
+			if (seen[o - opts])
+				fail("option '--%s' is given twice (give it once)", o->name);
+			seen[o - opts] = true;
+		}
 		if (o->has_arg) {
 			if (eq) {
 				*o->val = eq + 1;
@@ -53,6 +62,12 @@ int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int ma
 			*o->set = true;
 	}
 	return 0;
+}
+
+int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
+	       int *npos, char *err, size_t errlen)
+{
+	return opts_parse_flags(argc, argv, opts, pos, maxpos, npos, 0, err, errlen);
 }
 
 int rule_cmd_parse(int argc, char **argv, struct rule_cmd *out, char *err, size_t errlen)
@@ -233,10 +248,11 @@ char *read_text(const char *path, size_t limit, size_t *len)
 	return buf;
 }
 
-static struct policy *file_policy(struct policy_file *f, const char *name)
+static struct policy *file_policy(struct policy_file *f, const char *name, int lineno)
 {
 	struct policy *np;
 	bool *nd;
+	int *nl;
 
 	for (size_t i = 0; i < f->n; i++)
 		if (!strcmp(f->pol[i].name, name))
@@ -249,6 +265,11 @@ static struct policy *file_policy(struct policy_file *f, const char *name)
 	if (!nd)
 		return NULL;
 	f->declared = nd;
+	nl = realloc(f->line, (f->n + 1) * sizeof(*nl));
+	if (!nl)
+		return NULL;
+	f->line = nl;
+	f->line[f->n] = lineno;
 	memset(&f->pol[f->n], 0, sizeof(*np));
 	snprintf(f->pol[f->n].name, EGRESS_NAME_MAX, "%s", name);
 	f->pol[f->n].dflt = EGRESS_DENY;
@@ -256,7 +277,8 @@ static struct policy *file_policy(struct policy_file *f, const char *name)
 	return &f->pol[f->n++];
 }
 
-static int file_line(struct policy_file *f, int argc, char **argv, char *err, size_t errlen)
+static int file_line(struct policy_file *f, int argc, char **argv, int lineno, char *err,
+		     size_t errlen)
 {
 	struct policy *p;
 	int ret;
@@ -267,8 +289,12 @@ static int file_line(struct policy_file *f, int argc, char **argv, char *err, si
 		ret = rule_cmd_parse(argc - 1, argv + 1, &rc, err, errlen);
 		if (ret)
 			return ret;
+		/* a file changes only the policies it names: no implicit 'default' */
+		if (!rc.policy)
+			fail("'%s' without --policy: in a policy file every rule names its policy "
+			     "(add '--policy NAME'; for the default policy '--policy default')", argv[0]);
 		rc.rule.action = !strcmp(argv[0], "allow") ? EGRESS_ALLOW : EGRESS_DENY;
-		p = file_policy(f, rc.policy ? rc.policy : "default");
+		p = file_policy(f, rc.policy, lineno);
 		return p ? policy_append_rule(p, &rc.rule) : -ENOMEM;
 	}
 	if (!strcmp(argv[0], "policy") && argc > 1 && !strcmp(argv[1], "add")) {
@@ -277,7 +303,7 @@ static int file_line(struct policy_file *f, int argc, char **argv, char *err, si
 		ret = policy_add_parse(argc - 2, argv + 2, &pc, err, errlen);
 		if (ret)
 			return ret;
-		p = file_policy(f, pc.name);
+		p = file_policy(f, pc.name, lineno);
 		if (!p)
 			return -ENOMEM;
 		if (f->declared[p - f->pol])
@@ -348,7 +374,7 @@ int policy_file_parse(const char *text, struct policy_file *f, char *err, size_t
 		}
 		ret = split_words(copy, &argv, &argc, msg, sizeof(msg));
 		if (!ret && argc)
-			ret = file_line(f, argc, argv, msg, sizeof(msg));
+			ret = file_line(f, argc, argv, lineno, msg, sizeof(msg));
 		free(argv);
 		free(copy);
 		if (ret) {
@@ -377,6 +403,7 @@ void policy_file_free(struct policy_file *f)
 		policy_free(&f->pol[i]);
 	free(f->pol);
 	free(f->declared);
+	free(f->line);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -409,4 +436,100 @@ void policy_export(FILE *out, const struct policy *p)
 		}
 		fprintf(out, " --policy %s\n", p->name);
 	}
+}
+
+/*
+ * The points where a decision can change: a CIDR's first address and the
+ * address after its last.  Since CIDRs nest or are disjoint, every range
+ * of addresses that two policies decide alike starts at one of them.
+ */
+static int add_addr(struct cidr **v, size_t *n, size_t *cap, const struct cidr *c, bool after)
+{
+	struct cidr a = *c;
+	unsigned int bits = a.family == EGRESS_FAM_V4 ? 32 : 128;
+
+	if (after) {
+		int i;
+
+		for (unsigned int b = a.plen; b < bits; b++)
+			a.addr[b / 8] |= 0x80 >> (b % 8);
+		for (i = bits / 8 - 1; i >= 0 && ++a.addr[i] == 0; i--)
+			;
+		if (i < 0)
+			return 0;	/* past the end of the family */
+	}
+	a.plen = bits;
+	if (*n == *cap) {
+		struct cidr *nv = realloc(*v, (*cap = *cap ? *cap * 2 : 64) * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+	}
+	(*v)[(*n)++] = a;
+	return 0;
+}
+
+static int add_port(uint32_t *v, size_t *n, uint32_t p)
+{
+	if (p > 65535)
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		if (v[i] == p)
+			return 0;
+	v[(*n)++] = p;
+	return 0;
+}
+
+int policy_narrows(const struct policy *outer, const struct policy *inner, struct cidr *dst,
+		   uint8_t *proto, uint16_t *port)
+{
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP };
+	const struct policy *both[2] = { outer, inner };
+	size_t na = 0, acap = 0, np = 0, nrules = outer->nrules + inner->nrules;
+	struct cidr *addrs = NULL, root = {};
+	uint32_t *ports = malloc((2 * nrules + 2) * sizeof(*ports));
+	int ret = 0;
+
+	if (!ports)
+		return -ENOMEM;
+	root.family = EGRESS_FAM_V4;
+	ret = add_addr(&addrs, &na, &acap, &root, false);
+	root.family = EGRESS_FAM_V6;
+	if (!ret)
+		ret = add_addr(&addrs, &na, &acap, &root, false);
+	add_port(ports, &np, 0);
+	add_port(ports, &np, 1);
+	for (int k = 0; k < 2 && !ret; k++) {
+		for (size_t i = 0; i < both[k]->nrules && !ret; i++) {
+			const struct rule *r = &both[k]->rules[i];
+
+			ret = add_addr(&addrs, &na, &acap, &r->cidr, false);
+			if (!ret)
+				ret = add_addr(&addrs, &na, &acap, &r->cidr, true);
+			add_port(ports, &np, r->port_lo);
+			add_port(ports, &np, (uint32_t)r->port_hi + 1);
+		}
+	}
+	/* every case costs a walk over both policies' rules */
+	if (!ret && (double)na * np * 3 * (nrules + 1) > 5e7)
+		ret = -E2BIG;
+	for (size_t a = 0; !ret && a < na; a++)
+		for (size_t q = 0; !ret && q < np; q++)
+			for (size_t k = 0; !ret && k < sizeof(protos); k++) {
+				uint16_t pt = protos[k] == IPPROTO_ICMP ? 0 : ports[q];
+
+				if (protos[k] == IPPROTO_ICMP ? q != 0 : pt == 0)
+					continue;	/* ICMP: no ports; TCP, UDP: 1-65535 */
+				if (policy_decide_slow(inner, &addrs[a], protos[k], pt) == EGRESS_ALLOW &&
+				    policy_decide_slow(outer, &addrs[a], protos[k], pt) == EGRESS_DENY) {
+					*dst = addrs[a];
+					*proto = protos[k];
+					*port = pt;
+					ret = 1;
+				}
+			}
+	free(addrs);
+	free(ports);
+	return ret;
 }

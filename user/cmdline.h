@@ -21,10 +21,15 @@ struct opt {
 
 /*
  * Splits argv into options and positionals ("--" ends options).  Unknown
- * options, missing values and more than maxpos positionals are errors.
+ * options, missing values, an option given twice and more than maxpos
+ * positionals are errors.
  */
 int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
 	       int *npos, char *err, size_t errlen);
+#define OPTS_MAX 32		/* options a table may have (repeats are checked among these) */
+#define OPTS_STOP_AT_POS 1	/* the first positional ends the options (run CMD ARGS...) */
+int opts_parse_flags(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
+		     int *npos, unsigned int flags, char *err, size_t errlen);
 
 /* "allow|deny|remove CIDR [--proto P] [--port N|N-M] [--policy NAME]" */
 struct rule_cmd {
@@ -62,12 +67,27 @@ char *read_text(const char *path, size_t limit, size_t *len);
 struct policy_file {
 	struct policy *pol;
 	bool *declared;		/* the file has "policy add" for it */
+	int *line;		/* the first line that names it */
 	size_t n;
 };
-/* Errors are "LINE: reason" (the caller prefixes the file name). */
+/*
+ * Errors are "LINE: reason" (the caller prefixes the file name).  Every
+ * rule line names its policy (--policy): a file never edits 'default' by
+ * omission.
+ */
 int policy_file_parse(const char *text, struct policy_file *out, char *err, size_t errlen);
 void policy_file_free(struct policy_file *f);
 /* The lines that recreate p (canonical order, stable). */
 void policy_export(FILE *f, const struct policy *p);
+
+/*
+ * Whether outer denies a destination that inner allows: a cgroup bound to
+ * inner below one bound to outer is decided by both, so it cannot reach
+ * it.  1 with an example (dst a host address, proto, port; port 0 for
+ * ICMP and other protocols), 0 when inner allows nothing outer denies,
+ * -E2BIG when the policies are too large to compare here.
+ */
+int policy_narrows(const struct policy *outer, const struct policy *inner, struct cidr *dst,
+		   uint8_t *proto, uint16_t *port);
 
 #endif

@@ -61,18 +61,154 @@ struct common {
 };
 #define COMMON_OPTS(c) { "pin-dir", true, &(c).pin_dir, NULL }, { "help", false, NULL, &(c).help }
 
-static int parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos, int *npos,
-		 const struct common *c, const char *usage)
+/*
+ * Each command's help: usage, one line of what it does, every option with
+ * its default, and where it helps the file format and an example.  The
+ * top-level help lists the usage lines.
+ */
+struct cmd_help {
+	const char *key, *usage, *what, *opts, *more;
+};
+#define PIN_HELP "  --pin-dir DIR        the pin directory (default: $EGRESS_PIN_DIR, else " EGRESS_DEFAULT_PIN_DIR ")\n"
+#define RULE_OPTS \
+	"  CIDR                 an IPv4 or IPv6 network without host bits: 192.0.2.10/32, 10.0.0.0/8,\n" \
+	"                       2001:db8::/32 (an address alone is /32 or /128)\n" \
+	"  --proto tcp|udp|any  the protocol (default: any)\n" \
+	"  --port N|N-M         a port or a range, 1-65535 (default: any port)\n" \
+	"  --policy NAME        the policy (default: default)\n"
+#define POLICY_OPTS \
+	"  --default allow|deny the verdict when no rule matches (default: deny on add, unchanged on set)\n" \
+	"  --errno NAME         the error of denials (default: EPERM on add, unchanged on set): EPERM,\n" \
+	"                       EACCES, ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ECONNRESET,\n" \
+	"                       ETIMEDOUT, EADDRNOTAVAIL, ENETDOWN\n" \
+	"  --hint TEMPLATE      the message for the sandbox's user (default: none on add, events carry\n" \
+	"                       a generic hint; unchanged on set), with {dst} {dport} {proto} {policy}\n" \
+	"                       {comm} {pid}\n" \
+	"  --ping allow|deny    ICMP ping sockets under a deny-default policy (default: deny on add,\n" \
+	"                       unchanged on set)\n"
+static const struct cmd_help helps[] = {
+	{ "allow", "allow CIDR [--proto tcp|udp|any] [--port N|N-M] [--policy NAME]",
+	  "Adds an allow rule; a rule with the same CIDR, protocol and ports changes its action.",
+	  RULE_OPTS, "example: egressctl allow 192.0.2.10/32 --proto tcp --port 3128 --policy free\n" },
+	{ "deny", "deny CIDR [--proto tcp|udp|any] [--port N|N-M] [--policy NAME]",
+	  "Adds a deny rule; a rule with the same CIDR, protocol and ports changes its action.",
+	  RULE_OPTS, "example: egressctl deny 169.254.169.254/32 --policy pro\n" },
+	{ "remove", "remove CIDR [--proto tcp|udp|any] [--port N|N-M] [--policy NAME]",
+	  "Removes the rule with exactly that CIDR, protocol and ports, whatever its action.",
+	  RULE_OPTS, NULL },
+	{ "list", "list [--policy NAME] [--json]",
+	  "Prints a policy's rules (columns ACTION CIDR PROTO PORT POLICY).",
+	  "  --policy NAME        the policy (default: default)\n"
+	  "  --json               a JSON array of {action, cidr, proto, port, policy}\n", NULL },
+	{ "policy add", "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny]",
+	  "Creates an empty policy.", POLICY_OPTS,
+	  "example: egressctl policy add free --default deny --hint 'Use the proxy to reach {dst}.'\n" },
+	{ "policy set", "policy set NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny]",
+	  "Changes a policy's settings; its rules stay.", POLICY_OPTS, NULL },
+	{ "policy delete", "policy delete NAME",
+	  "Deletes a policy; refused while a cgroup is bound to it, and for 'default'.", "", NULL },
+	{ "policy list", "policy list [--json]",
+	  "Prints every policy (by name): NAME DEFAULT ERRNO RULES BOUND.",
+	  "  --json               a JSON array of {name, default, errno, rules, bound, hint}\n", NULL },
+	{ "attach", "attach DIR [--policy NAME]",
+	  "Binds a cgroup v2 directory and everything below it to a policy.\n\n"
+	  "A bound one switches atomically.  Bound ancestors keep deciding too: a connection must pass\n"
+	  "every policy on the path, so attach warns when one of them denies what NAME allows.",
+	  "  DIR                  a cgroup v2 directory\n"
+	  "  --policy NAME        the policy (default: default)\n",
+	  "example: egressctl attach /sys/fs/cgroup/tiers/free --policy free\n" },
+	{ "detach", "detach DIR", "Unbinds a cgroup v2 directory.", "  DIR                  a bound cgroup v2 directory\n", NULL },
+	{ "move", "move PID... --to DIR | move --cgroup SRC --to DIR",
+	  "Moves processes into another cgroup: how a sandbox changes tier (free -> pro).\n\n"
+	  "Refused unless DIR is enforced (as 'check' says).  Sockets the processes made before the\n"
+	  "move stay decided where they were made.",
+	  "  PID...               the processes to move (each with all its threads)\n"
+	  "  --cgroup SRC         every process of the cgroup SRC, frozen while they move (default:\n"
+	  "                       none, give PIDs)\n"
+	  "  --to DIR             the cgroup v2 directory to move them to (required)\n",
+	  "example: egressctl move --cgroup /sys/fs/cgroup/tiers/free/sb1 --to /sys/fs/cgroup/tiers/pro/sb1\n" },
+	{ "check", "check DIR",
+	  "Verifies that DIR is enforced; exit 1 unless it is.\n\n"
+	  "Every egress program must be in force on DIR, and DIR or an ancestor bound to an existing\n"
+	  "policy.  Prints every binding on the path and the policy in force (free \u2227 pro: both decide).",
+	  "  DIR                  a cgroup v2 directory\n", NULL },
+	{ "oci-hook", "oci-hook [poststop] [--policy NAME] [--strict]",
+	  "The OCI runtime hook: binds a container's cgroup before its process runs.\n\n"
+	  "Reads the OCI state JSON on stdin.  createRuntime (the default) binds the container's cgroup\n"
+	  "and verifies it as 'check' does; poststop removes what createRuntime made.",
+	  "  --policy NAME        the policy (default: the annotation egress.policy)\n"
+	  "  --strict             refuse configs that defeat egress (default: warn)\n", NULL },
+	{ "gc", "gc", "Removes the bindings and per-cgroup state of deleted cgroups (egressd does this every 10 s).", "", NULL },
+	{ "run", "run [--policy NAME] [--cgroup-parent DIR] [--] CMD [ARG...]",
+	  "Runs CMD in a fresh cgroup, bound to a policy before CMD's first instruction.\n\n"
+	  "Waits, removes the cgroup, exits with CMD's status (128+N if killed by signal N).  Options\n"
+	  "end at CMD: what follows it is CMD's.",
+	  "  --policy NAME        the policy (default: default)\n"
+	  "  --cgroup-parent DIR  where the cgroup is made (default: <cgroup2 mount>/egress-run)\n",
+	  "example: egressctl run --policy free -- python3 sandbox.py\n" },
+	{ "apply", "apply -f FILE",
+	  "Replaces every policy the file names with exactly what it says, each atomically.\n\n"
+	  "Checks the whole file first and changes nothing when anything is wrong.",
+	  "  -f, --file FILE      the policy file, - for standard input (required)\n",
+	  "file format: egressctl's command lines without 'egressctl', one a line, # comments, words\n"
+	  "quoted as in a shell: 'policy add' lines and 'allow'/'deny' lines, every rule with --policy:\n"
+	  "  policy add free --default deny\n"
+	  "  allow 192.0.2.10/32 --proto tcp --port 3128 --policy free\n" },
+	{ "export", "export [--policy NAME]",
+	  "Prints the policies as a file 'apply' accepts (export, apply, export prints the same bytes).",
+	  "  --policy NAME        only this policy (default: all)\n", NULL },
+	{ "status", "status [--json]",
+	  "Prints egress's state: programs, policies, counters, bindings; exit 1 when not loaded.\n\n"
+	  "Policies by name, with rule counts and counters; bindings as a tree, with the policy in\n"
+	  "force on each.",
+	  "  --json               the same as JSON\n", NULL },
+	{ "events", "events [--follow] [--cgroup DIR] [--format json|text|hint] [--socket PATH]",
+	  "Prints denial events from egressd: the recent ones, and with --follow every new one.",
+	  "  --follow             keep printing new events until interrupted (default: recent ones, then exit)\n"
+	  "  --cgroup DIR         only DIR and its descendants (default: all)\n"
+	  "  --format F           json, text, or hint: the policy's hint for the user (default: json)\n"
+	  "  --socket PATH        egressd's socket (default: $EGRESS_EVENTS_SOCKET, else " EGRESS_DEFAULT_EVENTS_SOCKET ")\n",
+	  NULL },
+	{ "unload", "unload", "Detaches every link and removes every pin: enforcement stops.", "", NULL },
+	{ "help", "help", "Prints this overview.", "", NULL },
+};
+#define NHELPS (sizeof(helps) / sizeof(helps[0]))
+
+/* The help of the command being run: cmd_name, or "policy add" and the like. */
+static const char *help_key;
+
+static void print_help(const char *key, const char *usage)
+{
+	for (size_t i = 0; i < NHELPS; i++) {
+		if (strcmp(helps[i].key, key))
+			continue;
+		printf("usage: egressctl %s [--pin-dir DIR]\n%s\n\noptions:\n%s" PIN_HELP
+		       "  --help               this help\n", helps[i].usage, helps[i].what, helps[i].opts);
+		if (helps[i].more)
+			printf("\n%s", helps[i].more);
+		return;
+	}
+	printf("usage: egressctl %s\n", usage);
+}
+
+static int parse_flags(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
+		       int *npos, const struct common *c, const char *usage, unsigned int flags)
 {
 	char err[ERRBUF_LEN];
 
-	if (opts_parse(argc, argv, opts, pos, maxpos, npos, err, sizeof(err)))
-		return die(2, "%s (see 'egressctl %s --help')", err, cmd_name);
+	if (opts_parse_flags(argc, argv, opts, pos, maxpos, npos, flags, err, sizeof(err)))
+		return die(2, "%s (see 'egressctl %s --help')", err, help_key ? help_key : cmd_name);
 	if (c->help) {
-		printf("usage: egressctl %s\n", usage);
+		print_help(help_key ? help_key : cmd_name, usage);
 		exit(0);
 	}
 	return 0;
+}
+
+static int parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos, int *npos,
+		 const struct common *c, const char *usage)
+{
+	return parse_flags(argc, argv, opts, pos, maxpos, npos, c, usage, 0);
 }
 
 static int open_state(struct egress_state *st, const struct common *c, int flags)
@@ -92,6 +228,53 @@ static void print_json(json_t *o)
 		puts(s);
 	free(s);
 	json_decref(o);
+}
+
+/* Edit distance, for "did you mean": insertions, deletions, substitutions, transpositions. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[32][32];
+
+	if (la >= 31 || lb >= 31)
+		return 64;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+/* The name nearest to word (a prefix, or at most 2 edits), or NULL. */
+static const char *closest(const char *word, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t bestd = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = edit_distance(word, names[i]);
+
+		if (*word && !strncmp(names[i], word, strlen(word)) && strlen(word) >= 2)
+			d = d < 1 ? d : 1;
+		if (d < bestd) {
+			bestd = d;
+			best = names[i];
+		}
+	}
+	return best;
 }
 
 /* ---- rules -------------------------------------------------------------- */
@@ -114,15 +297,26 @@ static char **common_only(int argc, char **argv, struct common *c, const char *u
 	}
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: egressctl %s\n", usage);
+			print_help(help_key ? help_key : cmd_name, usage);
 			exit(0);
 		}
-		if (!strcmp(argv[i], "--pin-dir") && i + 1 < argc)
-			c->pin_dir = argv[++i];
-		else if (!strncmp(argv[i], "--pin-dir=", 10))
-			c->pin_dir = argv[i] + 10;
-		else
+		if (!strcmp(argv[i], "--pin-dir") && i + 1 == argc) {
+			free(rest);
+			die(2, "option '--pin-dir' needs a value");
+			*nrest = -1;
+			return NULL;
+		}
+		if (!strcmp(argv[i], "--pin-dir") || !strncmp(argv[i], "--pin-dir=", 10)) {
+			if (c->pin_dir) {
+				free(rest);
+				die(2, "option '--pin-dir' is given twice (give it once)");
+				*nrest = -1;
+				return NULL;
+			}
+			c->pin_dir = argv[i][9] == '=' ? argv[i] + 10 : argv[++i];
+		} else {
 			rest[(*nrest)++] = argv[i];
+		}
 	}
 	return rest;
 }
@@ -140,7 +334,7 @@ static int rule_command(int argc, char **argv, int verb, const char *usage)
 
 	rest = common_only(argc, argv, &c, usage, &nrest);
 	if (!rest)
-		return 1;
+		return nrest < 0 ? 2 : 1;
 	ret = rule_cmd_parse(nrest, rest, &rc, err, sizeof(err));
 	free(rest);
 	if (ret)
@@ -244,26 +438,39 @@ static int do_list(int argc, char **argv)
 	if (json) {
 		json_t *a = json_array();
 
-		for (size_t i = 0; i < p.nrules; i++)
-			json_array_append_new(a, rule_json(&p.rules[i]));
+		for (size_t i = 0; i < p.nrules; i++) {
+			json_t *r = rule_json(&p.rules[i]);
+
+			json_object_set_new(r, "policy", json_string(p.name));
+			json_array_append_new(a, r);
+		}
 		print_json(a);
 	} else {
+		printf("%-6s %-43s %-5s %-11s %s\n", "ACTION", "CIDR", "PROTO", "PORT", "POLICY");
 		for (size_t i = 0; i < p.nrules; i++) {
 			const struct rule *r = &p.rules[i];
 			char cs[CIDR_STR_LEN], ps[PORTS_STR_LEN];
 
 			format_cidr(&r->cidr, cs, sizeof(cs));
 			format_ports(r->port_lo, r->port_hi, ps, sizeof(ps));
-			printf("%-5s %-43s %-4s %s\n", r->action == EGRESS_ALLOW ? "allow" : "deny", cs,
+			printf("%-6s %-43s %-5s %-11s %s\n", r->action == EGRESS_ALLOW ? "allow" : "deny", cs,
 			       r->proto ? proto_name(r->proto) : "any",
-			       r->port_lo == 0 && r->port_hi == 65535 ? "any" : ps);
+			       r->port_lo == 0 && r->port_hi == 65535 ? "any" : ps, p.name);
 		}
+		printf("(policy %s: %zu rule%s, default %s)\n", p.name, p.nrules, p.nrules == 1 ? "" : "s",
+		       p.dflt == EGRESS_ALLOW ? "allow" : "deny");
 	}
 	policy_free(&p);
 	return 0;
 }
 
 /* ---- policies ----------------------------------------------------------- */
+
+static int ref_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct policy_ref *)a)->name, ((const struct policy_ref *)b)->name);
+}
+
 
 static int count_bound(struct egress_state *st, uint32_t id)
 {
@@ -294,7 +501,7 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 	/* one parser for the command line and policy files */
 	rest = common_only(argc, argv, &c, usage, &nrest);
 	if (!rest)
-		return 1;
+		return nrest < 0 ? 2 : 1;
 	ret = policy_add_parse(nrest, rest, &pc, err, sizeof(err));
 	if (ret) {
 		free(rest);
@@ -366,8 +573,28 @@ static int policy_delete(int argc, char **argv)
 		return 1;
 	ret = state_policy_find(&st, pos[0], &id, err, sizeof(err));
 	if (!ret && (bound = count_bound(&st, id))) {
-		snprintf(err, sizeof(err), "policy '%s' is bound to %d cgroup%s (detach %s first)", pos[0],
-			 bound, bound == 1 ? "" : "s", bound == 1 ? "it" : "them");
+		struct binding_ref *b = NULL;
+		size_t nb = 0, o, shown = 0;
+
+		o = snprintf(err, sizeof(err), "policy '%s' is bound to %d cgroup%s (detach %s first):",
+			     pos[0], bound, bound == 1 ? "" : "s", bound == 1 ? "it" : "them");
+		state_bindings(&st, &b, &nb);
+		for (size_t j = 0; j < nb && o < sizeof(err); j++) {
+			char path[PATH_MAX];
+
+			if (b[j].policy != id)
+				continue;
+			if (cg_path(b[j].cgroup_id, path, sizeof(path)))
+				snprintf(path, sizeof(path), "(removed cgroup %llu)",
+					 (unsigned long long)b[j].cgroup_id);
+			if (shown == 3 || o + strlen(path) + 24 > sizeof(err)) {
+				snprintf(err + o, sizeof(err) - o, " and %zu more", bound - shown);
+				break;
+			}
+			o += snprintf(err + o, sizeof(err) - o, "%s %s", shown ? "," : "", path);
+			shown++;
+		}
+		free(b);
 		ret = -EBUSY;
 	}
 	if (!ret) {
@@ -399,6 +626,10 @@ static int policy_list(int argc, char **argv)
 		state_close(&st);
 		return die(1, "cannot read policies");
 	}
+	/* by name, as status and export */
+	qsort(v, n, sizeof(*v), ref_cmp);
+	if (!json)
+		printf("%-20s %-7s %-13s %7s %5s\n", "NAME", "DEFAULT", "ERRNO", "RULES", "BOUND");
 	for (size_t i = 0; i < n; i++) {
 		struct policy p;
 		const char *en;
@@ -412,7 +643,7 @@ static int policy_list(int argc, char **argv)
 					      "errno", en ? en : "?", "rules", (json_int_t)p.nrules,
 					      "bound", count_bound(&st, v[i].id), "hint", p.hint));
 		else
-			printf("%-20s default %-5s errno %-13s rules %-7zu bound %d\n", p.name,
+			printf("%-20s %-7s %-13s %7zu %5d\n", p.name,
 			       p.dflt == EGRESS_ALLOW ? "allow" : "deny", en ? en : "?", p.nrules,
 			       count_bound(&st, v[i].id));
 		policy_free(&p);
@@ -429,9 +660,22 @@ static int policy_list(int argc, char **argv)
 static int do_policy(int argc, char **argv)
 {
 	const char *usage = "policy add|set|delete|list ...";
+	static const char *const subs[] = { "add", "set", "delete", "list" };
 
 	if (argc < 1)
-		return die(2, "missing subcommand; usage: egressctl %s", usage);
+		return die(2, "missing subcommand (add, set, delete or list); usage: egressctl %s", usage);
+	if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
+		printf("usage: egressctl policy add|set|delete|list ... [--pin-dir DIR]\n"
+		       "Creates, changes, deletes and lists policies.\n\n");
+		for (size_t i = 0; i < NHELPS; i++)
+			if (!strncmp(helps[i].key, "policy ", 7))
+				printf("  egressctl %s\n", helps[i].usage);
+		printf("\n'egressctl policy SUBCOMMAND --help' for one of them.\n");
+		return 0;
+	}
+	for (size_t i = 0; i < NHELPS; i++)
+		if (!strncmp(helps[i].key, "policy ", 7) && !strcmp(helps[i].key + 7, argv[0]))
+			help_key = helps[i].key;
 	if (!strcmp(argv[0], "add"))
 		return policy_add_or_set(argc - 1, argv + 1, true);
 	if (!strcmp(argv[0], "set"))
@@ -440,14 +684,148 @@ static int do_policy(int argc, char **argv)
 		return policy_delete(argc - 1, argv + 1);
 	if (!strcmp(argv[0], "list"))
 		return policy_list(argc - 1, argv + 1);
-	if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
-		printf("usage: egressctl %s\n", usage);
-		return 0;
+	{
+		const char *near = closest(argv[0], subs, 4);
+
+		if (near)
+			return die(2, "unknown subcommand '%s' (did you mean '%s'?); usage: egressctl %s",
+				   argv[0], near, usage);
 	}
 	return die(2, "unknown subcommand '%s'; usage: egressctl %s", argv[0], usage);
 }
 
+/* ---- bindings on a path -------------------------------------------------- */
+
+struct path_bind {
+	char dir[PATH_MAX];
+	uint32_t policy;		/* 0: bound, but to no existing policy */
+	char name[EGRESS_NAME_MAX];
+};
+
+/*
+ * The bound cgroups from path up to the cgroup2 mount, outermost first:
+ * every one of them decides a socket made in path.  Their number (0: none),
+ * or -errno.
+ */
+static int path_bindings(struct egress_state *st, const char *path, struct path_bind **out)
+{
+	char mnt[PATH_MAX], dir[PATH_MAX], err[ERRBUF_LEN], links[PATH_MAX + 32];
+	struct path_bind *v = NULL;
+	int n = 0;
+
+	*out = NULL;
+	if (!realpath(path, dir))
+		return -errno;
+	if (cg2_mount(mnt, sizeof(mnt)))
+		return -ENOENT;
+	while (dir[0]) {
+		struct egress_policy_info info;
+		struct egress_binding b;
+		uint64_t id;
+		int fd;
+
+		if (cg_open(dir, &fd, &id, err, sizeof(err)))
+			break;
+		close(fd);
+		state_pin_path(st, links, sizeof(links), "links/%llu", (unsigned long long)id);
+		if (!access(links, F_OK)) {
+			struct path_bind *nv = realloc(v, (n + 1) * sizeof(*v));
+
+			if (!nv) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = nv;
+			memset(&v[n], 0, sizeof(v[n]));
+			snprintf(v[n].dir, sizeof(v[n].dir), "%s", dir);
+			if (!bpf_map_lookup_elem(st->map_fd[M_BINDING], &id, &b) && b.policy &&
+			    !bpf_map_lookup_elem(st->map_fd[M_INFO], &b.policy, &info)) {
+				v[n].policy = b.policy;
+				snprintf(v[n].name, sizeof(v[n].name), "%.*s", EGRESS_NAME_MAX - 1, info.name);
+			}
+			n++;
+		}
+		if (!strcmp(dir, mnt) || !strrchr(dir, '/'))
+			break;
+		*strrchr(dir, '/') = '\0';
+	}
+	for (int i = 0; i < n / 2; i++) {
+		struct path_bind t = v[i];
+
+		v[i] = v[n - 1 - i];
+		v[n - 1 - i] = t;
+	}
+	*out = v;
+	return n;
+}
+
+/* "free ∧ pro": the policies in force, outermost first (each must allow). */
+#define EFFECTIVE_LEN 512
+static const char *effective_str(const struct path_bind *pb, int n, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && o < len; i++)
+		o += snprintf(buf + o, len - o, "%s%s", i ? " \u2227 " : "",
+			      pb[i].policy ? pb[i].name : "(no policy)");
+	return buf;
+}
+
+static int check_enforced(struct egress_state *st, const char *path, int cg_fd, FILE *out);
+
 /* ---- bindings ----------------------------------------------------------- */
+
+/*
+ * A cgroup bound below a bound ancestor is decided by both: the child can
+ * only narrow.  Warn (one line on stderr) when an ancestor denies what the
+ * new policy allows, with an example and the way that works.
+ */
+static void warn_ancestors(struct egress_state *st, const char *dir, uint32_t id)
+{
+	char eff[EFFECTIVE_LEN], real[PATH_MAX];
+	struct path_bind *pb;
+	struct policy inner;
+	int n = path_bindings(st, dir, &pb);
+
+	if (n <= 1 || !realpath(dir, real) || state_policy_load(st, id, &inner)) {
+		free(pb);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		char ds[CIDR_STR_LEN], ex[CIDR_STR_LEN + EGRESS_NAME_MAX + 96] = "";
+		struct policy outer;
+		struct cidr dst;
+		uint8_t proto;
+		uint16_t port;
+		int r;
+
+		if (!strcmp(pb[i].dir, real) || !pb[i].policy || pb[i].policy == id ||
+		    state_policy_load(st, pb[i].policy, &outer))
+			continue;
+		r = policy_narrows(&outer, &inner, &dst, &proto, &port);
+		policy_free(&outer);
+		if (r == 0)
+			continue;
+		if (r == 1) {
+			format_addr(dst.family, dst.addr, ds, sizeof(ds));
+			if (port)
+				snprintf(ex, sizeof(ex), ": it denies %s %s port %u, which '%s' allows", ds,
+					 ip_proto_name(proto) ? ip_proto_name(proto) : "?", port, inner.name);
+			else
+				snprintf(ex, sizeof(ex), ": it denies %s %s, which '%s' allows", ds,
+					 ip_proto_name(proto) ? ip_proto_name(proto) : "?", inner.name);
+		}
+		fprintf(stderr, "egressctl: attach: warning: the ancestor %s is bound to '%s', which still "
+			"decides%s%s; in force on %s: %s. To change a sandbox's tier, move its processes "
+			"('egressctl move --cgroup %s --to DIR' under the other tier)\n",
+			pb[i].dir, pb[i].name, ex, r == 1 ? "" : " (it may deny what this policy allows)",
+			real, effective_str(pb, n, eff, sizeof(eff)), real);
+		break;
+	}
+	policy_free(&inner);
+	free(pb);
+}
 
 static int do_attach(int argc, char **argv)
 {
@@ -474,6 +852,8 @@ static int do_attach(int argc, char **argv)
 	ret = state_policy_find(&st, name, &id, err, sizeof(err));
 	if (!ret)
 		ret = state_bind(&st, pos[0], id, err, sizeof(err));
+	if (!ret)
+		warn_ancestors(&st, pos[0], id);
 	if (!ret && !keep && !cg_open(pos[0], &fd, &sc.cgroup_id, err, sizeof(err))) {
 		close(fd);
 		ret = revoke_after_change(&st, &sc, NULL, err, sizeof(err));
@@ -502,6 +882,210 @@ static int do_detach(int argc, char **argv)
 	return ret ? die(1, "%s", err) : 0;
 }
 
+/* Writes pid into the cgroup dir_fd's cgroup.procs: 0, or -errno. */
+static int move_pid(int procs_fd, long pid)
+{
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%ld", pid);
+
+	return write(procs_fd, buf, len) == len ? 0 : -errno;
+}
+
+/* The pids in a cgroup's cgroup.procs (free *out); how many, or -errno. */
+static int read_procs(const char *dir, long **out)
+{
+	char path[PATH_MAX + 32];
+	long *v = NULL, pid;
+	int n = 0;
+	FILE *f;
+
+	*out = NULL;
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%ld", &pid) == 1) {
+		long *nv = realloc(v, (n + 1) * sizeof(*v));
+
+		if (!nv)
+			break;
+		v = nv;
+		v[n++] = pid;
+	}
+	fclose(f);
+	*out = v;
+	return n;
+}
+
+static int write_file(const char *dir, const char *name, const char *val)
+{
+	char path[PATH_MAX + 32];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Whether a cgroup's cgroup.events has the line "key 1". */
+static bool cg_event(const char *dir, const char *key)
+{
+	char path[PATH_MAX + 32], line[64];
+	bool on = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ')
+			on = atoi(line + strlen(key) + 1) == 1;
+	fclose(f);
+	return on;
+}
+
+/*
+ * move: the supported way to change a sandbox's tier under tier cgroups.
+ * A child cgroup can only narrow its bound ancestors, so an upgrade moves
+ * the sandbox's processes into the other tier's subtree.  The target must
+ * be enforced (fail closed: never move a sandbox out of enforcement).
+ */
+static int do_move(int argc, char **argv)
+{
+	const char *usage = "move PID... --to DIR | move --cgroup SRC --to DIR [--pin-dir DIR]";
+	const char *to = NULL, *src = NULL;
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { "to", true, &to, NULL },
+				    { "cgroup", true, &src, NULL }, { 0 } };
+	char err[ERRBUF_LEN], **pos = calloc(argc + 1, sizeof(char *)), *report = NULL;
+	char procs[PATH_MAX + 32], rsrc[PATH_MAX], rto[PATH_MAX], eff[EFFECTIVE_LEN];
+	struct egress_state st;
+	struct path_bind *pb = NULL;
+	size_t rlen = 0;
+	uint64_t cgid;
+	int npos, ret = 0, to_fd, pfd, moved = 0, missing, nb;
+	FILE *m;
+
+	if (!pos)
+		return die(1, "out of memory");
+	if (parse(argc, argv, opts, pos, argc, &npos, &c, usage)) {
+		free(pos);
+		return 2;
+	}
+	if (!to || (!src && !npos) || (src && npos)) {
+		free(pos);
+		return die(2, "%s; usage: egressctl %s", !to ? "missing --to DIR" :
+			   src ? "give PIDs or --cgroup SRC, not both" : "missing PID or --cgroup SRC", usage);
+	}
+	for (int i = 0; i < npos; i++) {
+		uint32_t pid;
+
+		if (parse_u32(pos[i], 1, 4194304, &pid)) {
+			ret = die(2, "invalid PID '%s': a process id, 1 to 4194304", pos[i]);
+			free(pos);
+			return ret;
+		}
+	}
+	if (cg_open(to, &to_fd, &cgid, err, sizeof(err))) {
+		free(pos);
+		return die(1, "%s", err);
+	}
+	if (src && (cg_open(src, &pfd, &cgid, err, sizeof(err)) || (close(pfd), 0))) {
+		close(to_fd);
+		free(pos);
+		return die(1, "%s", err);
+	}
+	if (src && realpath(src, rsrc) && realpath(to, rto) && !strcmp(rsrc, rto)) {
+		close(to_fd);
+		free(pos);
+		return die(2, "--cgroup and --to are the same cgroup (%s)", rto);
+	}
+	if (open_state(&st, &c, 0)) {
+		close(to_fd);
+		free(pos);
+		return 1;
+	}
+	/* fail closed: the target must be enforced, as 'check' says */
+	m = open_memstream(&report, &rlen);
+	missing = m ? check_enforced(&st, to, to_fd, m) : 1;
+	if (m)
+		fclose(m);
+	close(to_fd);
+	if (missing) {
+		if (report)
+			report[strcspn(report, "\n")] = '\0';
+		ret = die(1, "refused: %s is not enforced (%s); bind it or an ancestor first", to,
+			  report ? report : "?");
+		goto out;
+	}
+	nb = path_bindings(&st, to, &pb);
+	effective_str(pb, nb > 0 ? nb : 0, eff, sizeof(eff));
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", to);
+	pfd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (pfd < 0) {
+		ret = die(1, "cannot open %s: %s", procs, strerror(errno));
+		goto out;
+	}
+	if (!src) {
+		for (int i = 0; i < npos && !ret; i++) {
+			int r = move_pid(pfd, atol(pos[i]));
+
+			if (r)
+				ret = die(1, "cannot move process %s to %s: %s", pos[i], to, strerror(-r));
+			else
+				moved++;
+		}
+	} else {
+		/* freeze SRC so that nothing forks behind our back; moving thaws */
+		bool frozen = !write_file(src, "cgroup.freeze", "1");
+
+		for (int i = 0; frozen && i < 500 && !cg_event(src, "frozen"); i++)
+			usleep(10000);
+		for (int round = 0; round < 100 && !ret; round++) {
+			long *pids;
+			int n = read_procs(src, &pids);
+
+			if (n < 0)
+				ret = die(1, "cannot read %s/cgroup.procs: %s", src, strerror(-n));
+			for (int i = 0; i < n && !ret; i++) {
+				int r = move_pid(pfd, pids[i]);
+
+				if (r == -ESRCH)
+					continue;	/* it exited */
+				if (r)
+					ret = die(1, "cannot move process %ld from %s to %s: %s", pids[i], src,
+						  to, strerror(-r));
+				else
+					moved++;
+			}
+			free(pids);
+			if (n <= 0)
+				break;
+		}
+		if (frozen)
+			write_file(src, "cgroup.freeze", "0");
+		if (!ret && cg_event(src, "populated"))
+			ret = die(1, "%s still holds processes (in child cgroups?): move them with "
+				  "'egressctl move --cgroup CHILD --to DIR'", src);
+	}
+	close(pfd);
+	if (!ret)
+		printf("moved %d process%s%s%s to %s: in force there: %s\n", moved, moved == 1 ? "" : "es",
+		       src ? " from " : "", src ? src : "", to, eff);
+out:
+	free(report);
+	free(pb);
+	free(pos);
+	state_close(&st);
+	return ret;
+}
+
 static pid_t run_child;
 
 static void forward_signal(int sig)
@@ -527,7 +1111,7 @@ static int mkdir_cgroup_parent(const char *path, char *err, size_t errlen)
 
 static int do_run(int argc, char **argv)
 {
-	const char *usage = "run [--policy NAME] [--cgroup-parent DIR] [--pin-dir DIR] -- CMD [ARG...]";
+	const char *usage = "run [--policy NAME] [--cgroup-parent DIR] [--pin-dir DIR] [--] CMD [ARG...]";
 	const char *name = "default", *parent = NULL;
 	struct common c = {};
 	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL },
@@ -543,7 +1127,8 @@ static int do_run(int argc, char **argv)
 
 	if (!pos)
 		return die(1, "out of memory");
-	if (parse(argc, argv, opts, pos, argc, &npos, &c, usage))
+	/* options end at CMD: what follows it is CMD's (a second --policy there is CMD's too) */
+	if (parse_flags(argc, argv, opts, pos, argc, &npos, &c, usage, OPTS_STOP_AT_POS))
 		return 2;
 	if (npos < 1)
 		return die(2, "missing command; usage: egressctl %s", usage);
@@ -644,19 +1229,36 @@ static int do_apply(int argc, char **argv)
 
 	if (!args)
 		return die(1, "out of memory");
-	/* -f is the one short option egressctl has */
+	/* -f is the one short option egressctl has: "-f FILE", as --file */
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-f") && i + 1 < argc)
-			file = argv[++i];
-		else
+		if (!strcmp(argv[i], "-f")) {
+			if (i + 1 == argc) {
+				free(args);
+				return die(2, "-f needs a FILE: the policy file to apply, or - for standard "
+					   "input (usage: egressctl %s)", usage);
+			}
+			args[nargs++] = "--file";
+			args[nargs++] = argv[++i];
+		} else {
 			args[nargs++] = argv[i];
+		}
 	}
 	ret = parse(nargs, args, opts, NULL, 0, &npos, &c, usage);
 	free(args);
 	if (ret)
 		return 2;
 	if (!file)
-		return die(2, "missing -f FILE; usage: egressctl %s", usage);
+		return die(2, "missing -f FILE: the policy file to apply, or - for standard input "
+			   "(usage: egressctl %s)", usage);
+	if (strcmp(file, "-")) {
+		struct stat sb;
+
+		if (stat(file, &sb))
+			return die(1, "cannot read %s: %s", file, strerror(errno));
+		if (S_ISDIR(sb.st_mode))
+			return die(1, "%s is a directory: -f takes a policy file (see 'egressctl apply --help')",
+				   file);
+	}
 	text = read_text(file, 64 << 20, NULL);
 	if (!text)
 		return die(1, "cannot read %s: %s", file, strerror(errno));
@@ -667,6 +1269,19 @@ static int do_apply(int argc, char **argv)
 	if (open_state(&st, &c, STATE_LOCK)) {
 		policy_file_free(&pf);
 		return 1;
+	}
+	/* a policy the file only names in rules must exist: say where */
+	for (size_t i = 0; i < pf.n; i++) {
+		uint32_t id;
+
+		if (pf.declared[i] || !state_policy_id(&st, pf.pol[i].name, &id))
+			continue;
+		ret = die(1, "%s:%d: unknown policy '%s' (add a line 'policy add %s' to the file, or "
+			  "create it with 'egressctl policy add %s')", file, pf.line[i], pf.pol[i].name,
+			  pf.pol[i].name, pf.pol[i].name);
+		policy_file_free(&pf);
+		state_close(&st);
+		return ret;
 	}
 	ret = state_apply(&st, &pf, err, sizeof(err));
 	if (ret) {
@@ -685,11 +1300,6 @@ static int do_apply(int argc, char **argv)
 	policy_file_free(&pf);
 	state_close(&st);
 	return ret;
-}
-
-static int ref_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct policy_ref *)a)->name, ((const struct policy_ref *)b)->name);
 }
 
 static int do_export(int argc, char **argv)
@@ -742,6 +1352,55 @@ static int do_export(int argc, char **argv)
 }
 
 /* ---- status ------------------------------------------------------------- */
+
+static int bind_path_cmp(const void *a, const void *b)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "cgroup")),
+		      json_string_value(json_object_get(*(json_t *const *)b, "cgroup")));
+}
+
+/*
+ * The bindings, sorted by path (a tree: a cgroup follows its ancestors),
+ * each with "effective": the policies of its bound ancestors and its own,
+ * outermost first, every one of which decides.
+ */
+static json_t *status_bindings(const struct binding_ref *b, size_t nb, const struct policy_ref *v,
+			       size_t n)
+{
+	json_t **o = calloc(nb + 1, sizeof(*o)), *binds = json_array();
+	char path[PATH_MAX];
+
+	for (size_t j = 0; o && j < nb; j++) {
+		const char *pname = "";
+
+		for (size_t i = 0; i < n; i++)
+			if (v[i].id == b[j].policy)
+				pname = v[i].name;
+		if (cg_path(b[j].cgroup_id, path, sizeof(path)))
+			path[0] = '\0';
+		o[j] = json_pack("{s:s, s:I, s:s}", "cgroup", path, "cgroup_id",
+				 (json_int_t)b[j].cgroup_id, "policy", pname);
+	}
+	if (o)
+		qsort(o, nb, sizeof(*o), bind_path_cmp);
+	for (size_t j = 0; o && j < nb; j++) {
+		const char *cg = json_string_value(json_object_get(o[j], "cgroup"));
+		json_t *eff = json_array();
+
+		for (size_t k = 0; *cg && k < j; k++) {
+			const char *up = json_string_value(json_object_get(o[k], "cgroup"));
+			size_t ul = strlen(up);
+
+			if (*up && !strncmp(cg, up, ul) && cg[ul] == '/')
+				json_array_append(eff, json_object_get(o[k], "policy"));
+		}
+		json_array_append(eff, json_object_get(o[j], "policy"));
+		json_object_set_new(o[j], "effective", eff);
+		json_array_append_new(binds, o[j]);
+	}
+	free(o);
+	return binds;
+}
 
 static int do_status(int argc, char **argv)
 {
@@ -815,18 +1474,7 @@ static int do_status(int argc, char **argv)
 			"events_dropped", (json_int_t)sum.dropped, "hooks", hooks));
 		policy_free(&p);
 	}
-	binds = json_array();
-	for (size_t j = 0; j < nb; j++) {
-		const char *pname = "";
-
-		for (size_t i = 0; i < n; i++)
-			if (v[i].id == b[j].policy)
-				pname = v[i].name;
-		if (cg_path(b[j].cgroup_id, path, sizeof(path)))
-			path[0] = '\0';
-		json_array_append_new(binds, json_pack("{s:s, s:I, s:s}", "cgroup", path,
-			"cgroup_id", (json_int_t)b[j].cgroup_id, "policy", pname));
-	}
+	binds = status_bindings(b, nb, v, n);
 	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "loaded", 1,
 		      "pin_dir", st.pin_dir, "version", EGRESS_VERSION, "programs", progs,
 		      "policies", pols, "bindings", binds,
@@ -853,11 +1501,22 @@ static int do_status(int argc, char **argv)
 			       json_integer_value(json_object_get(e, "bound")),
 			       json_integer_value(json_object_get(e, "allowed")),
 			       json_integer_value(json_object_get(e, "denied")));
-		printf("bindings:\n");
-		json_array_foreach(binds, i, e)
-			printf("  %s -> %s\n", *json_string_value(json_object_get(e, "cgroup")) ?
-			       json_string_value(json_object_get(e, "cgroup")) : "(removed)",
+		printf("bindings (cgroup -> its policy; below a bound cgroup, every policy on the path decides):\n");
+		json_array_foreach(binds, i, e) {
+			json_t *eff = json_object_get(e, "effective"), *x;
+			const char *cg = json_string_value(json_object_get(e, "cgroup"));
+			size_t k, depth = json_array_size(eff);
+
+			printf("%*s%s -> %s", (int)(2 * (depth ? depth : 1)), "", *cg ? cg : "(removed)",
 			       json_string_value(json_object_get(e, "policy")));
+			if (depth > 1) {
+				printf("   (in force:");
+				json_array_foreach(eff, k, x)
+					printf("%s %s", k ? " \u2227" : "", json_string_value(x));
+				printf(")");
+			}
+			printf("\n");
+		}
 		printf("events: delivered %llu, suppressed by rate limit %llu, dropped (ring buffer full) %llu\n",
 		       (unsigned long long)state_stat(&st, EGRESS_STAT_DELIVERED),
 		       (unsigned long long)state_stat(&st, EGRESS_STAT_SUPPRESSED),
@@ -937,9 +1596,8 @@ static bool is_ours(uint32_t id, const struct bpf_prog_info *want)
  */
 static int check_enforced(struct egress_state *st, const char *path, int cg_fd, FILE *out)
 {
-	char err[ERRBUF_LEN], mnt[PATH_MAX], dir[PATH_MAX], bound_at[PATH_MAX] = "";
-	char bound_policy[EGRESS_NAME_MAX] = "";
-	int missing = 0;
+	struct path_bind *pb = NULL;
+	int missing = 0, nb;
 
 	for (int h = 0; h < EGRESS_NHOOKS; h++) {
 		uint32_t ids[64], cnt = 64, flags = 0;
@@ -960,41 +1618,31 @@ static int check_enforced(struct egress_state *st, const char *path, int cg_fd, 
 			missing++;
 		}
 	}
-	/* the nearest bound cgroup on the way up, with a policy that exists */
-	if (!realpath(path, dir) || cg2_mount(mnt, sizeof(mnt)))
-		dir[0] = '\0';
-	while (dir[0] && !bound_policy[0]) {
-		struct egress_policy_info info;
-		struct egress_binding b;
-		char links[PATH_MAX + 32];
-		uint64_t id;
-		int fd;
-
-		if (cg_open(dir, &fd, &id, err, sizeof(err)))
-			break;
-		close(fd);
-		state_pin_path(st, links, sizeof(links), "links/%llu", (unsigned long long)id);
-		if (!access(links, F_OK)) {
-			if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &id, &b) || !b.policy ||
-			    bpf_map_lookup_elem(st->map_fd[M_INFO], &b.policy, &info)) {
-				fprintf(out, "%s: bound at %s, but to no existing policy\n", path, dir);
-				missing++;
-				break;
-			}
-			snprintf(bound_at, sizeof(bound_at), "%s", dir);
-			snprintf(bound_policy, sizeof(bound_policy), "%.*s", EGRESS_NAME_MAX - 1, info.name);
+	/* every bound cgroup on the way up: each decides, all must allow */
+	nb = path_bindings(st, path, &pb);
+	for (int i = 0; i < nb; i++) {
+		if (!pb[i].policy) {
+			fprintf(out, "%s: bound at %s, but to no existing policy\n", path, pb[i].dir);
+			missing++;
 		}
-		if (!strcmp(dir, mnt) || !strrchr(dir, '/'))
-			break;
-		*strrchr(dir, '/') = '\0';
 	}
-	if (!bound_policy[0] && !missing) {
+	if (nb <= 0 && !missing) {
 		fprintf(out, "%s: neither it nor an ancestor is bound to a policy\n", path);
 		missing++;
 	}
-	if (!missing)
+	if (!missing && nb == 1) {
 		fprintf(out, "%s: enforced: policy %s (bound at %s), %d programs in force\n", path,
-			bound_policy, bound_at, EGRESS_NHOOKS);
+			pb[0].name, pb[0].dir, EGRESS_NHOOKS);
+	} else if (!missing) {
+		char eff[EFFECTIVE_LEN];
+
+		fprintf(out, "%s: enforced: policy %s (every one decides:", path,
+			effective_str(pb, nb, eff, sizeof(eff)));
+		for (int i = 0; i < nb; i++)
+			fprintf(out, "%s %s bound at %s", i ? "," : "", pb[i].name, pb[i].dir);
+		fprintf(out, "), %d programs in force\n", EGRESS_NHOOKS);
+	}
+	free(pb);
 	return missing;
 }
 
@@ -1284,7 +1932,10 @@ static int do_events(int argc, char **argv)
 	strcpy(sa.sun_path, sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		return die(1, "egressd is not running or not reachable (%s: %s)", sock, strerror(errno));
+		return die(1, errno == EACCES || errno == EPERM ?
+			   "permission denied on egressd's socket %s: run as root, or as a user the "
+			   "socket's mode lets in (%s)" : "egressd is not running or not reachable (%s: %s)",
+			   sock, strerror(errno));
 	req = json_pack("{s:s, s:b}", "cgroup", real, "follow", follow);
 	reqs = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
@@ -1344,6 +1995,7 @@ static const struct command {
 	{ "policy", do_policy, "policy add|set NAME [--default allow|deny] [--errno E] [--hint T]; delete NAME; list" },
 	{ "attach", do_attach, "attach DIR [--policy NAME]" },
 	{ "detach", do_detach, "detach DIR" },
+	{ "move", do_move, "move PID... --to DIR | move --cgroup SRC --to DIR" },
 	{ "check", do_check, "check DIR                 (exit 1 unless DIR is fully enforced)" },
 	{ "oci-hook", do_oci_hook, "oci-hook [poststop] [--policy NAME] [--strict]  (OCI runtime hook)" },
 	{ "gc", do_gc, "gc                        (drop the bindings of deleted cgroups)" },
@@ -1358,11 +2010,18 @@ static const struct command {
 
 static int do_help(int argc, char **argv)
 {
-	printf("Usage: egressctl COMMAND [ARGS] [--pin-dir DIR]\n"
-	       "Edits egress policies and bindings (pins in $EGRESS_PIN_DIR or " EGRESS_DEFAULT_PIN_DIR ").\n\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		printf("  %s\n", commands[i].summary);
-	printf("\n'egressctl COMMAND --help' for one command.\n");
+	printf("usage: egressctl COMMAND [ARGS] [--pin-dir DIR] [--help]\n"
+	       "       egressctl --help | --version\n"
+	       "Edits egress's policies and bindings live, through the pinned maps (egressd need not run).\n\n"
+	       "commands:\n");
+	for (size_t i = 0; i < NHELPS; i++)
+		printf("  %s\n      %.*s\n", helps[i].usage, (int)strcspn(helps[i].what, "\n"), helps[i].what);
+	printf("\noptions of every command:\n" PIN_HELP
+	       "  --help               the command's options, their defaults and an example\n"
+	       "options of egressctl itself:\n"
+	       "  --help, -h           this overview\n"
+	       "  --version            the version\n"
+	       "\nexit status: 0 done, 1 failed, 2 bad usage.  'egressctl COMMAND --help' for one command.\n");
 	return 0;
 }
 
@@ -1384,6 +2043,17 @@ int main(int argc, char **argv)
 			return commands[i].fn(argc - 2, argv + 2);
 		}
 	}
-	fprintf(stderr, "egressctl: unknown command '%s' (see 'egressctl help')\n", argv[1]);
+	{
+		const char *names[sizeof(commands) / sizeof(commands[0])], *near;
+
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			names[i] = commands[i].name;
+		near = closest(argv[1], names, sizeof(commands) / sizeof(commands[0]));
+		if (near)
+			fprintf(stderr, "egressctl: unknown command '%s' (did you mean %s? see 'egressctl help')\n",
+				argv[1], near);
+		else
+			fprintf(stderr, "egressctl: unknown command '%s' (see 'egressctl help')\n", argv[1]);
+	}
 	return 2;
 }

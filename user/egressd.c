@@ -112,7 +112,8 @@ static void usage(FILE *f)
 "                       or " EGRESS_DEFAULT_EVENTS_SOCKET ")\n"
 "  --log-format F       json (default) or text\n"
 "  -v, --verbose        libbpf debug output\n"
-"  -h, --help           this help\n");
+"  -h, --help           this help\n"
+"  --version            the version, then exit\n");
 }
 
 static int parse_args(int argc, char **argv)
@@ -132,6 +133,7 @@ static int parse_args(int argc, char **argv)
 		{ "events-socket", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
@@ -187,6 +189,9 @@ static int parse_args(int argc, char **argv)
 				return -EINVAL;
 			}
 			break;
+		case 'V':
+			printf("egressd %s\n", EGRESS_VERSION);
+			exit(0);
 		case 'm':
 			opt.metrics_addr = optarg;
 			break;

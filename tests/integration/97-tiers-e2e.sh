@@ -12,15 +12,19 @@
 #         (EPERM), and the policy's hint for that sandbox on
 #         `egressctl events --follow --cgroup ... --format hint`;
 #   pro:  the direct connection works, the metadata stand-in is denied;
-#   free -> pro: rebinding the sandbox's own cgroup (`egressctl attach DIR
-#         --policy pro`) changes the verdict of its next connection, no
-#         restart (the program waits on a fifo between its two attempts).
+#   free -> pro, the README's tier layout: the tier cgroups tiers/free and
+#         tiers/pro are bound; a free sandbox runs below tiers/free; the
+#         upgrade moves its processes into the pro tier (`egressctl move
+#         --cgroup DIR --to .../tiers/pro/NAME`), and its next connection is
+#         allowed, no restart (the program waits on a fifo between its two
+#         attempts).  Rebinding its own cgroup instead (`attach DIR --policy
+#         pro`) warns that the free tier still decides, and changes nothing.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../e2e-lib.sh"
 setup "${TIERS_ADDRS[@]}"
 e2e_setup runc squid python3
 tiers_setup
-mkcg sandboxes/run-free sandboxes/run-pro sandboxes/run-switch sandboxes/ctr-free sandboxes/ctr-pro sandboxes/ctr-switch
+mkcg sandboxes/run-free sandboxes/run-pro sandboxes/ctr-free sandboxes/ctr-pro
 SB=$CGROOT/sandboxes
 HOOK="oci-hook --pin-dir $PIN"
 ALLOWED=allowed=web:http://allowed.example/
@@ -91,9 +95,15 @@ ctr_run ctr-pro
 cp "$T/ctr.ctr-pro/out" "$T/ctr-pro.out"
 pro_checks ctr/pro "$T/ctr-pro.out"
 
-# ---- free -> pro without restart: egressctl run
+# ---- free -> pro without restart, under bound tier cgroups (README: Tier cgroups)
+mkcg sandboxes/tiers/free sandboxes/tiers/pro
+TIERS=$SB/tiers
+check tiers/bind-free ectl attach "$TIERS/free" --policy free
+check tiers/bind-pro ectl attach "$TIERS/pro" --policy pro
+
+# egressctl run below the free tier
 mkfifo -m 666 "$T/go.run"
-sandbox_run free "$SB/run-switch" "$T/run-switch.out" cg=cgroup "pg1=direct:$PG" "w=wait:$T/go.run" \
+sandbox_run free "$TIERS/free" "$T/run-switch.out" cg=cgroup "pg1=direct:$PG" "w=wait:$T/go.run" \
 	"pg2=direct:$PG" "$METADATA_GET" &
 sw_pid=$!
 BG_PIDS+=("$sw_pid")
@@ -101,8 +111,14 @@ if wait_step "$T/run-switch.out" pg1; then
 	check_step switch-run/free-denied "$T/run-switch.out" pg1 '^PermissionError \[Errno 1\]'
 	cg=$CG2$(step_line "$T/run-switch.out" cg)
 	check_eq switch-run/own-cgroup-bound-free free "$(bound_policy "$cg")"
-	check switch-run/rebind-to-pro ectl attach "$cg" --policy pro
-	check_eq switch-run/own-cgroup-bound-pro pro "$(bound_policy "$cg")"
+	# the old advice does not upgrade, and says so
+	ectl attach "$cg" --policy pro 2>"$T/attach.err"
+	check switch-run/attach-below-free-warns grep -q "which still decides" "$T/attach.err"
+	check switch-run/attach-check-says-free-and-pro grep -q "free ∧ pro" <<<"$(ectl check "$cg")"
+	check switch-run/attach-undone ectl attach "$cg" --policy free
+	# the upgrade: the sandbox's processes move into the pro tier
+	mkcg sandboxes/tiers/pro/switch-run
+	check switch-run/move-to-pro-tier ectl move --cgroup "$cg" --to "$TIERS/pro/switch-run"
 	release "$T/go.run"
 else
 	fail switch-run/started "no first attempt: $(cat "$T/run-switch.out" "$T/run-switch.out.err")"
@@ -111,16 +127,17 @@ wait_pid "$sw_pid"
 check_step switch-run/same-process-next-connect-allowed "$T/run-switch.out" pg2 '^connected$'
 check_step switch-run/metadata-denied "$T/run-switch.out" md '^PermissionError \[Errno 1\]'
 
-# ---- free -> pro without restart: runc container
-sandbox_bundle ctr-switch "$SB/ctr-switch/c1" --hook "$HOOK --policy free" -- \
+# a runc container below the free tier
+sandbox_bundle ctr-switch "$TIERS/free/ctr-switch" --hook "$HOOK --policy free" -- \
 	"pg1=direct:$PG" "w=wait:/tmp/go" "pg2=direct:$PG" "$METADATA_GET"
 mkfifo -m 666 "$T/ctr.ctr-switch/tmp/go"
 ctr_start_bg ctr-switch
 sw_pid=$CTR_PID
 if wait_step "$T/ctr.ctr-switch/out" pg1; then
 	check_step switch-ctr/free-denied "$T/ctr.ctr-switch/out" pg1 '^PermissionError \[Errno 1\]'
-	check_eq switch-ctr/own-cgroup-bound-free free "$(bound_policy "$SB/ctr-switch/c1")"
-	check switch-ctr/rebind-to-pro ectl attach "$SB/ctr-switch/c1" --policy pro
+	check_eq switch-ctr/own-cgroup-bound-free free "$(bound_policy "$TIERS/free/ctr-switch")"
+	mkcg sandboxes/tiers/pro/ctr-switch
+	check switch-ctr/move-to-pro-tier ectl move --cgroup "$TIERS/free/ctr-switch" --to "$TIERS/pro/ctr-switch"
 	release "$T/ctr.ctr-switch/tmp/go"
 else
 	fail switch-ctr/started "no first attempt: $(ctr_out ctr-switch) $(ctr_err ctr-switch)"

@@ -412,10 +412,10 @@ static void test_policy_file_comments_blanks_and_default(void **state)
 		"policy add web --default allow --errno ECONNREFUSED   # the web tier\n"
 		"allow 10.0.0.0/8 --proto tcp --port 443 --policy web\r\n"
 		"deny 10.1.0.0/16 --policy web\n"
-		"# rules without --policy go to the policy 'default'\n"
-		"allow 127.0.0.53/32 --port 53\n"
-		"allow 127.0.0.53/32 --port 53\n"	/* duplicate: merged */
-		"deny ::/0";				/* no final newline */
+		"# rules of the policy 'default' name it too\n"
+		"allow 127.0.0.53/32 --port 53 --policy default\n"
+		"allow 127.0.0.53/32 --port 53 --policy default\n"	/* duplicate: merged */
+		"deny ::/0 --policy default";				/* no final newline */
 	struct policy_file f;
 	struct policy *web, *def;
 
@@ -503,17 +503,168 @@ static void test_policy_file_bad_cidr_reports_line_7(void **state)
 		 "allow 10.1.2.3/8 --policy web\n"
 		 "allow 10.0.0.1 --policy web\n", -EINVAL, "7: ", "10.0.0.0/8");
 	/* the last line, without a newline */
-	file_bad("allow 1.1.1.1\nallow 300.1.1.1", -EINVAL, "2: ", "300.1.1.1");
+	file_bad("allow 1.1.1.1 --policy a\nallow 300.1.1.1 --policy a", -EINVAL, "2: ", "300.1.1.1");
 }
 
 static void test_policy_file_other_line_errors(void **state)
 {
-	file_bad("allow 1.1.1.1\nallow \"1.1.1.1\n", -EINVAL, "2: ", "unterminated");
+	file_bad("allow 1.1.1.1 --policy a\nallow \"1.1.1.1\n", -EINVAL, "2: ", "unterminated");
 	file_bad("allow\n", -EINVAL, "1: ", "missing CIDR");
 	file_bad("policy add\n", -EINVAL, "1: ", "missing policy name");
 	file_bad("allow 1.1.1.1 --policy 'a b'\n", -EINVAL, "1: ", "a b");
-	file_bad("\r\n\r\ndeny 1.1.1.1 --port 0\r\n", -EINVAL, "3: ", "'0'");
+	file_bad("\r\n\r\ndeny 1.1.1.1 --port 0 --policy a\r\n", -EINVAL, "3: ", "'0'");
 	file_bad("policy add x --errno EFOO\n", -EINVAL, "1: ", "EFOO");
+}
+
+/* issue 14: "--port 80 --port 443" was accepted and the last one won */
+static void test_rule_cmd_repeated_options_refused(void **state)
+{
+	rule_bad("169.254.169.254/32 --port 80 --port 443", "'--port' is given twice");
+	rule_bad("10.0.0.0/8 --proto tcp --proto=udp", "'--proto' is given twice");
+	rule_bad("10.0.0.0/8 --policy=a --policy b", "'--policy' is given twice");
+	rule_bad("--port=1 10.0.0.0/8 --port=1", "twice");
+}
+
+static void test_policy_add_repeated_options_refused(void **state)
+{
+	struct policy_cmd pc;
+	char err[ERRBUF_LEN];
+	int argc;
+	char **argv = argv_of("web --default allow --default deny", &argc);
+
+	assert_int_equal(policy_add_parse(argc, argv, &pc, err, sizeof(err)), -EINVAL);
+	assert_contains(err, "'--default' is given twice");
+	free(argv);
+	argv = argv_of("web --hint a --errno EPERM --hint=b", &argc);
+	assert_int_equal(policy_add_parse(argc, argv, &pc, err, sizeof(err)), -EINVAL);
+	assert_contains(err, "'--hint' is given twice");
+	free(argv);
+}
+
+/* a flag given twice, and the run-style parse that stops at CMD */
+static void test_opts_parse_repeats_and_stop_at_positional(void **state)
+{
+	const char *policy = NULL, *parent = NULL;
+	bool json = false;
+	const struct opt opts[] = { { "policy", true, &policy, NULL },
+				    { "cgroup-parent", true, &parent, NULL },
+				    { "json", false, NULL, &json }, { 0 } };
+	char err[ERRBUF_LEN], *pos[8];
+	int argc, npos;
+	char **argv;
+
+	argv = argv_of("--json --json", &argc);
+	assert_int_equal(opts_parse(argc, argv, opts, pos, 8, &npos, err, sizeof(err)), -EINVAL);
+	assert_contains(err, "'--json' is given twice");
+	free(argv);
+
+	/* issue 16: 'run --policy free CMD ARGS --policy=pro' ran CMD under pro */
+	argv = argv_of("--policy free python3 x.py --policy=pro", &argc);
+	policy = NULL;
+	assert_int_equal(opts_parse_flags(argc, argv, opts, pos, 8, &npos, OPTS_STOP_AT_POS, err,
+					  sizeof(err)), 0);
+	assert_string_equal(policy, "free");
+	assert_int_equal(npos, 3);
+	assert_string_equal(pos[0], "python3");
+	assert_string_equal(pos[1], "x.py");
+	assert_string_equal(pos[2], "--policy=pro");
+	/* without the flag, that line is a repeated --policy */
+	assert_int_equal(opts_parse(argc, argv, opts, pos, 8, &npos, err, sizeof(err)), -EINVAL);
+	assert_contains(err, "twice");
+	free(argv);
+
+	/* CMD's own options stay CMD's; '--' still works */
+	argv = argv_of("--cgroup-parent /x -- ls --json -l", &argc);
+	policy = parent = NULL;
+	json = false;
+	assert_int_equal(opts_parse_flags(argc, argv, opts, pos, 8, &npos, OPTS_STOP_AT_POS, err,
+					  sizeof(err)), 0);
+	assert_string_equal(parent, "/x");
+	assert_false(json);
+	assert_int_equal(npos, 3);
+	assert_string_equal(pos[1], "--json");
+	free(argv);
+	argv = argv_of("ls --json", &argc);
+	assert_int_equal(opts_parse_flags(argc, argv, opts, pos, 8, &npos, OPTS_STOP_AT_POS, err,
+					  sizeof(err)), 0);
+	assert_false(json);
+	assert_int_equal(npos, 2);
+	free(argv);
+
+	/* before CMD, a second --policy is refused */
+	argv = argv_of("--policy free --policy=pro python3", &argc);
+	assert_int_equal(opts_parse_flags(argc, argv, opts, pos, 8, &npos, OPTS_STOP_AT_POS, err,
+					  sizeof(err)), -EINVAL);
+	assert_contains(err, "'--policy' is given twice");
+	free(argv);
+}
+
+/* issue 14: a rule line without --policy silently replaced 'default' */
+static void test_policy_file_rule_without_policy_refused(void **state)
+{
+	file_bad("policy add lab\n"
+		 "allow 127.0.0.2/32 --proto tcp --port 3128\n", -EINVAL, "2: ", "without --policy");
+	file_bad("# x\n\ndeny 10.0.0.0/8\n", -EINVAL, "3: ", "--policy default");
+	file_bad("policy add a\ndeny 169.254.169.254/32 --port 80 --port 443 --policy a\n", -EINVAL,
+		 "2: ", "'--port' is given twice");
+}
+
+static void test_policy_file_records_first_line(void **state)
+{
+	struct policy_file f;
+
+	file_ok("# c\n"
+		"allow 1.1.1.1 --policy late\n"
+		"policy add early\n"
+		"policy add late\n"
+		"deny 2.2.2.2 --policy early\n", &f);
+	assert_int_equal(f.n, 2);
+	assert_int_equal(f.line[file_find(&f, "late") - f.pol], 2);
+	assert_int_equal(f.line[file_find(&f, "early") - f.pol], 3);
+	policy_file_free(&f);
+	assert_null(f.line);
+}
+
+/* policy_narrows: what attach warns about under a bound ancestor (issue 14) */
+static void test_policy_narrows_tiers(void **state)
+{
+	struct policy_file f;
+	struct policy *free_, *pro, *lab, *wide;
+	struct cidr dst;
+	uint8_t proto;
+	uint16_t port;
+	char s[CIDR_STR_LEN];
+
+	file_ok("policy add free --default deny\n"
+		"allow 192.0.2.10/32 --proto tcp --port 3128 --policy free\n"
+		"policy add pro --default allow\n"
+		"deny 192.0.2.254/32 --policy pro\n"
+		"policy add lab --default deny\n"
+		"allow 10.0.0.0/8 --proto tcp --port 443 --policy lab\n"
+		"policy add wide --default deny\n"
+		"allow 10.0.0.0/8 --policy wide\n"
+		"deny 10.1.2.0/24 --policy wide\n", &f);
+	free_ = file_find(&f, "free");
+	pro = file_find(&f, "pro");
+	lab = file_find(&f, "lab");
+	wide = file_find(&f, "wide");
+	/* pro under free: free still denies what pro allows */
+	assert_int_equal(policy_narrows(free_, pro, &dst, &proto, &port), 1);
+	assert_int_equal(policy_decide_slow(pro, &dst, proto, port), ALLOW);
+	assert_int_equal(policy_decide_slow(free_, &dst, proto, port), DENY);
+	/* free under pro narrows: nothing to warn about */
+	assert_int_equal(policy_narrows(pro, free_, &dst, &proto, &port), 0);
+	assert_int_equal(policy_narrows(free_, free_, &dst, &proto, &port), 0);
+	/* the hole in the middle is found, with the inner rule's protocol and port */
+	assert_int_equal(policy_narrows(wide, lab, &dst, &proto, &port), 1);
+	format_cidr(&dst, s, sizeof(s));
+	assert_string_equal(s, "10.1.2.0/32");
+	assert_int_equal(proto, TCP);
+	assert_int_equal(port, 443);
+	assert_int_equal(policy_narrows(lab, wide, &dst, &proto, &port), 1);
+	assert_int_equal(policy_decide_slow(wide, &dst, proto, port), ALLOW);
+	assert_int_equal(policy_decide_slow(lab, &dst, proto, port), DENY);
+	policy_file_free(&f);
 }
 
 static void test_policy_file_conflict_rejected(void **state)
@@ -646,7 +797,7 @@ static void test_policy_export_golden(void **state)
 		"policy add web --default allow --errno ECONNREFUSED\n"
 		"deny 10.0.0.0/8 --policy web\n"
 		"allow 10.1.0.0/16 --proto udp --port 1-65535 --policy web\n"
-		"deny 2001:db8::1\n", &f);
+		"deny 2001:db8::1 --policy default\n", &f);
 	out = export_file(&f);
 	assert_string_equal(out,
 		"policy add web --default allow --errno ECONNREFUSED\n"
@@ -677,7 +828,7 @@ static void test_policy_export_reparse_is_byte_identical(void **state)
 		"policy add open --default allow --errno EPERM\n"
 		"deny 169.254.169.254 --policy open\n"
 		"deny ::/0 --proto udp --port 1-1024 --policy open\n"
-		"allow 127.0.0.53/32 --port 53\n";
+		"allow 127.0.0.53/32 --port 53 --policy default\n";
 	struct policy_file f, g, h;
 	char *out1, *out2, *out3;
 
@@ -771,7 +922,7 @@ static char *big_file_text(void)
 				1 + i % 5, 1 + i % 1000);
 			break;
 		case 3:
-			fprintf(m, "allow 2001:db8:%x::/48 --port %d-%d\n", i, 1000 + i % 50,
+			fprintf(m, "allow 2001:db8:%x::/48 --port %d-%d --policy default\n", i, 1000 + i % 50,
 				2000 + i % 50);
 			break;
 		default:
@@ -887,6 +1038,12 @@ const struct CMUnitTest cmdline_tests[] = {
 	cmocka_unit_test(test_policy_file_refuses_other_commands),
 	cmocka_unit_test(test_policy_file_bad_cidr_reports_line_7),
 	cmocka_unit_test(test_policy_file_other_line_errors),
+	cmocka_unit_test(test_rule_cmd_repeated_options_refused),
+	cmocka_unit_test(test_policy_add_repeated_options_refused),
+	cmocka_unit_test(test_opts_parse_repeats_and_stop_at_positional),
+	cmocka_unit_test(test_policy_file_rule_without_policy_refused),
+	cmocka_unit_test(test_policy_file_records_first_line),
+	cmocka_unit_test(test_policy_narrows_tiers),
 	cmocka_unit_test(test_policy_file_conflict_rejected),
 	cmocka_unit_test(test_policy_file_conflict_error_names_line),
 	cmocka_unit_test(test_policy_export_golden),
