@@ -110,12 +110,15 @@ static const struct cmd_help helps[] = {
 	{ "policy list", "policy list [--json]",
 	  "Prints every policy (by name): NAME DEFAULT ERRNO RULES BOUND.",
 	  "  --json               a JSON array of {name, default, errno, rules, bound, hint}\n", NULL },
-	{ "attach", "attach DIR [--policy NAME]",
+	{ "attach", "attach DIR [--policy NAME] [--keep-established]",
 	  "Binds a cgroup v2 directory and everything below it to a policy.\n\n"
 	  "A bound one switches atomically.  Bound ancestors keep deciding too: a connection must pass\n"
-	  "every policy on the path, so attach warns when one of them denies what NAME allows.",
+	  "every policy on the path, so attach warns when one of them denies what NAME allows.\n"
+	  "Established TCP connections the policies now deny are reset before attach returns.",
 	  "  DIR                  a cgroup v2 directory\n"
-	  "  --policy NAME        the policy (default: default)\n",
+	  "  --policy NAME        the policy (default: default)\n"
+	  "  --keep-established   leave established connections as they are, for this change\n"
+	  "                       (default: reset those the policies now deny)\n",
 	  "example: egressctl attach /sys/fs/cgroup/tiers/free --policy free\n" },
 	{ "detach", "detach DIR", "Unbinds a cgroup v2 directory.", "  DIR                  a bound cgroup v2 directory\n", NULL },
 	{ "move", "move PID... --to DIR | move --cgroup SRC --to DIR",
@@ -1993,7 +1996,7 @@ static const struct command {
 	{ "remove", do_remove, "remove CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
 	{ "list", do_list, "list [--policy NAME] [--json]" },
 	{ "policy", do_policy, "policy add|set NAME [--default allow|deny] [--errno E] [--hint T]; delete NAME; list" },
-	{ "attach", do_attach, "attach DIR [--policy NAME]" },
+	{ "attach", do_attach, "attach DIR [--policy NAME] [--keep-established]" },
 	{ "detach", do_detach, "detach DIR" },
 	{ "move", do_move, "move PID... --to DIR | move --cgroup SRC --to DIR" },
 	{ "check", do_check, "check DIR                 (exit 1 unless DIR is fully enforced)" },
