@@ -137,6 +137,9 @@ go keep-direct
 was_kept keep/direct-kept keep-direct
 expect keep/new-connections-denied EPERM "$CGROOT/sb3" root tcp 192.0.2.20 443
 
+check_bad keep/flag-takes-no-value ectl attach "$CGROOT/sb3" --policy pro --keep-established=yes
+check_eq keep/bad-flag-left-the-binding free "$(ectl status --json | jq -r --arg d "$CGROOT/sb3" '.bindings[] | select(.cgroup == $d) | .policy')"
+
 # ---- a widening (free -> pro) cuts nothing
 mkcg sb2
 ectl_ok setup attach "$CGROOT/sb2" --policy free || die "attach free"
