@@ -14,8 +14,9 @@
  *      each other namespace found (setns there, create the iterator fd,
  *      setns back: the TCP iterator walks the namespace that created it).
  * Sockets of affected cgroups in a namespace where none of their processes
- * lives (the process exited or moved, the socket was passed on) are not
- * seen; the README's policy semantics say so.
+ * lives (the process exited or moved, the socket was passed on), and those
+ * of affected cgroups without any process left, are not seen; the README's
+ * policy semantics say so.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -302,8 +303,13 @@ int revoke_after_change(struct egress_state *st, const struct revoke_scope *sc,
 			snprintf(err, errlen, "cannot walk the affected cgroups: %s", strerror(-ret));
 		goto cleanup;
 	}
-	if (!w.ncg)
-		goto cleanup;	/* nothing bound is affected: nothing to load */
+	/*
+	 * Sockets are found through the processes of the affected cgroups
+	 * (their namespaces): with none (nothing bound is affected, or a
+	 * fresh cgroup bound before its first process) nothing is loaded.
+	 */
+	if (!w.ncg || !w.nns)
+		goto cleanup;
 
 	skel = revoke__open();
 	if (!skel) {
