@@ -288,7 +288,8 @@ int revoke_after_change(struct egress_state *st, const struct revoke_scope *sc,
 
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
-	ret = state_bindings(st, &b, &nb);
+	/* a removed cgroup's binding matches no live cgroup: no need to sort them out */
+	ret = state_bindings_all(st, &b, &nb);
 	if (ret) {
 		snprintf(err, errlen, "cannot read the bindings: %s", strerror(-ret));
 		return ret;

@@ -1123,3 +1123,9 @@ int state_unload(struct egress_state *st, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot remove %s: %s", st->pin_dir, strerror(-ret));
 	return ret;
 }
+
+/* Every pinned binding, those of removed cgroups too: no path lookup per cgroup (cheap). */
+int state_bindings_all(struct egress_state *st, struct binding_ref **out, size_t *n)
+{
+	return bindings(st, false, out, n);
+}
