@@ -4,7 +4,9 @@
 #   make test       unit and integration tests against the running kernel (root)
 #   make run        egressd in the foreground with the embedded default policy (root)
 #   make demo       the free and pro tiers end to end, told for a person (root)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, man pages, bash completion)
+#   make man        build/man/egressd.8, egressctl.8, egress.policy.5 from man/*.scd
+#   make deb        build/deb/egress_<version>_<arch>.deb (DEB_VERSION=... to rebuild as another)
 #
 # Graph: bpf/*.bpf.c -> build/*.bpf.o -> build/*.skel.h -> build/user/*.o -> binaries.
 # V=1 shows the commands.
@@ -18,7 +20,7 @@ BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 ARCH    ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS    := libbpf libelf zlib jansson libmicrohttpd
+PKGS    := libbpf libelf zlib jansson libmicrohttpd libsystemd
 CFLAGS  ?= -O2 -g
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -Iinclude -Iuser -I$(BUILD) \
 	   -DEGRESS_VERSION='"$(VERSION)"' $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -33,12 +35,12 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON  := parse policy cmdline cgroup state events follow oci revoke
+COMMON  := parse policy cmdline cgroup state events follow oci advise revoke
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o $(BUILD)/revoke.bpf.o
 SKELS   := $(BUILD)/egress.skel.h $(BUILD)/revoke.skel.h
 
-.PHONY: all clean install test unit run deps deps-test bench fuzz demo
+.PHONY: all clean install test unit run deps deps-test bench fuzz demo man deb
 .DELETE_ON_ERROR:
 # the BPF object is an artefact of its own (bpftool, tests), not a throwaway intermediate
 .SECONDARY: $(BPF_OBJS)
@@ -64,7 +66,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/egress.h | $(BUILD)/user
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/user/egressd.o: $(SKELS)
 $(BUILD)/user/revoke.o: $(BUILD)/revoke.skel.h
@@ -83,14 +85,16 @@ $(BUILD)/egressd: $(BUILD)/user/egressd.o $(BUILD)/user/metrics.o $(BUILD)/user/
 $(BUILD)/egressctl: $(BUILD)/user/egressctl.o $(COMMON_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/egressctl: $(BUILD)/user/explain.o
 
 # ---- tests ---------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_SRCS := $(wildcard tests/unit/*.c) user/parse.c user/policy.c user/cmdline.c
+UNIT_SRCS := $(wildcard tests/unit/*.c) user/parse.c user/policy.c user/cmdline.c user/advise.c
+UNIT_SRCS += user/explain.c user/state.c user/cgroup.c
 
 $(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h) include/egress.h | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -o $@ $(UNIT_SRCS) -lcmocka
+	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -o $@ $(UNIT_SRCS) -lcmocka $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/probe-common.h | $(BUILD)/tests
 	$(call msg,CC,$@)
@@ -119,9 +123,39 @@ run: deps
 	$(Q)echo "make run:   export PATH=\"\$$PWD/$(BUILD):\$$PATH\"   (or: make install)"
 	$(Q)exec $(BUILD)/egressd
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin
+# ---- man pages (scdoc) and packaging ---------------------------------------
+MANS := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
+
+$(BUILD)/man/%: man/%.scd
+	$(Q)mkdir -p $(@D)
+	$(call msg,SCDOC,$@)
+	$(Q)scdoc < $< > $@
+
+man: $(MANS)
+
+install: all man
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(BUILD)/egressd $(BUILD)/egressctl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 $(filter %.8,$(MANS)) $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 $(filter %.5,$(MANS)) $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 completions/egressctl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/egressctl
+
+# The package is built from a copy of the tree (build/ and .git left out), so that
+# dpkg-buildpackage's clean never touches this one.  DEB_VERSION adds a changelog entry.
+DEB_VERSION ?=
+deb:
+	$(Q)sh scripts/deps.sh deb
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	$(Q)tar --exclude=./build --exclude=./.git -cf - . | tar -C $(BUILD)/deb/src -xf -
+	$(Q)if [ -n "$(DEB_VERSION)" ]; then \
+		{ printf 'egress (%s) unstable; urgency=medium\n\n  * Rebuilt as %s.\n\n -- %s  %s\n\n' \
+			"$(DEB_VERSION)" "$(DEB_VERSION)" \
+			"$$(sed -n 's/^ -- \(.*>\)  .*/\1/p;T;q' debian/changelog)" "$$(date -R)"; \
+		  cat debian/changelog; } > $(BUILD)/deb/src/debian/changelog; fi
+	$(Q)cd $(BUILD)/deb/src && env -u BUILD -u DEB_VERSION -u VERSION -u PREFIX -u DESTDIR -u V -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES dpkg-buildpackage -b -us -uc $(if $(V),,>../build.log 2>&1) || \
+		{ tail -40 ../build.log 2>/dev/null; exit 1; }
+	$(Q)ls $(BUILD)/deb/*.deb
 
 clean:
 	rm -rf $(BUILD)

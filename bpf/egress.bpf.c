@@ -133,6 +133,14 @@ struct {
 	__uint(max_entries, 1 << 20);
 } egress_events SEC(".maps");
 
+/* Distinct denied destinations per cgroup, for egressctl advise; sized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct egress_seen_key);
+	__type(value, struct egress_seen);
+} egress_seen SEC(".maps");
+
 struct dest {
 	struct egress_lpm_key key;
 	__u16 port;
@@ -210,6 +218,40 @@ static __always_inline bool rate_take(__u64 cgid, __u64 *pending)
 }
 
 /*
+ * Records the destination of a denial (or an audited decision) in
+ * egress_seen, before any rate limit: one entry per cgroup, binding,
+ * destination, process name and verdict, counted.
+ */
+static __always_inline void seen_record(const struct dest *d, const struct egress_binding *b,
+					enum egress_hook hook, __u64 cgid, __u8 verdict)
+{
+	struct egress_seen_key k = {};
+	struct egress_seen *v, init = {};
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	k.bound_cgroup_id = b->cgroup_id;
+	k.cgroup_id = cgid;
+	k.policy = b->policy;
+	k.port = d->port;
+	k.family = d->key.family;
+	k.proto = d->proto;
+	k.hook = hook;
+	k.verdict = verdict;
+	__builtin_memcpy(k.addr, d->key.addr, sizeof(k.addr));
+	bpf_get_current_comm(k.comm, sizeof(k.comm));
+	v = bpf_map_lookup_elem(&egress_seen, &k);
+	if (!v) {
+		init.first_ns = now;
+		bpf_map_update_elem(&egress_seen, &k, &init, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&egress_seen, &k);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(&v->count, 1);
+	v->last_ns = now;
+}
+
+/*
  * A denial: counted per policy and hook and per cgroup, then an event if
  * the cgroup's rate limit and the ring buffer allow.  Exactly one of
  * delivered, suppressed and dropped happens to each denial.  rule_plen is
@@ -223,6 +265,7 @@ static __always_inline void deny(const struct dest *d, const struct egress_bindi
 	struct egress_event *e;
 	__u64 pending, id;
 
+	seen_record(d, b, hook, cgid, EGRESS_VERDICT_DENY);
 	if (c)
 		__sync_fetch_and_add(&c->denied, 1);
 	count_cgroup(cgid, b->policy);

@@ -212,4 +212,35 @@ struct egress_event {
 	char comm[16];
 };
 
+/*
+ * egress_seen: the distinct destinations each cgroup was denied (or, in
+ * audit mode, would have been), recorded before the event rate limit so
+ * that 'egressctl advise' sees what the log lost.  An LRU hash sized by
+ * egressd --max-seen: the least recently seen entries make room.
+ */
+enum egress_verdict {
+	EGRESS_VERDICT_DENY = 0,	/* enforced: the caller got an error */
+	EGRESS_VERDICT_AUDIT = 1,	/* audit mode: allowed, would have been denied */
+};
+
+struct egress_seen_key {
+	__u64 bound_cgroup_id;	/* the cgroup whose binding decided */
+	__u64 cgroup_id;	/* the calling task's (the socket's, on the backstop) */
+	__u32 policy;
+	__u16 port;		/* host order; 0: none */
+	__u8 family;		/* EGRESS_FAM_V4 / EGRESS_FAM_V6 */
+	__u8 proto;
+	__u8 hook;		/* enum egress_hook; sock_create and setsockopt: no address */
+	__u8 verdict;		/* enum egress_verdict */
+	__u8 pad[6];
+	__u8 addr[16];		/* destination as decided; v4 in addr[0..3] */
+	char comm[16];		/* the process name (attacker-chosen: sanitise before printing) */
+};
+
+struct egress_seen {
+	__u64 count;
+	__u64 first_ns;		/* bpf_ktime_get_boot_ns() */
+	__u64 last_ns;
+};
+
 #endif /* EGRESS_H */

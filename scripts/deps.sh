@@ -4,9 +4,10 @@
 # Needs root for apt-get.  Services that packages would start on install
 # (prometheus, squid) are kept from starting: the tests run their own.
 set -eu
-pkgs="make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjansson-dev libmicrohttpd-dev pkg-config gcc iproute2 util-linux"
+pkgs="make clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libjansson-dev libmicrohttpd-dev libsystemd-dev scdoc pkg-config gcc iproute2 util-linux"
 case "${1:-}" in
-test) pkgs="$pkgs libcmocka-dev libclang-rt-14-dev python3 jq curl prometheus runc squid" ;;
+test) pkgs="$pkgs libcmocka-dev libclang-rt-14-dev python3 python3-yaml jq curl prometheus runc squid debhelper dpkg-dev lintian systemd bash-completion man-db bsdextrautils strace" ;;
+deb) pkgs="$pkgs debhelper dpkg-dev lintian" ;;
 demo) pkgs="$pkgs python3 curl runc squid" ;;
 esac
 missing=""

@@ -20,7 +20,8 @@
 #   prom_start PORT TARGET...  a real Prometheus server on 127.0.0.1:PORT
 #                              (own config, scrape_interval 1s, own TSDB dir
 #                              under $T), scraping each TARGET (HOST:PORT);
-#                              waits (bounded) until it is ready
+#                              waits (bounded) until it is ready; with
+#                              PROM_RULES=FILE it also evaluates those rules
 #   prom_query EXPR            the value of an instant query's first sample
 #                              (empty if none)
 
@@ -109,6 +110,10 @@ prom_start() {
 		echo "  scrape_interval: 1s"
 		echo "  scrape_timeout: 1s"
 		echo "  evaluation_interval: 1s"
+		if [ -n "${PROM_RULES:-}" ]; then
+			echo "rule_files:"
+			echo "  - '$PROM_RULES'"
+		fi
 		echo "scrape_configs:"
 		echo "  - job_name: egress"
 		echo "    static_configs:"

@@ -422,20 +422,23 @@ void policy_export(FILE *out, const struct policy *p)
 		fputc('\'', out);
 	}
 	fputc('\n', out);
-	for (size_t i = 0; i < p->nrules; i++) {
-		const struct rule *r = &p->rules[i];
-		char c[CIDR_STR_LEN], ports[PORTS_STR_LEN];
+	for (size_t i = 0; i < p->nrules; i++)
+		rule_export(out, &p->rules[i], p->name);
+}
 
-		format_cidr(&r->cidr, c, sizeof(c));
-		fprintf(out, "%s %s", r->action == EGRESS_ALLOW ? "allow" : "deny", c);
-		if (r->proto)
-			fprintf(out, " --proto %s", proto_name(r->proto));
-		if (r->port_lo != 0 || r->port_hi != 65535) {
-			format_ports(r->port_lo, r->port_hi, ports, sizeof(ports));
-			fprintf(out, " --port %s", ports);
-		}
-		fprintf(out, " --policy %s\n", p->name);
+void rule_export(FILE *out, const struct rule *r, const char *policy)
+{
+	char c[CIDR_STR_LEN], ports[PORTS_STR_LEN];
+
+	format_cidr(&r->cidr, c, sizeof(c));
+	fprintf(out, "%s %s", r->action == EGRESS_ALLOW ? "allow" : "deny", c);
+	if (r->proto)
+		fprintf(out, " --proto %s", proto_name(r->proto));
+	if (r->port_lo != 0 || r->port_hi != 65535) {
+		format_ports(r->port_lo, r->port_hi, ports, sizeof(ports));
+		fprintf(out, " --port %s", ports);
 	}
+	fprintf(out, " --policy %s\n", policy);
 }
 
 /*

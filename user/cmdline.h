@@ -79,6 +79,8 @@ int policy_file_parse(const char *text, struct policy_file *out, char *err, size
 void policy_file_free(struct policy_file *f);
 /* The lines that recreate p (canonical order, stable). */
 void policy_export(FILE *f, const struct policy *p);
+/* One rule as a line of a policy file (of the policy named policy). */
+void rule_export(FILE *f, const struct rule *r, const char *policy);
 
 /*
  * Whether outer denies a destination that inner allows: a cgroup bound to

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include <jansson.h>
@@ -22,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "advise.h"
 #include "cgroup.h"
 #include "cmdline.h"
 #include "events.h"
@@ -135,6 +138,19 @@ static const struct cmd_help helps[] = {
 	  "Every egress program must be in force on DIR, and DIR or an ancestor bound to an existing\n"
 	  "policy.  Prints every binding on the path and the policy in force (free \u2227 pro: both decide).",
 	  "  DIR                  a cgroup v2 directory\n", NULL },
+	{ "explain", "explain (--cgroup DIR | --policy NAME) DST [--proto tcp|udp] [--port N] [--json] [--batch]",
+	  "Says what the kernel decides for a destination, and why: exit 0 allowed, 1 denied, 2 no answer.\n\n"
+	  "For each bound cgroup from DIR up to the root: its policy, mode, the deciding rule or the\n"
+	  "default, and the reason; then the verdict and errno.  0.0.0.0, :: and ::ffff:a.b.c.d are\n"
+	  "decided as the kernel decides them: 127.0.0.1, ::1, a.b.c.d.",
+	  "  DST                  an IPv4 or IPv6 address, without a prefix\n"
+	  "  --cgroup DIR         every policy bound on DIR's path (required, or --policy)\n"
+	  "  --policy NAME        one policy alone (required, or --cgroup)\n"
+	  "  --proto tcp|udp      the protocol (default: tcp)\n"
+	  "  --port N             the port (default: a port that no port rule names)\n"
+	  "  --json               one JSON object\n"
+	  "  --batch              no DST: lines 'DST [tcp|udp] [PORT]' on stdin, one JSON line each\n",
+	  "example: egressctl explain --cgroup /sys/fs/cgroup/tiers/free/sb1 169.254.169.254 --port 80\n" },
 	{ "oci-hook", "oci-hook [poststop] [--policy NAME] [--strict]",
 	  "The OCI runtime hook: binds a container's cgroup before its process runs.\n\n"
 	  "Reads the OCI state JSON on stdin.  createRuntime (the default) binds the container's cgroup\n"
@@ -172,6 +188,18 @@ static const struct cmd_help helps[] = {
 	  "  --format F           json, text, or hint: the policy's hint for the user (default: json)\n"
 	  "  --socket PATH        egressd's socket (default: $EGRESS_EVENTS_SOCKET, else " EGRESS_DEFAULT_EVENTS_SOCKET ")\n",
 	  NULL },
+	{ "advise", "advise --cgroup DIR [--since DURATION] [--name NAME]",
+	  "Prints a policy file with the allow rules that would have permitted what DIR was denied.\n\n"
+	  "One rule per distinct destination, protocol and port that the processes of DIR and below\n"
+	  "were denied (or audited), with the count and the process names as comments; the kernel\n"
+	  "records them before the event rate limit (egressd --max-seen), egressd need not run.",
+	  "  --cgroup DIR         a cgroup v2 directory; DIR, an ancestor or a descendant must be\n"
+	  "                       bound (required)\n"
+	  "  --since DURATION     only destinations seen in the last DURATION: 30s, 10m, 2h, 1d\n"
+	  "                       (default: all that were recorded)\n"
+	  "  --name NAME          the policy the file writes; an existing one keeps its settings and\n"
+	  "                       rules (default: from DIR's name)\n",
+	  "example: egressctl advise --cgroup /sys/fs/cgroup/sb1 --since 1h --name sb1 > sb1.policy\n" },
 	{ "unload", "unload", "Detaches every link and removes every pin: enforcement stops.", "", NULL },
 	{ "help", "help", "Prints this overview.", "", NULL },
 };
@@ -1356,6 +1384,33 @@ static int do_export(int argc, char **argv)
 
 /* ---- status ------------------------------------------------------------- */
 
+/*
+ * egressd's state, as published in PIN_DIR/egressd (see follow.h): the JSON
+ * object of 'status --json', and with out, status's first line.
+ */
+static json_t *egressd_status(const char *pin_dir, FILE *out)
+{
+	struct egressd_info info;
+	int running = presence_read(pin_dir, &info);
+	long long up;
+
+	if (running != 1) {
+		if (out)
+			fprintf(out, "egressd: not running (pin directory %s)\n", pin_dir);
+		return json_pack("{s:b}", "running", 0);
+	}
+	up = (long long)time(NULL) - (long long)info.started;
+	if (up < 0)
+		up = 0;
+	if (out)
+		fprintf(out, "egressd: running, pid %u, up %lldd %02lld:%02lld:%02lld, events socket %s, "
+			"metrics %s\n", info.pid, up / 86400, up / 3600 % 24, up / 60 % 60, up % 60,
+			info.events_socket, info.metrics_addr);
+	return json_pack("{s:b, s:i, s:I, s:I, s:s, s:s}", "running", 1, "pid", (int)info.pid,
+			 "started", (json_int_t)info.started, "uptime_s", (json_int_t)up,
+			 "events_socket", info.events_socket, "metrics_addr", info.metrics_addr);
+}
+
 static int bind_path_cmp(const void *a, const void *b)
 {
 	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "cgroup")),
@@ -1371,7 +1426,7 @@ static json_t *status_bindings(const struct binding_ref *b, size_t nb, const str
 			       size_t n)
 {
 	json_t **o = calloc(nb + 1, sizeof(*o)), *binds = json_array();
-	char path[PATH_MAX];
+	char path[PATH_MAX], safe[PATH_MAX * 4 + 1];
 
 	for (size_t j = 0; o && j < nb; j++) {
 		const char *pname = "";
@@ -1381,7 +1436,9 @@ static json_t *status_bindings(const struct binding_ref *b, size_t nb, const str
 				pname = v[i].name;
 		if (cg_path(b[j].cgroup_id, path, sizeof(path)))
 			path[0] = '\0';
-		o[j] = json_pack("{s:s, s:I, s:s}", "cgroup", path, "cgroup_id",
+		/* a sandbox's cgroup name: valid UTF-8 for jansson (events.h) */
+		untrusted_str(path, sizeof(path), safe, sizeof(safe));
+		o[j] = json_pack("{s:s, s:I, s:s}", "cgroup", safe, "cgroup_id",
 				 (json_int_t)b[j].cgroup_id, "policy", pname);
 	}
 	if (o)
@@ -1411,7 +1468,7 @@ static int do_status(int argc, char **argv)
 	struct common c = {};
 	bool json = false;
 	const struct opt opts[] = { COMMON_OPTS(c), { "json", false, NULL, &json }, { 0 } };
-	json_t *o, *progs, *pols, *binds;
+	json_t *o, *progs, *pols, *binds, *daemon;
 	struct egress_state st;
 	struct binding_ref *b = NULL;
 	struct policy_ref *v = NULL;
@@ -1421,12 +1478,15 @@ static int do_status(int argc, char **argv)
 
 	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
 		return 2;
+	daemon = egressd_status(state_pin_dir(c.pin_dir), json ? NULL : stdout);
 	if (state_open(&st, state_pin_dir(c.pin_dir), 0, err, sizeof(err))) {
 		if (json)
-			print_json(json_pack("{s:b, s:s, s:s}", "loaded", 0, "pin_dir",
-					     state_pin_dir(c.pin_dir), "error", err));
+			print_json(json_pack("{s:b, s:s, s:s, s:o}", "loaded", 0, "pin_dir",
+					     state_pin_dir(c.pin_dir), "error", err, "egressd", daemon));
 		else
 			fprintf(stderr, "egressctl: status: %s\n", err);
+		if (!json)
+			json_decref(daemon);
 		return 1;
 	}
 	progs = json_object();
@@ -1478,8 +1538,8 @@ static int do_status(int argc, char **argv)
 		policy_free(&p);
 	}
 	binds = status_bindings(b, nb, v, n);
-	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "loaded", 1,
-		      "pin_dir", st.pin_dir, "version", EGRESS_VERSION, "programs", progs,
+	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "loaded", 1,
+		      "pin_dir", st.pin_dir, "version", EGRESS_VERSION, "egressd", daemon, "programs", progs,
 		      "policies", pols, "bindings", binds,
 		      "ringbuf_drops", (json_int_t)state_stat(&st, EGRESS_STAT_RB_DROPS),
 		      "events_delivered", (json_int_t)state_stat(&st, EGRESS_STAT_DELIVERED),
@@ -1532,22 +1592,60 @@ static int do_status(int argc, char **argv)
 	return 0;
 }
 
+struct unload_report {
+	struct policy_ref *v;
+	size_t n;
+	int cgroups, links;
+};
+
+static void unload_detached(const struct binding_ref *b, int links, void *ctx)
+{
+	struct unload_report *r = ctx;
+	char path[PATH_MAX], safe[PATH_MAX * 4 + 1];
+	const char *pol = "(none)";
+
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].id == b->policy)
+			pol = r->v[i].name;
+	if (cg_path(b->cgroup_id, path, sizeof(path)))
+		snprintf(safe, sizeof(safe), "removed cgroup id:%llu", (unsigned long long)b->cgroup_id);
+	else
+		untrusted_str(path, sizeof(path), safe, sizeof(safe));
+	printf("detached %s (policy %s): %d links\n", safe, pol, links);
+	r->cgroups++;
+	r->links += links;
+}
+
 static int do_unload(int argc, char **argv)
 {
 	const char *usage = "unload [--pin-dir DIR]";
 	struct common c = {};
 	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
+	struct unload_report r = {};
+	struct egressd_info info;
 	struct egress_state st;
-	char err[ERRBUF_LEN];
+	char err[ERRBUF_LEN], dir[PATH_MAX];
+	bool running;
 	int npos, ret;
 
 	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
 		return 2;
 	if (open_state(&st, &c, STATE_LOCK))
 		return 1;
-	ret = state_unload(&st, err, sizeof(err));
+	snprintf(dir, sizeof(dir), "%s", st.pin_dir);
+	running = presence_read(dir, &info) == 1;	/* before its record goes with the pins */
+	state_policies(&st, &r.v, &r.n);
+	ret = state_unload(&st, unload_detached, &r, err, sizeof(err));
 	state_close(&st);
-	return ret ? die(1, "%s", err) : 0;
+	free(r.v);
+	if (ret)
+		return die(1, "%s", err);
+	printf("unloaded: detached %d links of %d cgroups and removed every pin in %s; "
+	       "nothing is enforced now\n", r.links, r.cgroups, dir);
+	if (running)
+		fprintf(stderr, "egressctl: unload: egressd (pid %u) still runs and reports that nothing "
+			"is enforced; stop it, or restart it to load egress again\n", info.pid);
+	return 0;
 }
 
 /* ---- check, gc ---------------------------------------------------------- */
@@ -1907,7 +2005,7 @@ static int do_events(int argc, char **argv)
 				    { "socket", true, &sock, NULL }, { 0 } };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct sigaction act = { .sa_handler = on_stop };
-	char real[PATH_MAX] = "", err[ERRBUF_LEN];
+	char real[PATH_MAX] = "", err[ERRBUF_LEN], safe[PATH_MAX * 4 + 1];
 	enum log_format fmt;
 	json_t *req;
 	char *line = NULL, *reqs;
@@ -1933,52 +2031,313 @@ static int do_events(int argc, char **argv)
 	if (strlen(sock) >= sizeof(sa.sun_path))
 		return die(2, "socket path too long: %s", sock);
 	strcpy(sa.sun_path, sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		return die(1, errno == EACCES || errno == EPERM ?
-			   "permission denied on egressd's socket %s: run as root, or as a user the "
-			   "socket's mode lets in (%s)" : "egressd is not running or not reachable (%s: %s)",
-			   sock, strerror(errno));
-	req = json_pack("{s:s, s:b}", "cgroup", real, "follow", follow);
-	reqs = json_dumps(req, JSON_COMPACT);
+	/* egressd shows cgroup paths made safe (events.h): match them so */
+	untrusted_str(real, sizeof(real), safe, sizeof(safe));
+	req = json_pack("{s:s, s:b}", "cgroup", safe, "follow", follow);
+	reqs = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
-	if (!reqs || dprintf(fd, "%s\n", reqs) < 0) {
-		free(reqs);
-		close(fd);
-		return die(1, "cannot talk to egressd: %s", strerror(errno));
-	}
-	free(reqs);
+	if (!reqs)
+		return die(1, "cannot make the request: %s", strerror(ENOMEM));
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	in = fdopen(fd, "r");
-	if (!in)
-		return die(1, "%s", strerror(errno));
-	bool ended = false;
+	/*
+	 * With --follow, a stream that egressd closes (it stopped or restarts)
+	 * is opened again as soon as egressd is back, and stderr says so.
+	 */
+	for (bool again = false, live = false; !events_stop; again |= live) {
+		bool ended = false;
 
-	while (!events_stop && getline(&line, &cap, in) > 0) {
-		json_t *ev = json_loads(line, 0, NULL);
+		live = false;
 
-		if (!ev)
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			int e = errno;
+
+			if (fd >= 0)
+				close(fd);
+			if (!again) {
+				free(reqs);
+				return die(1, e == EACCES || e == EPERM ?
+					   "permission denied on egressd's socket %s: run as root, or as a user "
+					   "the socket's mode lets in (%s)" :
+					   "egressd is not running or not reachable (%s: %s)", sock, strerror(e));
+			}
+			nanosleep(&(struct timespec){ .tv_nsec = 500000000 }, NULL);
 			continue;
-		if (json_object_get(ev, "lost")) {
-			fprintf(stderr, "egressctl: events: %lld events lost (this reader was too slow)\n",
-				(long long)json_integer_value(json_object_get(ev, "lost")));
-		} else if (json_object_get(ev, "error")) {
-			ret = die(1, "egressd: %s", json_string_value(json_object_get(ev, "error")));
-		} else if (json_object_get(ev, "end")) {
-			json_decref(ev);
-			ended = true;
-			break;
-		} else if (!json_object_get(ev, "live")) {
-			event_print(ev, fmt, stdout);
 		}
-		json_decref(ev);
+		if (dprintf(fd, "%s\n", reqs) < 0) {
+			ret = die(1, "cannot talk to egressd: %s", strerror(errno));
+			close(fd);
+			break;
+		}
+		in = fdopen(fd, "r");
+		if (!in) {
+			close(fd);
+			ret = die(1, "%s", strerror(errno));
+			break;
+		}
+		while (!events_stop && getline(&line, &cap, in) > 0) {
+			json_t *ev = json_loads(line, 0, NULL);
+
+			if (!ev)
+				continue;
+			if (json_object_get(ev, "lost")) {
+				fprintf(stderr, "egressctl: events: %lld events lost (this reader was too slow)\n",
+					(long long)json_integer_value(json_object_get(ev, "lost")));
+			} else if (json_object_get(ev, "error")) {
+				ret = die(1, "egressd: %s", json_string_value(json_object_get(ev, "error")));
+			} else if (json_object_get(ev, "end")) {
+				json_decref(ev);
+				ended = true;
+				break;
+			} else if (json_object_get(ev, "live")) {
+				live = true;
+				fprintf(stderr, "egressctl: events: %s egressd on %s, following\n",
+					again ? "reconnected to" : "connected to", sock);
+			} else {
+				event_print(ev, fmt, stdout);
+			}
+			json_decref(ev);
+		}
+		fclose(in);
+		if (ret || ended || events_stop)
+			break;
+		if (!follow || (!live && !again)) {
+			ret = die(1, "egressd closed the event stream (it stopped, or refused this reader)");
+			break;
+		}
+		if (live)
+			fprintf(stderr, "egressctl: events: egressd closed the stream (stopped or "
+				"restarting); reconnecting when it is back\n");
+		else	/* an egressd on its way out: try again */
+			nanosleep(&(struct timespec){ .tv_nsec = 500000000 }, NULL);
 	}
 	free(line);
-	fclose(in);
-	if (!ret && !ended && !events_stop)
-		ret = die(1, "egressd closed the event stream (it stopped, or refused this reader)");
+	free(reqs);
+	return ret;
+}
+
+/* ---- advise ------------------------------------------------------------- */
+
+static uint64_t *subtree_ids;
+static size_t subtree_n, subtree_cap;
+
+static int subtree_add(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	if (type != FTW_D)
+		return 0;
+	if (subtree_n == subtree_cap) {
+		size_t cap = subtree_cap ? 2 * subtree_cap : 256;
+		uint64_t *nv = realloc(subtree_ids, cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		subtree_ids = nv;
+		subtree_cap = cap;
+	}
+	subtree_ids[subtree_n++] = sb->st_ino;	/* a cgroup2 directory's inode is its id */
+	return 0;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static const char *policy_ref_name(uint32_t id, void *ctx)
+{
+	const struct { struct policy_ref *v; size_t n; } *refs = ctx;
+
+	for (size_t i = 0; i < refs->n; i++)
+		if (refs->v[i].id == id)
+			return refs->v[i].name;
+	return NULL;
+}
+
+static int do_advise(int argc, char **argv)
+{
+	const char *usage = "advise --cgroup DIR [--since DURATION] [--name NAME]";
+	const char *cgroup = NULL, *since = NULL, *name = NULL;
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { "cgroup", true, &cgroup, NULL },
+				    { "since", true, &since, NULL }, { "name", true, &name, NULL }, { 0 } };
+	char real[PATH_MAX], err[ERRBUF_LEN], defname[EGRESS_NAME_MAX], header[PATH_MAX + 128];
+	struct { struct policy_ref *v; size_t n; } refs = {};
+	struct seen_rec *recs = NULL;
+	struct path_bind *pb = NULL;
+	struct policy base;
+	struct egress_state st;
+	uint64_t since_ns = 0, from = 0, id;
+	bool have_base = false;
+	uint32_t pol;
+	size_t n = 0, m = 0;
+	int npos, fd, ret;
+
+	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+		return 2;
+	if (!cgroup)
+		return die(2, "--cgroup DIR is required (see 'egressctl advise --help')");
+	if (since && advise_duration(since, &since_ns, err, sizeof(err)))
+		return die(2, "--since: %s", err);
+	if (name && parse_policy_name(name, err, sizeof(err)))
+		return die(2, "--name: %s", err);
+	if (cg_open(cgroup, &fd, &id, err, sizeof(err)))
+		return die(2, "%s", err);
+	close(fd);
+	if (!realpath(cgroup, real))
+		return die(2, "cgroup '%s': %s", cgroup, strerror(errno));
+	if (!name) {
+		advise_default_name(real, defname);
+		name = defname;
+	}
+	if (open_state(&st, &c, 0))
+		return 1;
+	subtree_n = 0;
+	if (nftw(real, subtree_add, 32, FTW_PHYS | FTW_MOUNT)) {
+		ret = die(1, "cannot walk the cgroups below '%s': %s", real, strerror(errno));
+		goto cleanup;
+	}
+	qsort(subtree_ids, subtree_n, sizeof(*subtree_ids), u64_cmp);
+	/* bound: DIR, an ancestor, or a cgroup below DIR */
+	ret = path_bindings(&st, real, &pb);
+	free(pb);
+	if (ret == 0) {
+		struct binding_ref *b = NULL;
+		size_t nb = 0;
+
+		if (!state_bindings(&st, &b, &nb))
+			for (size_t i = 0; i < nb && !ret; i++)
+				ret = !!bsearch(&b[i].cgroup_id, subtree_ids, subtree_n, sizeof(*subtree_ids),
+						u64_cmp);
+		free(b);
+	}
+	if (ret <= 0) {
+		ret = ret < 0 ? die(1, "cannot read the bindings of '%s': %s", real, strerror(-ret)) :
+		      die(1, "cgroup '%s' is not bound: nothing on its path or below it is bound to a policy, "
+			  "so nothing there is denied (bind a candidate first: egressctl attach DIR --policy NAME)",
+			  real);
+		goto cleanup;
+	}
+	ret = state_seen(&st, &recs, &n);
+	if (ret) {
+		ret = die(1, ret == -ENOENT ? "egress_seen is missing: the pins in %s were made by an older "
+			  "egressd (restart egressd to record denied destinations)" :
+			  "cannot read the denied destinations in %s: %s", st.pin_dir, strerror(-ret));
+		goto cleanup;
+	}
+	if (since_ns) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_BOOTTIME, &ts);	/* the clock of bpf_ktime_get_boot_ns() */
+		from = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+		from = from > since_ns ? from - since_ns : 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (advise_match(&recs[i], subtree_ids, subtree_n, from))
+			recs[m++] = recs[i];
+	if (state_policies(&st, &refs.v, &refs.n)) {
+		ret = die(1, "cannot read policies");
+		goto cleanup;
+	}
+	if (!state_policy_id(&st, name, &pol)) {
+		ret = state_policy_load(&st, pol, &base);
+		if (ret) {
+			ret = die(1, "cannot read policy '%s': %s", name, strerror(-ret));
+			goto cleanup;
+		}
+		have_base = true;
+	}
+	snprintf(header, sizeof(header), "egressctl advise --cgroup %s%s%s --name %s", real,
+		 since ? " --since " : "", since ? since : "", name);
+	ret = advise_print(stdout, recs, m, &(struct advise_out){
+		.name = name, .header = header, .base = have_base ? &base : NULL,
+		.policy_name = policy_ref_name, .ctx = &refs });
+	ret = ret < 0 ? die(1, "%s", strerror(-ret)) : 0;
+cleanup:
+	if (have_base)
+		policy_free(&base);
+	free(refs.v);
+	free(recs);
+	state_close(&st);
+	return ret;
+}
+
+/* ---- explain ------------------------------------------------------------ */
+
+#include "explain.h"
+
+#define EXPLAIN_USAGE "explain (--cgroup DIR | --policy NAME) DST [--proto tcp|udp] [--port N] [--json]"
+
+/*
+ * Exit 0: allowed, 1: denied, 2: no answer (bad usage, bad destination,
+ * unknown policy, DIR not a cgroup or not bound anywhere on its path,
+ * egress not loaded).  --batch: 2 if a line was bad, else 0.
+ */
+static int do_explain(int argc, char **argv)
+{
+	const char *usage = EXPLAIN_USAGE " [--batch]";
+	const char *cgroup = NULL, *policy = NULL, *proto_s = NULL, *port_s = NULL;
+	bool json = false, batch = false;
+	struct common c = {};
+	const struct opt opts[] = { COMMON_OPTS(c), { "cgroup", true, &cgroup, NULL },
+				    { "policy", true, &policy, NULL }, { "proto", true, &proto_s, NULL },
+				    { "port", true, &port_s, NULL }, { "json", false, NULL, &json },
+				    { "batch", false, NULL, &batch }, { 0 } };
+	char err[ERRBUF_LEN], *pos[1], *line = NULL;
+	struct explain_answer a;
+	struct egress_state st;
+	struct explain_dest d;
+	struct explain_ctx x;
+	unsigned long lineno = 0;
+	int npos, port, ret;
+	size_t cap = 0;
+	uint8_t proto;
+
+	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+		return 2;
+	if (!cgroup == !policy)
+		return die(2, "give one of --cgroup DIR and --policy NAME; usage: egressctl %s", EXPLAIN_USAGE);
+	if (batch && (npos || proto_s || port_s))
+		return die(2, "--batch reads 'DST [tcp|udp] [PORT]' lines from stdin: no DST, --proto "
+			   "or --port on the command line");
+	if (!batch && npos != 1)
+		return die(2, "missing destination; usage: egressctl %s", EXPLAIN_USAGE);
+	if (!batch && (explain_parse_dest(pos[0], &d, err, sizeof(err)) ||
+		       explain_parse_case(proto_s, port_s, &proto, &port, err, sizeof(err))))
+		return die(2, "%s", err);
+	if (state_open(&st, state_pin_dir(c.pin_dir), 0, err, sizeof(err)))
+		return die(2, "%s", err);
+	ret = cgroup ? explain_load_cgroup(&st, cgroup, &x, err, sizeof(err))
+		     : explain_load_policy(&st, policy, &x, err, sizeof(err));
+	state_close(&st);
+	if (ret)
+		return die(2, "%s", ret == -ENOMEM ? strerror(ENOMEM) : err);
+	if (batch) {
+		setvbuf(stdout, NULL, _IOLBF, 0);	/* a driver reads each answer as it comes */
+		while (getline(&line, &cap, stdin) > 0) {
+			int r = explain_batch_line(stdout, &x, line, ++lineno);
+
+			if (r == -EINVAL)
+				ret = 2;
+			else if (r)
+				return die(2, "line %lu: %s", lineno, strerror(-r));
+		}
+		free(line);
+		explain_ctx_free(&x);
+		return ret;
+	}
+	if (explain_run(&x, &d, proto, port, &a))
+		return die(2, "%s", strerror(ENOMEM));
+	if (json)
+		print_json(explain_json(&x, &a));
+	else
+		explain_print(stdout, &x, &a);
+	ret = a.verdict == EGRESS_ALLOW ? 0 : 1;
+	explain_answer_free(&a);
+	explain_ctx_free(&x);
 	return ret;
 }
 
@@ -2000,6 +2359,7 @@ static const struct command {
 	{ "detach", do_detach, "detach DIR" },
 	{ "move", do_move, "move PID... --to DIR | move --cgroup SRC --to DIR" },
 	{ "check", do_check, "check DIR                 (exit 1 unless DIR is fully enforced)" },
+	{ "explain", do_explain, EXPLAIN_USAGE "  (exit 0 allowed, 1 denied)" },
 	{ "oci-hook", do_oci_hook, "oci-hook [poststop] [--policy NAME] [--strict]  (OCI runtime hook)" },
 	{ "gc", do_gc, "gc                        (drop the bindings of deleted cgroups)" },
 	{ "run", do_run, "run [--policy NAME] [--cgroup-parent DIR] -- CMD [ARG...]" },
@@ -2007,6 +2367,7 @@ static const struct command {
 	{ "export", do_export, "export [--policy NAME]" },
 	{ "status", do_status, "status [--json]" },
 	{ "events", do_events, "events [--follow] [--cgroup DIR] [--format json|text|hint] [--socket PATH]" },
+	{ "advise", do_advise, "advise --cgroup DIR [--since DURATION] [--name NAME]" },
 	{ "unload", do_unload, "unload" },
 	{ "help", do_help, "help" },
 };

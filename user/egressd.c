@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
 
 #include "cgroup.h"
 #include "cmdline.h"
@@ -38,6 +39,7 @@
 extern const char egress_default_policy[];
 
 static volatile sig_atomic_t stop;
+static volatile sig_atomic_t reload;	/* SIGHUP: re-read the policy source */
 static bool verbose;
 
 static struct {
@@ -47,6 +49,7 @@ static struct {
 	uint32_t max_policies;
 	uint32_t ringbuf_bytes;
 	uint32_t max_cgroups;
+	uint32_t max_seen;
 	uint32_t event_rate;
 	uint32_t event_burst;
 	const char *metrics_addr;
@@ -58,6 +61,7 @@ static struct {
 	.max_policies = 256,
 	.ringbuf_bytes = 1 << 22,
 	.max_cgroups = 65536,
+	.max_seen = 65536,
 	.event_rate = 100,
 	.event_burst = 200,
 	.metrics_addr = "127.0.0.1:9464",
@@ -89,6 +93,11 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+static void on_hup(int sig)
+{
+	reload = 1;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -103,6 +112,8 @@ static void usage(FILE *f)
 "  --ringbuf-size BYTES event ring buffer, a power of 2 (default 4194304)\n"
 "  --max-cgroups N      cgroups tracked for event rate limits and denial counts\n"
 "                       (default 65536)\n"
+"  --max-seen N         distinct denied destinations kept for 'egressctl advise'\n"
+"                       (default 65536)\n"
 "  --event-rate N       denial events per second per cgroup, 0 = no limit (default 100)\n"
 "  --event-burst N      burst of the per-cgroup rate limit (default 200)\n"
 "  --metrics-addr A     HOST:PORT of the Prometheus endpoint, or none\n"
@@ -113,7 +124,8 @@ static void usage(FILE *f)
 "  --log-format F       json (default) or text\n"
 "  -v, --verbose        libbpf debug output\n"
 "  -h, --help           this help\n"
-"  --version            the version, then exit\n");
+"  --version            the version, then exit\n"
+"SIGHUP re-applies --policy-file; READY=1 goes to $NOTIFY_SOCKET (systemd) once ready.\n");
 }
 
 static int parse_args(int argc, char **argv)
@@ -126,6 +138,7 @@ static int parse_args(int argc, char **argv)
 		{ "ringbuf-size", required_argument, NULL, 'b' },
 		{ "log-format", required_argument, NULL, 'l' },
 		{ "max-cgroups", required_argument, NULL, 'C' },
+		{ "max-seen", required_argument, NULL, 'S' },
 		{ "event-rate", required_argument, NULL, 'R' },
 		{ "event-burst", required_argument, NULL, 'B' },
 		{ "metrics-addr", required_argument, NULL, 'm' },
@@ -174,6 +187,12 @@ static int parse_args(int argc, char **argv)
 		case 'C':
 			if (parse_u32(optarg, 1, 1U << 24, &opt.max_cgroups)) {
 				logf_("invalid --max-cgroups '%s': 1 to 16777216", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'S':
+			if (parse_u32(optarg, 1, 1U << 24, &opt.max_seen)) {
+				logf_("invalid --max-seen '%s': 1 to 16777216", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -311,6 +330,27 @@ static int read_pinned_config(const char *pin_dir, struct egress_config *cfg)
 	return ret;
 }
 
+/* egress_seen keeps the size it was pinned with; a new one gets --max-seen. */
+static uint32_t seen_entries(void)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/maps/egress_seen", opt.pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return opt.max_seen;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.max_entries)
+		info.max_entries = opt.max_seen;
+	close(fd);
+	if (info.max_entries != opt.max_seen)
+		logf_("keeping the size of the pinned egress_seen (max-seen %u); 'egressctl unload' "
+		      "to change it", info.max_entries);
+	return info.max_entries;
+}
+
 static int size_maps(struct egress *skel, const struct egress_config *cfg)
 {
 	int ret = 0;
@@ -326,6 +366,7 @@ static int size_maps(struct egress *skel, const struct egress_config *cfg)
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_cg_denied, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_oci, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_hosts, 2 * (cfg->max_policies + 1));
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_seen, seen_entries());
 	/* the rate limit is the program's own: new flags take effect with the new programs */
 	if (opt.event_rate) {
 		skel->rodata->rate_cost_ns = 1000000000ULL / opt.event_rate;
@@ -447,6 +488,88 @@ static int apply_text(struct egress_state *st, const char *text, const char *wha
 	return ret;
 }
 
+/*
+ * SIGHUP (systemd's ExecReload): applies --policy-file again, under the
+ * writers' lock.  A file that does not parse or apply changes nothing: the
+ * policies in force stay, egressd keeps running.  Without --policy-file
+ * there is nothing to re-read.
+ */
+static int reload_policy_source(struct egress_state *st)
+{
+	char err[ERRBUF_LEN], *text;
+	int fd = -1, ret;
+
+	if (!opt.policy_file) {
+		logf_("reload: no --policy-file, nothing to re-read");
+		return 0;
+	}
+	text = read_text(opt.policy_file, 64 << 20, NULL);
+	if (!text) {
+		ret = -errno;
+		logf_("reload: cannot read policy file %s: %s; the policies in force stay",
+		      opt.policy_file, strerror(errno));
+		return ret;
+	}
+	ret = state_lock(opt.pin_dir, &fd, err, sizeof(err));
+	if (ret)
+		logf_("reload: %s", err);
+	else
+		ret = apply_text(st, text, opt.policy_file);
+	logf_("reload of %s: %s", opt.policy_file, ret ? "failed, the policies in force stay" : "applied");
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return ret;
+}
+
+/*
+ * What is missing for enforcement, or NULL: the pinned programs and maps
+ * (the maps must still be the ones this egressd opened).  1 when another
+ * egressd holds the pin directory now: this one must go.
+ */
+static int enforcement_problem(struct egress_state *st, int presence_fd, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (!presence_held(opt.pin_dir, presence_fd)) {
+		struct egressd_info info;
+
+		if (presence_read(opt.pin_dir, &info) == 1) {
+			snprintf(buf, len, "another egressd (pid %u) holds %s now", info.pid, opt.pin_dir);
+			return 1;
+		}
+	}
+	for (int h = 0; h < EGRESS_NHOOKS; h++) {
+		state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
+		if (stat(path, &sb)) {
+			snprintf(buf, len, "program pin %s is gone (egressctl unload?)", path);
+			return 0;
+		}
+	}
+	for (int i = 0; i < M_N; i++) {
+		struct bpf_map_info a = {}, b = {};
+		uint32_t la = sizeof(a), lb = sizeof(b);
+		int fd;
+
+		state_pin_path(st, path, sizeof(path), "maps/%s", state_map_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			snprintf(buf, len, "map pin %s is gone (egressctl unload?)", path);
+			return 0;
+		}
+		if (!bpf_obj_get_info_by_fd(fd, &a, &la) && !bpf_obj_get_info_by_fd(st->map_fd[i], &b, &lb) &&
+		    a.id != b.id) {
+			snprintf(buf, len, "map pin %s is not the map this egressd serves", path);
+			close(fd);
+			return 0;
+		}
+		close(fd);
+	}
+	buf[0] = '\0';
+	return 0;
+}
+
 struct loop {
 	struct event_ctx ectx;
 	struct followers *followers;
@@ -487,7 +610,9 @@ int main(int argc, char **argv)
 	char *policy_text = NULL;
 	int lock_fd = -1, ret, updated = 0;
 	bool fresh;
-	time_t last_gc = 0;
+	time_t last_gc = 0, last_check = 0;
+	int presence_fd = -1;
+	char problem[PATH_MAX + 128] = "";
 
 	for (int i = 0; i < M_N; i++)
 		st.map_fd[i] = -1;
@@ -510,6 +635,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_hup);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -524,6 +650,23 @@ int main(int argc, char **argv)
 	ret = ensure_bpffs(opt.pin_dir);
 	if (ret)
 		goto cleanup;
+	{	/* one egressd per pin directory */
+		struct egressd_info info = { .pid = getpid(), .started = time(NULL) };
+		uint32_t holder;
+
+		ret = presence_lock(opt.pin_dir, &presence_fd, &holder);
+		if (ret == -EBUSY) {
+			fprintf(stderr, "egressd already running (pid %u)\n", holder);
+			goto cleanup;
+		}
+		snprintf(info.events_socket, sizeof(info.events_socket), "%s", opt.events_socket);
+		snprintf(info.metrics_addr, sizeof(info.metrics_addr), "%s", opt.metrics_addr);
+		ret = ret ?: presence_publish(opt.pin_dir, &info);
+		if (ret) {
+			logf_("cannot take %s/" PRESENCE_DIR ": %s", opt.pin_dir, strerror(-ret));
+			goto cleanup;
+		}
+	}
 	ret = state_lock(opt.pin_dir, &lock_fd, err, sizeof(err));
 	if (ret) {
 		logf_("%s", err);
@@ -630,7 +773,11 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	ret = followers_open(&loop.followers, opt.events_socket, epfd);
-	if (ret) {
+	if (ret == -EADDRINUSE) {
+		logf_("the event socket %s is served by another egressd: choose another --events-socket",
+		      opt.events_socket);
+		goto cleanup;
+	} else if (ret) {
 		logf_("cannot open the event socket %s: %s", opt.events_socket, strerror(-ret));
 		goto cleanup;
 	}
@@ -644,6 +791,8 @@ int main(int argc, char **argv)
 	}
 	logf_("ready: pins in %s (%s), %d links updated, events on %s, metrics on %s", opt.pin_dir,
 	      fresh ? "created" : "taken over", updated, opt.events_socket, opt.metrics_addr);
+	/* systemd Type=notify: no-op without $NOTIFY_SOCKET */
+	sd_notifyf(0, "READY=1\nSTATUS=enforcing, pins in %s", opt.pin_dir);
 
 	while (!stop) {
 		struct epoll_event evs[16];
@@ -653,6 +802,12 @@ int main(int argc, char **argv)
 			ret = -errno;
 			logf_("epoll: %s", strerror(errno));
 			goto cleanup;
+		}
+		if (reload) {
+			reload = 0;
+			sd_notify(0, "RELOADING=1");
+			reload_policy_source(&st);
+			sd_notify(0, "READY=1");
 		}
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == rb)
@@ -666,6 +821,24 @@ int main(int argc, char **argv)
 		}
 		if (loop.delivered && !state_stat_add(&st, EGRESS_STAT_DELIVERED, loop.delivered))
 			loop.delivered = 0;
+		if (time(NULL) != last_check) {	/* still enforcing? */
+			char now[sizeof(problem)];
+
+			last_check = time(NULL);
+			if (enforcement_problem(&st, presence_fd, now, sizeof(now))) {
+				logf_("%s: exiting", now);
+				ret = -EBUSY;
+				goto cleanup;
+			}
+			if (strcmp(now, problem)) {
+				if (now[0])
+					logf_("not enforcing: %s", now);
+				else
+					logf_("enforcing again: pins in %s", opt.pin_dir);
+				metrics_set_health(metrics, now[0] ? now : NULL);
+				snprintf(problem, sizeof(problem), "%s", now);
+			}
+		}
 		if (time(NULL) - last_gc >= 10) {
 			int fd;
 
@@ -680,6 +853,7 @@ int main(int argc, char **argv)
 		}
 	}
 	ret = 0;
+	sd_notify(0, "STOPPING=1");
 	logf_("stopping; enforcement stays pinned in %s", opt.pin_dir);
 cleanup:
 	metrics_stop(metrics);
@@ -696,6 +870,7 @@ cleanup:
 	egress__destroy(skel);
 	if (lock_fd >= 0)
 		close(lock_fd);
+	presence_release(opt.pin_dir, presence_fd);
 	free(policy_text);
 	return ret ? 1 : 0;
 }

@@ -49,6 +49,67 @@ int parse_log_format(const char *s, enum log_format *out)
 	return 0;
 }
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned int c = s[0], need, cp, min;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1, cp = c & 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		need = 2, cp = c & 0x0f, min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3, cp = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < need + 1)
+		return 0;
+	for (unsigned int i = 1; i <= need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need + 1;
+}
+
+void untrusted_str(const char *in, size_t inlen, char *out, size_t outlen)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0, n = strnlen(in, inlen);
+
+	if (!outlen)
+		return;
+	for (size_t i = 0; i < n;) {
+		size_t l = utf8_len(s + i, n - i), el;
+		char esc[8];
+
+		if (l == 1 && s[i] >= 0x20 && s[i] != 0x7f && s[i] != '\\') {
+			esc[0] = s[i];
+			el = 1;
+		} else if (l == 1 && s[i] == '\\') {
+			memcpy(esc, "\\\\", 2);
+			el = 2;
+		} else if (l > 1 && !(l == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0)) {
+			memcpy(esc, s + i, l);	/* valid, and not a C1 control */
+			el = l;
+		} else {
+			l = 1;
+			el = snprintf(esc, sizeof(esc), "\\x%02x", s[i]);
+		}
+		if (o + el >= outlen)
+			break;
+		memcpy(out + o, esc, el);
+		o += el;
+		i += l;
+	}
+	out[o] = '\0';
+}
+
 static const char *cgroup_of(struct event_ctx *ctx, unsigned long long id)
 {
 	unsigned int n = sizeof(ctx->cg_cache) / sizeof(ctx->cg_cache[0]), slot;
@@ -132,7 +193,8 @@ static const char *hint_lookup(const char *name, void *ctx)
 
 json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 {
-	char ts[64], dst[64], rule[96], comm[17], protobuf[8], hint[EGRESS_HINT_MAX + 256];
+	char ts[64], dst[64], rule[96], comm[16 * 4 + 1], protobuf[8], hint[EGRESS_HINT_MAX + 256];
+	char cgroup[PATH_MAX * 4 + 1];
 	const char *proto = ip_proto_name(e->proto), *errname = errno_name(e->err), *pol = "(none)";
 	const char *tmpl = DEFAULT_HINT;
 	struct egress_policy_info info = {};
@@ -146,8 +208,9 @@ json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 		pol = info.name;
 	}
 	rule_str(e, rule, sizeof(rule));
-	memcpy(comm, e->comm, 16);
-	comm[16] = '\0';
+	/* what the sandbox controls: its comm and its cgroups' names */
+	untrusted_str(e->comm, sizeof(e->comm), comm, sizeof(comm));
+	untrusted_str(cgroup_of(ctx, e->cgroup_id), PATH_MAX, cgroup, sizeof(cgroup));
 	if (!proto) {
 		snprintf(protobuf, sizeof(protobuf), "%u", e->proto);
 		proto = protobuf;
@@ -172,7 +235,7 @@ json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 
 	return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:s, s:i, s:s, s:s, s:s, s:s, "
 			 "s:i, s:s, s:s, s:s, s:i, s:i, s:s}",
-			 "ts", ts, "cgroup", cgroup_of(ctx, e->cgroup_id),
+			 "ts", ts, "cgroup", cgroup,
 			 "cgroup_id", (json_int_t)e->cgroup_id,
 			 "bound_cgroup_id", (json_int_t)e->bound_cgroup_id,
 			 "pid", (int)e->pid, "tgid", (int)e->tgid, "comm", comm,
@@ -208,13 +271,19 @@ void event_print(json_t *ev, enum log_format fmt, FILE *out)
 	} else {
 		const char *dst = str(ev, "dst");
 		bool v6 = strchr(dst, ':') != NULL;
+		char cg[PATH_MAX * 4 + 32];
+
+		/* a removed cgroup by its id; paths came through untrusted_str */
+		if (*str(ev, "cgroup"))
+			snprintf(cg, sizeof(cg), "%s", str(ev, "cgroup"));
+		else
+			snprintf(cg, sizeof(cg), "id:%lld", num(ev, "cgroup_id"));
 
 		fprintf(out, "%s DENY %s %s %s%s%s:%lld policy=%s rule=\"%s\" errno=%s comm=%s pid=%lld "
 			"tgid=%lld uid=%lld cgroup=%s suppressed=%lld\n", str(ev, "ts"), str(ev, "hook"),
 			str(ev, "proto"), v6 ? "[" : "", dst, v6 ? "]" : "", num(ev, "dport"),
 			str(ev, "policy"), str(ev, "rule"), str(ev, "errno"), str(ev, "comm"),
-			num(ev, "pid"), num(ev, "tgid"), num(ev, "uid"),
-			*str(ev, "cgroup") ? str(ev, "cgroup") : "?", num(ev, "suppressed"));
+			num(ev, "pid"), num(ev, "tgid"), num(ev, "uid"), cg, num(ev, "suppressed"));
 	}
 	fflush(out);
 }

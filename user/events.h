@@ -7,6 +7,7 @@
 #ifndef EGRESS_EVENTS_H
 #define EGRESS_EVENTS_H
 
+#include <limits.h>
 #include <stdio.h>
 #include <jansson.h>
 
@@ -23,7 +24,7 @@ struct event_ctx {
 	long long boot_to_real_ns;	/* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	struct {
 		unsigned long long id;
-		char path[256];
+		char path[PATH_MAX];
 	} cg_cache[64];
 	unsigned int cg_next;
 };
@@ -33,6 +34,16 @@ void event_ctx_init(struct event_ctx *ctx, struct egress_state *st);
 void event_ctx_clock(struct event_ctx *ctx);
 const char *hook_name(unsigned int hook);
 int parse_log_format(const char *s, enum log_format *out);
+
+/*
+ * Copies a string an untrusted process controls (a comm, a cgroup name) so
+ * that it is safe everywhere it goes: valid UTF-8 (jansson refuses
+ * anything else), no control characters (a newline would forge a log line).
+ * Invalid bytes and control characters become \xHH, a backslash \\;
+ * valid UTF-8 is kept.  in is NUL-terminated or inlen bytes long, whichever
+ * ends first.  out is always terminated; 4 * inlen + 1 bytes always suffice.
+ */
+void untrusted_str(const char *in, size_t inlen, char *out, size_t outlen);
 
 /* The event as a JSON object (a new reference), hint filled in. */
 json_t *event_json(struct event_ctx *ctx, const struct egress_event *e);

@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <jansson.h>
+#include <bpf/bpf.h>
 
 #include "follow.h"
 
@@ -21,8 +23,8 @@ struct follower {
 	struct follower *next, *prev;
 	int fd;
 	bool requested, follow, closing;
-	char filter[PATH_MAX];
-	char req[PATH_MAX + 128];
+	char *filter;		/* the request's cgroup ("" = all), once requested */
+	char *req;		/* the request so far */
 	size_t reqlen;
 	char *q;		/* queued output */
 	size_t qlen, qoff, qcap;
@@ -38,6 +40,10 @@ struct followers {
 	int listen_fd, epfd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct follower *head;	/* every connected follower */
+	unsigned int n;		/* followers connected */
+	size_t queued;		/* bytes allocated to all queues: at most FOLLOW_BUDGET */
+	dev_t sock_dev;		/* the socket file this egressd made */
+	ino_t sock_ino;
 	struct backlog_entry backlog[FOLLOW_BACKLOG];
 	size_t bl_next;
 };
@@ -80,7 +86,18 @@ int followers_open(struct followers **out, const char *path, int epfd)
 		ret = -errno;
 		goto fail;
 	}
-	unlink(path);	/* a stale socket of an earlier egressd */
+	/* a stale socket of an earlier egressd goes; a live one is another's */
+	ret = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ret >= 0) {
+		bool live = !connect(ret, (struct sockaddr *)&sa, sizeof(sa));
+
+		close(ret);
+		if (live) {
+			ret = -EADDRINUSE;
+			goto fail;
+		}
+	}
+	unlink(path);
 	/* created 0600 from the start: no window in which others could connect */
 	mode_t old = umask(0177);
 	ret = bind(f->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
@@ -88,6 +105,14 @@ int followers_open(struct followers **out, const char *path, int epfd)
 	if (ret || listen(f->listen_fd, SOMAXCONN)) {
 		ret = -errno;
 		goto fail;
+	}
+	{
+		struct stat sb;
+
+		if (!stat(path, &sb)) {
+			f->sock_dev = sb.st_dev;
+			f->sock_ino = sb.st_ino;
+		}
 	}
 	ev.data.ptr = f;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, f->listen_fd, &ev)) {
@@ -113,7 +138,11 @@ static void drop(struct followers *f, struct follower *c)
 		f->head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	f->queued -= c->qcap;
+	f->n--;
 	free(c->q);
+	free(c->filter);
+	free(c->req);
 	free(c);
 }
 
@@ -126,8 +155,11 @@ static bool matches(const struct follower *c, const char *cgroup)
 	return !strncmp(cgroup, c->filter, n) && (cgroup[n] == '\0' || cgroup[n] == '/');
 }
 
-/* Queues a line, or counts it lost when the queue is full. */
-static void enqueue(struct follower *c, const char *line)
+/*
+ * Queues a line, or counts it lost when the queue is full or every queue
+ * together holds FOLLOW_BUDGET bytes.
+ */
+static void enqueue(struct followers *f, struct follower *c, const char *line)
 {
 	char lost[64];
 	size_t need = strlen(line) + 1;
@@ -150,13 +182,20 @@ static void enqueue(struct follower *c, const char *line)
 
 		while (cap < c->qlen + need + n)
 			cap *= 2;
-		nq = realloc(c->q, cap < FOLLOW_QUEUE ? cap : FOLLOW_QUEUE);
+		if (cap > FOLLOW_QUEUE)
+			cap = FOLLOW_QUEUE;
+		if (f->queued - c->qcap + cap > FOLLOW_BUDGET) {
+			c->lost++;
+			return;
+		}
+		nq = realloc(c->q, cap);
 		if (!nq) {
 			c->lost++;
 			return;
 		}
 		c->q = nq;
-		c->qcap = cap < FOLLOW_QUEUE ? cap : FOLLOW_QUEUE;
+		f->queued += cap - c->qcap;
+		c->qcap = cap;
 	}
 	memcpy(c->q + c->qlen, lost, n);
 	c->qlen += n;
@@ -188,6 +227,7 @@ static void flush(struct followers *f, struct follower *c)
 			return;
 		}
 		if (c->qcap > 4096) {	/* a burst is over: give the memory back */
+			f->queued -= c->qcap;
 			free(c->q);
 			c->q = NULL;
 			c->qcap = 0;
@@ -207,7 +247,14 @@ static void on_request(struct followers *f, struct follower *c)
 		drop(f, c);
 		return;
 	}
-	snprintf(c->filter, sizeof(c->filter), "%s", cg ? cg : "");
+	c->filter = strdup(cg ? cg : "");
+	free(c->req);
+	c->req = NULL;
+	if (!c->filter) {
+		json_decref(req);
+		drop(f, c);
+		return;
+	}
 	while (strlen(c->filter) > 1 && c->filter[strlen(c->filter) - 1] == '/')
 		c->filter[strlen(c->filter) - 1] = '\0';
 	c->follow = json_is_true(json_object_get(req, "follow"));
@@ -217,9 +264,9 @@ static void on_request(struct followers *f, struct follower *c)
 		struct backlog_entry *b = &f->backlog[(f->bl_next + i) % FOLLOW_BACKLOG];
 
 		if (b->line && b->cgroup && matches(c, b->cgroup))
-			enqueue(c, b->line);
+			enqueue(f, c, b->line);
 	}
-	enqueue(c, c->follow ? "{\"live\":true}" : "{\"end\":true}");
+	enqueue(f, c, c->follow ? "{\"live\":true}" : "{\"end\":true}");
 	c->closing = !c->follow;
 	flush(f, c);
 }
@@ -238,6 +285,14 @@ static void on_accept(struct followers *f)
 			close(fd);	/* root only, whatever the file mode says */
 			continue;
 		}
+		if (f->n >= FOLLOW_MAX) {
+			static const char msg[] = "{\"error\":\"too many followers: egressd serves at most "
+				FOLLOW_MAX_STR " at once\"}\n";
+
+			send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+			close(fd);
+			continue;
+		}
 		c = calloc(1, sizeof(*c));
 		ev.data.ptr = c;
 		if (!c || epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev)) {
@@ -246,6 +301,7 @@ static void on_accept(struct followers *f)
 			continue;
 		}
 		c->fd = fd;
+		f->n++;
 		c->next = f->head;
 		if (f->head)
 			f->head->prev = c;
@@ -274,7 +330,11 @@ void followers_handle(struct followers *f, void *ptr, unsigned int events)
 				/* answered, perhaps closed (c freed): nothing more here */
 				on_request(f, c);
 				return;
-			} else if (c->reqlen + 1 < sizeof(c->req)) {
+			} else if (c->reqlen + 1 < FOLLOW_REQ_MAX) {
+				if (!c->req && !(c->req = malloc(FOLLOW_REQ_MAX))) {
+					drop(f, c);
+					return;
+				}
 				c->req[c->reqlen++] = buf[i];
 			} else {
 				drop(f, c);
@@ -307,7 +367,7 @@ void followers_publish(struct followers *f, const char *line, const char *cgroup
 		next = c->next;	/* flush may drop c */
 		if (!c->requested || !c->follow || !matches(c, cgroup ? cgroup : ""))
 			continue;
-		enqueue(c, line);
+		enqueue(f, c, line);
 		flush(f, c);
 	}
 }
@@ -323,6 +383,126 @@ void followers_close(struct followers *f)
 		free(f->backlog[i].cgroup);
 	}
 	close(f->listen_fd);
-	unlink(f->path);
+	{	/* only the socket this egressd made: another may have replaced it */
+		struct stat sb;
+
+		if (!stat(f->path, &sb) && sb.st_dev == f->sock_dev && sb.st_ino == f->sock_ino)
+			unlink(f->path);
+	}
 	free(f);
+}
+
+/* ---- egressd's presence ------------------------------------------------ */
+
+static void presence_path(char *buf, size_t len, const char *pin_dir, const char *leaf)
+{
+	snprintf(buf, len, "%s/" PRESENCE_DIR "%s%s", pin_dir, leaf ? "/" : "", leaf ? leaf : "");
+}
+
+static int info_get(const char *pin_dir, struct egressd_info *info)
+{
+	char path[PATH_MAX];
+	uint32_t zero = 0;
+	int fd, ret = 0;
+
+	memset(info, 0, sizeof(*info));
+	presence_path(path, sizeof(path), pin_dir, "info");
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, info))
+		ret = -errno;
+	close(fd);
+	info->events_socket[sizeof(info->events_socket) - 1] = '\0';
+	info->metrics_addr[sizeof(info->metrics_addr) - 1] = '\0';
+	return ret;
+}
+
+int presence_lock(const char *pin_dir, int *out, uint32_t *pid)
+{
+	char path[PATH_MAX];
+	struct egressd_info info;
+	int fd;
+
+	*pid = 0;
+	presence_path(path, sizeof(path), pin_dir, NULL);
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* a status reader holds it shared for a moment: try a few times */
+	for (int i = 0; flock(fd, LOCK_EX | LOCK_NB); i++) {
+		if (errno != EWOULDBLOCK || i == 20) {
+			int e = errno == EWOULDBLOCK ? EBUSY : errno;
+
+			close(fd);
+			if (e == EBUSY && !info_get(pin_dir, &info))
+				*pid = info.pid;
+			return -e;
+		}
+		usleep(10000);
+	}
+	*out = fd;
+	return 0;
+}
+
+int presence_publish(const char *pin_dir, const struct egressd_info *info)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	uint32_t zero = 0;
+	int fd, ret = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "egressd_info", sizeof(uint32_t), sizeof(*info), 1, NULL);
+	if (fd < 0)
+		return -errno;
+	presence_path(path, sizeof(path), pin_dir, "info");
+	snprintf(tmp, sizeof(tmp), "%s_new", path);	/* bpffs reserves dots */
+	unlink(tmp);
+	if (bpf_map_update_elem(fd, &zero, info, BPF_ANY) || bpf_obj_pin(fd, tmp) ||
+	    rename(tmp, path))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int presence_read(const char *pin_dir, struct egressd_info *info)
+{
+	char path[PATH_MAX];
+	int fd, ret;
+
+	ret = info_get(pin_dir, info);
+	if (ret && ret != -ENOENT)
+		return ret;
+	presence_path(path, sizeof(path), pin_dir, NULL);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	ret = flock(fd, LOCK_SH | LOCK_NB) ? (errno == EWOULDBLOCK ? 1 : -errno) : 0;
+	close(fd);
+	if (ret == 0)
+		info->pid = 0;	/* a killed egressd's record */
+	return ret;
+}
+
+bool presence_held(const char *pin_dir, int fd)
+{
+	char path[PATH_MAX];
+	struct stat a, b;
+
+	presence_path(path, sizeof(path), pin_dir, NULL);
+	return !fstat(fd, &a) && !stat(path, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+void presence_release(const char *pin_dir, int fd)
+{
+	char path[PATH_MAX];
+
+	if (fd < 0)
+		return;
+	if (presence_held(pin_dir, fd)) {
+		presence_path(path, sizeof(path), pin_dir, "info");
+		unlink(path);
+	}
+	close(fd);
 }

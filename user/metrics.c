@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,23 +23,107 @@
 #define EGRESS_VERSION "dev"
 #endif
 
+/*
+ * Slowloris: a client that opens connections and never finishes a request
+ * must not lock scrapers out.  MHD's own limit refuses newcomers when full,
+ * so egress keeps its own, lower one: when more than METRICS_CONNS
+ * connections are open, the oldest is shut down (a scraper sends its
+ * request at once, so it is never the oldest for long).  Every callback runs
+ * in MHD's one epoll thread: the list needs no lock, and a listed socket is
+ * open.  Idle connections also time out after METRICS_IDLE_S seconds.
+ */
+#define METRICS_CONNS 64
+#define METRICS_IDLE_S 5
+
+struct conn {
+	struct conn *next, *prev;
+	int fd;
+};
+
 struct metrics {
 	struct MHD_Daemon *d;
 	struct egress_state *st;
 	unsigned int cgroup_limit;
+	struct conn *newest, *oldest;
+	unsigned int nconns;
+	pthread_mutex_t lock;	/* health */
+	char problem[256];	/* why /healthz fails, "" when healthy */
 };
 
-/* A label value, escaped as the exposition format wants. */
+static void conn_unlink(struct metrics *m, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		m->newest = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		m->oldest = c->prev;
+	c->next = c->prev = NULL;
+	m->nconns--;
+}
+
+static void on_conn(void *cls, struct MHD_Connection *conn, void **ctx,
+		    enum MHD_ConnectionNotificationCode code)
+{
+	struct metrics *m = cls;
+	struct conn *c = *ctx;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (c && (c->prev || c->next || m->newest == c))
+			conn_unlink(m, c);
+		free(c);
+		*ctx = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	c = calloc(1, sizeof(*c));
+	if (!c || !ci)
+		return;	/* untracked: MHD's own limit and timeout still hold */
+	c->fd = ci->connect_fd;
+	*ctx = c;
+	c->next = m->newest;
+	if (m->newest)
+		m->newest->prev = c;
+	else
+		m->oldest = c;
+	m->newest = c;
+	m->nconns++;
+	while (m->nconns > METRICS_CONNS) {
+		struct conn *old = m->oldest;
+
+		conn_unlink(m, old);	/* MHD closes it on its next read */
+		shutdown(old->fd, SHUT_RDWR);
+	}
+}
+
+void metrics_set_health(struct metrics *m, const char *problem)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->problem, sizeof(m->problem), "%s", problem ? problem : "");
+	pthread_mutex_unlock(&m->lock);
+}
+
+/*
+ * A label value, escaped as the exposition format wants.  Cgroup names are
+ * the sandbox's: first made valid UTF-8 without control characters (as in
+ * events), so that one name cannot make the whole exposition invalid.
+ */
 static void label(FILE *out, const char *s)
 {
+	char safe[PATH_MAX * 4 + 1];
+
+	untrusted_str(s, PATH_MAX, safe, sizeof(safe));
 	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fprintf(out, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", out);
+	for (const char *p = safe; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			fprintf(out, "\\%c", *p);
 		else
-			fputc(*s, out);
+			fputc(*p, out);
 	}
 	fputc('"', out);
 }
@@ -213,8 +299,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", strdup("GET only\n"), 9);
-	if (!strcmp(url, "/healthz"))
-		return reply(conn, MHD_HTTP_OK, "text/plain", strdup("ok\n"), 3);
+	if (!strcmp(url, "/healthz")) {
+		char *msg = NULL;
+		int len;
+
+		pthread_mutex_lock(&m->lock);
+		len = m->problem[0] ? asprintf(&msg, "not enforcing: %s\n", m->problem)
+				    : asprintf(&msg, "ok\n");
+		pthread_mutex_unlock(&m->lock);
+		if (len < 0)
+			return MHD_NO;
+		return reply(conn, *msg == 'o' ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+			     "text/plain", msg, len);
+	}
 	if (strcmp(url, "/metrics"))
 		return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", strdup("not found\n"), 10);
 	f = open_memstream(&body, &len);
@@ -233,7 +330,8 @@ int metrics_start(struct metrics **out, const char *addr, struct egress_state *s
 	const char *colon = strrchr(addr, ':'), *h = host;
 	struct addrinfo *ai = NULL;
 	struct metrics *m;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* epoll: egressd's descriptors (followers) may pass FD_SETSIZE */
+	unsigned int flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	int ret;
 
 	if (!colon || colon == addr || !colon[1] || (size_t)(colon - addr) >= sizeof(host)) {
@@ -258,12 +356,15 @@ int metrics_start(struct metrics **out, const char *addr, struct egress_state *s
 	}
 	m->st = st;
 	m->cgroup_limit = cgroup_limit;
+	pthread_mutex_init(&m->lock, NULL);
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	m->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, m,
 				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+				/* room for the ones shut down, until MHD reaps them */
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(4 * METRICS_CONNS),
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_IDLE_S,
+				MHD_OPTION_NOTIFY_CONNECTION, on_conn, m,
 				MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!m->d) {
@@ -280,5 +381,6 @@ void metrics_stop(struct metrics *m)
 	if (!m)
 		return;
 	MHD_stop_daemon(m->d);
+	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

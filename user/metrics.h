@@ -13,6 +13,8 @@ struct metrics;
 int metrics_start(struct metrics **m, const char *addr, struct egress_state *st,
 		  unsigned int cgroup_limit, char *err, size_t errlen);
 void metrics_stop(struct metrics *m);
+/* /healthz answers 503 "not enforcing: PROBLEM" until PROBLEM is NULL again. */
+void metrics_set_health(struct metrics *m, const char *problem);
 /* The Prometheus text exposition (also used by tests through egressd). */
 void metrics_write(FILE *out, struct egress_state *st, unsigned int cgroup_limit);
 

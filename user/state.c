@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "advise.h"
 #include "cgroup.h"
 #include "cmdline.h"
 #include "state.h"
@@ -41,6 +42,7 @@ const char *const state_map_names[M_N] = {
 	[M_CG_DENIED] = "egress_cg_denied",
 	[M_OCI] = "egress_oci",
 	[M_HOSTS] = "egress_hosts",
+	[M_SEEN] = "egress_seen",
 };
 
 const char *state_pin_dir(const char *opt)
@@ -111,6 +113,8 @@ int state_open(struct egress_state *st, const char *pin_dir, int flags, char *er
 	for (int i = 0; i < M_N; i++) {
 		state_pin_path(st, path, sizeof(path), "maps/%s", state_map_names[i]);
 		st->map_fd[i] = bpf_obj_get(path);
+		if (st->map_fd[i] < 0 && i == M_SEEN && errno == ENOENT)
+			continue;	/* pinned by an older egressd: state_seen() says so */
 		if (st->map_fd[i] < 0) {
 			ret = -errno;
 			if (ret == -ENOENT)
@@ -133,6 +137,7 @@ int state_open(struct egress_state *st, const char *pin_dir, int flags, char *er
 		ret = -EINVAL;
 		goto cleanup;
 	}
+	state_repair(st);	/* what a killed writer left */
 	return 0;
 cleanup:
 	state_close(st);
@@ -580,13 +585,151 @@ static int free_policy_id(struct egress_state *st, uint32_t *id)
 	return -ENOSPC;
 }
 
+/*
+ * The policy-store journal: PIN_DIR/journal, a one-entry array map made
+ * from user space.  A store writes it (active) before the kernel sees the
+ * change, writes egress_policy_info after, then clears it.  The info
+ * belongs to the generation: when a writer dies in between, the next
+ * writer (or a reader that can take the lock) finds the journal active and
+ * compares the policy's entries with the fingerprint of the change: in
+ * force, the info is written; not in force, the old info still describes
+ * the rules, and the journal is dropped.
+ */
+struct state_journal {
+	uint32_t active;
+	uint32_t id;		/* the policy */
+	uint64_t fingerprint;	/* of the entries the change puts in force */
+	struct egress_policy_info info;
+};
+
+static uint64_t fingerprint(const struct compiled *c)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+
+	for (size_t i = 0; i < c->n; i++) {
+		const unsigned char *k = (const void *)&c->e[i].key, *v = (const void *)&c->e[i].val;
+
+		for (size_t j = 0; j < sizeof(c->e[i].key); j++)
+			h = (h ^ k[j]) * 0x100000001b3ULL;
+		for (size_t j = 0; j < sizeof(c->e[i].val); j++)
+			h = (h ^ v[j]) * 0x100000001b3ULL;
+	}
+	return h ^ c->n;
+}
+
+static int journal_fd(struct egress_state *st, bool create)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	state_pin_path(st, path, sizeof(path), "journal");
+	fd = bpf_obj_get(path);
+	if (fd >= 0 || errno != ENOENT || !create)
+		return fd < 0 ? -errno : fd;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "egress_journal", sizeof(uint32_t),
+			    sizeof(struct state_journal), 1, NULL);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_pin(fd, path)) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int journal_write(struct egress_state *st, const struct state_journal *j)
+{
+	uint32_t zero = 0;
+	int fd = journal_fd(st, true), ret = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_update_elem(fd, &zero, j, BPF_ANY))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Finishes or drops what a killed writer left.  Caller holds the lock. */
+static int journal_repair_locked(struct egress_state *st)
+{
+	struct state_journal j;
+	struct compiled c;
+	uint32_t zero = 0;
+	int fd = journal_fd(st, false), tfd, ret = 0;
+
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	if (bpf_map_lookup_elem(fd, &zero, &j) || !j.active)
+		goto done;
+	tfd = inner_fd(st, j.id);
+	if (tfd >= 0 && !policy_read(st, j.id, tfd, &c)) {
+		if (fingerprint(&c) == j.fingerprint &&
+		    bpf_map_update_elem(st->map_fd[M_INFO], &j.id, &j.info, BPF_ANY))
+			ret = -errno;
+		compiled_free(&c);
+	}
+	if (tfd >= 0)
+		close(tfd);
+	if (!ret) {
+		j.active = 0;
+		if (bpf_map_update_elem(fd, &zero, &j, BPF_ANY))
+			ret = -errno;
+	}
+done:
+	close(fd);
+	return ret;
+}
+
+int state_repair(struct egress_state *st)
+{
+	struct state_journal j;
+	uint32_t zero = 0;
+	int fd, lfd, ret;
+
+	if (st->dir_fd >= 0)	/* our own lock */
+		return journal_repair_locked(st);
+	fd = journal_fd(st, false);
+	if (fd < 0)
+		return 0;
+	ret = bpf_map_lookup_elem(fd, &zero, &j);
+	close(fd);
+	if (ret || !j.active)
+		return 0;
+	/* a reader repairs when no writer is at work: the lock, not waiting */
+	lfd = open(st->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lfd < 0)
+		return -errno;
+	ret = flock(lfd, LOCK_EX | LOCK_NB) ? 0 : journal_repair_locked(st);
+	close(lfd);
+	return ret;
+}
+
+static void info_of(const struct policy *p, struct egress_policy_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	snprintf(info->name, sizeof(info->name), "%s", p->name);
+	snprintf(info->hint, sizeof(info->hint), "%s", p->hint);
+	for (size_t i = 0; i < p->nrules; i++) {
+		if (p->rules[i].action == EGRESS_ALLOW)
+			info->nallow++;
+		else
+			info->ndeny++;
+	}
+}
+
 int state_policy_store(struct egress_state *st, uint32_t *id, const struct policy *p,
 		       int flags, char *err, size_t errlen)
 {
 	struct compiled now = {}, want = {};
+	struct state_journal j = { .active = 1 };
 	uint32_t gen = 0, old_gen;
 	int fd = -1, ret;
 
+	journal_repair_locked(st);	/* a killed writer's change, finished or dropped */
+	info_of(p, &j.info);
 	if (p->nrules > st->cfg.max_rules) {
 		snprintf(err, errlen, "policy '%s' is full: %zu rules, at most %u (egressd --max-rules)",
 			 p->name, p->nrules, st->cfg.max_rules);
@@ -609,7 +752,10 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 				/* one entry: an update of one element is atomic */
 				int hfd = hosts_fd(st, *id, gen);
 
-				ret = policy_apply_diff(fd, hfd, &now, &want);
+				j.id = *id;
+				j.fingerprint = fingerprint(&want);
+				ret = journal_write(st, &j);
+				ret = ret ?: policy_apply_diff(fd, hfd, &now, &want);
 				if (hfd >= 0)
 					close(hfd);
 				if (!ret)
@@ -649,6 +795,9 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 	}
 	ret = count_hosts(&want) ? hosts_create(st, *id, gen, &want) : 0;
 	ret = ret ?: fill_batched(fd, &want, false);
+	j.id = *id;
+	j.fingerprint = fingerprint(&want);
+	ret = ret ?: journal_write(st, &j);
 	if (!ret && bpf_map_update_elem(st->map_fd[M_POLICIES], id, &fd, BPF_ANY))
 		ret = -errno;
 	if (ret) {
@@ -656,22 +805,14 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 		goto fail;
 	}
 	hosts_drop(st, *id, gen);
-done: {
-	struct egress_policy_info info = {};
-
-	snprintf(info.name, sizeof(info.name), "%s", p->name);
-	snprintf(info.hint, sizeof(info.hint), "%s", p->hint);
-	for (size_t i = 0; i < p->nrules; i++) {
-		if (p->rules[i].action == EGRESS_ALLOW)
-			info.nallow++;
-		else
-			info.ndeny++;
-	}
-	if (bpf_map_update_elem(st->map_fd[M_INFO], id, &info, BPF_ANY)) {
+done:
+	/* the info of the generation now in force, then the journal closed */
+	if (bpf_map_update_elem(st->map_fd[M_INFO], id, &j.info, BPF_ANY)) {
 		ret = -errno;
 		goto fail;
 	}
-	}
+	j.active = 0;
+	journal_write(st, &j);
 	ret = 0;
 	goto cleanup;
 fail:
@@ -1052,6 +1193,7 @@ int state_gc(struct egress_state *st)
 	size_t n;
 	int cleaned = 0;
 
+	journal_repair_locked(st);	/* the caller holds the lock */
 	if (bindings(st, false, &v, &n))
 		return 0;
 	for (size_t i = 0; i < n; i++) {
@@ -1098,7 +1240,8 @@ static int rm_tree(const char *path)
 	return ret;
 }
 
-int state_unload(struct egress_state *st, char *err, size_t errlen)
+int state_unload(struct egress_state *st, state_unload_cb detached, void *ctx, char *err,
+		 size_t errlen)
 {
 	struct binding_ref *v;
 	size_t n;
@@ -1109,8 +1252,21 @@ int state_unload(struct egress_state *st, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot list bindings: %s", strerror(-ret));
 		return ret;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		char dir[PATH_MAX], path[PATH_MAX + 16];
+		int links = 0;
+
+		link_dir(st, v[i].cgroup_id, dir, sizeof(dir));
+		for (int h = 0; h < EGRESS_NHOOKS; h++) {
+			struct stat sb;
+
+			snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
+			links += !stat(path, &sb);
+		}
 		state_unbind_id(st, v[i].cgroup_id);
+		if (detached)
+			detached(&v[i], links, ctx);
+	}
 	free(v);
 	/* close our map fds first; the directory lock stays until state_close */
 	for (int i = 0; i < M_N; i++) {
@@ -1122,6 +1278,63 @@ int state_unload(struct egress_state *st, char *err, size_t errlen)
 	if (ret)
 		snprintf(err, errlen, "cannot remove %s: %s", st->pin_dir, strerror(-ret));
 	return ret;
+}
+
+/* ---- distinct denied destinations (egressctl advise) -------------------- */
+
+struct seen_vec {
+	struct seen_rec *v;
+	size_t n, cap;
+};
+
+static int push_seen(void *ctx, const void *k, const void *val)
+{
+	struct seen_vec *s = ctx;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 1024;
+		struct seen_rec *nv = realloc(s->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->cap = cap;
+	}
+	memcpy(&s->v[s->n].key, k, sizeof(s->v[s->n].key));
+	memcpy(&s->v[s->n].val, val, sizeof(s->v[s->n].val));
+	s->n++;
+	return 0;
+}
+
+int state_seen(struct egress_state *st, struct seen_rec **out, size_t *n)
+{
+	struct seen_vec s = {};
+	struct egress_seen_key key, *prev = NULL;
+	struct egress_seen val;
+	int fd = st->map_fd[M_SEEN], ret;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0)
+		return -ENOENT;
+	/* a hash's batch position is a bucket number */
+	ret = map_read_batched(fd, sizeof(key), sizeof(val), sizeof(uint32_t), push_seen, &s);
+	if (ret == -EOPNOTSUPP) {
+		s.n = 0;
+		ret = 0;
+		while (!ret && !bpf_map_get_next_key(fd, prev, &key)) {
+			prev = &key;
+			if (!bpf_map_lookup_elem(fd, &key, &val))
+				ret = push_seen(&s, &key, &val);
+		}
+	}
+	if (ret) {
+		free(s.v);
+		return ret;
+	}
+	*out = s.v;
+	*n = s.n;
+	return 0;
 }
 
 /* Every pinned binding, those of removed cgroups too: no path lookup per cgroup (cheap). */

@@ -6,6 +6,8 @@
  *   maps/<map name>         every map of bpf/egress.bpf.c
  *   progs/<hook>            the programs, for egressctl to attach
  *   links/<cgroup id>/<hook> one bpf_link per bound cgroup and hook
+ *   journal                 the policy store's journal (state.c)
+ *   egressd/                the running egressd's lock and info (follow.h)
  * Writers serialise with flock() on the pin directory.
  */
 #ifndef EGRESS_STATE_H
@@ -30,7 +32,7 @@ extern const struct hook_desc egress_hooks[EGRESS_NHOOKS];
 
 enum state_map {
 	M_POLICIES, M_INFO, M_BINDING, M_COUNTERS, M_STATS, M_CONFIG, M_EVENTS,
-	M_RATE, M_RATE_SHARED, M_CG_DENIED, M_OCI, M_HOSTS, M_N,
+	M_RATE, M_RATE_SHARED, M_CG_DENIED, M_OCI, M_HOSTS, M_SEEN, M_N,
 };
 extern const char *const state_map_names[M_N];
 
@@ -73,6 +75,12 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 		       int flags, char *err, size_t errlen);
 int state_policy_delete(struct egress_state *st, uint32_t id);
 /*
+ * Finishes what a writer killed during a store left (PIN_DIR/journal): the
+ * policy info of the generation in force.  state_open does it, a reader
+ * only when no writer holds the lock; every store and state_gc too.
+ */
+int state_repair(struct egress_state *st);
+/*
  * Applies a parsed policy file: checks every policy first (known or added
  * by the file, size, compilation) and changes nothing if one fails, then
  * replaces each, atomically.  A policy the file names only in rules keeps
@@ -103,7 +111,20 @@ int state_unbind_id(struct egress_state *st, uint64_t cgid);
  * bindings were cleaned.
  */
 int state_gc(struct egress_state *st);
-/* Detaches every link and removes every pin. */
-int state_unload(struct egress_state *st, char *err, size_t errlen);
+/*
+ * Detaches every link and removes every pin; detached (may be NULL) is
+ * told each binding it detached, with its number of links.
+ */
+typedef void (*state_unload_cb)(const struct binding_ref *b, int links, void *ctx);
+int state_unload(struct egress_state *st, state_unload_cb detached, void *ctx, char *err,
+		 size_t errlen);
+
+/*
+ * Every entry of egress_seen (the distinct destinations denied per cgroup;
+ * see advise.h), unsorted.  -ENOENT: the pins predate egress_seen (an
+ * older egressd made them).
+ */
+struct seen_rec;
+int state_seen(struct egress_state *st, struct seen_rec **out, size_t *n);
 
 #endif

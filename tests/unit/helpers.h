@@ -39,6 +39,10 @@ extern const struct CMUnitTest policy_tests[];
 extern const size_t policy_tests_count;
 extern const struct CMUnitTest cmdline_tests[];
 extern const size_t cmdline_tests_count;
+extern const struct CMUnitTest advise_tests[];
+extern const size_t advise_tests_count;
+extern const struct CMUnitTest explain_tests[];
+extern const size_t explain_tests_count;
 
 #define TEST_TABLE_COUNT(t) (sizeof(t) / sizeof((t)[0]))
 

@@ -12,6 +12,8 @@ int main(void)
 		{ parse_tests, parse_tests_count },
 		{ policy_tests, policy_tests_count },
 		{ cmdline_tests, cmdline_tests_count },
+		{ advise_tests, advise_tests_count },
+		{ explain_tests, explain_tests_count },
 	};
 	struct CMUnitTest *all;
 	size_t n = 0, k = 0;

@@ -1,0 +1,118 @@
+#!/bin/bash
+# 61-policy-info-faults.sh - a writer killed (SIGKILL, injected by strace at
+# an exact system call) between the policy swap and the egress_policy_info
+# write, or just before the swap, leaves the policy info (rule counts, hint)
+# consistent with the rules in force once anything opens the state again
+# (issue 15 item 10), for `apply` (a new generation swapped in), for a rule
+# added in place, and for a new policy.  The same as 47-faults.sh does for
+# the rules, at the one moment its timed kills almost never hit.
+source "$(dirname "$0")/../lib.sh"
+setup
+for t in strace bpftool jq; do
+	command -v "$t" >/dev/null 2>&1 || die "tool '$t' not installed"
+done
+start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
+
+cat >"$T/old.policy" <<'EOF'
+policy add small --default deny --hint 'old hint {dst}'
+allow 192.0.2.10/32 --proto tcp --port 3128 --policy small
+EOF
+cat >"$T/new.policy" <<'EOF'
+policy add small --default deny --hint 'new hint {dst}'
+allow 192.0.2.10/32 --proto tcp --port 3128 --policy small
+allow 192.0.2.0/24 --proto udp --port 53 --policy small
+deny 192.0.2.20/32 --policy small
+deny 192.0.2.21/32 --policy small
+EOF
+reset_old() { ectl apply -f "$T/old.policy" >/dev/null 2>&1; }
+
+# info NAME: "nallow ndeny hint" of a policy, as stored in egress_policy_info
+info() {
+	bpftool -j map dump pinned "$PIN/maps/egress_policy_info" 2>/dev/null |
+		jq -r --arg n "$1" '.[] | .formatted.value | select(.name == $n) | "\(.nallow) \(.ndeny) \(.hint)"'
+}
+# rules NAME: "nallow ndeny hint" from the rules in force (export)
+rules() {
+	ectl export --policy "$1" >"$T/export" 2>/dev/null
+	printf '%s %s %s\n' "$(grep -c '^allow' "$T/export")" "$(grep -c '^deny' "$T/export")" \
+		"$(sed -n "s/^policy add $1 .*--hint '\([^']*\)'.*/\1/p" "$T/export")"
+}
+
+# kill_at NAME PATTERN OFFSET CMD...: run egressctl CMD under strace once to
+# find the bpf() call that matches PATTERN (POLICIES and INFO stand for the
+# map fds of egress_policies and egress_policy_info), then again after
+# $RESET with SIGKILL injected OFFSET bpf() calls after it (0: that call,
+# before it runs; 1: the next one).
+RESET=reset_old
+ARGS_BEFORE_PIN=1	# the command's words: --pin-dir goes after them
+map_fd() {
+	grep -o "BPF_OBJ_GET, {pathname=\"[^\"]*/maps/$1\".*= [0-9]*\$" "$T/trace" | head -1 | awk '{print $NF}'
+}
+kill_at() {
+	local n=$1 pat=$2 off=$3 pfd ifd k
+	shift 3
+	$RESET
+	strace -f -qq -e trace=bpf -o "$T/trace" "$EGRESSCTL" "${@:1:$ARGS_BEFORE_PIN}" --pin-dir "$PIN" "${@:$((ARGS_BEFORE_PIN + 1))}" >/dev/null 2>&1
+	pfd=$(map_fd egress_policies)
+	ifd=$(map_fd egress_policy_info)
+	pat=${pat//POLICIES/$pfd}
+	pat=${pat//INFO/$ifd}
+	k=$(grep -n -- "$pat" "$T/trace" | head -1 | cut -d: -f1)
+	if [ -z "$pfd" ] || [ -z "$ifd" ] || [ -z "$k" ]; then
+		fail "$n/trace" "no '$pat' in the trace: $(head -c 600 "$T/trace")"
+		return 1
+	fi
+	$RESET
+	strace -f -qq -e trace=bpf -e inject=bpf:signal=KILL:when=$((k + off)) -o /dev/null \
+		"$EGRESSCTL" "${@:1:$ARGS_BEFORE_PIN}" --pin-dir "$PIN" "${@:$((ARGS_BEFORE_PIN + 1))}" >/dev/null 2>&1 &
+	wait $! 2>/dev/null
+	KILL_RC=$?
+}
+
+# ------------------------------------------------------------ apply: swap
+
+reset_old
+check_eq setup/old "1 0 old hint {dst}" "$(rules small)"
+ectl apply -f "$T/new.policy" >/dev/null 2>&1
+check_eq setup/new "2 2 new hint {dst}" "$(rules small)"
+
+for off in 0 1; do
+	# 0: killed just before the swap (old in force); 1: just after it
+	kill_at "swap-$off" "BPF_MAP_UPDATE_ELEM, {map_fd=POLICIES," "$off" apply -f "$T/new.policy" || continue
+	check_eq "swap-$off/killed" 137 "$KILL_RC"
+	r=$(rules small)
+	case $off in 0) want="1 0 old hint {dst}" ;; 1) want="2 2 new hint {dst}" ;; esac
+	check_eq "swap-$off/rules-in-force" "$want" "$r"
+	check_eq "swap-$off/info-matches-rules" "$r" "$(info small)"
+done
+
+# ------------------------------------------------------------ one rule, in place
+
+reset_old
+# killed at the info write, the rule's entry in force
+kill_at inplace "BPF_MAP_UPDATE_ELEM, {map_fd=INFO," 0 deny 192.0.2.30/32 --policy small
+check_eq inplace/killed 137 "$KILL_RC"
+r=$(rules small)
+check_eq inplace/rule-in-force "1 1 old hint {dst}" "$r"
+check_eq inplace/info-matches-rules "$r" "$(info small)"
+
+# ------------------------------------------------------------ a new policy
+
+reset_fresh() { ectl policy delete fresh >/dev/null 2>&1; }
+RESET=reset_fresh ARGS_BEFORE_PIN=2
+kill_at new-policy "BPF_MAP_UPDATE_ELEM, {map_fd=POLICIES," 1 policy add fresh --default deny --hint 'fresh hint'
+check_eq new-policy/killed 137 "$KILL_RC"
+check new-policy/listed grep -qw fresh <<<"$(ectl policy list 2>&1)"
+check_eq new-policy/info "0 0 fresh hint" "$(info fresh)"
+check new-policy/usable ectl allow 192.0.2.40/32 --policy fresh
+
+# egressd serves the repaired info: its hint in events
+mkcg app
+ectl_ok setup attach "$CGROOT/app" --policy small || die attach
+expect events/denied EPERM "$CGROOT/app" nobody tcp 192.0.2.20 80
+_hint() { events_matching '.dst == "192.0.2.20" and .dport == 80' | grep -q .; }
+wait_until 10 _hint
+check_eq events/hint-of-rules-in-force "old hint 192.0.2.20" \
+	"$(events_matching '.dst == "192.0.2.20" and .dport == 80' | jq -r .hint | tail -1)"
+
+finish
