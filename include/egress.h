@@ -33,7 +33,8 @@ enum egress_hook {
 	EGRESS_HOOK_SETSOCKOPT = 5,	/* source routing */
 	EGRESS_HOOK_EGRESS = 6,		/* cgroup_skb backstop: every packet */
 	EGRESS_HOOK_INGRESS = 7,	/* cgroup_skb/ingress: TCP SYNs of inbound connections */
-	EGRESS_HOOK_MAX = 8,	/* room for later hooks; counters are sized by it */
+	EGRESS_HOOK_REVOKE = 8,		/* an established connection cut by a policy change (user/revoke.c) */
+	EGRESS_HOOK_MAX = 16,	/* room for later hooks; counters are sized by it */
 };
 
 enum egress_action {

@@ -1665,3 +1665,9 @@ int state_seen(struct egress_state *st, struct seen_rec **out, size_t *n)
 	*n = s.n;
 	return 0;
 }
+
+/* Every pinned binding, those of removed cgroups too: no path lookup per cgroup (cheap). */
+int state_bindings_all(struct egress_state *st, struct binding_ref **out, size_t *n)
+{
+	return bindings(st, false, out, n);
+}
