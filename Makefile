@@ -35,10 +35,10 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON  := parse policy cmdline cgroup state events follow oci advise policyset etcd
+COMMON  := parse policy cmdline cgroup state events follow oci advise policyset etcd revoke
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
-BPF_OBJS := $(BUILD)/egress.bpf.o
-SKELS   := $(BUILD)/egress.skel.h
+BPF_OBJS := $(BUILD)/egress.bpf.o $(BUILD)/revoke.bpf.o
+SKELS   := $(BUILD)/egress.skel.h $(BUILD)/revoke.skel.h
 
 .PHONY: all clean install test unit run deps deps-test bench fuzz demo man deb image
 .DELETE_ON_ERROR:
@@ -69,6 +69,10 @@ $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/egress.h | $(BUILD)/use
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/user/egressd.o: $(SKELS)
+$(BUILD)/user/revoke.o: $(BUILD)/revoke.skel.h
+# revoke.h holds the map value both sides of revoke share
+$(BUILD)/revoke.bpf.o: BPF_CFLAGS += -Iuser
+$(BUILD)/revoke.bpf.o: user/revoke.h
 
 $(BUILD)/user/default_policy.o: user/default_policy.S maps/default.policy | $(BUILD)/user
 	$(call msg,AS,$@)

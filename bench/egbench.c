@@ -510,6 +510,7 @@ static const struct {
 	{ "sock_create", BPF_CGROUP_INET_SOCK_CREATE },
 	{ "setsockopt", BPF_CGROUP_SETSOCKOPT },
 	{ "egress", BPF_CGROUP_INET_EGRESS },
+	{ "ingress", BPF_CGROUP_INET_INGRESS },
 };
 #define NHOOKS (int)(sizeof(hooks) / sizeof(hooks[0]))
 

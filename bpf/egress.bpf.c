@@ -19,7 +19,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Event rate limit per cgroup, set by egressd before load; cost 0 = unlimited. */
+/* Event rate limit per bound cgroup, set by egressd before load; cost 0 = unlimited. */
 const volatile __u64 rate_cost_ns = 10 * 1000 * 1000;	/* 1 s / events per second */
 const volatile __u64 rate_burst_ns = 200 * 10 * 1000 * 1000;	/* burst * cost */
 
@@ -97,7 +97,11 @@ struct {
 	__type(value, struct egress_config);
 } egress_config SEC(".maps");
 
-/* Sized by the loader; egressd removes the entries of removed cgroups. */
+/*
+ * Keyed by the bound cgroup (the sandbox), never by the task's cgroup: a
+ * sandbox has one budget, whatever it creates below.  Sized by the loader;
+ * egressd removes the entries of removed cgroups.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
@@ -105,7 +109,7 @@ struct {
 	__type(value, struct egress_rate);
 } egress_rate SEC(".maps");
 
-/* Used when egress_rate is full: one bucket for all such cgroups. */
+/* Used when egress_rate is full (more bound cgroups than it holds). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -119,6 +123,14 @@ struct {
 	__type(key, struct egress_cg_key);
 	__type(value, __u64);
 } egress_cg_denied SEC(".maps");
+
+/* First fragments allowed, per bound cgroup (see egress.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct egress_frag_key);
+	__type(value, __u8);
+} egress_frags SEC(".maps");
 
 /* container id -> cgroup id, for the OCI poststop hook; no program reads it */
 struct {
@@ -143,9 +155,31 @@ struct {
 
 struct dest {
 	struct egress_lpm_key key;
+	__u32 v4;	/* the IPv4 address an IPv6 key embeds (network order) */
 	__u16 port;
 	__u8 proto;
+	__u8 embeds;	/* v4 is set: decide it too */
 };
+
+/*
+ * A packet a cgroup_skb program parsed.  dst and src carry the ports
+ * (dport, sport) and the protocol; a later fragment has no ports.
+ */
+struct pkt {
+	struct dest dst;
+	struct dest src;
+	__u32 frag_id;
+	__u8 frag;		/* a fragment, the first or a later one */
+	__u8 later_frag;	/* not the first fragment: no ports */
+};
+
+/*
+ * A packet one bound cgroup's backstop (or ingress program) denied:
+ * programs of enclosing bound cgroups run after it on the same packet and
+ * count it without a second event.  The packet is dropped, so nobody else
+ * sees the mark.
+ */
+#define EGRESS_SKB_DENIED	0x65677265	/* "egre" */
 
 static __always_inline void stat_inc(__u32 idx)
 {
@@ -252,14 +286,17 @@ static __always_inline void seen_record(const struct dest *d, const struct egres
 }
 
 /*
- * A denial: counted per policy and hook and per cgroup, then an event if
- * the cgroup's rate limit and the ring buffer allow.  Exactly one of
- * delivered, suppressed and dropped happens to each denial.  rule_plen is
- * the deciding slot's prefix, or an EGRESS_RULE_* reason.
+ * A denial: counted per policy and hook and per bound cgroup, then an
+ * event if the bound cgroup's rate limit and the ring buffer allow.
+ * Exactly one of delivered, suppressed, dropped and nested happens to each
+ * denial: emit is false when an inner bound cgroup's program already
+ * denied the same attempt (and emitted its event).  rule_plen is the
+ * deciding slot's prefix, or an EGRESS_RULE_* reason.  cgid: the task's
+ * cgroup, for the event.
  */
 static __always_inline void deny(const struct dest *d, const struct egress_binding *b,
 				 enum egress_hook hook, const struct egress_slot *rule, __u8 reason,
-				 __s32 err, __u64 cgid)
+				 __s32 err, __u64 cgid, bool emit)
 {
 	struct egress_counter *c = counter(b->policy, hook);
 	struct egress_event *e;
@@ -268,8 +305,12 @@ static __always_inline void deny(const struct dest *d, const struct egress_bindi
 	seen_record(d, b, hook, cgid, EGRESS_VERDICT_DENY);
 	if (c)
 		__sync_fetch_and_add(&c->denied, 1);
-	count_cgroup(cgid, b->policy);
-	if (!rate_take(cgid, &pending)) {
+	count_cgroup(b->cgroup_id, b->policy);
+	if (!emit) {
+		stat_inc(EGRESS_STAT_NESTED);
+		return;
+	}
+	if (!rate_take(b->cgroup_id, &pending)) {
 		if (c)
 			__sync_fetch_and_add(&c->suppressed, 1);
 		stat_inc(EGRESS_STAT_SUPPRESSED);
@@ -320,6 +361,28 @@ static __always_inline void dest_v4(struct dest *d, __u32 ip)
 	__builtin_memcpy(d->key.addr, &ip, 4);
 }
 
+/*
+ * IPv6 destinations that embed an IPv4 address are decided as that
+ * address too: IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::a.b.c.d (RFC
+ * 6052) and 6to4 2002:AABB:CCDD::/48.  A NAT64 gateway or 6to4 relay
+ * forwards them to the IPv4 host.
+ */
+static __always_inline void dest_embedded(struct dest *d, __u32 w0, __u32 w1, __u32 w2, __u32 w3)
+{
+	__u32 h0 = bpf_ntohl(w0);
+
+	if (w0 == 0 && w1 == 0 && w2 == 0 && bpf_ntohl(w3) > 1) {
+		d->v4 = w3;
+		d->embeds = 1;
+	} else if (w0 == bpf_htonl(0x0064ff9b) && w1 == 0 && w2 == 0) {
+		d->v4 = w3;
+		d->embeds = 1;
+	} else if ((h0 >> 16) == 0x2002) {
+		d->v4 = bpf_htonl((h0 << 16) | (bpf_ntohl(w1) >> 16));
+		d->embeds = 1;
+	}
+}
+
 static __always_inline void dest_v6(struct dest *d, __u32 w0, __u32 w1, __u32 w2, __u32 w3)
 {
 	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
@@ -328,6 +391,7 @@ static __always_inline void dest_v6(struct dest *d, __u32 w0, __u32 w1, __u32 w2
 	}
 	if ((w0 | w1 | w2 | w3) == 0)	/* :: goes to ::1 */
 		w3 = bpf_htonl(1);
+	dest_embedded(d, w0, w1, w2, w3);
 	d->key.prefixlen = EGRESS_KEY_HDR_BITS + 128;
 	d->key.family = EGRESS_FAM_V6;
 	__builtin_memcpy(d->key.addr, &w0, 4);
@@ -406,18 +470,46 @@ static __always_inline bool verdict(void *trie, __u32 policy, const struct dest 
 	return false;
 }
 
+/*
+ * The verdict for d and, when its IPv6 address embeds an IPv4 one, for
+ * that IPv4 address too: both must allow.  When the IPv4 verdict denies, d
+ * becomes the IPv4 destination, so that the event names what denied.
+ */
+static __always_inline bool verdict_all(void *trie, __u32 policy, struct dest *d, bool any_port,
+					const struct egress_slot **rule, struct egress_entry **entry)
+{
+	struct dest d4 = {};
+
+	if (!verdict(trie, policy, d, any_port, rule, entry))
+		return false;
+	if (!d->embeds)
+		return true;
+	dest_v4(&d4, d->v4);
+	d4.port = d->port;
+	d4.proto = d->proto;
+	if (verdict(trie, policy, &d4, any_port, rule, entry))
+		return true;
+	*d = d4;
+	return false;
+}
+
 static __always_inline __s32 deny_errno(const struct egress_entry *e)
 {
 	return e && e->err ? e->err : EPERM;
 }
 
-/* connect and sendmsg: the destination the caller gave. */
+/*
+ * connect and sendmsg: the destination the caller gave.  An earlier
+ * program (an inner bound cgroup's) that denied left a negative retval:
+ * this one counts its own denial but emits no second event.
+ */
 static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook hook, bool v6)
 {
 	const struct egress_slot *rule;
 	struct egress_binding *b;
 	struct egress_entry *e;
 	struct dest d = {};
+	bool first;
 	__s32 err;
 
 	b = bpf_get_local_storage(&egress_binding, 0);
@@ -428,17 +520,18 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto = rule_proto(ctx->protocol);
 
-	if (verdict(policy_trie(b), b->policy, &d, false, &rule, &e)) {
+	if (verdict_all(policy_trie(b), b->policy, &d, false, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, hook);
 
 		if (c)
 			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
 		return 1;
 	}
+	first = bpf_get_retval() >= 0;
 	err = deny_errno(e);
 	if (err != EPERM)
-		bpf_set_retval(-err);
-	deny(&d, b, hook, rule, EGRESS_RULE_DEFAULT, err, bpf_get_current_cgroup_id());
+		bpf_set_retval(-err);	/* the outermost non-EPERM errno wins (README) */
+	deny(&d, b, hook, rule, EGRESS_RULE_DEFAULT, err, bpf_get_current_cgroup_id(), first);
 	return 0;
 }
 
@@ -455,14 +548,24 @@ int egress_connect6(struct bpf_sock_addr *ctx)
 }
 
 /*
- * A sendmsg with no address (user_family 0) reaches here only on a
- * connected socket that also passed control messages: its destination is
- * the connected one, which the connect program already decided.
+ * A sendmsg with no msg_name at all reaches here only on a connected
+ * socket that also passed control messages (a source route): the kernel
+ * hands the program a zeroed address, user_family 0 and port 0.  Its
+ * destination is the connected peer; the backstop decides the first hop.
+ * A msg_name with sin_family AF_UNSPEC is something else: udp_sendmsg
+ * sends to its address as AF_INET (port 0 is refused before this
+ * program), so it is decided here like any other.  (udpv6_sendmsg turns
+ * an AF_UNSPEC msg_name into no msg_name, before this program.)
  */
+static __always_inline bool no_msg_name(struct bpf_sock_addr *ctx)
+{
+	return ctx->user_family == 0 && ctx->user_port == 0;
+}
+
 SEC("cgroup/sendmsg4")
 int egress_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	if (ctx->user_family == 0)
+	if (no_msg_name(ctx))
 		return 1;
 	return decide(ctx, EGRESS_HOOK_SENDMSG4, false);
 }
@@ -470,7 +573,7 @@ int egress_sendmsg4(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg6")
 int egress_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	if (ctx->user_family == 0)
+	if (no_msg_name(ctx))
 		return 1;
 	return decide(ctx, EGRESS_HOOK_SENDMSG6, true);
 }
@@ -514,7 +617,7 @@ int egress_sock_create(struct bpf_sock *sk)
 	d.key.family = sk->family == 10 /* AF_INET6 */ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
 	d.proto = proto;
 	deny(&d, b, EGRESS_HOOK_SOCK_CREATE, NULL, EGRESS_RULE_SOCKET, EPERM,
-	     bpf_get_current_cgroup_id());
+	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0);
 	return 0;
 }
 
@@ -604,7 +707,7 @@ int egress_setsockopt(struct bpf_sockopt *ctx)
 
 	d.key.family = ctx->level == SOL_IPV6_ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
 	deny(&d, b, EGRESS_HOOK_SETSOCKOPT, &opt, EGRESS_RULE_SOCKOPT, EPERM,
-	     bpf_get_current_cgroup_id());
+	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0);
 	return 0;
 }
 
@@ -613,8 +716,18 @@ int egress_setsockopt(struct bpf_sockopt *ctx)
 #define NEXTHDR_HOP	0
 #define NEXTHDR_ROUTING	43
 #define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_AUTH	51
 #define NEXTHDR_DEST	60
 #define IPPROTO_SCTP_	132
+#define IP_MF_		0x2000
+#define IP_OFFSET_	0x1fff
+#define BPF_TCP_LISTEN_	10
+/*
+ * IPv6 extension headers the backstop walks.  A chain longer than this is
+ * not exhausted: the packet is denied (fail closed), never decided by a
+ * protocol and port it does not carry.
+ */
+#define IPV6_EXT_MAX	16
 
 static __always_inline bool has_ports(__u8 proto)
 {
@@ -622,117 +735,128 @@ static __always_inline bool has_ports(__u8 proto)
 	       proto == IPPROTO_SCTP_;
 }
 
-/* Destination of an IPv4 packet; false if it cannot be read. */
-static __always_inline bool packet_v4(struct __sk_buff *skb, struct dest *d, bool *any_port)
+static __always_inline bool ipv6_ext(__u8 next)
 {
-	struct iphdr ip;
-	__u16 port;
-
-	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
-		return false;
-	dest_v4(d, ip.daddr);
-	d->proto = ip.protocol;
-	if (ip.frag_off & bpf_htons(0x1fff)) {
-		*any_port = true;	/* not the first fragment: no ports here */
-		return true;
-	}
-	if (has_ports(ip.protocol) &&
-	    !bpf_skb_load_bytes(skb, ip.ihl * 4 + 2, &port, sizeof(port)))
-		d->port = bpf_ntohs(port);
-	return true;
-}
-
-/* Destination of an IPv6 packet: the next hop's address as it is in the header. */
-static __always_inline bool packet_v6(struct __sk_buff *skb, struct dest *d, bool *any_port)
-{
-	struct ipv6hdr ip;
-	__u32 off = sizeof(ip), i;
-	__u8 next;
-	__u16 port;
-
-	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
-		return false;
-	d->key.prefixlen = EGRESS_KEY_HDR_BITS + 128;
-	d->key.family = EGRESS_FAM_V6;
-	__builtin_memcpy(d->key.addr, &ip.daddr, 16);
-	next = ip.nexthdr;
-	for (i = 0; i < 4; i++) {
-		__u8 h[2];
-		__u16 frag;
-
-		if (next == NEXTHDR_HOP || next == NEXTHDR_ROUTING || next == NEXTHDR_DEST) {
-			if (bpf_skb_load_bytes(skb, off, h, 2))
-				return false;
-			next = h[0];
-			off += (h[1] + 1) * 8;
-		} else if (next == NEXTHDR_FRAGMENT) {
-			if (bpf_skb_load_bytes(skb, off, h, 2) ||
-			    bpf_skb_load_bytes(skb, off + 2, &frag, 2))
-				return false;
-			next = h[0];
-			off += 8;
-			if (frag & bpf_htons(0xfff8))
-				*any_port = true;
-		} else {
-			break;
-		}
-	}
-	d->proto = next;
-	if (!*any_port && has_ports(next) && !bpf_skb_load_bytes(skb, off + 2, &port, sizeof(port)))
-		d->port = bpf_ntohs(port);
-	return true;
+	return next == NEXTHDR_HOP || next == NEXTHDR_ROUTING || next == NEXTHDR_DEST ||
+	       next == NEXTHDR_FRAGMENT || next == NEXTHDR_AUTH;
 }
 
 /*
- * Whether the packet goes exactly where its TCP or UDP socket is connected:
- * a destination already decided under this cgroup's policies, by connect()
- * (every bound cgroup's connect program allowed it) or, for an accepted
- * connection, by the backstop itself when the SYN-ACK left.  Such packets
- * need no lookup.  A packet that goes elsewhere (a routing header or source
- * route from a control message or a 32-bit setsockopt, a raw socket, an
- * unconnected send) is looked up.
+ * The L4 ports at off.  A protocol with ports whose header is not there (a
+ * truncated packet, a tiny first fragment) is not decided by a port it
+ * might have: false, denied.
  */
-static __always_inline bool to_connected_peer(struct __sk_buff *skb, const struct dest *d)
+static __always_inline bool packet_l4(struct __sk_buff *skb, __u32 off, struct pkt *p)
 {
-	struct bpf_sock *sk = skb->sk;
-	__u32 peer[4], want[4], port, proto, ip4;
+	__u8 proto = p->dst.proto;
+	__u16 ports[2];
 
-	if (!sk)
+	p->src.proto = proto;
+	if (p->later_frag || !has_ports(proto))
+		return true;
+	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
 		return false;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
+	p->src.port = bpf_ntohs(ports[0]);
+	p->dst.port = bpf_ntohs(ports[1]);
+	return true;
+}
+
+/* An IPv4 packet; false if it cannot be read. */
+static __always_inline bool packet_v4(struct __sk_buff *skb, struct pkt *p)
+{
+	struct iphdr ip;
+	__u16 frag;
+
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) || ip.ihl < 5)
 		return false;
-	/*
-	 * Every field loaded unconditionally, each from its own offset: the
-	 * verifier refuses arithmetic on a socket pointer, which a load
-	 * chosen by a branch can compile to.
-	 */
-	proto = sk->protocol;
-	port = sk->dst_port;
-	ip4 = sk->dst_ip4;
-	peer[0] = sk->dst_ip6[0];
-	peer[1] = sk->dst_ip6[1];
-	peer[2] = sk->dst_ip6[2];
-	peer[3] = sk->dst_ip6[3];
-	barrier_var(ip4);
-	if (d->key.family == EGRESS_FAM_V4) {
-		peer[0] = ip4;
-		peer[1] = peer[2] = peer[3] = 0;
+	dest_v4(&p->dst, ip.daddr);
+	dest_v4(&p->src, ip.saddr);
+	p->dst.proto = ip.protocol;
+	frag = bpf_ntohs(ip.frag_off);
+	if (frag & (IP_MF_ | IP_OFFSET_)) {
+		p->frag = 1;
+		p->frag_id = ip.id;
+		p->later_frag = (frag & IP_OFFSET_) != 0;
 	}
-	/* not UDP-Lite: its connect() runs no connect program */
-	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+	return packet_l4(skb, ip.ihl * 4, p);
+}
+
+/*
+ * An IPv6 packet: its addresses as they are in the header (the next hop's),
+ * through up to IPV6_EXT_MAX extension headers (AH included).
+ */
+static __always_inline bool packet_v6(struct __sk_buff *skb, struct pkt *p)
+{
+	struct ipv6hdr ip;
+	__u32 off = sizeof(ip), i, a[4];
+	__u8 next;
+
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
 		return false;
-	if (!d->port || bpf_ntohs((__u16)port) != d->port)
-		return false;
-	__builtin_memcpy(want, d->key.addr, 16);
-	return peer[0] == want[0] && peer[1] == want[1] && peer[2] == want[2] && peer[3] == want[3];
+	__builtin_memcpy(a, &ip.daddr, 16);
+	dest_v6(&p->dst, a[0], a[1], a[2], a[3]);
+	__builtin_memcpy(a, &ip.saddr, 16);
+	dest_v6(&p->src, a[0], a[1], a[2], a[3]);
+	next = ip.nexthdr;
+	for (i = 0; i < IPV6_EXT_MAX; i++) {
+		__u8 h[8];
+
+		if (!ipv6_ext(next) || p->later_frag)
+			break;
+		if (bpf_skb_load_bytes(skb, off, h, next == NEXTHDR_FRAGMENT ? 8 : 2))
+			return false;
+		if (next == NEXTHDR_FRAGMENT) {
+			p->frag = 1;
+			__builtin_memcpy(&p->frag_id, h + 4, 4);
+			p->later_frag = (h[2] << 5 | h[3] >> 3) != 0;
+			off += 8;
+		} else if (next == NEXTHDR_AUTH) {
+			off += (h[1] + 2) * 4;
+		} else {
+			off += (h[1] + 1) * 8;
+		}
+		next = h[0];
+	}
+	if (ipv6_ext(next) && !p->later_frag)
+		return false;	/* the chain goes on: fail closed */
+	p->dst.proto = next;
+	return packet_l4(skb, off, p);
+}
+
+static __always_inline bool packet(struct __sk_buff *skb, struct pkt *p, bool *ip)
+{
+	*ip = true;
+	if (skb->protocol == bpf_htons(ETH_P_IP_))
+		return packet_v4(skb, p);
+	if (skb->protocol == bpf_htons(ETH_P_IPV6_))
+		return packet_v6(skb, p);
+	*ip = false;	/* not IP: not ours to decide */
+	return false;
+}
+
+static __always_inline void frag_key(struct egress_frag_key *k, const struct egress_binding *b,
+				     const struct pkt *p)
+{
+	k->bound_cgroup_id = b->cgroup_id;
+	k->family = p->dst.key.family;
+	k->id = p->frag_id;
+	__builtin_memcpy(k->src, p->src.key.addr, 16);
+	__builtin_memcpy(k->dst, p->dst.key.addr, 16);
+	k->proto = p->dst.proto;
 }
 
 /*
  * The backstop: every packet that leaves a socket of a bound cgroup is
  * decided again by its real destination, protocol and port.  It catches
- * what bypasses connect and sendmsg (raw sockets of a root sandbox, ping
- * sockets, routing headers) and costs one trie lookup a packet.
+ * what bypasses connect and sendmsg (raw sockets of a root sandbox, even
+ * connect()ed ones, ping sockets, routing headers and source routes, the
+ * replies of accepted connections) and costs one trie lookup a packet.
+ * There is no fast path for connected sockets: marking a socket at
+ * connect (socket storage, or a hash keyed by its cookie) cost 350-700 ns
+ * a connect here, against a few tens of ns a packet for the lookup it
+ * would save (see README, Design).  So a policy change applies to the next
+ * packet of every connection.  A later fragment (no ports) passes only if
+ * this bound cgroup allowed its first fragment.
  */
 SEC("cgroup_skb/egress")
 int egress_skb(struct __sk_buff *skb)
@@ -740,25 +864,78 @@ int egress_skb(struct __sk_buff *skb)
 	struct egress_binding *b = bpf_get_local_storage(&egress_binding, 0);
 	const struct egress_slot *rule = NULL;
 	struct egress_entry *e = NULL;
-	struct dest d = {};
-	bool any_port = false, ok;
+	struct egress_frag_key fk = {};
+	struct pkt p = {};
+	bool ip, ok, emit;
+	__u8 one = 1;
 
-	if (skb->protocol == bpf_htons(ETH_P_IP_))
-		ok = packet_v4(skb, &d, &any_port);
-	else if (skb->protocol == bpf_htons(ETH_P_IPV6_))
-		ok = packet_v6(skb, &d, &any_port);
-	else
-		return 1;	/* not IP: not ours to decide */
-	d.proto = rule_proto(d.proto);
-	if (ok && !any_port && to_connected_peer(skb, &d))
+	ok = packet(skb, &p, &ip);
+	if (!ip)
 		return 1;
-	if (ok && verdict(policy_trie(b), b->policy, &d, any_port, &rule, &e)) {
+	p.dst.proto = rule_proto(p.dst.proto);
+	if (ok && p.frag)
+		frag_key(&fk, b, &p);
+	if (ok && p.later_frag)
+		ok = bpf_map_lookup_elem(&egress_frags, &fk) != NULL;	/* never seen: deny */
+	else if (ok)
+		ok = verdict_all(policy_trie(b), b->policy, &p.dst, false, &rule, &e);
+	if (ok) {
 		struct egress_counter *c = counter(b->policy, EGRESS_HOOK_EGRESS);
 
+		if (p.frag && !p.later_frag)
+			bpf_map_update_elem(&egress_frags, &fk, &one, BPF_ANY);
 		if (c)
 			__sync_fetch_and_add(&c->allowed, 1);	/* softirq may nest */
 		return 1;
 	}
-	deny(&d, b, EGRESS_HOOK_EGRESS, rule, EGRESS_RULE_DEFAULT, EPERM, bpf_skb_cgroup_id(skb));
+	emit = skb->mark != EGRESS_SKB_DENIED;
+	skb->mark = EGRESS_SKB_DENIED;
+	deny(&p.dst, b, EGRESS_HOOK_EGRESS, rule, EGRESS_RULE_DEFAULT, EPERM, bpf_skb_cgroup_id(skb),
+	     emit);
+	return 0;
+}
+
+/*
+ * Inbound connections: every packet that arrives for a TCP listener of a
+ * bound cgroup (the SYN, a Fast Open SYN's data, the ACK that completes a
+ * handshake, with or without SYN cookies) is decided by its source address
+ * and port, as the destination the connection's replies would go to.  A
+ * denied client's SYN is dropped before the kernel answers it: no SYN-ACK,
+ * neither a SYN cookie's (which has no socket, so the backstop never sees
+ * it) nor a Fast Open child's.  Packets for other sockets pass at once;
+ * what the sandbox sends is the backstop's.  A listener's packet that
+ * cannot be parsed is dropped.
+ */
+SEC("cgroup_skb/ingress")
+int egress_ingress(struct __sk_buff *skb)
+{
+	struct egress_binding *b;
+	const struct egress_slot *rule = NULL;
+	struct egress_entry *e = NULL;
+	struct bpf_sock *sk = skb->sk;
+	struct pkt p = {};
+	bool ip, ok, emit;
+
+	if (!sk)
+		return 1;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->state != BPF_TCP_LISTEN_)
+		return 1;
+	ok = packet(skb, &p, &ip);
+	if (!ip)
+		return 1;
+	b = bpf_get_local_storage(&egress_binding, 0);
+	p.src.proto = IPPROTO_TCP;
+	if (ok && verdict_all(policy_trie(b), b->policy, &p.src, false, &rule, &e)) {
+		struct egress_counter *c = counter(b->policy, EGRESS_HOOK_INGRESS);
+
+		if (c)
+			__sync_fetch_and_add(&c->allowed, 1);
+		return 1;
+	}
+	emit = skb->mark != EGRESS_SKB_DENIED;
+	skb->mark = EGRESS_SKB_DENIED;
+	deny(&p.src, b, EGRESS_HOOK_INGRESS, rule, EGRESS_RULE_DEFAULT, EPERM, bpf_skb_cgroup_id(skb),
+	     emit);
 	return 0;
 }

@@ -14,7 +14,7 @@
 #include <linux/bpf.h>	/* struct bpf_spin_lock */
 #endif
 
-#define EGRESS_ABI_VERSION	2
+#define EGRESS_ABI_VERSION	3
 
 #define EGRESS_NAME_MAX		32	/* policy name, NUL included */
 #define EGRESS_SLOTS		16	/* rule slots that can apply to one CIDR */
@@ -32,7 +32,9 @@ enum egress_hook {
 	EGRESS_HOOK_SOCK_CREATE = 4,	/* socket types a deny-default policy refuses */
 	EGRESS_HOOK_SETSOCKOPT = 5,	/* source routing */
 	EGRESS_HOOK_EGRESS = 6,		/* cgroup_skb backstop: every packet */
-	EGRESS_HOOK_MAX = 8,	/* room for later hooks; counters are sized by it */
+	EGRESS_HOOK_INGRESS = 7,	/* cgroup_skb/ingress: TCP SYNs of inbound connections */
+	EGRESS_HOOK_REVOKE = 8,		/* an established connection cut by a policy change (user/revoke.c) */
+	EGRESS_HOOK_MAX = 16,	/* room for later hooks; counters are sized by it */
 };
 
 enum egress_action {
@@ -47,13 +49,17 @@ enum egress_stat {
 	EGRESS_STAT_SUPPRESSED = 2,	/* event not sent: the cgroup's rate limit */
 	EGRESS_STAT_DELIVERED = 3,	/* events read by egressd (written by egressd, CPU 0) */
 	EGRESS_STAT_CG_FULL = 4,	/* per-cgroup tables full: shared bucket used */
+	EGRESS_STAT_NESTED = 5,		/* denials an inner bound cgroup already denied: no event */
 	EGRESS_STAT_MAX = 8,
 };
 
 /*
  * Every denial is exactly one of: an event delivered, an event suppressed
- * by the cgroup's rate limit, an event dropped because the ring buffer was
- * full.  So for any period: denied = delivered + suppressed + dropped.
+ * by the bound cgroup's rate limit, an event dropped because the ring
+ * buffer was full, or (nested bindings) no event because an inner bound
+ * cgroup's program already denied the same attempt and emitted its event.
+ * So for any period, summed over policies and hooks:
+ * denied = delivered + suppressed + dropped + nested.
  */
 
 /*
@@ -149,20 +155,35 @@ struct egress_counter {
 	__u64 dropped;		/* denials whose event the full ring buffer lost */
 };
 
-/* Denials per (calling task's cgroup, policy): egress_cg_denied. */
+/* Denials per (bound cgroup, policy): egress_cg_denied. */
 struct egress_cg_key {
 	__u64 cgroup_id;
 	__u32 policy;
 	__u32 pad;
 };
 
-/* Event token bucket of one cgroup (egress_rate), in nanoseconds of credit. */
+/* Event token bucket of one bound cgroup (egress_rate), in nanoseconds of credit. */
 struct egress_rate {
 	struct bpf_spin_lock lock;
 	__u32 pad;
 	__u64 credit_ns;
 	__u64 last_ns;
 	__u64 pending;		/* suppressed since the cgroup's last event */
+};
+
+/*
+ * egress_frags (LRU): the first fragment of an IPv4 or IPv6 datagram that
+ * a bound cgroup's backstop allowed; its later fragments (no ports) pass
+ * only if their first fragment did.
+ */
+struct egress_frag_key {
+	__u64 bound_cgroup_id;
+	__u32 family;
+	__u32 id;
+	__u8 src[16];
+	__u8 dst[16];
+	__u8 proto;
+	__u8 pad[7];
 };
 
 /* egress_oci: which cgroup an OCI hook bound for a container (user space only). */

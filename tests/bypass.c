@@ -73,6 +73,26 @@
  *                                     (IORING_OP_SENDMSG).  Both print
  *                                     "io_uring-unavailable:ERRNO" if
  *                                     io_uring_setup() is refused.
+ *   bypass raw-connected tcp|udp ADDR PORT
+ *                                     SOCK_RAW/IPPROTO_TCP or IPPROTO_UDP,
+ *                                     connect()ed to ADDR PORT, then send()
+ *                                     of a hand-built SYN or UDP header
+ *   bypass v6-chain HDRS ADDR PORT    IPPROTO_RAW IPv6 with the extension
+ *                                     headers HDRS (d dstopts, h hop-by-hop,
+ *                                     a AH; e.g. ddddd), then UDP to PORT
+ *   bypass frag4 both|first|later ADDR PORT
+ *                                     IPPROTO_RAW IPv4: a UDP datagram in two
+ *                                     fragments, both or only one of them
+ *   bypass udp-unspec ADDR4 PORT      UDP sendto() whose sockaddr_in has
+ *                                     sin_family AF_UNSPEC
+ *   bypass serve ADDR PORT            a TCP listener (Fast Open on): prints
+ *                                     "listening", then "accepted:BYTES" for
+ *                                     one connection within 8 s, or an errno
+ *   bypass client-from SRC ADDR PORT [tfo]
+ *                                     a TCP client bound to SRC: "data" (the
+ *                                     server answered), "established" (no
+ *                                     answer), or the errno (ETIMEDOUT: no
+ *                                     handshake); tfo: data in the SYN
  *   bypass tcp|udp|udp-connected|tfo|tfo-connect|mptcp|sendmmsg ADDR PORT
  *   bypass udp4on6 ADDR4 PORT         the paths connect/sendmsg programs
  *                                     already cover, kept covered
@@ -103,6 +123,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef IPPROTO_SCTP
@@ -573,7 +594,7 @@ static int do_retopts(const struct target *final, const struct target *first, in
 static const enum bpf_attach_type egress_types[] = {
 	BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT, BPF_CGROUP_UDP4_SENDMSG,
 	BPF_CGROUP_UDP6_SENDMSG, BPF_CGROUP_INET_SOCK_CREATE, BPF_CGROUP_SETSOCKOPT,
-	BPF_CGROUP_INET_EGRESS,
+	BPF_CGROUP_INET_EGRESS, BPF_CGROUP_INET_INGRESS,
 };
 
 static int detach_all(const char *dir)
@@ -866,6 +887,268 @@ static int do_iouring(const struct target *t, int is_connect)
 	return res < 0 ? -res : 0;
 }
 
+/* ------------------------------------------- round 1: raw, chains, frags */
+
+/* A TCP SYN header (20 bytes) to dport, then the payload; no checksum. */
+static size_t build_tcp_syn(uint8_t *buf, uint16_t dport)
+{
+	memset(buf, 0, 20);
+	buf[0] = 40000 >> 8;
+	buf[1] = 40000 & 0xff;
+	buf[2] = dport >> 8;
+	buf[3] = dport & 0xff;
+	buf[12] = 5 << 4;	/* data offset */
+	buf[13] = 0x02;		/* SYN */
+	buf[14] = 0xff;		/* window */
+	memcpy(buf + 20, payload, plen());
+	return 20 + plen();
+}
+
+/*
+ * A raw IPPROTO_TCP / IPPROTO_UDP socket connect()ed to ADDR PORT (no
+ * connect program runs for raw sockets), then send() of a hand-built
+ * header to PORT.
+ */
+static int do_raw_connected(int tcp, struct target *t)
+{
+	uint8_t buf[256];
+	size_t n = tcp ? build_tcp_syn(buf, t->port) : build_udp(buf, t->port);
+	int fd = socket(t->family, SOCK_RAW, tcp ? IPPROTO_TCP : IPPROTO_UDP), err = 0;
+
+	if (fd < 0)
+		return errno;
+	set_timeouts(fd);
+	if (t->family == AF_INET6) {
+		int off = tcp ? 16 : 6;
+
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &off, sizeof(off)) < 0) {
+			err = errno;
+			goto out;
+		}
+	}
+	if (connect(fd, sa(t), t->len) < 0)
+		err = say("connect", errno);
+	else if (send(fd, buf, n, 0) < 0)
+		err = errno;
+out:
+	close(fd);
+	return err;
+}
+
+/*
+ * IPPROTO_RAW IPv6: a header whose chain is HDRS (one letter a header:
+ * d destination options, h hop-by-hop, a AH), then UDP to PORT.
+ */
+static int do_v6_chain(const char *hdrs, struct target *t)
+{
+	uint8_t buf[1024], *p;
+	struct sockaddr_in6 *s = (struct sockaddr_in6 *)&t->ss;
+	size_t nh = strlen(hdrs), len;
+	uint8_t *next;
+	int fd, err = 0;
+
+	if (t->family != AF_INET6 || nh > 40)
+		usage();
+	memset(buf, 0, sizeof(buf));
+	buf[0] = 0x60;
+	buf[7] = 64;
+	memcpy(buf + 8, &s->sin6_addr, 16);
+	memcpy(buf + 24, &s->sin6_addr, 16);
+	next = buf + 6;
+	p = buf + 40;
+	for (size_t i = 0; i < nh; i++) {
+		switch (hdrs[i]) {
+		case 'd':
+		case 'h':
+			*next = hdrs[i] == 'd' ? 60 : 0;
+			p[1] = 0;		/* 8 bytes */
+			p[2] = 1;		/* PadN */
+			p[3] = 4;
+			next = p;
+			p += 8;
+			break;
+		case 'a':
+			*next = 51;
+			p[1] = 1;		/* (1 + 2) * 4 = 12 bytes */
+			p[4] = 0x11;		/* SPI */
+			next = p;
+			p += 12;
+			break;
+		default:
+			usage();
+		}
+	}
+	*next = IPPROTO_UDP;
+	p += build_udp(p, t->port);
+	len = p - buf;
+	buf[4] = (len - 40) >> 8;
+	buf[5] = (len - 40) & 0xff;
+	fd = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW);
+	if (fd < 0)
+		return errno;
+	set_timeouts(fd);
+	s->sin6_port = 0;
+	if (sendto(fd, buf, len, 0, sa(t), t->len) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * IPPROTO_RAW IPv4: one UDP datagram to PORT in two fragments, each with
+ * the payload tag; WHICH: both, first or later (the other is not sent).
+ */
+static int do_frag4(const char *which, struct target *t)
+{
+	struct sockaddr_in *s = (struct sockaddr_in *)&t->ss;
+	uint8_t l4[64], pkt[128];
+	uint16_t id = (uint16_t)(getpid() ^ time(NULL));
+	int fd, err = 0, first = strcmp(which, "later"), later = strcmp(which, "first");
+	size_t half = 32;	/* bytes of L4 in the first fragment: 8-byte units */
+
+	if (t->family != AF_INET || (!first && !later) || plen() > 24)
+		usage();
+	memset(l4, 'x', sizeof(l4));
+	build_udp(l4, t->port);
+	memcpy(l4 + half, payload, plen());
+	((struct udph *)l4)->len = htons(sizeof(l4));
+	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	if (fd < 0)
+		return errno;
+	set_timeouts(fd);
+	for (int f = 0; f < 2 && !err; f++) {
+		size_t n = f ? sizeof(l4) - half : half;
+		uint16_t off = f ? half / 8 : 0x2000 /* MF */;
+		uint16_t c;
+
+		if ((f == 0 && !first) || (f == 1 && !later))
+			continue;
+		memset(pkt, 0, 20);
+		pkt[0] = 0x45;
+		pkt[2] = (20 + n) >> 8;
+		pkt[3] = (20 + n) & 0xff;
+		pkt[4] = id >> 8;
+		pkt[5] = id & 0xff;
+		pkt[6] = off >> 8;
+		pkt[7] = off & 0xff;
+		pkt[8] = 64;
+		pkt[9] = IPPROTO_UDP;
+		memcpy(pkt + 12, &s->sin_addr, 4);
+		memcpy(pkt + 16, &s->sin_addr, 4);
+		c = csum(pkt, 20, 0);
+		pkt[10] = c >> 8;
+		pkt[11] = c & 0xff;
+		memcpy(pkt + 20, l4 + (f ? half : 0), n);
+		if (sendto(fd, pkt, 20 + n, 0, sa(t), t->len) < 0)
+			err = errno;
+	}
+	close(fd);
+	return err;
+}
+
+/* AF_INET UDP: sendto() with sin_family AF_UNSPEC and ADDR PORT in it. */
+static int do_udp_unspec(struct target *t)
+{
+	if (t->family != AF_INET)
+		usage();
+	((struct sockaddr_in *)&t->ss)->sin_family = AF_UNSPEC;
+	return do_sendto_proto(t, AF_INET, SOCK_DGRAM, 0);
+}
+
+/* ------------------------------------------------------ inbound connections */
+
+/* A TCP socket whose receives (and sends, if snd) time out after secs. */
+static int tcp_socket(int family, int secs, int snd)
+{
+	int fd = open_socket(family, SOCK_STREAM, 0);
+	struct timeval tv = { .tv_sec = secs };
+
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (snd)
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	return fd;
+}
+
+/*
+ * serve ADDR PORT: a TCP listener (TCP_FASTOPEN on, backlog 1) that prints
+ * "listening", waits up to 8 s for one connection, reads what the client
+ * sent, answers with the payload and prints "accepted:BYTES" (or the
+ * errno of accept).
+ */
+static int do_serve(const struct target *t)
+{
+	int fd = tcp_socket(t->family, 8, 0), c, one = 1, qlen = 16;
+	char buf[256];
+	ssize_t n;
+
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof(qlen)) < 0)
+		return say("tcp_fastopen", errno);
+	if (bind(fd, sa(t), t->len) < 0 || listen(fd, 1) < 0)
+		return say("listen", errno);
+	printf("listening\n");
+	fflush(stdout);
+	c = accept(fd, NULL, NULL);
+	if (c < 0)
+		return say("accept", errno);
+	set_timeouts(c);
+	n = recv(c, buf, sizeof(buf), 0);
+	send(c, payload, plen(), MSG_NOSIGNAL);
+	snprintf(word, sizeof(word), "accepted:%zd", n < 0 ? (ssize_t)0 : n);
+	sleep(1);
+	close(c);
+	close(fd);
+	return -2;
+}
+
+/*
+ * client-from SRC ADDR PORT [tfo]: from SRC, connect (or TFO: data in the
+ * SYN) to ADDR PORT and send the payload; "data" if the server answered,
+ * "established" if the connection stood but no answer came, else the
+ * errno (ETIMEDOUT when the handshake never completed).
+ */
+static int do_client_from(const struct target *src, const struct target *t, int tfo)
+{
+	int fd = tcp_socket(t->family, 3, 1);
+	char buf[256];
+	ssize_t n;
+
+	if (fd < 0)
+		return errno;
+	if (bind(fd, sa(src), src->len) < 0)
+		return say("bind", errno);
+	if (tfo) {
+		if (sendto(fd, payload, plen(), MSG_FASTOPEN, sa(t), t->len) < 0)
+			return errno == EINPROGRESS ? ETIMEDOUT : errno;
+	} else {
+		if (connect(fd, sa(t), t->len) < 0)
+			return errno == EINPROGRESS ? ETIMEDOUT : errno;
+		if (send(fd, payload, plen(), MSG_NOSIGNAL) < 0)
+			return errno;
+	}
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n > 0) {
+		snprintf(word, sizeof(word), "data");
+	} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		/* a Fast Open sendto() succeeds before any handshake */
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+			return say("tcp_info", errno);
+		if (ti.tcpi_state != TCP_ESTABLISHED)
+			return ETIMEDOUT;
+		snprintf(word, sizeof(word), "established");
+	} else {
+		return n < 0 ? errno : ECONNRESET;
+	}
+	return -2;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -904,6 +1187,22 @@ int main(int argc, char **argv)
 		parse_target(&t, argv[2], argv[4]);
 		parse_target(&t2, argv[3], argv[4]);
 		err = do_retopts(&t, &t2, m[7] == '-');
+	} else if (!strcmp(m, "raw-connected") && argc == 5) {
+		tcp = !strcmp(argv[2], "tcp");
+		if (!tcp && strcmp(argv[2], "udp"))
+			usage();
+		parse_target(&t, argv[3], argv[4]);
+		err = do_raw_connected(tcp, &t);
+	} else if (!strcmp(m, "v6-chain") && argc == 5) {
+		parse_target(&t, argv[3], argv[4]);
+		err = do_v6_chain(argv[2], &t);
+	} else if (!strcmp(m, "frag4") && argc == 5) {
+		parse_target(&t, argv[3], argv[4]);
+		err = do_frag4(argv[2], &t);
+	} else if (!strcmp(m, "client-from") && (argc == 5 || (argc == 6 && !strcmp(argv[5], "tfo")))) {
+		parse_target(&t2, argv[2], "0");
+		parse_target(&t, argv[3], argv[4]);
+		err = do_client_from(&t2, &t, argc == 6);
 	} else if ((!strcmp(m, "precreated") || !strcmp(m, "scm-rights")) && argc == 5) {
 		parse_target(&t, argv[2], argv[3]);
 		err = m[0] == 'p' ? do_precreated(&t, argv[4]) : do_scm_rights(&t, argv[4]);
@@ -941,6 +1240,10 @@ int main(int argc, char **argv)
 			err = do_connect_proto(&t, SOCK_STREAM, IPPROTO_MPTCP, 0);
 		else if (!strcmp(m, "sendmmsg"))
 			err = do_sendmmsg(&t);
+		else if (!strcmp(m, "udp-unspec"))
+			err = do_udp_unspec(&t);
+		else if (!strcmp(m, "serve"))
+			err = do_serve(&t);
 		else if (!strcmp(m, "udp4on6")) {
 			if (t.family != AF_INET)
 				usage();

@@ -35,6 +35,7 @@
 #include "follow.h"
 #include "oci.h"
 #include "policyset.h"
+#include "revoke.h"
 #include "state.h"
 
 #ifndef EGRESS_VERSION
@@ -117,12 +118,15 @@ static const struct cmd_help helps[] = {
 	{ "policy list", "policy list [--json]",
 	  "Prints every policy (by name): NAME DEFAULT ERRNO RULES BOUND.",
 	  "  --json               a JSON array of {name, default, errno, rules, bound, hint}\n", NULL },
-	{ "attach", "attach DIR [--policy NAME]",
+	{ "attach", "attach DIR [--policy NAME] [--keep-established]",
 	  "Binds a cgroup v2 directory and everything below it to a policy.\n\n"
 	  "A bound one switches atomically.  Bound ancestors keep deciding too: a connection must pass\n"
-	  "every policy on the path, so attach warns when one of them denies what NAME allows.",
+	  "every policy on the path, so attach warns when one of them denies what NAME allows.\n"
+	  "Established TCP connections the policies now deny are reset before attach returns.",
 	  "  DIR                  a cgroup v2 directory\n"
-	  "  --policy NAME        the policy (default: default)\n",
+	  "  --policy NAME        the policy (default: default)\n"
+	  "  --keep-established   leave established connections as they are, for this change\n"
+	  "                       (default: reset those the policies now deny)\n",
 	  "example: egressctl attach /sys/fs/cgroup/tiers/free --policy free\n" },
 	{ "detach", "detach DIR", "Unbinds a cgroup v2 directory.", "  DIR                  a bound cgroup v2 directory\n", NULL },
 	{ "move", "move PID... --to DIR | move --cgroup SRC --to DIR",
@@ -380,6 +384,12 @@ static int rule_command(int argc, char **argv, int verb, const char *usage)
 		goto out;
 	/* the store reads and writes only what the rule touches */
 	ret = state_policy_edit(&st, id, &rc.rule, verb == 'r', err, sizeof(err));
+	if (!ret && verb != 'a') {
+		/* an allow only turns denials into allows: it never narrows */
+		struct revoke_scope sc = { .policies = &id, .npolicies = 1 };
+
+		ret = revoke_after_change(&st, &sc, NULL, err, sizeof(err));
+	}
 out:
 	state_close(&st);
 	return ret ? die(1, "%s", err) : 0;
@@ -545,6 +555,11 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 	if (pc.has_ping)
 		p.flags = pc.ping ? p.flags | EGRESS_POL_PING : p.flags & ~EGRESS_POL_PING;
 	ret = state_policy_store(&st, &id, &p, 0, err, sizeof(err));
+	if (!ret && !add && pc.has_dflt && pc.dflt == EGRESS_DENY) {
+		struct revoke_scope sc = { .policies = &id, .npolicies = 1 };
+
+		ret = revoke_after_change(&st, &sc, NULL, err, sizeof(err));
+	}
 out:
 	policy_free(&p);
 	state_close(&st);
@@ -828,14 +843,17 @@ static void warn_ancestors(struct egress_state *st, const char *dir, uint32_t id
 
 static int do_attach(int argc, char **argv)
 {
-	const char *usage = "attach DIR [--policy NAME] [--pin-dir DIR]";
+	const char *usage = "attach DIR [--policy NAME] [--keep-established] [--pin-dir DIR]";
 	const char *name = "default";
 	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL }, { 0 } };
+	bool keep = false;
+	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL },
+				    { "keep-established", false, NULL, &keep }, { 0 } };
 	struct egress_state st;
 	char err[ERRBUF_LEN], *pos[1];
+	struct revoke_scope sc = {};
 	uint32_t id;
-	int npos, ret;
+	int npos, ret, fd;
 
 	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
 		return 2;
@@ -850,6 +868,10 @@ static int do_attach(int argc, char **argv)
 		ret = state_bind(&st, pos[0], id, err, sizeof(err));
 	if (!ret)
 		warn_ancestors(&st, pos[0], id);
+	if (!ret && !keep && !cg_open(pos[0], &fd, &sc.cgroup_id, err, sizeof(err))) {
+		close(fd);
+		ret = revoke_after_change(&st, &sc, NULL, err, sizeof(err));
+	}
 	state_close(&st);
 	return ret ? die(1, "%s", err) : 0;
 }
@@ -1434,8 +1456,19 @@ static int do_apply(int argc, char **argv)
 		return ret;
 	}
 	ret = state_apply(&st, &pf, err, sizeof(err));
-	if (ret)
+	if (ret) {
 		ret = die(1, "%s: %s", file, err);
+	} else {
+		uint32_t *ids = calloc(pf.n + 1, sizeof(*ids));
+		struct revoke_scope sc = { .policies = ids };
+
+		for (size_t i = 0; ids && i < pf.n; i++)
+			if (!state_policy_id(&st, pf.pol[i].name, &ids[sc.npolicies]))
+				sc.npolicies++;
+		if (!ids || revoke_after_change(&st, &sc, NULL, err, sizeof(err)))
+			ret = die(1, "%s", ids ? err : "out of memory");
+		free(ids);
+	}
 	policy_file_free(&pf);
 	state_close(&st);
 	return ret;
@@ -2589,7 +2622,7 @@ static const struct command {
 	{ "remove", do_remove, "remove CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
 	{ "list", do_list, "list [--policy NAME] [--json]" },
 	{ "policy", do_policy, "policy add|set NAME [--default allow|deny] [--errno E] [--hint T]; delete NAME; list" },
-	{ "attach", do_attach, "attach DIR [--policy NAME]" },
+	{ "attach", do_attach, "attach DIR [--policy NAME] [--keep-established]" },
 	{ "detach", do_detach, "detach DIR" },
 	{ "move", do_move, "move PID... --to DIR | move --cgroup SRC --to DIR" },
 	{ "check", do_check, "check DIR                 (exit 1 unless DIR is fully enforced)" },

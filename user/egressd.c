@@ -113,8 +113,8 @@ static void usage(FILE *f)
 "                       (default 65536)\n"
 "  --max-seen N         distinct denied destinations kept for 'egressctl advise'\n"
 "                       (default 65536)\n"
-"  --event-rate N       denial events per second per cgroup, 0 = no limit (default 100)\n"
-"  --event-burst N      burst of the per-cgroup rate limit (default 200)\n"
+"  --event-rate N       denial events per second per bound cgroup, 0 = no limit (default 100)\n"
+"  --event-burst N      burst of the per-bound-cgroup rate limit (default 200)\n"
 "  --metrics-addr A     HOST:PORT of the Prometheus endpoint, or none\n"
 "                       (default 127.0.0.1:9464)\n"
 "  --metrics-cgroup-limit N  cgroups in egress_cgroup_denied_total (default 100)\n"
@@ -329,6 +329,7 @@ static struct bpf_program *hook_prog(struct egress *skel, int hook)
 	case EGRESS_HOOK_SOCK_CREATE: return skel->progs.egress_sock_create;
 	case EGRESS_HOOK_SETSOCKOPT: return skel->progs.egress_setsockopt;
 	case EGRESS_HOOK_EGRESS: return skel->progs.egress_skb;
+	case EGRESS_HOOK_INGRESS: return skel->progs.egress_ingress;
 	}
 	return NULL;
 }

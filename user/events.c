@@ -31,6 +31,8 @@ void event_ctx_init(struct event_ctx *ctx, struct egress_state *st)
 
 const char *hook_name(unsigned int hook)
 {
+	if (hook == EGRESS_HOOK_REVOKE)
+		return "revoke";	/* not an attached hook: user/revoke.c cuts connections */
 	return hook < EGRESS_NHOOKS ? egress_hooks[hook].name : "unknown";
 }
 
@@ -219,6 +221,10 @@ json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 	} else if (e->hook == EGRESS_HOOK_SETSOCKOPT) {
 		dst[0] = '\0';
 		tmpl = "Source routing was refused by the platform firewall (policy {policy}).";
+	} else if (e->hook == EGRESS_HOOK_REVOKE) {
+		errname = "ECONNABORTED";	/* what the process sees; not a policy errno */
+		tmpl = "Connection to {dst}:{dport} ({proto}) was cut by the platform firewall after a "
+		       "policy change (policy {policy}).";
 	} else if (info.hint[0]) {
 		tmpl = info.hint;
 	}

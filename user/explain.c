@@ -30,6 +30,32 @@ static void host_v4(struct cidr *c, const uint8_t *a4)
 	memcpy(c->addr, a4, 4);
 }
 
+/*
+ * bpf/egress.bpf.c dest_embedded: IPv4-compatible ::a.b.c.d, NAT64
+ * 64:ff9b::a.b.c.d and 6to4 2002:AABB:CCDD::/48 are decided as
+ * themselves and as the IPv4 address they embed.
+ */
+static void explain_map_embedded(struct explain_dest *d)
+{
+	static const uint8_t zero[12], nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+	const uint8_t *x = d->addr[0].addr, *v4 = NULL;
+
+	if (d->addr[0].family != EGRESS_FAM_V6)
+		return;
+	if (!memcmp(x, zero, 12) && (x[12] | x[13] | x[14] || x[15] > 1))
+		v4 = x + 12;
+	else if (!memcmp(x, nat64, 12))
+		v4 = x + 12;
+	else if (x[0] == 0x20 && x[1] == 0x02)
+		v4 = x + 2;
+	if (!v4)
+		return;
+	host_v4(&d->addr[1], v4);
+	d->naddr = 2;
+	d->mapping = "an IPv6 address that embeds an IPv4 address (IPv4-compatible, NAT64 64:ff9b::/96, "
+		     "6to4 2002::/16) is decided as itself and as that IPv4 address: both must allow";
+}
+
 void explain_map_dest(struct explain_dest *d)
 {
 	static const uint8_t zero[16], mapped[12] = { [10] = 0xff, [11] = 0xff };
@@ -51,6 +77,7 @@ void explain_map_dest(struct explain_dest *d)
 		a->addr[15] = 1;
 		d->mapping = ":: goes to the local host: it is decided as ::1";
 	}
+	explain_map_embedded(d);
 }
 
 int explain_parse_dest(const char *s, struct explain_dest *d, char *err, size_t errlen)

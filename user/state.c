@@ -29,6 +29,7 @@ const struct hook_desc egress_hooks[EGRESS_NHOOKS] = {
 	[EGRESS_HOOK_SOCK_CREATE] = { "sock_create", BPF_CGROUP_INET_SOCK_CREATE },
 	[EGRESS_HOOK_SETSOCKOPT] = { "setsockopt", BPF_CGROUP_SETSOCKOPT },
 	[EGRESS_HOOK_EGRESS] = { "egress", BPF_CGROUP_INET_EGRESS },
+	[EGRESS_HOOK_INGRESS] = { "ingress", BPF_CGROUP_INET_INGRESS },
 };
 
 const char *const state_map_names[M_N] = {
@@ -1505,6 +1506,18 @@ int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
 	return bindings(st, true, out, n);
 }
 
+/*
+ * The cgroup's storage outlives its links (the kernel frees it with the
+ * cgroup): cleared on unbind and before a new binding's first link, so
+ * that it reads 0 (deny) until the new policy is written.
+ */
+static void binding_clear(struct egress_state *st, uint64_t cgid)
+{
+	struct egress_binding b = { .cgroup_id = cgid };
+
+	bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST);
+}
+
 static int link_dir(struct egress_state *st, uint64_t cgid, char *buf, size_t len)
 {
 	state_pin_path(st, buf, len, "links/%llu", (unsigned long long)cgid);
@@ -1759,6 +1772,7 @@ int state_unbind_id(struct egress_state *st, uint64_t cgid)
 	}
 	if (rmdir(dir) && errno != ENOENT)
 		ret = -errno;
+	binding_clear(st, cgid);
 	return ret;
 }
 
@@ -1781,7 +1795,9 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 		goto cleanup;
 	}
 	link_dir(st, cgid, dir, sizeof(dir));
-	if (mkdir(dir, 0700) && errno != EEXIST) {
+	if (!mkdir(dir, 0700)) {
+		binding_clear(st, cgid);	/* a new binding: no old policy id */
+	} else if (errno != EEXIST) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		goto cleanup;
@@ -2144,4 +2160,10 @@ int state_seen(struct egress_state *st, struct seen_rec **out, size_t *n)
 	*out = s.v;
 	*n = s.n;
 	return 0;
+}
+
+/* Every pinned binding, those of removed cgroups too: no path lookup per cgroup (cheap). */
+int state_bindings_all(struct egress_state *st, struct binding_ref **out, size_t *n)
+{
+	return bindings(st, false, out, n);
 }

@@ -23,7 +23,7 @@
 #include "policy.h"
 
 #define EGRESS_DEFAULT_PIN_DIR "/sys/fs/bpf/egress"
-#define EGRESS_NHOOKS 7	/* programs attached to each bound cgroup */
+#define EGRESS_NHOOKS 8	/* programs attached to each bound cgroup */
 
 struct hook_desc {
 	const char *name;	/* pin name, and "hook" in events */
@@ -110,6 +110,8 @@ struct binding_ref {
 };
 /* The bindings of cgroups that exist (removed ones wait for state_gc). */
 int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n);
+/* Every pinned binding, removed cgroups' too (cheap: no path lookups). */
+int state_bindings_all(struct egress_state *st, struct binding_ref **out, size_t *n);
 int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char *err, size_t errlen);
 int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t errlen);
 int state_unbind_id(struct egress_state *st, uint64_t cgid);

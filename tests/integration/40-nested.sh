@@ -3,9 +3,17 @@
 # descendants, including ones created after the binding; with nested bound
 # cgroups every policy must allow (a child narrows its parent, never widens
 # it); an unbound sibling is untouched; detaching the child leaves the
-# parent's policy in force.
+# parent's policy in force and clears the child's storage.  One attempt
+# under nested bindings gives one event (connect, sock_create, backstop).
 source "$(dirname "$0")/../lib.sh"
+
+BYPASS_BIN=$(_abs "${BYPASS:-$ROOT/build/tests/bypass}")
+[ -x "$BYPASS_BIN" ] || { echo "FAIL: nested/setup: $BYPASS_BIN missing (make build/tests/bypass)"; exit 1; }
+command -v bpftool >/dev/null || { echo "FAIL: nested/setup: bpftool not installed"; exit 1; }
+
 setup
+cp "$BYPASS_BIN" "$T/bypass" && chmod 755 "$T/bypass" || die "cannot copy $BYPASS_BIN"
+BYPASS=$T/bypass
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
 
@@ -64,8 +72,52 @@ p sibling/tcp6-untouched ok sibling tcp 2001:db8::10 80
 p sibling/udp-untouched ok sibling udp 192.0.2.20 53
 p sibling/tcp4-untouched ok sibling tcp 192.0.2.20 80
 
+# One attempt, one event (issue 14 item 6): the first bound cgroup whose
+# program denies (the innermost: its programs run first) emits the event;
+# the enclosing ones count their denial without a second event.
+cgid() { stat -c %i "$1"; }
+NARROW_ID=$(cgid "$CGROOT/parent/narrow")
+evcount() { events_matching "$1" | grep -c .; }
+p narrow/both-deny EPERM parent/narrow tcp 198.51.100.7 4711
+run_as "$CGROOT/parent/narrow" container "$BYPASS" raw-udp 198.51.100.7 4712 >/dev/null 2>&1
+ectl_ok setup policy add pout --default allow || die "policy add pout"
+ectl_ok setup deny 192.0.2.20/32 --policy pout || die "deny"
+ectl_ok setup policy add pin --default allow || die "policy add pin"
+ectl_ok setup deny 192.0.2.20/32 --policy pin || die "deny"
+mkcg pout/pin
+ectl_ok setup attach "$CGROOT/pout" --policy pout || die "attach pout"
+ectl_ok setup attach "$CGROOT/pout/pin" --policy pin || die "attach pin"
+PIN_ID=$(cgid "$CGROOT/pout/pin")
+run_as "$CGROOT/pout/pin" container "$BYPASS" raw-udp 192.0.2.20 4713 >/dev/null 2>&1
+wait_until 5 sh -c "jq -c 'select(.dport == 4713)' '$T/egressd.out' | grep -q ."
+sleep 0.5	# a second event, if any, has arrived by now
+check_eq one-event/connect 1 "$(evcount '.dport == 4711')"
+check_eq one-event/connect-by-inner "$NARROW_ID" "$(events_matching '.dport == 4711' | jq -r .bound_cgroup_id | head -1)"
+check_eq one-event/sock-create 1 "$(evcount ".hook == \"sock_create\" and .bound_cgroup_id == $NARROW_ID")"
+check_eq one-event/sock-create-none-from-outer 0 "$(evcount ".hook == \"sock_create\" and .bound_cgroup_id != $NARROW_ID")"
+check_eq one-event/backstop 1 "$(evcount '.dport == 4713')"
+check_eq one-event/backstop-by-inner "$PIN_ID" "$(events_matching '.dport == 4713' | jq -r .bound_cgroup_id | head -1)"
+# both levels counted their denial
+st=$(ectl status --json 2>&1)
+check_json counted/outer-connect4 '.policies[] | select(.name == "outer") | .hooks.connect4.denied >= 1' "$st"
+check_json counted/inner-connect4 '.policies[] | select(.name == "inner") | .hooks.connect4.denied >= 1' "$st"
+check_json counted/pout-egress '.policies[] | select(.name == "pout") | .hooks.egress.denied == 1' "$st"
+check_json counted/pin-egress '.policies[] | select(.name == "pin") | .hooks.egress.denied == 1' "$st"
+nested=$(bpftool map lookup pinned "$PIN/maps/egress_stats" key 5 0 0 0 -j 2>/dev/null |
+	jq '[.formatted.values[].value] | add' 2>/dev/null)
+check_eq counted/nested-stat 3 "${nested:-unreadable}"
+
 # Detaching the child: the parent's policy still governs it.
 ectl_ok setup detach "$CGROOT/parent/narrow" || die "detach narrow"
+# its cgroup storage (which outlives the links) reads policy 0 again, so a
+# new attach starts from "not configured" (deny), not from the old policy
+binding_policy() {
+	local k
+	k=$(printf '%016x' "$1" | sed 's/../& /g' | awk '{for (i = NF; i >= 1; i--) printf "0x%s ", $i}')
+	# shellcheck disable=SC2086
+	bpftool map lookup pinned "$PIN/maps/egress_binding" key $k -j 2>/dev/null | jq -r '.formatted.value.policy // .value.policy // empty'
+}
+check_eq detach/storage-cleared 0 "$(binding_policy "$NARROW_ID")"
 p narrow-detached/parent-allows ok parent/narrow tcp 192.0.2.20 80
 p narrow-detached/parent-still-denies EPERM parent/narrow tcp 2001:db8::10 80
 

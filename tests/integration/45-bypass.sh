@@ -218,9 +218,16 @@ ectl_ok rule allow "$P6/128" --proto tcp --port 3128 --policy free || die "allow
 ectl_ok policy policy add pro --default allow || die "policy add pro"
 ectl_ok rule deny "$D4/32" --policy pro || die "deny D4"
 ectl_ok rule deny "$D6/128" --policy pro || die "deny D6"
-mkcg free free/child pro open
+# port-specific denies: a packet whose ports the backstop cannot see must
+# not slip past them (extension header chains, fragments)
+ectl_ok rule deny 2001:db8::/32 --proto udp --port 25 --policy pro || die "deny udp 25 v6"
+ectl_ok rule deny 192.0.2.0/24 --proto udp --port 25 --policy pro || die "deny udp 25 v4"
+# a policy with its own errno: a denial by sendmsg says ECONNREFUSED, one by the backstop EPERM
+ectl_ok policy policy add refuse --default deny --errno ECONNREFUSED || die "policy add refuse"
+mkcg free free/child pro open refuse
 ectl_ok attach attach "$CGROOT/free" --policy free || die "attach free"
 ectl_ok attach attach "$CGROOT/pro" --policy pro || die "attach pro"
+ectl_ok attach attach "$CGROOT/refuse" --policy refuse || die "attach refuse"
 
 # ping sockets for everyone in the netns, TCP Fast Open client and server
 in_ns sysctl -qw net.ipv4.ping_group_range="0 2147483647" || die "ping_group_range"
@@ -234,6 +241,8 @@ listen udp4 udp "$D4" 53
 listen udp6 udp "$D6" 53
 listen lite4 udplite "$D4" 53
 listen lite6 udplite "$D6" 53
+listen web4-25 tcp "$D4" 25
+listen web6-25 tcp "$D6" 25
 
 FREE=$CGROOT/free
 PRO=$CGROOT/pro
@@ -258,6 +267,11 @@ leaves baseline/sctp4 "$OPEN" container sctp "$D4" 80
 leaves baseline/packet4 "$OPEN" container packet "$D4" 53
 leaves baseline/iouring-connect "$OPEN" nobody iouring-connect "$D4" 80
 leaves baseline/iouring-sendmsg "$OPEN" nobody iouring-sendmsg "$D4" 53
+leaves baseline/raw-connected-tcp4 "$OPEN" container raw-connected tcp "$D4" 25
+leaves baseline/raw-connected-tcp6 "$OPEN" container raw-connected tcp "$D6" 25
+leaves baseline/raw-connected-udp4 "$OPEN" container raw-connected udp "$D4" 53
+leaves baseline/v6-chain-5-dstopts "$OPEN" container v6-chain ddddd "$A6" 25
+leaves baseline/udp-unspec "$OPEN" nobody udp-unspec "$D4" 53
 # a pre-created socket passed around: the mechanism itself works
 leaves baseline/scm-rights "$OPEN" root scm-rights "$D4" 53 "$OPEN"
 # the sniffer checks: srh / lsrr packets really went to the first hop first
@@ -322,6 +336,9 @@ for who in nobody container; do
 		nothing "$who/free/udp-proxy-wrong-proto-$a" "$FREE" "$who" udp "${a/$D4/$P4}" 3128
 	done
 	nothing "$who/free/udp4on6" "$FREE" "$who" udp4on6 "$D4" 53
+	# sendto() with sin_family AF_UNSPEC: udp_sendmsg sends it as AF_INET
+	nothing "$who/free/udp-unspec" "$FREE" "$who" udp-unspec "$D4" 53
+	nothing "$who/free/udp-unspec-proxy" "$FREE" "$who" udp-unspec "$P4" 3128
 	nothing "$who/free/proxy-other-port" "$FREE" "$who" tcp "$P4" 8080
 	# a child of the bound cgroup is governed the same way
 	nothing "$who/free-child/raw-ip4" "$FREE/child" "$who" raw-ip "$D4" 53
@@ -401,6 +418,47 @@ for who in nobody container; do
 	# the options through the 32-bit syscall entry
 	not_to "$who/pro/compat-srh-udp" "$D6" "$PRO" "$who" compat-srh udp "$A6" "$D6" 53
 	not_to "$who/pro/compat-lsrr-udp" "$D4" "$PRO" "$who" compat-lsrr udp "$A4" "$D4" 53
+	# sendto() with sin_family AF_UNSPEC
+	not_to "$who/pro/udp-unspec" "$D4" "$PRO" "$who" udp-unspec "$D4" 53
+done
+
+# Issue 15 round 1.  1: a raw IPPROTO_TCP/UDP socket connect()ed to a denied
+# peer runs no connect program; its packets must still be looked up.
+for a in "$D4" "$D6"; do
+	not_to "container/pro/raw-connected-tcp-$a" "$a" "$PRO" container raw-connected tcp "$a" 25
+	not_to "container/pro/raw-connected-udp-$a" "$a" "$PRO" container raw-connected udp "$a" 53
+done
+# 2: IPv6 extension header chains longer than the old walk of 4, AH
+# included: the port-specific deny (udp 25) still applies; a chain longer
+# than the walk (16) is denied whatever the port.
+not_to container/pro/v6-chain-5-dstopts-port25 "$A6" "$PRO" container v6-chain ddddd "$A6" 25
+not_to container/pro/v6-chain-ah-port25 "$A6" "$PRO" container v6-chain dadad "$A6" 25
+not_to container/pro/v6-chain-hop-8-port25 "$A6" "$PRO" container v6-chain hddddddd "$A6" 25
+not_to container/pro/v6-chain-17-denied "$A6" "$PRO" container v6-chain ddddddddddddddddd "$A6" 53
+leaves container/pro/v6-chain-5-dstopts-other-port "$PRO" container v6-chain ddddd "$A6" 53
+leaves container/pro/v6-chain-16-other-port "$PRO" container v6-chain dddddddddddddddd "$A6" 53
+# 11: IPv4 fragments: the first fragment decides; a later fragment passes
+# only after its first fragment was allowed (fail closed without one)
+frag_lines() { printf '%s\n' "$WINDOW" | awk -v a="$A4" 'NF && $2 == 17 && $4 == a' | grep -c .; }
+for who in container; do
+	if try "$PRO" "$who" frag4 both "$A4" 53; then
+		check_eq "$who/pro/frag4-allowed-port-both-fragments-leave" 2 "$(frag_lines)"
+	else
+		fail "$who/pro/frag4-allowed-port-both-fragments-leave" "$WINDOW"
+	fi
+	not_to "$who/pro/frag4-denied-port" "$A4" "$PRO" "$who" frag4 both "$A4" 25
+	not_to "$who/pro/frag4-later-without-first" "$A4" "$PRO" "$who" frag4 later "$A4" 53
+done
+if try "$OPEN" container frag4 both "$A4" 25; then
+	check_eq baseline/frag4-both-fragments 2 "$(frag_lines)"
+else
+	fail baseline/frag4-both-fragments "$WINDOW"
+fi
+# 4: AF_UNSPEC is decided by sendmsg4 (the policy's errno), not only by
+# the backstop (which says EPERM)
+for who in nobody container; do
+	w=$(run_as "$CGROOT/refuse" "$who" "$BYPASS" udp-unspec "$D4" 53 2>&1)
+	check_eq "$who/refuse/udp-unspec-decided-by-sendmsg" ECONNREFUSED "$w"
 done
 # the setsockopt program refuses source routes in every bound cgroup
 w=$(run_as "$PRO" nobody "$BYPASS" srh udp "$A6" "$D6" 53 2>&1)

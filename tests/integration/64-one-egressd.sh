@@ -124,8 +124,8 @@ check_eq health/after-restart-healthz-200 200 "$(http_code "$MPORT" /healthz)"
 out=$(ectl unload 2>"$T/unload.err")
 rc=$?
 check_eq unload/exit-0 0 "$rc"
-check unload/names-detached-cgroup grep -qxF "detached $CGROOT/app (policy default): 7 links" <<<"$out"
-check unload/summary grep -qxF "unloaded: detached 7 links of 1 cgroups and removed every pin in $PIN; nothing is enforced now" <<<"$out"
+check unload/names-detached-cgroup grep -qxF "detached $CGROOT/app (policy default): 8 links" <<<"$out"
+check unload/summary grep -qxF "unloaded: detached 8 links of 1 cgroups and removed every pin in $PIN; nothing is enforced now" <<<"$out"
 check unload/warns-egressd-runs grep -q "egressd (pid $P1) still runs" "$T/unload.err"
 if wait_until 5 _healthz 503; then
 	pass health/unloaded-healthz-503
