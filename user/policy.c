@@ -129,8 +129,8 @@ static int match_cmp(const void *a_, const void *b_)
 /*
  * Sorts rules in match order through 64-bit keys that agree with it (the
  * family, then the address's first bytes; for IPv4 the whole address, the
- * prefix and the protocol): integer compares, the full comparison only on
- * ties.  100,000 rules of a file sort ~4x faster than with match_cmp alone.
+ * prefix and the protocol): a radix sort on the keys, the full comparison
+ * only among equal keys.  A 100,000-rule file sorts in a few ms, not tens.
  */
 struct sortkey {
 	uint64_t k;
@@ -169,7 +169,46 @@ static int sort_match_order(struct rule *r, size_t n)
 		k[i].k = v;
 		k[i].i = i;
 	}
-	qsort_r(k, n, sizeof(*k), sortkey_cmp, r);
+	/* LSD radix sort on the keys, a byte a pass (constant bytes skipped), then ties by match_cmp */
+	{
+		struct sortkey *tmp = malloc(n * sizeof(*tmp)), *src = k, *dst = tmp;
+
+		if (!tmp) {
+			free(k);
+			free(out);
+			return -ENOMEM;
+		}
+		for (unsigned int shift = 0; shift < 64; shift += 8) {
+			size_t cnt[256] = {}, pos = 0;
+			bool constant = false;
+
+			for (size_t i = 0; i < n; i++)
+				cnt[(src[i].k >> shift) & 0xff]++;
+			for (int b = 0; b < 256; b++)
+				constant |= cnt[b] == n;
+			if (constant)
+				continue;
+			for (int b = 0; b < 256; b++) {
+				size_t c = cnt[b];
+
+				cnt[b] = pos;
+				pos += c;
+			}
+			for (size_t i = 0; i < n; i++)
+				dst[cnt[(src[i].k >> shift) & 0xff]++] = src[i];
+			dst = src;
+			src = src == k ? tmp : k;
+		}
+		if (src != k)
+			memcpy(k, src, n * sizeof(*k));
+		free(tmp);
+	}
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && k[j].k == k[i].k; j++)
+			;
+		if (j - i > 1)
+			qsort_r(k + i, j - i, sizeof(*k), sortkey_cmp, r);
+	}
 	for (size_t i = 0; i < n; i++)
 		out[i] = r[k[i].i];
 	memcpy(r, out, n * sizeof(*r));
