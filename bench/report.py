@@ -34,7 +34,7 @@ def spread(v, fmt="{:.0f}"):
 
 def read(name):
     p = os.path.join(OUT, name)
-    return open(p).read() if os.path.exists(p) else ""
+    return open(p, errors="replace").read() if os.path.exists(p) else ""
 
 
 meta = dict(line.split("\t", 1) for line in read("meta.tsv").splitlines() if "\t" in line)
