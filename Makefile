@@ -100,6 +100,9 @@ $(BUILD)/tests/%: tests/%.c tests/probe-common.h | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -Wall -o $@ $<
 
+# bypass is the prober's second entry: tests/bypass.c includes tests/probe.c
+$(BUILD)/tests/bypass: tests/probe.c
+
 deps:
 	$(Q)sh scripts/deps.sh
 
