@@ -88,6 +88,17 @@ static struct egress_event ev4(void)
 	return e;
 }
 
+/* ctx_init, the policy "free" (FAKE_POLICY_ID) with hint, and ev4() under it */
+static struct egress_event ev_free(struct event_ctx *ctx, const char *hint)
+{
+	struct egress_event e = ev4();
+
+	ctx_init(ctx);
+	info_set("free", hint);
+	e.policy = FAKE_POLICY_ID;
+	return e;
+}
+
 static const char *sget(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
@@ -143,13 +154,10 @@ static json_t *event_of(struct event_ctx *ctx, const struct egress_event *e)
 static void test_event_json_bytes(void **state)
 {
 	struct event_ctx ctx;
-	struct egress_event e = ev4();
+	struct egress_event e = ev_free(&ctx, "");
 	json_t *j;
 	char *s;
 
-	ctx_init(&ctx);
-	info_set("free", "");
-	e.policy = FAKE_POLICY_ID;
 	j = event_of(&ctx, &e);
 	s = printed(j, LOG_JSON);
 	assert_string_equal(s,
@@ -319,13 +327,10 @@ static void test_event_hooks(void **state)
 static void test_event_hint_fill(void **state)
 {
 	struct event_ctx ctx;
-	struct egress_event e = ev4();
+	struct egress_event e = ev_free(&ctx, "{comm}[{pid}] to {dst}:{dport}/{proto} ({policy}) {nope} {dst");
 	json_t *j;
 	char *s;
 
-	ctx_init(&ctx);
-	info_set("free", "{comm}[{pid}] to {dst}:{dport}/{proto} ({policy}) {nope} {dst");
-	e.policy = FAKE_POLICY_ID;
 	j = event_of(&ctx, &e);
 	assert_string_equal(sget(j, "hint"), "curl[11] to 192.0.2.20:443/tcp (free) {nope} {dst");
 	s = printed(j, LOG_HINT);
@@ -420,13 +425,10 @@ static void test_event_untrusted_names(void **state)
 	static const char evil_cg[] = "/sandbox/x\n2026-01-01T00:00:00Z DENY connect4 tcp 1.2.3.4:1"
 				      " policy=pro\xff\x1b]0;title\x07\\";
 	struct event_ctx ctx;
-	struct egress_event e = ev4();
+	struct egress_event e = ev_free(&ctx, "{comm} was blocked");
 	json_t *j;
 	char *s;
 
-	ctx_init(&ctx);
-	info_set("free", "{comm} was blocked");
-	e.policy = FAKE_POLICY_ID;
 	e.cgroup_id = 556;
 	ctx.cg_cache[1].id = 556;
 	snprintf(ctx.cg_cache[1].path, sizeof(ctx.cg_cache[1].path), "%s", evil_cg);
@@ -458,13 +460,10 @@ static void test_event_untrusted_names(void **state)
 static void test_event_text(void **state)
 {
 	struct event_ctx ctx;
-	struct egress_event e = ev4();
+	struct egress_event e = ev_free(&ctx, "");
 	json_t *j;
 	char *s;
 
-	ctx_init(&ctx);
-	info_set("free", "");
-	e.policy = FAKE_POLICY_ID;
 	e.rule_plen = 32;
 	e.rule_proto = IPPROTO_TCP;
 	e.rule_port_lo = e.rule_port_hi = 443;
