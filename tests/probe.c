@@ -566,6 +566,28 @@ static int do_precreated(const struct target *t, const char *cg)
 	return err;
 }
 
+/* a one-byte message (*c) with room for one fd (SCM_RIGHTS) */
+struct fd_msg {
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov;
+	struct msghdr msg;
+};
+
+static struct cmsghdr *fd_msg_init(struct fd_msg *m, char *c)
+{
+	memset(m, 0, sizeof(*m));
+	m->iov.iov_base = c;
+	m->iov.iov_len = 1;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->u.buf;
+	m->msg.msg_controllen = sizeof(m->u.buf);
+	return CMSG_FIRSTHDR(&m->msg);
+}
+
 static int do_scm_rights(const struct target *t, const char *cg)
 {
 	int sp[2], fd, status;
@@ -578,13 +600,7 @@ static int do_scm_rights(const struct target *t, const char *cg)
 	if (pid < 0)
 		return errno;
 	if (pid == 0) {
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-				      .msg_controllen = sizeof(u.buf) };
+		struct fd_msg m;
 		struct cmsghdr *cm;
 		int err = join_cgroup(cg), s;
 
@@ -594,12 +610,13 @@ static int do_scm_rights(const struct target *t, const char *cg)
 			fflush(stdout);
 			_exit(1);
 		}
-		if (write(sp[1], "j", 1) != 1 || recvmsg(sp[1], &msg, 0) != 1) {
+		fd_msg_init(&m, &c);
+		if (write(sp[1], "j", 1) != 1 || recvmsg(sp[1], &m.msg, 0) != 1) {
 			printf("recvmsg:%s\n", errname(errno));
 			fflush(stdout);
 			_exit(1);
 		}
-		cm = CMSG_FIRSTHDR(&msg);
+		cm = CMSG_FIRSTHDR(&m.msg);
 		if (!cm || cm->cmsg_type != SCM_RIGHTS) {
 			printf("recvmsg:ENOMSG\n");
 			fflush(stdout);
@@ -614,21 +631,14 @@ static int do_scm_rights(const struct target *t, const char *cg)
 	close(sp[1]);
 	/* the socket is created only after the child joined the cgroup */
 	if (read(sp[0], &c, 1) == 1 && (fd = open_socket(t->family, SOCK_DGRAM, 0)) >= 0) {
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-				      .msg_controllen = sizeof(u.buf) };
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+		struct fd_msg m;
+		struct cmsghdr *cm = fd_msg_init(&m, &c);
 
-		memset(&u, 0, sizeof(u));
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		if (sendmsg(sp[0], &msg, 0) < 0)
+		if (sendmsg(sp[0], &m.msg, 0) < 0)
 			kill(pid, SIGKILL);
 		close(fd);
 	} else {
