@@ -1190,12 +1190,8 @@ int state_lost(struct egress_state *st, struct lost_ref **out, size_t *n)
 	return 0;
 }
 
-/*
- * Forgets the lost/ entries of path (it is bound again, or detached), and
- * with gone set also those whose path is gone (nothing unbound is left
- * there to warn about).
- */
-static int lost_forget(struct egress_state *st, const char *path, bool gone)
+/* Forgets the lost/ entries of path (it is bound again, or detached). */
+static int lost_forget(struct egress_state *st, const char *path)
 {
 	char f[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2];
 	uint64_t *ids;
@@ -1210,7 +1206,7 @@ static int lost_forget(struct egress_state *st, const char *path, bool gone)
 		if (lost_target(st, "lost", ids[i], target, sizeof(target)))
 			continue;
 		p = strchr(target, ' ') + 1;
-		if ((path && !strcmp(p, path)) || (gone && !dir_exists(p))) {
+		if (!strcmp(p, path)) {
 			state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)ids[i]);
 			n += !unlink(f);
 		}
@@ -1362,7 +1358,7 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 			 info.name[0] ? info.name : "?", real);
 		snprintf(path, sizeof(path), "%s/bound", dir);
 		put_link(path, target);
-		lost_forget(st, real, false);
+		lost_forget(st, real);
 	}
 	ret = 0;
 	goto cleanup;
@@ -1394,9 +1390,9 @@ int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t e
 	int fd, ret, forgot;
 
 	/* a lost binding of this path (its cgroup removed): detach forgets it */
-	forgot = lost_forget(st, cgdir, false);
+	forgot = lost_forget(st, cgdir);
 	if (realpath(cgdir, real) && strcmp(real, cgdir))
-		forgot += lost_forget(st, real, false);
+		forgot += lost_forget(st, real);
 	ret = cg_open(cgdir, &fd, &cgid, err, errlen);
 	if (ret)
 		return forgot ? 0 : ret;
@@ -1470,21 +1466,42 @@ static void hosts_gc(struct egress_state *st)
 }
 
 /*
- * A binding made by hand (attach: no owner) whose cgroup is gone, while a
- * cgroup exists again at its path: keep "POLICY PATH" in lost/, so that
- * status can say that one is unbound.  (A path that stays gone leaves
- * nothing behind: removed cgroups cost no state.)
+ * A binding made by hand (attach: no owner) whose cgroup is gone: keep
+ * "POLICY PATH" in lost/, so that status and metrics say that the path is
+ * not bound any more, whether it stays gone or a cgroup is made there again
+ * later (a tier deleted and re-created).  At most EGRESS_LOST_MAX are kept:
+ * the oldest (lowest cgroup id) makes room, so removed cgroups cost bounded
+ * state.
  */
+#define EGRESS_LOST_MAX 256
+
 static void gc_lost(struct egress_state *st, uint64_t cgid)
 {
 	char bound[PATH_MAX + EGRESS_NAME_MAX + 2], owner[128], path[PATH_MAX];
+	uint64_t *ids;
+	size_t nids;
 
 	if (state_binding_meta(st, cgid, bound, sizeof(bound), owner, sizeof(owner)) || owner[0] ||
-	    !strchr(bound, ' ') || !dir_exists(strchr(bound, ' ') + 1))
+	    !strchr(bound, ' '))
 		return;
 	state_pin_path(st, path, sizeof(path), "lost");
 	if (mkdir(path, 0700) && errno != EEXIST)
 		return;
+	/* a path is listed once: its newest binding */
+	lost_forget(st, strchr(bound, ' ') + 1);
+	if (!pin_ids(st, "lost", &ids, &nids)) {
+		while (nids >= EGRESS_LOST_MAX) {
+			size_t oldest = 0;
+
+			for (size_t i = 1; i < nids; i++)
+				if (ids[i] < ids[oldest])
+					oldest = i;
+			state_pin_path(st, path, sizeof(path), "lost/%llu", (unsigned long long)ids[oldest]);
+			unlink(path);
+			ids[oldest] = ids[--nids];
+		}
+		free(ids);
+	}
 	state_pin_path(st, path, sizeof(path), "lost/%llu", (unsigned long long)cgid);
 	put_link(path, bound);
 }
@@ -1535,7 +1552,6 @@ int state_gc(struct egress_state *st)
 			cleaned++;
 	}
 	free(v);
-	lost_forget(st, NULL, true);
 	gc_oci(st);
 	gc_cgroup_keys(st->map_fd[M_RATE], sizeof(uint64_t));
 	gc_cgroup_keys(st->map_fd[M_CG_DENIED], sizeof(struct egress_cg_key));
