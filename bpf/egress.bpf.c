@@ -845,18 +845,69 @@ static __always_inline void frag_key(struct egress_frag_key *k, const struct egr
 	k->proto = p->dst.proto;
 }
 
+#define TCP_ESTABLISHED_	1
+#define TCP_SYN_SENT_		2
+#define TCP_SYN_RECV_		3
+#define TCP_CLOSE_		7
+
+/*
+ * The TCP fast path: a packet of an established (or closing) full TCP
+ * stream socket to exactly the socket's connected peer.  That peer was
+ * decided before the connection existed: an outgoing one's by the connect
+ * program of every bound level, an accepted one's client by the ingress
+ * program at its SYN (egress_ingress).  A raw socket is SOCK_RAW, so it is
+ * never here whatever its protocol; SYN_SENT is not established, so a SYN
+ * (and a Fast Open SYN's data) is still looked up, which also decides a
+ * connect that raced the attach; a packet sent elsewhere (a source route's
+ * first hop) has another destination and is looked up; a non-TCP-looking
+ * packet or a fragment is looked up.  A policy change cuts the connections
+ * it now denies (user/revoke.c), unless --keep-established keeps them.
+ */
+static __always_inline bool tcp_connected_peer(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct bpf_sock *sk = skb->sk;
+	__u32 state, a[4], w[4];
+
+	if (!sk || p->frag || p->dst.proto != IPPROTO_TCP)
+		return false;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->type != SOCK_STREAM_ || sk->protocol != IPPROTO_TCP)
+		return false;
+	state = sk->state;
+	if (state == BPF_TCP_LISTEN_ || state == TCP_SYN_SENT_ || state == TCP_SYN_RECV_ ||
+	    state == TCP_CLOSE_)
+		return false;
+	if ((__u16)sk->dst_port != bpf_htons(p->dst.port))
+		return false;
+	if (p->dst.key.family == EGRESS_FAM_V4) {
+		__u32 ip;
+
+		__builtin_memcpy(&ip, p->dst.key.addr, 4);
+		return sk->dst_ip4 == ip;
+	}
+	if (sk->family != 10 /* AF_INET6 */)
+		return false;
+	/* one field read at a time: the verifier refuses arithmetic on a sock pointer */
+	a[0] = sk->dst_ip6[0];
+	asm volatile("" ::: "memory");
+	a[1] = sk->dst_ip6[1];
+	asm volatile("" ::: "memory");
+	a[2] = sk->dst_ip6[2];
+	asm volatile("" ::: "memory");
+	a[3] = sk->dst_ip6[3];
+	__builtin_memcpy(w, p->dst.key.addr, 16);
+	return a[0] == w[0] && a[1] == w[1] && a[2] == w[2] && a[3] == w[3];
+}
+
 /*
  * The backstop: every packet that leaves a socket of a bound cgroup is
  * decided again by its real destination, protocol and port.  It catches
  * what bypasses connect and sendmsg (raw sockets of a root sandbox, even
  * connect()ed ones, ping sockets, routing headers and source routes, the
- * replies of accepted connections) and costs one trie lookup a packet.
- * There is no fast path for connected sockets: marking a socket at
- * connect (socket storage, or a hash keyed by its cookie) cost 350-700 ns
- * a connect here, against a few tens of ns a packet for the lookup it
- * would save (see README, Design).  So a policy change applies to the next
- * packet of every connection.  A later fragment (no ports) passes only if
- * this bound cgroup allowed its first fragment.
+ * replies of accepted connections) and costs one trie lookup a packet,
+ * except for an established TCP connection's packets to its own peer
+ * (tcp_connected_peer).  A later fragment (no ports) passes only if this
+ * bound cgroup allowed its first fragment.
  */
 SEC("cgroup_skb/egress")
 int egress_skb(struct __sk_buff *skb)
@@ -875,7 +926,9 @@ int egress_skb(struct __sk_buff *skb)
 	p.dst.proto = rule_proto(p.dst.proto);
 	if (ok && p.frag)
 		frag_key(&fk, b, &p);
-	if (ok && p.later_frag)
+	if (ok && tcp_connected_peer(skb, &p))
+		;	/* its peer is decided: no lookup, no fragment */
+	else if (ok && p.later_frag)
 		ok = bpf_map_lookup_elem(&egress_frags, &fk) != NULL;	/* never seen: deny */
 	else if (ok)
 		ok = verdict_all(policy_trie(b), b->policy, &p.dst, false, &rule, &e);
