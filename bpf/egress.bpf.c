@@ -537,24 +537,52 @@ static __always_inline struct egress_cache_slot *cache_slot(const struct egress_
  * written: a reader that preempted or interrupted the write on this CPU
  * misses.
  */
-static __always_inline void cache_put(struct bpf_sock_addr *ctx, const struct egress_binding *b,
-				      const struct dest *d, __u64 epoch)
+static __always_inline void cache_put(const struct egress_binding *b, const struct dest *d,
+				      __u64 epoch, __u64 cookie)
 {
 	struct egress_cache_slot *s = cache_slot(b);
 
-	if (!s)
+	if (!s || (s->seq & 1))
 		return;
 	s->seq++;
 	asm volatile("" ::: "memory");
 	s->epoch = epoch;
 	s->bound_cgroup_id = b->cgroup_id;
-	s->cookie = bpf_get_socket_cookie(ctx);
+	s->cookie = cookie;
 	s->policy = b->policy;
 	s->port = d->port;
 	s->family = d->key.family;
 	__builtin_memcpy(s->addr, d->key.addr, 16);
 	asm volatile("" ::: "memory");
 	s->seq++;
+}
+
+/*
+ * This level allowed d (port, protocol UDP) for this socket under epoch:
+ * the slot says so, and was not being written when read.
+ */
+static __always_inline bool cache_hit(const struct egress_binding *b, const struct dest *d,
+				      __u64 epoch, __u64 cookie)
+{
+	struct egress_cache_slot *s = cache_slot(b);
+	__u32 a[4], w[4];
+	__u64 seq;
+
+	if (!s)
+		return false;
+	seq = s->seq;
+	if (seq & 1)
+		return false;
+	asm volatile("" ::: "memory");
+	if (s->bound_cgroup_id != b->cgroup_id || s->policy != b->policy || s->epoch != epoch ||
+	    s->cookie != cookie || s->port != d->port || s->family != d->key.family)
+		return false;
+	__builtin_memcpy(a, s->addr, 16);
+	__builtin_memcpy(w, d->key.addr, 16);
+	if (a[0] != w[0] || a[1] != w[1] || a[2] != w[2] || a[3] != w[3])
+		return false;
+	asm volatile("" ::: "memory");
+	return s->seq == seq;
 }
 
 /*
@@ -567,11 +595,10 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	const struct egress_slot *rule;
 	struct egress_binding *b;
 	struct egress_entry *e;
+	__u64 *ep = NULL, epoch = 0, cookie = 0;
 	struct dest d = {};
-	bool first;
+	bool first, hit;
 	__s32 err;
-
-	__u64 *ep = NULL, epoch = 0;
 
 	b = bpf_get_local_storage(&egress_binding, 0);
 	if (v6)
@@ -584,17 +611,21 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	if ((hook == EGRESS_HOOK_SENDMSG4 || hook == EGRESS_HOOK_SENDMSG6) &&
 	    ctx->type == SOCK_DGRAM_ && ctx->protocol == IPPROTO_UDP) {
 		ep = epoch_ptr();
-		if (ep)
+		if (ep) {
 			epoch = *(volatile __u64 *)ep;
+			cookie = bpf_get_socket_cookie(ctx);
+		}
 	}
 
-	if (verdict_all(policy_trie(b), b->policy, &d, false, &rule, &e)) {
+	/* this socket's last datagram here went to the same destination: decided already */
+	hit = ep && cache_hit(b, &d, epoch, cookie);
+	if (hit || verdict_all(policy_trie(b), b->policy, &d, false, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, hook);
 
 		if (c)
 			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
-		if (ep)
-			cache_put(ctx, b, &d, epoch);
+		if (ep && !hit)
+			cache_put(b, &d, epoch, cookie);
 		return 1;
 	}
 	first = bpf_get_retval() >= 0;
@@ -968,43 +999,22 @@ static __always_inline bool tcp_connected_peer(struct __sk_buff *skb, const stru
 }
 
 /*
- * The UDP cache: a UDP datagram (IP protocol 17: never UDP-Lite, raw or
- * ping, whose sockets never write the cache) of the socket whose sendmsg
- * this level's program just allowed, to the same destination and port,
- * under the epoch of that decision.  The destination compared is the
- * packet's own: a routing header or source route from a control message
- * makes it another one, looked up.
+ * The UDP cache in the backstop: a UDP datagram (IP protocol 17: never
+ * UDP-Lite, raw or ping, whose sockets never write the cache) of the
+ * socket whose sendmsg this level's program allowed, to the same
+ * destination and port, under the epoch of that decision.  The
+ * destination compared is the packet's own: a routing header or source
+ * route from a control message makes it another one, looked up.
  */
 static __always_inline bool udp_cached(struct __sk_buff *skb, const struct egress_binding *b,
 				       const struct pkt *p)
 {
-	struct egress_cache_slot *s;
-	__u32 a[4], w[4];
-	__u64 seq, *ep;
+	__u64 *ep;
 
 	if (p->frag || p->dst.proto != IPPROTO_UDP)
 		return false;
-	s = cache_slot(b);
-	if (!s)
-		return false;
-	seq = s->seq;
-	if (seq & 1)
-		return false;
-	asm volatile("" ::: "memory");
-	if (s->bound_cgroup_id != b->cgroup_id || s->policy != b->policy ||
-	    s->port != p->dst.port || s->family != p->dst.key.family)
-		return false;
-	__builtin_memcpy(a, s->addr, 16);
-	__builtin_memcpy(w, p->dst.key.addr, 16);
-	if (a[0] != w[0] || a[1] != w[1] || a[2] != w[2] || a[3] != w[3])
-		return false;
 	ep = epoch_ptr();
-	if (!ep || *(volatile __u64 *)ep != s->epoch)
-		return false;
-	if (s->cookie != bpf_get_socket_cookie(skb))
-		return false;
-	asm volatile("" ::: "memory");
-	return s->seq == seq;
+	return ep && cache_hit(b, &p->dst, *(volatile __u64 *)ep, bpf_get_socket_cookie(skb));
 }
 
 /*

@@ -5,6 +5,9 @@
         (decided by sendmsg, cached), print its word; wait until the file GO
         exists, send() without an address (no sendmsg program: only the
         backstop decides), print its word.
+  cache-udp.py sendto ADDR PORT GO     unconnected: sendto() ADDR, print its
+        word; wait until the file GO exists, sendto() ADDR again (sendmsg's
+        own cache), print its word.
   cache-udp.py lsrr FINAL FIRST PORT    unconnected: sendto(FINAL), then
         sendmsg() to FINAL with an IP_RETOPTS control message routing
         through FIRST first; print both words.
@@ -42,6 +45,15 @@ def connected(addr, port, go):
     print(word(lambda: s.send(b"CACHE-2")), flush=True)
 
 
+def sendto(addr, port, go):
+    s = socket.socket(fam(addr), socket.SOCK_DGRAM)
+    print(word(lambda: s.sendto(b"CACHE-1", (addr, port))), flush=True)
+    deadline = time.time() + 30
+    while not os.path.exists(go) and time.time() < deadline:
+        time.sleep(0.02)
+    print(word(lambda: s.sendto(b"CACHE-2", (addr, port))), flush=True)
+
+
 def lsrr(final, first, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     print(word(lambda: s.sendto(b"CACHE-1", (final, port))), flush=True)
@@ -55,6 +67,8 @@ def main():
     a = sys.argv[1:]
     if len(a) == 4 and a[0] == "connected":
         connected(a[1], int(a[2]), a[3])
+    elif len(a) == 4 and a[0] == "sendto":
+        sendto(a[1], int(a[2]), a[3])
     elif len(a) == 4 and a[0] == "lsrr":
         lsrr(a[1], a[2], int(a[3]))
     else:

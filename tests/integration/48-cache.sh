@@ -16,7 +16,9 @@
 # backstop decides it; after a sendto() to its peer the cache holds that
 # peer.  Every sender is pinned to one CPU (the cache is per CPU):
 #   - stale generation: a deny after the sendto() -> send() is EPERM and
-#     the datagram never arrives;
+#     the datagram never arrives; the same for the socket's next sendto()
+#     (sendmsg skips its own lookup for its socket's last destination),
+#     IPv4 and IPv6;
 #   - nested levels: the outer binding's change alone does the same for a
 #     socket of the inner bound cgroup; with both allowing, datagrams arrive;
 #   - a control-message source route (IP_RETOPTS LSRR) to the cached
@@ -58,6 +60,8 @@ deny 192.0.2.20/32 --policy pro
 deny 2001:db8::20/128 --policy pro
 EOF
 expect_soon tcp-fast/dir-update-applied EPERM "$CGROOT/sb" 192.0.2.20 443
+# the revoke pass runs right after the set is in the maps: its events say it ran
+check tcp-fast/revoke-events wait_until 10 sh -c "[ \$(jq -c 'select(.hook == \"revoke\")' '$T/egressd.out' | wc -l) -ge 2 ]"
 r=$(result dir-web)
 case $r in
 ECONNABORTED | ECONNRESET | EPIPE) pass tcp-fast/dir-update-cuts-v4 ;;
@@ -69,7 +73,7 @@ ECONNABORTED | ECONNRESET | EPIPE) pass tcp-fast/dir-update-cuts-v6 ;;
 *) fail tcp-fast/dir-update-cuts-v6 "the held connection to [2001:db8::20]:443 got '$r' $(cat "$T/hold.dir-web6.err")" ;;
 esac
 check_eq tcp-fast/dir-update-keeps-allowed ok "$(result dir-other)"
-check tcp-fast/revoke-event wait_until 10 sh -c "jq -c 'select(.hook == \"revoke\" and .dst == \"192.0.2.20\")' '$T/egressd.out' | grep -q ."
+check tcp-fast/revoke-event-v4 sh -c "jq -c 'select(.hook == \"revoke\" and .dst == \"192.0.2.20\")' '$T/egressd.out' | grep -q ."
 
 # ---- the UDP cache
 UDP=$T/cache-udp.py
@@ -112,6 +116,21 @@ touch "$T/go.stale"
 check_eq udp-cache/stale-generation-send-EPERM EPERM "$(uword stale 2)"
 sleep 0.3
 check_eq udp-cache/stale-generation-not-delivered 1 "$(count u1)"
+
+# stale generation, sendmsg's side: the same socket's next sendto() to the now denied address
+listen u4 udp 192.0.2.10 5305
+listen u6 udp 2001:db8::10 5306
+# (one after the other: a level has one slot per CPU, the last datagram's)
+for v in 4 6; do
+	if [ $v = 4 ]; then a=192.0.2.10 pfx=32 port=5305 l=u4; else a=2001:db8::10 pfx=128 port=5306 l=u6; fi
+	usend stale-s$v u sendto $a $port "$T/go.stale-s$v"
+	check_eq udp-cache/stale-sendto$v-first-sent ok "$(uword stale-s$v 1)"
+	ectl_ok udp-cache/deny-sendto$v deny $a/$pfx --proto udp --port $port --policy up
+	touch "$T/go.stale-s$v"
+	check_eq udp-cache/stale-generation-sendto$v-EPERM EPERM "$(uword stale-s$v 2)"
+	sleep 0.3
+	check_eq udp-cache/stale-generation-sendto$v-not-delivered 1 "$(count $l)"
+done
 
 # nested levels: both allow, then the outer level alone denies
 usend nest un/kid connected 192.0.2.10 5302 "$T/go.nest"
