@@ -16,6 +16,8 @@
 
 #define EPERM		1
 #define IPPROTO_MPTCP_	262
+#define SOCK_STREAM_	1
+#define SOCK_DGRAM_	2
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -152,6 +154,22 @@ struct {
 	__type(key, struct egress_seen_key);
 	__type(value, struct egress_seen);
 } egress_seen SEC(".maps");
+
+/* The policy epoch, bumped by user/state.c after every change (egress.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} egress_epoch SEC(".maps");
+
+/* sendmsg's last allowed UDP datagram per bound level, per CPU (egress.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct egress_cache);
+} egress_cache SEC(".maps");
 
 struct dest {
 	struct egress_lpm_key key;
@@ -498,6 +516,75 @@ static __always_inline __s32 deny_errno(const struct egress_entry *e)
 	return e && e->err ? e->err : EPERM;
 }
 
+static __always_inline __u64 *epoch_ptr(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&egress_epoch, &zero);
+}
+
+static __always_inline struct egress_cache_slot *cache_slot(const struct egress_binding *b)
+{
+	__u32 zero = 0;
+	struct egress_cache *c = bpf_map_lookup_elem(&egress_cache, &zero);
+
+	return c ? &c->slot[b->cgroup_id & (EGRESS_CACHE_SLOTS - 1)] : NULL;
+}
+
+/*
+ * sendmsg allowed a UDP datagram to d under epoch: this level's backstop
+ * may skip its lookup for it (udp_cached).  seq is odd while the slot is
+ * written: a reader that preempted or interrupted the write on this CPU
+ * misses.
+ */
+static __always_inline void cache_put(const struct egress_binding *b, const struct dest *d,
+				      __u64 epoch, __u64 cookie)
+{
+	struct egress_cache_slot *s = cache_slot(b);
+
+	if (!s || (s->seq & 1))
+		return;
+	s->seq++;
+	asm volatile("" ::: "memory");
+	s->epoch = epoch;
+	s->bound_cgroup_id = b->cgroup_id;
+	s->cookie = cookie;
+	s->policy = b->policy;
+	s->port = d->port;
+	s->family = d->key.family;
+	__builtin_memcpy(s->addr, d->key.addr, 16);
+	asm volatile("" ::: "memory");
+	s->seq++;
+}
+
+/*
+ * This level allowed d (port, protocol UDP) for this socket under epoch:
+ * the slot says so, and was not being written when read.
+ */
+static __always_inline bool cache_hit(const struct egress_binding *b, const struct dest *d,
+				      __u64 epoch, __u64 cookie)
+{
+	struct egress_cache_slot *s = cache_slot(b);
+	__u32 a[4], w[4];
+	__u64 seq;
+
+	if (!s)
+		return false;
+	seq = s->seq;
+	if (seq & 1)
+		return false;
+	asm volatile("" ::: "memory");
+	if (s->bound_cgroup_id != b->cgroup_id || s->policy != b->policy || s->epoch != epoch ||
+	    s->cookie != cookie || s->port != d->port || s->family != d->key.family)
+		return false;
+	__builtin_memcpy(a, s->addr, 16);
+	__builtin_memcpy(w, d->key.addr, 16);
+	if (a[0] != w[0] || a[1] != w[1] || a[2] != w[2] || a[3] != w[3])
+		return false;
+	asm volatile("" ::: "memory");
+	return s->seq == seq;
+}
+
 /*
  * connect and sendmsg: the destination the caller gave.  An earlier
  * program (an inner bound cgroup's) that denied left a negative retval:
@@ -508,8 +595,9 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	const struct egress_slot *rule;
 	struct egress_binding *b;
 	struct egress_entry *e;
+	__u64 *ep = NULL, epoch = 0, cookie = 0;
 	struct dest d = {};
-	bool first;
+	bool first, hit;
 	__s32 err;
 
 	b = bpf_get_local_storage(&egress_binding, 0);
@@ -519,12 +607,25 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 		dest_v4(&d, ctx->user_ip4);
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto = rule_proto(ctx->protocol);
+	/* a plain UDP datagram's decision is cached, under the epoch read before the lookup */
+	if ((hook == EGRESS_HOOK_SENDMSG4 || hook == EGRESS_HOOK_SENDMSG6) &&
+	    ctx->type == SOCK_DGRAM_ && ctx->protocol == IPPROTO_UDP) {
+		ep = epoch_ptr();
+		if (ep) {
+			epoch = *(volatile __u64 *)ep;
+			cookie = bpf_get_socket_cookie(ctx);
+		}
+	}
 
-	if (verdict_all(policy_trie(b), b->policy, &d, false, &rule, &e)) {
+	/* this socket's last datagram here went to the same destination: decided already */
+	hit = ep && cache_hit(b, &d, epoch, cookie);
+	if (hit || verdict_all(policy_trie(b), b->policy, &d, false, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, hook);
 
 		if (c)
 			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
+		if (ep && !hit)
+			cache_put(b, &d, epoch, cookie);
 		return 1;
 	}
 	first = bpf_get_retval() >= 0;
@@ -586,8 +687,6 @@ static __always_inline struct egress_entry *policy_root(void *trie)
 	return trie ? bpf_map_lookup_elem(trie, &k) : NULL;
 }
 
-#define SOCK_STREAM_	1
-#define SOCK_DGRAM_	2
 #define IPPROTO_ICMPV6_	58
 
 /*
@@ -845,18 +944,89 @@ static __always_inline void frag_key(struct egress_frag_key *k, const struct egr
 	k->proto = p->dst.proto;
 }
 
+#define TCP_ESTABLISHED_	1
+#define TCP_SYN_SENT_		2
+#define TCP_SYN_RECV_		3
+#define TCP_CLOSE_		7
+
+/*
+ * The TCP fast path: a packet of an established (or closing) full TCP
+ * stream socket to exactly the socket's connected peer.  That peer was
+ * decided before the connection existed: an outgoing one's by the connect
+ * program of every bound level, an accepted one's client by the ingress
+ * program at its SYN (egress_ingress).  A raw socket is SOCK_RAW, so it is
+ * never here whatever its protocol; SYN_SENT is not established, so a SYN
+ * (and a Fast Open SYN's data) is still looked up, which also decides a
+ * connect that raced the attach; a packet sent elsewhere (a source route's
+ * first hop) has another destination and is looked up; a non-TCP-looking
+ * packet or a fragment is looked up.  A policy change cuts the connections
+ * it now denies (user/revoke.c), unless --keep-established keeps them.
+ */
+static __always_inline bool tcp_connected_peer(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct bpf_sock *sk = skb->sk;
+	__u32 state, a[4], w[4];
+
+	if (!sk || p->frag || p->dst.proto != IPPROTO_TCP)
+		return false;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->type != SOCK_STREAM_ || sk->protocol != IPPROTO_TCP)
+		return false;
+	state = sk->state;
+	if (state == BPF_TCP_LISTEN_ || state == TCP_SYN_SENT_ || state == TCP_SYN_RECV_ ||
+	    state == TCP_CLOSE_)
+		return false;
+	if ((__u16)sk->dst_port != bpf_htons(p->dst.port))
+		return false;
+	if (p->dst.key.family == EGRESS_FAM_V4) {
+		__u32 ip;
+
+		__builtin_memcpy(&ip, p->dst.key.addr, 4);
+		return sk->dst_ip4 == ip;
+	}
+	if (sk->family != 10 /* AF_INET6 */)
+		return false;
+	/* one field read at a time: the verifier refuses arithmetic on a sock pointer */
+	a[0] = sk->dst_ip6[0];
+	asm volatile("" ::: "memory");
+	a[1] = sk->dst_ip6[1];
+	asm volatile("" ::: "memory");
+	a[2] = sk->dst_ip6[2];
+	asm volatile("" ::: "memory");
+	a[3] = sk->dst_ip6[3];
+	__builtin_memcpy(w, p->dst.key.addr, 16);
+	return a[0] == w[0] && a[1] == w[1] && a[2] == w[2] && a[3] == w[3];
+}
+
+/*
+ * The UDP cache in the backstop: a UDP datagram (IP protocol 17: never
+ * UDP-Lite, raw or ping, whose sockets never write the cache) of the
+ * socket whose sendmsg this level's program allowed, to the same
+ * destination and port, under the epoch of that decision.  The
+ * destination compared is the packet's own: a routing header or source
+ * route from a control message makes it another one, looked up.
+ */
+static __always_inline bool udp_cached(struct __sk_buff *skb, const struct egress_binding *b,
+				       const struct pkt *p)
+{
+	__u64 *ep;
+
+	if (p->frag || p->dst.proto != IPPROTO_UDP)
+		return false;
+	ep = epoch_ptr();
+	return ep && cache_hit(b, &p->dst, *(volatile __u64 *)ep, bpf_get_socket_cookie(skb));
+}
+
 /*
  * The backstop: every packet that leaves a socket of a bound cgroup is
  * decided again by its real destination, protocol and port.  It catches
  * what bypasses connect and sendmsg (raw sockets of a root sandbox, even
  * connect()ed ones, ping sockets, routing headers and source routes, the
- * replies of accepted connections) and costs one trie lookup a packet.
- * There is no fast path for connected sockets: marking a socket at
- * connect (socket storage, or a hash keyed by its cookie) cost 350-700 ns
- * a connect here, against a few tens of ns a packet for the lookup it
- * would save (see README, Design).  So a policy change applies to the next
- * packet of every connection.  A later fragment (no ports) passes only if
- * this bound cgroup allowed its first fragment.
+ * replies of accepted connections) and costs one trie lookup a packet,
+ * except for an established TCP connection's packets to its own peer
+ * (tcp_connected_peer) and a UDP datagram this level's sendmsg program
+ * just allowed (udp_cached).  A later fragment (no ports) passes only if this
+ * bound cgroup allowed its first fragment.
  */
 SEC("cgroup_skb/egress")
 int egress_skb(struct __sk_buff *skb)
@@ -866,16 +1036,19 @@ int egress_skb(struct __sk_buff *skb)
 	struct egress_entry *e = NULL;
 	struct egress_frag_key fk = {};
 	struct pkt p = {};
-	bool ip, ok, emit;
+	bool ip, ok, emit, fast;
 	__u8 one = 1;
 
 	ok = packet(skb, &p, &ip);
 	if (!ip)
 		return 1;
+	fast = ok && udp_cached(skb, b, &p);	/* before UDP-Lite becomes UDP */
 	p.dst.proto = rule_proto(p.dst.proto);
 	if (ok && p.frag)
 		frag_key(&fk, b, &p);
-	if (ok && p.later_frag)
+	if (fast || (ok && tcp_connected_peer(skb, &p)))
+		;	/* decided already: no lookup, not a fragment */
+	else if (ok && p.later_frag)
 		ok = bpf_map_lookup_elem(&egress_frags, &fk) != NULL;	/* never seen: deny */
 	else if (ok)
 		ok = verdict_all(policy_trie(b), b->policy, &p.dst, false, &rule, &e);

@@ -262,4 +262,36 @@ struct egress_seen {
 	__u64 last_ns;
 };
 
+/*
+ * The policy epoch (egress_epoch, one u64): user/state.c bumps it after
+ * every policy or binding change, once the change is in the maps.  A
+ * cached decision (below) counts only under the epoch it was made in.
+ */
+
+/*
+ * The sendmsg decision cache (egress_cache, per CPU): the last allowed
+ * unconnected UDP datagram of each bound level, written by sendmsg4/6 and
+ * read by the backstop of the same level, which then skips its lookup
+ * for a UDP packet of the same socket to the same destination and port
+ * under the same epoch.  Slot: bound cgroup id % EGRESS_CACHE_SLOTS.  seq
+ * is odd while a slot is written (a program preempted on the same CPU).
+ */
+#define EGRESS_CACHE_SLOTS 4
+
+struct egress_cache_slot {
+	__u64 seq;
+	__u64 epoch;
+	__u64 bound_cgroup_id;
+	__u64 cookie;		/* the socket's (bpf_get_socket_cookie) */
+	__u32 policy;
+	__u16 port;		/* host order */
+	__u8 family;		/* EGRESS_FAM_V4 / EGRESS_FAM_V6 */
+	__u8 pad;
+	__u8 addr[16];		/* as decided; v4 in addr[0..3] */
+};
+
+struct egress_cache {
+	struct egress_cache_slot slot[EGRESS_CACHE_SLOTS];
+};
+
 #endif /* EGRESS_H */

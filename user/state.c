@@ -44,6 +44,7 @@ const char *const state_map_names[M_N] = {
 	[M_OCI] = "egress_oci",
 	[M_HOSTS] = "egress_hosts",
 	[M_SEEN] = "egress_seen",
+	[M_EPOCH] = "egress_epoch",
 };
 
 const char *state_pin_dir(const char *opt)
@@ -116,6 +117,8 @@ int state_open(struct egress_state *st, const char *pin_dir, int flags, char *er
 		st->map_fd[i] = bpf_obj_get(path);
 		if (st->map_fd[i] < 0 && i == M_SEEN && errno == ENOENT)
 			continue;	/* pinned by an older egressd: state_seen() says so */
+		if (st->map_fd[i] < 0 && i == M_EPOCH && errno == ENOENT)
+			continue;	/* an older egressd's programs cache nothing */
 		if (st->map_fd[i] < 0) {
 			ret = -errno;
 			if (ret == -ENOENT)
@@ -654,6 +657,24 @@ static int journal_write(struct egress_state *st, const struct state_journal *j)
 }
 
 /* Finishes or drops what a killed writer left.  Caller holds the lock. */
+/*
+ * After a policy or binding change is in the maps: the decisions the
+ * programs cached before it no longer count (egress_epoch, egress.h).
+ * Writers hold the lock, so read-add-write is enough.
+ */
+static int epoch_bump(struct egress_state *st)
+{
+	uint32_t zero = 0;
+	uint64_t v = 0;
+
+	if (st->map_fd[M_EPOCH] < 0)
+		return 0;
+	if (bpf_map_lookup_elem(st->map_fd[M_EPOCH], &zero, &v))
+		return -errno;
+	v++;
+	return bpf_map_update_elem(st->map_fd[M_EPOCH], &zero, &v, BPF_ANY) ? -errno : 0;
+}
+
 static int journal_repair_locked(struct egress_state *st)
 {
 	struct state_journal j;
@@ -674,6 +695,7 @@ static int journal_repair_locked(struct egress_state *st)
 	}
 	if (tfd >= 0)
 		close(tfd);
+	ret = ret ?: epoch_bump(st);	/* the killed writer's change may be in force */
 	if (!ret) {
 		j.active = 0;
 		if (bpf_map_update_elem(fd, &zero, &j, BPF_ANY))
@@ -812,6 +834,9 @@ done:
 		ret = -errno;
 		goto fail;
 	}
+	ret = epoch_bump(st);
+	if (ret)
+		goto fail;	/* the journal stays active: the next writer bumps it */
 	j.active = 0;
 	journal_write(st, &j);
 	ret = 0;
@@ -875,7 +900,7 @@ int state_policy_delete(struct egress_state *st, uint32_t id)
 		return -errno;
 	if (bpf_map_delete_elem(st->map_fd[M_POLICIES], &id) && errno != ENOENT)
 		return -errno;
-	return hosts_drop(st, id, 0);
+	return epoch_bump(st) ?: hosts_drop(st, id, 0);
 }
 
 int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct egress_counter *out)
@@ -1341,7 +1366,8 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 		}
 	}
 	/* a rebinding (or a bind that found every link) sets the policy here */
-	if (bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST)) {
+	if (bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST) ||
+	    epoch_bump(st)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot bind %s: %s", cgdir, strerror(errno));
 		goto rollback;
