@@ -94,9 +94,9 @@ struct cmd_help {
 	"                       {comm} {pid}\n" \
 	"  --ping allow|deny    ICMP ping sockets under a deny-default policy (default: deny on add,\n" \
 	"                       unchanged on set)\n" \
-	"  --mode enforce|audit audit: never deny; what the policy would deny is allowed, counted and\n" \
-	"                       logged with verdict audit (default: enforce on add, unchanged on set);\n" \
-	"                       a switch to enforce resets established connections it now denies\n"
+	"  --mode enforce|audit (default: enforce on add, unchanged on set) audit never denies: what\n" \
+	"                       the policy would deny is allowed, counted and logged with verdict\n" \
+	"                       audit; a switch to enforce resets established connections it denies\n"
 static const struct cmd_help helps[] = {
 	{ "allow", "allow CIDR [--proto tcp|udp|any] [--port N|N-M] [--policy NAME]",
 	  "Adds an allow rule; a rule with the same CIDR, protocol and ports changes its action.",
