@@ -190,11 +190,21 @@ check_json bad/still-audit 'map(select(.name == "cand"))[0].mode == "audit"' "$(
 nsenter --net="/run/netns/$NS" "$PY" "$CONN" serve tcp "$D4" 443 >"$T/serve.d.out" 2>"$T/serve.d.err" &
 BG_PIDS+=($!)
 wait_until 10 grep -qx listening "$T/serve.d.out" || die "server did not start: $(cat "$T/serve.d.err")"
-in_cgroup "$CGROOT/aud" nsenter --net="/run/netns/$NS" "$PY" "$CONN" hold tcp "$D4" 443 "$T/go.d" \
-	>"$T/hold.d.out" 2>"$T/hold.d.err" &
-BG_PIDS+=($!)
-wait_until 10 grep -q . "$T/hold.d.out" || die "holder did not connect: $(cat "$T/hold.d.err")"
-check_eq switch/connected-under-audit connected "$(head -1 "$T/hold.d.out")"
+# hold NAME: a connection to D4:443 held by a process of aud; it waits for $T/go.NAME
+hold() {
+	in_cgroup "$CGROOT/aud" nsenter --net="/run/netns/$NS" "$PY" "$CONN" hold tcp "$D4" 443 "$T/go.$1" \
+		>"$T/hold.$1.out" 2>"$T/hold.$1.err" &
+	BG_PIDS+=($!)
+	wait_until 10 grep -q . "$T/hold.$1.out" || die "holder $1 did not connect: $(cat "$T/hold.$1.err")"
+	check_eq "switch/$1-connected-under-audit" connected "$(head -1 "$T/hold.$1.out")"
+}
+hold k
+hold d
+# a narrowing edit of a policy still in audit mode cuts nothing (revoke sees the mode too)
+ectl_ok switch/deny-rule-under-audit deny 10.9.9.9/32 --policy cand
+touch "$T/go.k"
+wait_until 10 sh -c "[ \$(wc -l < '$T/hold.k.out') -ge 2 ]"
+check_eq switch/audit-edit-keeps-connection ok "$(sed -n 2p "$T/hold.k.out")"
 ectl_ok switch/enforce policy set cand --mode enforce
 touch "$T/go.d"
 wait_until 10 sh -c "[ \$(wc -l < '$T/hold.d.out') -ge 2 ]"
