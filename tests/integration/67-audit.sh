@@ -152,6 +152,15 @@ sleep 0.5
 check_eq nested/no-audit-event-after-a-deny 0 \
 	"$(events_matching ".bound_cgroup_id == $OPN and .dport == 83" | wc -l)"
 
+# ---- advise and explain see the mode
+out=$(ectl advise --cgroup "$CGROOT/aud" --name cand2)
+check advise/audited-counted grep -Eq "^# [0-9]+ audited \(policy cand\)" <<<"$out"
+check advise/rule-for-audited grep -qx "allow $D4/32 --proto tcp --port 80 --policy cand2" <<<"$out"
+check_rc explain/audit-level-allows 0 ectl explain --cgroup "$CGROOT/aud" "$D4" --proto tcp --port 80
+check_json explain/mode-audit '.verdict == "allow" and (.policies[0].mode == "audit") and
+	(.policies[0].verdict == "audit")' "$(ectl explain --cgroup "$CGROOT/aud" "$D4" --proto tcp --port 80 --json)"
+check_rc explain/nested-parent-denies 1 ectl explain --cgroup "$CGROOT/sbx/cand" "$D4" --proto tcp --port 80
+
 # ---- the mode in export, policy list, status, apply
 ectl export --policy cand >"$T/cand.policy" 2>"$T/export.err" || fail export/cand "$(cat "$T/export.err")"
 check export/audit-mode grep -qx "policy add cand --default deny --mode audit" "$T/cand.policy"
