@@ -343,7 +343,7 @@ state_now() {
 ectl gc >/dev/null
 base=$(state_now)
 CYCLES=${DEAD_CYCLES:-10000}
-LIMIT_S=${DEAD_LIMIT_S:-240}	# a bound on the loop, not a speed goal
+LIMIT_S=${DEAD_LIMIT_S:-600}	# a bound on the loop, not a speed goal
 start=$SECONDS
 n=0 attach_fail=0
 while [ $n -lt "$CYCLES" ] && [ $((SECONDS - start)) -lt "$LIMIT_S" ]; do
