@@ -49,7 +49,7 @@ enum egress_stat {
 	EGRESS_STAT_SUPPRESSED = 2,	/* event not sent: the cgroup's rate limit */
 	EGRESS_STAT_DELIVERED = 3,	/* events read by egressd (written by egressd, CPU 0) */
 	EGRESS_STAT_CG_FULL = 4,	/* per-cgroup tables full: shared bucket used */
-	EGRESS_STAT_NESTED = 5,		/* denials an inner bound cgroup already denied: no event */
+	EGRESS_STAT_NESTED = 5,		/* denials (or audits) an inner bound cgroup already denied: no event */
 	EGRESS_STAT_MAX = 8,
 };
 
