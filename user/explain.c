@@ -37,7 +37,7 @@ static void host_v4(struct cidr *c, const uint8_t *a4)
  */
 static void explain_map_embedded(struct explain_dest *d)
 {
-	static const uint8_t zero[12], nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+	static const uint8_t zero[12], nat64[12] = { 0x00, 0x64, 0xff, 0x9b }, lo4[4] = { 127, 0, 0, 1 };
 	const uint8_t *x = d->addr[0].addr, *v4 = NULL;
 
 	if (d->addr[0].family != EGRESS_FAM_V6)
@@ -50,6 +50,9 @@ static void explain_map_embedded(struct explain_dest *d)
 		v4 = x + 2;
 	if (!v4)
 		return;
+	/* the kernel decides the embedded address as dest_v4 does: 0.0.0.0 as 127.0.0.1 */
+	if (!(v4[0] | v4[1] | v4[2] | v4[3]))
+		v4 = lo4;
 	host_v4(&d->addr[1], v4);
 	d->naddr = 2;
 	d->mapping = "an IPv6 address that embeds an IPv4 address (IPv4-compatible, NAT64 64:ff9b::/96, "

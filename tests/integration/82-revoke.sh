@@ -30,9 +30,8 @@ cp "$ROOT/tests/revoke-conn.py" "$CONN" || die "cannot copy revoke-conn.py"
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
 
-# free: only the proxy.  pro: everything but the metadata address.
-ectl_ok setup policy add free --default deny || die "policy add free"
-ectl_ok setup allow 192.0.2.10/32 --proto tcp --port 3128 --policy free || die "allow proxy"
+# free: only the proxy (192.0.2.10 tcp 3128).  pro: everything but the metadata address.
+ectl_ok setup apply -f "$ROOT/tests/fixtures/free.policy" || die "apply tests/fixtures/free.policy"
 ectl_ok setup policy add pro --default allow || die "policy add pro"
 ectl_ok setup deny 169.254.169.254/32 --policy pro || die "deny metadata"
 ectl_ok setup policy add pro2 --default allow || die "policy add pro2"

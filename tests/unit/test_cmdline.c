@@ -1122,4 +1122,4 @@ const struct CMUnitTest cmdline_tests[] = {
 	cmocka_unit_test(test_policy_export_of_compiled_round_trip),
 	cmocka_unit_test(test_policy_file_10000_rules_parse_and_compile),
 };
-const size_t cmdline_tests_count = TEST_TABLE_COUNT(cmdline_tests);
+UNIT_GROUP(cmdline)

@@ -82,6 +82,31 @@ static void test_dest_loopback_and_mapped(void **state)
 	assert_null(d.mapping);
 }
 
+/* as bpf/egress.bpf.c dest_embedded: decided as itself and as the IPv4 it embeds */
+static void test_dest_embedded_ipv4(void **state)
+{
+	struct explain_dest d = dest_of("::169.254.169.254");
+
+	assert_int_equal(d.naddr, 2);
+	assert_addr(&d.addr[0], "::169.254.169.254");
+	assert_addr(&d.addr[1], "169.254.169.254");
+	d = dest_of("64:ff9b::a9fe:a9fe");
+	assert_int_equal(d.naddr, 2);
+	assert_addr(&d.addr[1], "169.254.169.254");
+	d = dest_of("2002:a9fe:a9fe::1");
+	assert_int_equal(d.naddr, 2);
+	assert_addr(&d.addr[1], "169.254.169.254");
+	/* an embedded 0.0.0.0 goes where the kernel's dest_v4 sends it */
+	d = dest_of("2002::");
+	assert_int_equal(d.naddr, 2);
+	assert_addr(&d.addr[1], "127.0.0.1");
+	/* ::1 and :: are loopback, not IPv4-compatible */
+	d = dest_of("::1");
+	assert_int_equal(d.naddr, 1);
+	d = dest_of("::");
+	assert_int_equal(d.naddr, 1);
+}
+
 static void test_dest_bad_input_names_it(void **state)
 {
 	const char *bad[] = { "10.0.0.0/8", "example.com", "", "1.2.3", "::ffff:1.2.3.4.5",
@@ -545,6 +570,7 @@ static void test_random_explain_agrees_with_compiled_and_reference(void **state)
 const struct CMUnitTest explain_tests[] = {
 	cmocka_unit_test(test_dest_plain_addresses_decided_as_given),
 	cmocka_unit_test(test_dest_loopback_and_mapped),
+	cmocka_unit_test(test_dest_embedded_ipv4),
 	cmocka_unit_test(test_dest_bad_input_names_it),
 	cmocka_unit_test(test_parse_case),
 	cmocka_unit_test(test_decide_longest_prefix),
@@ -559,4 +585,4 @@ const struct CMUnitTest explain_tests[] = {
 	cmocka_unit_test(test_batch_lines),
 	cmocka_unit_test(test_random_explain_agrees_with_compiled_and_reference),
 };
-const size_t explain_tests_count = TEST_TABLE_COUNT(explain_tests);
+UNIT_GROUP(explain)

@@ -1410,4 +1410,4 @@ const struct CMUnitTest policy_tests[] = {
 	cmocka_unit_test(test_random_policies_decompile_round_trip),
 	cmocka_unit_test(test_random_policies_diff_after_one_change),
 };
-const size_t policy_tests_count = TEST_TABLE_COUNT(policy_tests);
+UNIT_GROUP(policy)
