@@ -270,26 +270,43 @@ static __always_inline bool rate_take(__u64 cgid, __u64 *pending)
 }
 
 /*
+ * A denial (or an audited decision) as the deciding program saw it: what
+ * egress_denial() needs, copied, so that it is one self-contained argument.
+ */
+struct denial {
+	struct dest d;
+	struct egress_slot rule;	/* the deciding slot; flags EGRESS_SLOT_DEFAULT: none */
+	__u64 cgid;			/* the task's (the socket's) cgroup, for the event */
+	__u64 bound_cgroup_id;
+	__u32 policy;
+	__s32 err;
+	__u8 hook;
+	__u8 reason;			/* rule_plen when no CIDR rule decided */
+	__u8 emit;
+	__u8 audit;
+	__u32 pad;
+};
+
+/*
  * Records the destination of a denial (or an audited decision) in
  * egress_seen, before any rate limit: one entry per cgroup, binding,
  * destination, process name and verdict, counted.
  */
-static __always_inline void seen_record(const struct dest *d, const struct egress_binding *b,
-					enum egress_hook hook, __u64 cgid, __u8 verdict)
+static __always_inline void seen_record(const struct denial *x)
 {
 	struct egress_seen_key k = {};
 	struct egress_seen *v, init = {};
 	__u64 now = bpf_ktime_get_boot_ns();
 
-	k.bound_cgroup_id = b->cgroup_id;
-	k.cgroup_id = cgid;
-	k.policy = b->policy;
-	k.port = d->port;
-	k.family = d->key.family;
-	k.proto = d->proto;
-	k.hook = hook;
-	k.verdict = verdict;
-	__builtin_memcpy(k.addr, d->key.addr, sizeof(k.addr));
+	k.bound_cgroup_id = x->bound_cgroup_id;
+	k.cgroup_id = x->cgid;
+	k.policy = x->policy;
+	k.port = x->d.port;
+	k.family = x->d.key.family;
+	k.proto = x->d.proto;
+	k.hook = x->hook;
+	k.verdict = x->audit ? EGRESS_VERDICT_AUDIT : EGRESS_VERDICT_DENY;
+	__builtin_memcpy(k.addr, x->d.key.addr, sizeof(k.addr));
 	bpf_get_current_comm(k.comm, sizeof(k.comm));
 	v = bpf_map_lookup_elem(&egress_seen, &k);
 	if (!v) {
@@ -309,64 +326,102 @@ static __always_inline void seen_record(const struct dest *d, const struct egres
  * Exactly one of delivered, suppressed, dropped and nested happens to each
  * denial: emit is false when an inner bound cgroup's program already
  * denied the same attempt (and emitted its event).  rule_plen is the
- * deciding slot's prefix, or an EGRESS_RULE_* reason.  cgid: the task's
- * cgroup, for the event.
+ * deciding slot's prefix, or an EGRESS_RULE_* reason.
+ *
+ * audit: the policy is in audit mode, the caller allows.  The same, but
+ * counted as audited (not denied, nor per bound cgroup), recorded and sent
+ * with verdict audit; err is the errno enforce mode would return.  An
+ * audit level leaves no trace for the levels after it (no retval, no skb
+ * mark): an outer enforcing level still sends its deny event.
+ *
+ * A global function: the verifier checks it once, not once per deciding
+ * path and mode of every program (audit doubled those paths).
  */
-static __always_inline void deny(const struct dest *d, const struct egress_binding *b,
-				 enum egress_hook hook, const struct egress_slot *rule, __u8 reason,
-				 __s32 err, __u64 cgid, bool emit)
+__noinline int egress_denial(const struct denial *x)
 {
-	struct egress_counter *c = counter(b->policy, hook);
+	struct egress_counter *c;
 	struct egress_event *e;
 	__u64 pending, id;
 
-	seen_record(d, b, hook, cgid, EGRESS_VERDICT_DENY);
-	if (c)
+	if (!x)
+		return 0;
+	c = counter(x->policy, x->hook);
+	seen_record(x);
+	if (c && x->audit)
+		__sync_fetch_and_add(&c->audited, 1);
+	else if (c)
 		__sync_fetch_and_add(&c->denied, 1);
-	count_cgroup(b->cgroup_id, b->policy);
-	if (!emit) {
+	if (!x->audit)
+		count_cgroup(x->bound_cgroup_id, x->policy);
+	if (!x->emit) {
 		stat_inc(EGRESS_STAT_NESTED);
-		return;
+		return 0;
 	}
-	if (!rate_take(b->cgroup_id, &pending)) {
+	if (!rate_take(x->bound_cgroup_id, &pending)) {
 		if (c)
 			__sync_fetch_and_add(&c->suppressed, 1);
 		stat_inc(EGRESS_STAT_SUPPRESSED);
-		return;
+		return 0;
 	}
 	e = bpf_ringbuf_reserve(&egress_events, sizeof(*e), 0);
 	if (!e) {
 		if (c)
 			__sync_fetch_and_add(&c->dropped, 1);
 		stat_inc(EGRESS_STAT_RB_DROPS);
-		return;
+		return 0;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	id = bpf_get_current_pid_tgid();
 	e->ts_boot_ns = bpf_ktime_get_boot_ns();
-	e->cgroup_id = cgid;
-	e->bound_cgroup_id = b->cgroup_id;
+	e->cgroup_id = x->cgid;
+	e->bound_cgroup_id = x->bound_cgroup_id;
 	e->pid = (__u32)id;
 	e->tgid = id >> 32;
 	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->policy = b->policy;
-	e->err = err;
+	e->policy = x->policy;
+	e->err = x->err;
 	e->suppressed = pending > 0xffffffff ? 0xffffffff : pending;
-	e->dport = d->port;
-	e->hook = hook;
-	e->family = d->key.family;
-	e->proto = d->proto;
-	__builtin_memcpy(e->addr, d->key.addr, sizeof(e->addr));
-	if (rule && !(rule->flags & EGRESS_SLOT_DEFAULT)) {
-		e->rule_plen = rule->plen;
-		e->rule_proto = rule->proto;
-		e->rule_port_lo = rule->port_lo;
-		e->rule_port_hi = rule->port_hi;
+	e->dport = x->d.port;
+	e->hook = x->hook;
+	e->family = x->d.key.family;
+	e->proto = x->d.proto;
+	__builtin_memcpy(e->addr, x->d.key.addr, sizeof(e->addr));
+	if (!(x->rule.flags & EGRESS_SLOT_DEFAULT)) {
+		e->rule_plen = x->rule.plen;
+		e->rule_proto = x->rule.proto;
+		e->rule_port_lo = x->rule.port_lo;
+		e->rule_port_hi = x->rule.port_hi;
 	} else {
-		e->rule_plen = reason;
+		e->rule_plen = x->reason;
 	}
+	e->verdict = x->audit ? EGRESS_VERDICT_AUDIT : EGRESS_VERDICT_DENY;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* The entry points' side of egress_denial(): rule NULL, no deciding slot. */
+static __always_inline void deny(const struct dest *d, const struct egress_binding *b,
+				 enum egress_hook hook, const struct egress_slot *rule, __u8 reason,
+				 __s32 err, __u64 cgid, bool emit, bool audit)
+{
+	struct denial x;
+
+	__builtin_memset(&x, 0, sizeof(x));
+	x.d = *d;
+	if (rule)
+		x.rule = *rule;
+	else
+		x.rule.flags = EGRESS_SLOT_DEFAULT;
+	x.cgid = cgid;
+	x.bound_cgroup_id = b->cgroup_id;
+	x.policy = b->policy;
+	x.err = err;
+	x.hook = hook;
+	x.reason = reason;
+	x.emit = emit;
+	x.audit = audit;
+	egress_denial(&x);
 }
 
 /* The destination as the kernel will really use it. */
@@ -597,7 +652,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	struct egress_entry *e;
 	__u64 *ep = NULL, epoch = 0, cookie = 0;
 	struct dest d = {};
-	bool first, hit;
+	bool first, hit, audit;
 	__s32 err;
 
 	b = bpf_get_local_storage(&egress_binding, 0);
@@ -630,10 +685,11 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	}
 	first = bpf_get_retval() >= 0;
 	err = deny_errno(e);
-	if (err != EPERM)
+	audit = e && (e->flags & EGRESS_POL_AUDIT);
+	if (err != EPERM && !audit)
 		bpf_set_retval(-err);	/* the outermost non-EPERM errno wins (README) */
-	deny(&d, b, hook, rule, EGRESS_RULE_DEFAULT, err, bpf_get_current_cgroup_id(), first);
-	return 0;
+	deny(&d, b, hook, rule, EGRESS_RULE_DEFAULT, err, bpf_get_current_cgroup_id(), first, audit);
+	return audit;
 }
 
 SEC("cgroup/connect4")
@@ -687,6 +743,18 @@ static __always_inline struct egress_entry *policy_root(void *trie)
 	return trie ? bpf_map_lookup_elem(trie, &k) : NULL;
 }
 
+/*
+ * Audit mode, from the deciding entry (policy-wide flags), or when none
+ * decided (a later fragment, a packet that cannot be parsed) from the
+ * policy's root: only denials pay that lookup.  No policy: enforce.
+ */
+static __always_inline bool audit_mode(void *trie, const struct egress_entry *e)
+{
+	if (!e)
+		e = policy_root(trie);
+	return e && (e->flags & EGRESS_POL_AUDIT);
+}
+
 #define IPPROTO_ICMPV6_	58
 
 /*
@@ -699,8 +767,9 @@ int egress_sock_create(struct bpf_sock *sk)
 {
 	struct egress_binding *b = bpf_get_local_storage(&egress_binding, 0);
 	struct egress_entry *root = policy_root(policy_trie(b));
-	__u32 type = sk->type, proto = sk->protocol;
+	__u32 type = sk->type, proto = sk->protocol, family = sk->family;
 	struct dest d = {};
+	bool audit;
 
 	if (root && root->dflt == EGRESS_ALLOW)
 		return 1;	/* the backstop still decides every packet */
@@ -713,11 +782,12 @@ int egress_sock_create(struct bpf_sock *sk)
 		    (root->flags & EGRESS_POL_PING))
 			return 1;
 	}
-	d.key.family = sk->family == 10 /* AF_INET6 */ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
+	d.key.family = family == 10 /* AF_INET6 */ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
 	d.proto = proto;
+	audit = root && (root->flags & EGRESS_POL_AUDIT);
 	deny(&d, b, EGRESS_HOOK_SOCK_CREATE, NULL, EGRESS_RULE_SOCKET, EPERM,
-	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0);
-	return 0;
+	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0, audit);
+	return audit;
 }
 
 #define SOL_IP_			0
@@ -790,7 +860,7 @@ SEC("cgroup/setsockopt")
 int egress_setsockopt(struct bpf_sockopt *ctx)
 {
 	struct egress_binding *b;
-	bool refuse = false;
+	bool refuse = false, audit;
 	struct dest d = {};
 
 	if (ctx->level == SOL_IPV6_)
@@ -805,9 +875,10 @@ int egress_setsockopt(struct bpf_sockopt *ctx)
 	struct egress_slot opt = { .port_lo = ctx->optname, .plen = EGRESS_RULE_SOCKOPT };
 
 	d.key.family = ctx->level == SOL_IPV6_ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
+	audit = audit_mode(policy_trie(b), NULL);
 	deny(&d, b, EGRESS_HOOK_SETSOCKOPT, &opt, EGRESS_RULE_SOCKOPT, EPERM,
-	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0);
-	return 0;
+	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0, audit);
+	return audit;
 }
 
 #define ETH_P_IP_	0x0800
@@ -1036,7 +1107,7 @@ int egress_skb(struct __sk_buff *skb)
 	struct egress_entry *e = NULL;
 	struct egress_frag_key fk = {};
 	struct pkt p = {};
-	bool ip, ok, emit, fast;
+	bool ip, ok, emit, fast, audit;
 	__u8 one = 1;
 
 	ok = packet(skb, &p, &ip);
@@ -1062,10 +1133,17 @@ int egress_skb(struct __sk_buff *skb)
 		return 1;
 	}
 	emit = skb->mark != EGRESS_SKB_DENIED;
-	skb->mark = EGRESS_SKB_DENIED;
+	audit = audit_mode(policy_trie(b), e);
+	if (audit) {
+		/* allowed on: its later fragments pass this level too */
+		if (p.frag && !p.later_frag)
+			bpf_map_update_elem(&egress_frags, &fk, &one, BPF_ANY);
+	} else {
+		skb->mark = EGRESS_SKB_DENIED;	/* dropped: nobody else sees it */
+	}
 	deny(&p.dst, b, EGRESS_HOOK_EGRESS, rule, EGRESS_RULE_DEFAULT, EPERM, bpf_skb_cgroup_id(skb),
-	     emit);
-	return 0;
+	     emit, audit);
+	return audit;
 }
 
 /*
@@ -1087,7 +1165,7 @@ int egress_ingress(struct __sk_buff *skb)
 	struct egress_entry *e = NULL;
 	struct bpf_sock *sk = skb->sk;
 	struct pkt p = {};
-	bool ip, ok, emit;
+	bool ip, ok, emit, audit;
 
 	if (!sk)
 		return 1;
@@ -1107,8 +1185,10 @@ int egress_ingress(struct __sk_buff *skb)
 		return 1;
 	}
 	emit = skb->mark != EGRESS_SKB_DENIED;
-	skb->mark = EGRESS_SKB_DENIED;
+	audit = audit_mode(policy_trie(b), e);
+	if (!audit)
+		skb->mark = EGRESS_SKB_DENIED;	/* dropped: nobody else sees it */
 	deny(&p.src, b, EGRESS_HOOK_INGRESS, rule, EGRESS_RULE_DEFAULT, EPERM, bpf_skb_cgroup_id(skb),
-	     emit);
-	return 0;
+	     emit, audit);
+	return audit;
 }

@@ -14,7 +14,7 @@
 #include <linux/bpf.h>	/* struct bpf_spin_lock */
 #endif
 
-#define EGRESS_ABI_VERSION	3
+#define EGRESS_ABI_VERSION	4
 
 #define EGRESS_NAME_MAX		32	/* policy name, NUL included */
 #define EGRESS_SLOTS		16	/* rule slots that can apply to one CIDR */
@@ -49,17 +49,18 @@ enum egress_stat {
 	EGRESS_STAT_SUPPRESSED = 2,	/* event not sent: the cgroup's rate limit */
 	EGRESS_STAT_DELIVERED = 3,	/* events read by egressd (written by egressd, CPU 0) */
 	EGRESS_STAT_CG_FULL = 4,	/* per-cgroup tables full: shared bucket used */
-	EGRESS_STAT_NESTED = 5,		/* denials an inner bound cgroup already denied: no event */
+	EGRESS_STAT_NESTED = 5,		/* denials (or audits) an inner bound cgroup already denied: no event */
 	EGRESS_STAT_MAX = 8,
 };
 
 /*
- * Every denial is exactly one of: an event delivered, an event suppressed
- * by the bound cgroup's rate limit, an event dropped because the ring
- * buffer was full, or (nested bindings) no event because an inner bound
- * cgroup's program already denied the same attempt and emitted its event.
- * So for any period, summed over policies and hooks:
- * denied = delivered + suppressed + dropped + nested.
+ * Every denial (and every audited decision) is exactly one of: an event
+ * delivered, an event suppressed by the bound cgroup's rate limit, an event
+ * dropped because the ring buffer was full, or (nested bindings) no event
+ * because an inner bound cgroup's program already denied the same attempt
+ * and emitted its event.  So for any period, summed over policies and hooks:
+ * denied + audited = delivered + suppressed + dropped + nested.
+ * (revoke counts its cuts as denials of hook revoke, see user/revoke.c.)
  */
 
 /*
@@ -84,6 +85,7 @@ struct egress_lpm_key {
 #define EGRESS_SLOT_DEFAULT	0x01	/* the policy's default verdict */
 
 #define EGRESS_POL_PING		0x01	/* ICMP ping sockets may be created */
+#define EGRESS_POL_AUDIT	0x02	/* audit mode: what would be denied is allowed, counted, logged */
 
 struct egress_slot {
 	__u16 port_lo;		/* host order, inclusive */
@@ -153,6 +155,7 @@ struct egress_counter {
 	__u64 denied;
 	__u64 suppressed;	/* denials whose event the rate limit suppressed */
 	__u64 dropped;		/* denials whose event the full ring buffer lost */
+	__u64 audited;		/* audit mode: decisions that would have denied (allowed) */
 };
 
 /* Denials per (bound cgroup, policy): egress_cg_denied. */
@@ -224,7 +227,7 @@ struct egress_event {
 	__u8 proto;
 	__u8 rule_plen;		/* prefix length of the deciding rule, or EGRESS_RULE_DEFAULT */
 	__u8 rule_proto;
-	__u8 pad;
+	__u8 verdict;		/* enum egress_verdict: deny, or audit (allowed, would have denied) */
 	__u16 rule_port_lo;
 	__u16 rule_port_hi;
 	__u8 addr[16];		/* destination as decided; v4 in addr[0..3] */

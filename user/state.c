@@ -920,6 +920,7 @@ int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct
 			out->denied += v[c].denied;
 			out->suppressed += v[c].suppressed;
 			out->dropped += v[c].dropped;
+			out->audited += v[c].audited;
 		}
 	}
 	free(v);

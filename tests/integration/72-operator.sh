@@ -123,7 +123,7 @@ check_eq list/names-policy "allow 192.0.2.10/32 tcp 3128 free" "$(sed -n 2p <<<"
 out=$(ectl list --policy free --json 2>&1)
 check_json list/json-policy '.[0].policy == "free" and .[0].cidr == "192.0.2.10/32"' "$out"
 out=$(ectl policy list 2>&1)
-check_eq policy-list/header "NAME DEFAULT ERRNO RULES BOUND" "$(head -1 <<<"$out" | tr -s ' ')"
+check_eq policy-list/header "NAME DEFAULT ERRNO RULES BOUND MODE" "$(head -1 <<<"$out" | tr -s ' ')"
 check_eq policy-list/order-as-status \
 	"$(ectl status --json | jq -r '.policies[].name' | tr '\n' ' ')" \
 	"$(tail -n +2 <<<"$out" | awk '{printf "%s ", $1}')"

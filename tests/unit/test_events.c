@@ -167,7 +167,7 @@ static void test_event_json_bytes(void **state)
 		"\"dst\":\"192.0.2.20\",\"dport\":443,\"policy\":\"free\",\"rule\":\"default\","
 		"\"errno\":\"EPERM\",\"errno_value\":1,\"suppressed\":3,"
 		"\"hint\":\"Connection to 192.0.2.20:443 (tcp) was blocked by the platform firewall "
-		"(policy free).\"}\n");
+		"(policy free).\",\"verdict\":\"deny\"}\n");
 	free(s);
 	json_decref(j);
 }
@@ -322,6 +322,33 @@ static void test_event_hooks(void **state)
 }
 
 /* ------------------------------------------------------------ the hint */
+
+/*
+ * Audit mode: the event says "verdict":"audit" (and a deny "deny"), the
+ * text line AUDIT, and the hint format prints nothing: nothing was blocked.
+ */
+static void test_event_audit_verdict(void **state)
+{
+	struct event_ctx ctx;
+	struct egress_event e = ev_free(&ctx, "");
+	json_t *j;
+	char *s;
+
+	j = event_of(&ctx, &e);
+	assert_string_equal(sget(j, "verdict"), "deny");
+	json_decref(j);
+	e.verdict = EGRESS_VERDICT_AUDIT;
+	j = event_of(&ctx, &e);
+	assert_string_equal(sget(j, "verdict"), "audit");
+	s = printed(j, LOG_TEXT);
+	assert_contains(s, "Z AUDIT connect4 tcp 192.0.2.20:443 policy=free ");
+	one_line(s);
+	free(s);
+	s = printed(j, LOG_HINT);
+	assert_true(s == NULL || s[0] == '\0');
+	free(s);
+	json_decref(j);
+}
 
 /* A policy's own template: every placeholder filled, unknown ones kept. */
 static void test_event_hint_fill(void **state)
@@ -702,6 +729,7 @@ static void test_follow_queue_bound(void **state)
 
 const struct CMUnitTest events_tests[] = {
 	cmocka_unit_test(test_event_json_bytes),
+	cmocka_unit_test(test_event_audit_verdict),
 	cmocka_unit_test(test_event_json_no_policy),
 	cmocka_unit_test(test_event_json_rule),
 	cmocka_unit_test(test_event_v6),
