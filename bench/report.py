@@ -414,6 +414,106 @@ try:
 except (OSError, ValueError, IndexError, KeyError) as e:
     notes.append(f"memory per rule: not available ({e})")
 
+# ------------------------------------------------------------------ issue 12 goals, before and after
+def issue12(outdir):
+    """The issue-12 goal figures of one run's raw data: [(goal, figure, met)]."""
+    def ld(name):
+        rounds = {}
+        path = os.path.join(outdir, name + ".tsv")
+        for line in (open(path).read().splitlines() if os.path.exists(path) else []):
+            f = line.split("\t")
+            if len(f) >= 9:
+                rounds.setdefault(int(f[1]), {})[f[2]] = float(f[3])
+                rounds[int(f[1])][f[2] + "/bpf"] = float(f[5])	# all programs, ns per call
+        return rounds
+
+    out = []
+    for kind in ("udp4", "udp6"):
+        R = ld(kind)
+        if not R or "none" not in R[min(R)]:
+            continue
+        have_noop = "noop-prog" in R[min(R)]
+        nd = per_round(R, lambda a: a["noop-prog"] - a["none"]) if have_noop else []
+        for arm, desc in (("egress-1k-r", "1k realistic"), ("egress-100k-r", "100k realistic")):
+            if arm not in R[min(R)]:
+                continue
+            rr = per_round(R, lambda a, arm=arm: a[arm] / a["none"])
+            ed = per_round(R, lambda a, arm=arm: a[arm] - a["none"])
+            out.append((f"1. allowed UDP sendto ≤ 1.05 × unbound ({kind}, {desc})",
+                        f"x{spread(rr, '{:.3f}')}", med(rr) <= 1.05))
+            if nd:
+                out.append((f"1. egress's added ns ≤ 2 × no-op programs' ({kind}, {desc})",
+                            f"egress {spread(ed, '{:+.0f}')} ns, no-op {spread(nd, '{:+.0f}')} ns: "
+                            f"x{med(ed) / med(nd) if med(nd) > 0 else float('inf'):.2f}",
+                            med(ed) <= 2 * med(nd)))
+            if have_noop:
+                # BPF run time (stats pass): far steadier than wall time on a shared machine
+                eb = per_round(R, lambda a, arm=arm: a[arm + "/bpf"] if a[arm + "/bpf"] >= 0 else None)
+                nb = per_round(R, lambda a: a["noop-prog/bpf"] if a["noop-prog/bpf"] >= 0 else None)
+                if eb and nb:
+                    out.append((f"1. (BPF run time) egress programs ≤ 2 × no-op programs per datagram ({kind}, {desc})",
+                                f"egress {spread(eb)} ns, no-op {spread(nb)} ns: x{med(eb) / med(nb):.2f}",
+                                med(eb) <= 2 * med(nb)))
+    for kind in ("tcp4", "tcp6"):
+        R = ld(kind)
+        if not R or "egress-1k-r" not in R[min(R)]:
+            continue
+        for arm, desc in (("egress-1", "1 rule"), ("egress-1k-r", "1k realistic")):
+            rr = per_round(R, lambda a, arm=arm: a[arm] / a["none"])
+            eb = per_round(R, lambda a, arm=arm: a[arm + "/bpf"] if a[arm + "/bpf"] >= 0 else None)
+            out.append((f"2. TCP connect ≤ 1.03 × unbound ({kind}, {desc})",
+                        f"x{spread(rr, '{:.3f}')}; BPF run time {spread(eb)} ns per connect", med(rr) <= 1.03))
+    for kind in ("udp4", "udp6", "tcp4", "tcp6"):
+        R = ld(kind)
+        if not R:
+            continue
+        for n in ("1", "1k_r", "100k_r", "100k_d"):
+            arm, eg = "nft-" + n, "egress-" + n.replace("_", "-")
+            if arm in R[min(R)] and eg in R[min(R)]:
+                rr = per_round(R, lambda a, arm=arm, eg=eg: a[arm] / a[eg])
+                out.append((f"3. nft / egress call time ≥ 1.00 ({kind}, {n.replace('_', ' ')})",
+                            f"x{spread(rr, '{:.3f}')}", med(rr) >= 1.0))
+    R = ld("unbound")
+    if R and "unbound-noop-elsewhere" in R[min(R)]:
+        d = per_round(R, lambda a: a["unbound-elsewhere"] - a["unbound-noop-elsewhere"])
+        d0 = per_round(R, lambda a: a["unbound-elsewhere"] - a["unbound-nowhere"])
+        n0 = per_round(R, lambda a: a["unbound-noop-elsewhere"] - a["unbound-nowhere"])
+        out.append(("6. unbound cgroup: egress loaded elsewhere vs no-op programs elsewhere ≤ +10 ns",
+                    f"{spread(d, '{:+.0f}')} ns (vs nothing loaded: egress {spread(d0, '{:+.0f}')} ns, "
+                    f"no-op {spread(n0, '{:+.0f}')} ns)", med(d) <= 10))
+    return out
+
+
+after12 = issue12(OUT)
+BEFORE = os.environ.get("BENCH_BEFORE", "")
+before12 = dict((g, (f, m)) for g, f, m in issue12(BEFORE)) if BEFORE and os.path.isdir(BEFORE) else {}
+before_meta = {}
+if before12:
+    bm = os.path.join(BEFORE, "meta.tsv")
+    before_meta = dict(l.split("\t", 1) for l in open(bm).read().splitlines() if "\t" in l) if os.path.exists(bm) else {}
+for g, f, m in after12:
+    b = before12.get(g)
+    goal_rows.append((g, (f"before {b[0]} → after {f}" if b else f), ok(m)))
+
+# the change history RESULTS.md keeps: carried over from the previous file, this run's before/after added
+history = ""
+if os.path.exists(DEST):
+    old_md = open(DEST).read()
+    i = old_md.find("\n## Changes")
+    if i >= 0:
+        j = old_md.find("\n## ", i + 1)
+        history = old_md[i + 1:j if j >= 0 else len(old_md)].strip()
+if before12:
+    entry = [f"### {meta.get('commit', '?')} against {before_meta.get('commit', '?')} "
+             f"(both measured with this bench on the same machine, one run each)\n",
+             f"{os.environ.get('BENCH_CHANGE', '')}\n" if os.environ.get("BENCH_CHANGE") else "",
+             "| goal | before | after | |", "|---|---|---|---|"]
+    for g, f, m in after12:
+        b = before12.get(g)
+        entry.append(f"| {g} | {b[0] if b else 'n/a'} | {f} | **{ok(m)}** |")
+    body = history[len("## Changes"):].strip() if history else ""
+    history = "## Changes\n\n" + "\n".join(x for x in entry if x != "") + ("\n\n" + body if body else "")
+
 # ------------------------------------------------------------------ nft set sizes, host
 nsz = read("nft-set-sizes.tsv").strip()
 host = read("host.txt").strip()
@@ -458,8 +558,10 @@ md.append("""- Everything runs in the benchmark's own netns (loopback: 127.0.0.1
 - Arms are interleaved: every round runs every arm once (order rotated per round; arms needing an nft chain are grouped,
   the chain is added/removed between groups), and each figure is the median over rounds of the per-round ratio
   (or difference) to the round's baseline arm, with the interquartile range in brackets.
-- Baseline `none`: the same socket call from an unbound cgroup. `noop-prog`: a cgroup with a sock_addr program that only
-  returns 1 (`bench/noop.bpf.c`): the kernel's own hook overhead. `egress-N-r|d`: a cgroup bound to a policy of N rules,
+- Baseline `none`: the same socket call from an unbound cgroup. `noop-prog`: a cgroup with programs on every hook egress
+  uses (sendmsg, connect, sock_create, setsockopt, cgroup_skb egress and ingress) that only return 1 (`bench/noop.bpf.c`):
+  the kernel's own hook overhead. Unbound: the same call from a cgroup nothing governs while nothing, no-op programs, or
+  egress is attached to a sibling. `egress-N-r|d`: a cgroup bound to a policy of N rules,
   realistic mix (IPv4 /8–/32, IPv6 /48–/128, 10% with proto/port, 70% allow) or dense consecutive /32 (/128) next to the
   destination (deepest LPM-trie path). `egress-deny-*`: the same policies, a denied destination.
 - UDP: K unconnected `sendto()` of 16 bytes timed as a batch (receiver drained between batches); TCP: each `connect()` timed
@@ -474,6 +576,8 @@ md.append("## Goals\n")
 md.append("| goal | measured | |\n|---|---|---|")
 for g, m, v in goal_rows:
     md.append(f"| {g} | {m} | **{v}** |")
+if history:
+    md.append("\n" + history + "\n")
 md.append("\n## All figures\n")
 cur = None
 for sec, sc, fig, goal, verdict in rows:

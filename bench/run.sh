@@ -95,7 +95,7 @@ CG2=$(awk '$9=="cgroup2"{print $5; exit}' /proc/self/mountinfo)
 CGR=$CG2/egress-bench.$TAG
 mkdir "$CGR" || fatal "cannot create $CGR"
 for d in home sib e4-1 e4-1k-r e4-1k-d e4-100k-r e4-100k-d e6-1 e6-1k-r e6-1k-d e6-100k-r e6-100k-d \
-	nft noop flood one one/x one/flood many; do
+	nft noop sib2 flood one one/x one/flood many; do
 	mkdir "$CGR/$d" || fatal "mkdir $CGR/$d"
 done
 ip netns add "$NS" || fatal "cannot create netns"
@@ -174,16 +174,23 @@ gen --name apl1 --family 4 --size 1 --mix realistic --allow 127.0.0.1 --out "$G/
 log "policy files generated"
 
 # ---------------------------------------------------------------- 1. unbound cgroups
-# home is never bound; sib (a sibling) is bound/unbound between arms.
+# home is never bound; sib (a sibling) is bound/unbound between arms, and
+# sib2 gets no-op programs on the same hooks (the kernel's own cost of
+# having programs attached somewhere: its static keys).
 ctl apply -f "$G/p4-1.txt" --pin-dir "$PM" || fatal "apply p4-1"
 log "unbound cgroups: $R rounds"
+NOOP_SIB=$T/bpf/noop-sib
+EG_OFF="$EGRESSCTL detach $CGR/sib --pin-dir $PM >/dev/null 2>&1"
 "${BENCH[@]}" overhead --kind udp4 --netns "$NSP" --home "$HOME_CG" --rx 127.0.0.1 --rounds $R \
 	--iters 4000 --stats-iters 10 \
-	--state "off=$EGRESSCTL detach $CGR/sib --pin-dir $PM >/dev/null 2>&1; true" \
-	--state "on=$EGRESSCTL attach $CGR/sib --policy p4-1 --pin-dir $PM" \
+	--state "off=$EG_OFF; rm -rf $NOOP_SIB; true" \
+	--state "noop=$EG_OFF; rm -rf $NOOP_SIB; $B/egbench attachnoop $B/noop.bpf.o $CGR/sib2 $NOOP_SIB" \
+	--state "on=rm -rf $NOOP_SIB; $EGRESSCTL attach $CGR/sib --policy p4-1 --pin-dir $PM" \
 	--arm "name=unbound-nowhere,cg=$HOME_CG,dst=127.0.0.1,state=off" \
+	--arm "name=unbound-noop-elsewhere,cg=$HOME_CG,dst=127.0.0.1,state=noop" \
 	--arm "name=unbound-elsewhere,cg=$HOME_CG,dst=127.0.0.1,state=on" \
 	> "$OUT/unbound.tsv" || fatal "unbound scenario"
+rm -rf "$NOOP_SIB"
 ctl attach "$CGR/sib" --policy p4-1 --pin-dir "$PM" >/dev/null 2>&1
 
 # ---------------------------------------------------------------- 2. policies, bindings

@@ -16,6 +16,8 @@
 
 #define EPERM		1
 #define IPPROTO_MPTCP_	262
+#define SOCK_STREAM_	1
+#define SOCK_DGRAM_	2
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -153,6 +155,22 @@ struct {
 	__type(value, struct egress_seen);
 } egress_seen SEC(".maps");
 
+/* The policy epoch, bumped by user/state.c after every change (egress.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} egress_epoch SEC(".maps");
+
+/* sendmsg's last allowed UDP datagram per bound level, per CPU (egress.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct egress_cache);
+} egress_cache SEC(".maps");
+
 struct dest {
 	struct egress_lpm_key key;
 	__u32 v4;	/* the IPv4 address an IPv6 key embeds (network order) */
@@ -252,26 +270,43 @@ static __always_inline bool rate_take(__u64 cgid, __u64 *pending)
 }
 
 /*
+ * A denial (or an audited decision) as the deciding program saw it: what
+ * egress_denial() needs, copied, so that it is one self-contained argument.
+ */
+struct denial {
+	struct dest d;
+	struct egress_slot rule;	/* the deciding slot; flags EGRESS_SLOT_DEFAULT: none */
+	__u64 cgid;			/* the task's (the socket's) cgroup, for the event */
+	__u64 bound_cgroup_id;
+	__u32 policy;
+	__s32 err;
+	__u8 hook;
+	__u8 reason;			/* rule_plen when no CIDR rule decided */
+	__u8 emit;
+	__u8 audit;
+	__u32 pad;
+};
+
+/*
  * Records the destination of a denial (or an audited decision) in
  * egress_seen, before any rate limit: one entry per cgroup, binding,
  * destination, process name and verdict, counted.
  */
-static __always_inline void seen_record(const struct dest *d, const struct egress_binding *b,
-					enum egress_hook hook, __u64 cgid, __u8 verdict)
+static __always_inline void seen_record(const struct denial *x)
 {
 	struct egress_seen_key k = {};
 	struct egress_seen *v, init = {};
 	__u64 now = bpf_ktime_get_boot_ns();
 
-	k.bound_cgroup_id = b->cgroup_id;
-	k.cgroup_id = cgid;
-	k.policy = b->policy;
-	k.port = d->port;
-	k.family = d->key.family;
-	k.proto = d->proto;
-	k.hook = hook;
-	k.verdict = verdict;
-	__builtin_memcpy(k.addr, d->key.addr, sizeof(k.addr));
+	k.bound_cgroup_id = x->bound_cgroup_id;
+	k.cgroup_id = x->cgid;
+	k.policy = x->policy;
+	k.port = x->d.port;
+	k.family = x->d.key.family;
+	k.proto = x->d.proto;
+	k.hook = x->hook;
+	k.verdict = x->audit ? EGRESS_VERDICT_AUDIT : EGRESS_VERDICT_DENY;
+	__builtin_memcpy(k.addr, x->d.key.addr, sizeof(k.addr));
 	bpf_get_current_comm(k.comm, sizeof(k.comm));
 	v = bpf_map_lookup_elem(&egress_seen, &k);
 	if (!v) {
@@ -291,64 +326,102 @@ static __always_inline void seen_record(const struct dest *d, const struct egres
  * Exactly one of delivered, suppressed, dropped and nested happens to each
  * denial: emit is false when an inner bound cgroup's program already
  * denied the same attempt (and emitted its event).  rule_plen is the
- * deciding slot's prefix, or an EGRESS_RULE_* reason.  cgid: the task's
- * cgroup, for the event.
+ * deciding slot's prefix, or an EGRESS_RULE_* reason.
+ *
+ * audit: the policy is in audit mode, the caller allows.  The same, but
+ * counted as audited (not denied, nor per bound cgroup), recorded and sent
+ * with verdict audit; err is the errno enforce mode would return.  An
+ * audit level leaves no trace for the levels after it (no retval, no skb
+ * mark): an outer enforcing level still sends its deny event.
+ *
+ * A global function: the verifier checks it once, not once per deciding
+ * path and mode of every program (audit doubled those paths).
  */
-static __always_inline void deny(const struct dest *d, const struct egress_binding *b,
-				 enum egress_hook hook, const struct egress_slot *rule, __u8 reason,
-				 __s32 err, __u64 cgid, bool emit)
+__noinline int egress_denial(const struct denial *x)
 {
-	struct egress_counter *c = counter(b->policy, hook);
+	struct egress_counter *c;
 	struct egress_event *e;
 	__u64 pending, id;
 
-	seen_record(d, b, hook, cgid, EGRESS_VERDICT_DENY);
-	if (c)
+	if (!x)
+		return 0;
+	c = counter(x->policy, x->hook);
+	seen_record(x);
+	if (c && x->audit)
+		__sync_fetch_and_add(&c->audited, 1);
+	else if (c)
 		__sync_fetch_and_add(&c->denied, 1);
-	count_cgroup(b->cgroup_id, b->policy);
-	if (!emit) {
+	if (!x->audit)
+		count_cgroup(x->bound_cgroup_id, x->policy);
+	if (!x->emit) {
 		stat_inc(EGRESS_STAT_NESTED);
-		return;
+		return 0;
 	}
-	if (!rate_take(b->cgroup_id, &pending)) {
+	if (!rate_take(x->bound_cgroup_id, &pending)) {
 		if (c)
 			__sync_fetch_and_add(&c->suppressed, 1);
 		stat_inc(EGRESS_STAT_SUPPRESSED);
-		return;
+		return 0;
 	}
 	e = bpf_ringbuf_reserve(&egress_events, sizeof(*e), 0);
 	if (!e) {
 		if (c)
 			__sync_fetch_and_add(&c->dropped, 1);
 		stat_inc(EGRESS_STAT_RB_DROPS);
-		return;
+		return 0;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	id = bpf_get_current_pid_tgid();
 	e->ts_boot_ns = bpf_ktime_get_boot_ns();
-	e->cgroup_id = cgid;
-	e->bound_cgroup_id = b->cgroup_id;
+	e->cgroup_id = x->cgid;
+	e->bound_cgroup_id = x->bound_cgroup_id;
 	e->pid = (__u32)id;
 	e->tgid = id >> 32;
 	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->policy = b->policy;
-	e->err = err;
+	e->policy = x->policy;
+	e->err = x->err;
 	e->suppressed = pending > 0xffffffff ? 0xffffffff : pending;
-	e->dport = d->port;
-	e->hook = hook;
-	e->family = d->key.family;
-	e->proto = d->proto;
-	__builtin_memcpy(e->addr, d->key.addr, sizeof(e->addr));
-	if (rule && !(rule->flags & EGRESS_SLOT_DEFAULT)) {
-		e->rule_plen = rule->plen;
-		e->rule_proto = rule->proto;
-		e->rule_port_lo = rule->port_lo;
-		e->rule_port_hi = rule->port_hi;
+	e->dport = x->d.port;
+	e->hook = x->hook;
+	e->family = x->d.key.family;
+	e->proto = x->d.proto;
+	__builtin_memcpy(e->addr, x->d.key.addr, sizeof(e->addr));
+	if (!(x->rule.flags & EGRESS_SLOT_DEFAULT)) {
+		e->rule_plen = x->rule.plen;
+		e->rule_proto = x->rule.proto;
+		e->rule_port_lo = x->rule.port_lo;
+		e->rule_port_hi = x->rule.port_hi;
 	} else {
-		e->rule_plen = reason;
+		e->rule_plen = x->reason;
 	}
+	e->verdict = x->audit ? EGRESS_VERDICT_AUDIT : EGRESS_VERDICT_DENY;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* The entry points' side of egress_denial(): rule NULL, no deciding slot. */
+static __always_inline void deny(const struct dest *d, const struct egress_binding *b,
+				 enum egress_hook hook, const struct egress_slot *rule, __u8 reason,
+				 __s32 err, __u64 cgid, bool emit, bool audit)
+{
+	struct denial x;
+
+	__builtin_memset(&x, 0, sizeof(x));
+	x.d = *d;
+	if (rule)
+		x.rule = *rule;
+	else
+		x.rule.flags = EGRESS_SLOT_DEFAULT;
+	x.cgid = cgid;
+	x.bound_cgroup_id = b->cgroup_id;
+	x.policy = b->policy;
+	x.err = err;
+	x.hook = hook;
+	x.reason = reason;
+	x.emit = emit;
+	x.audit = audit;
+	egress_denial(&x);
 }
 
 /* The destination as the kernel will really use it. */
@@ -498,6 +571,75 @@ static __always_inline __s32 deny_errno(const struct egress_entry *e)
 	return e && e->err ? e->err : EPERM;
 }
 
+static __always_inline __u64 *epoch_ptr(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&egress_epoch, &zero);
+}
+
+static __always_inline struct egress_cache_slot *cache_slot(const struct egress_binding *b)
+{
+	__u32 zero = 0;
+	struct egress_cache *c = bpf_map_lookup_elem(&egress_cache, &zero);
+
+	return c ? &c->slot[b->cgroup_id & (EGRESS_CACHE_SLOTS - 1)] : NULL;
+}
+
+/*
+ * sendmsg allowed a UDP datagram to d under epoch: this level's backstop
+ * may skip its lookup for it (udp_cached).  seq is odd while the slot is
+ * written: a reader that preempted or interrupted the write on this CPU
+ * misses.
+ */
+static __always_inline void cache_put(const struct egress_binding *b, const struct dest *d,
+				      __u64 epoch, __u64 cookie)
+{
+	struct egress_cache_slot *s = cache_slot(b);
+
+	if (!s || (s->seq & 1))
+		return;
+	s->seq++;
+	asm volatile("" ::: "memory");
+	s->epoch = epoch;
+	s->bound_cgroup_id = b->cgroup_id;
+	s->cookie = cookie;
+	s->policy = b->policy;
+	s->port = d->port;
+	s->family = d->key.family;
+	__builtin_memcpy(s->addr, d->key.addr, 16);
+	asm volatile("" ::: "memory");
+	s->seq++;
+}
+
+/*
+ * This level allowed d (port, protocol UDP) for this socket under epoch:
+ * the slot says so, and was not being written when read.
+ */
+static __always_inline bool cache_hit(const struct egress_binding *b, const struct dest *d,
+				      __u64 epoch, __u64 cookie)
+{
+	struct egress_cache_slot *s = cache_slot(b);
+	__u32 a[4], w[4];
+	__u64 seq;
+
+	if (!s)
+		return false;
+	seq = s->seq;
+	if (seq & 1)
+		return false;
+	asm volatile("" ::: "memory");
+	if (s->bound_cgroup_id != b->cgroup_id || s->policy != b->policy || s->epoch != epoch ||
+	    s->cookie != cookie || s->port != d->port || s->family != d->key.family)
+		return false;
+	__builtin_memcpy(a, s->addr, 16);
+	__builtin_memcpy(w, d->key.addr, 16);
+	if (a[0] != w[0] || a[1] != w[1] || a[2] != w[2] || a[3] != w[3])
+		return false;
+	asm volatile("" ::: "memory");
+	return s->seq == seq;
+}
+
 /*
  * connect and sendmsg: the destination the caller gave.  An earlier
  * program (an inner bound cgroup's) that denied left a negative retval:
@@ -508,8 +650,9 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	const struct egress_slot *rule;
 	struct egress_binding *b;
 	struct egress_entry *e;
+	__u64 *ep = NULL, epoch = 0, cookie = 0;
 	struct dest d = {};
-	bool first;
+	bool first, hit, audit;
 	__s32 err;
 
 	b = bpf_get_local_storage(&egress_binding, 0);
@@ -519,20 +662,34 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 		dest_v4(&d, ctx->user_ip4);
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto = rule_proto(ctx->protocol);
+	/* a plain UDP datagram's decision is cached, under the epoch read before the lookup */
+	if ((hook == EGRESS_HOOK_SENDMSG4 || hook == EGRESS_HOOK_SENDMSG6) &&
+	    ctx->type == SOCK_DGRAM_ && ctx->protocol == IPPROTO_UDP) {
+		ep = epoch_ptr();
+		if (ep) {
+			epoch = *(volatile __u64 *)ep;
+			cookie = bpf_get_socket_cookie(ctx);
+		}
+	}
 
-	if (verdict_all(policy_trie(b), b->policy, &d, false, &rule, &e)) {
+	/* this socket's last datagram here went to the same destination: decided already */
+	hit = ep && cache_hit(b, &d, epoch, cookie);
+	if (hit || verdict_all(policy_trie(b), b->policy, &d, false, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, hook);
 
 		if (c)
 			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
+		if (ep && !hit)
+			cache_put(b, &d, epoch, cookie);
 		return 1;
 	}
 	first = bpf_get_retval() >= 0;
 	err = deny_errno(e);
-	if (err != EPERM)
+	audit = e && (e->flags & EGRESS_POL_AUDIT);
+	if (err != EPERM && !audit)
 		bpf_set_retval(-err);	/* the outermost non-EPERM errno wins (README) */
-	deny(&d, b, hook, rule, EGRESS_RULE_DEFAULT, err, bpf_get_current_cgroup_id(), first);
-	return 0;
+	deny(&d, b, hook, rule, EGRESS_RULE_DEFAULT, err, bpf_get_current_cgroup_id(), first, audit);
+	return audit;
 }
 
 SEC("cgroup/connect4")
@@ -586,8 +743,18 @@ static __always_inline struct egress_entry *policy_root(void *trie)
 	return trie ? bpf_map_lookup_elem(trie, &k) : NULL;
 }
 
-#define SOCK_STREAM_	1
-#define SOCK_DGRAM_	2
+/*
+ * Audit mode, from the deciding entry (policy-wide flags), or when none
+ * decided (a later fragment, a packet that cannot be parsed) from the
+ * policy's root: only denials pay that lookup.  No policy: enforce.
+ */
+static __always_inline bool audit_mode(void *trie, const struct egress_entry *e)
+{
+	if (!e)
+		e = policy_root(trie);
+	return e && (e->flags & EGRESS_POL_AUDIT);
+}
+
 #define IPPROTO_ICMPV6_	58
 
 /*
@@ -600,8 +767,9 @@ int egress_sock_create(struct bpf_sock *sk)
 {
 	struct egress_binding *b = bpf_get_local_storage(&egress_binding, 0);
 	struct egress_entry *root = policy_root(policy_trie(b));
-	__u32 type = sk->type, proto = sk->protocol;
+	__u32 type = sk->type, proto = sk->protocol, family = sk->family;
 	struct dest d = {};
+	bool audit;
 
 	if (root && root->dflt == EGRESS_ALLOW)
 		return 1;	/* the backstop still decides every packet */
@@ -614,11 +782,12 @@ int egress_sock_create(struct bpf_sock *sk)
 		    (root->flags & EGRESS_POL_PING))
 			return 1;
 	}
-	d.key.family = sk->family == 10 /* AF_INET6 */ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
+	d.key.family = family == 10 /* AF_INET6 */ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
 	d.proto = proto;
+	audit = root && (root->flags & EGRESS_POL_AUDIT);
 	deny(&d, b, EGRESS_HOOK_SOCK_CREATE, NULL, EGRESS_RULE_SOCKET, EPERM,
-	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0);
-	return 0;
+	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0, audit);
+	return audit;
 }
 
 #define SOL_IP_			0
@@ -691,7 +860,7 @@ SEC("cgroup/setsockopt")
 int egress_setsockopt(struct bpf_sockopt *ctx)
 {
 	struct egress_binding *b;
-	bool refuse = false;
+	bool refuse = false, audit;
 	struct dest d = {};
 
 	if (ctx->level == SOL_IPV6_)
@@ -706,9 +875,10 @@ int egress_setsockopt(struct bpf_sockopt *ctx)
 	struct egress_slot opt = { .port_lo = ctx->optname, .plen = EGRESS_RULE_SOCKOPT };
 
 	d.key.family = ctx->level == SOL_IPV6_ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
+	audit = audit_mode(policy_trie(b), NULL);
 	deny(&d, b, EGRESS_HOOK_SETSOCKOPT, &opt, EGRESS_RULE_SOCKOPT, EPERM,
-	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0);
-	return 0;
+	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0, audit);
+	return audit;
 }
 
 #define ETH_P_IP_	0x0800
@@ -845,18 +1015,89 @@ static __always_inline void frag_key(struct egress_frag_key *k, const struct egr
 	k->proto = p->dst.proto;
 }
 
+#define TCP_ESTABLISHED_	1
+#define TCP_SYN_SENT_		2
+#define TCP_SYN_RECV_		3
+#define TCP_CLOSE_		7
+
+/*
+ * The TCP fast path: a packet of an established (or closing) full TCP
+ * stream socket to exactly the socket's connected peer.  That peer was
+ * decided before the connection existed: an outgoing one's by the connect
+ * program of every bound level, an accepted one's client by the ingress
+ * program at its SYN (egress_ingress).  A raw socket is SOCK_RAW, so it is
+ * never here whatever its protocol; SYN_SENT is not established, so a SYN
+ * (and a Fast Open SYN's data) is still looked up, which also decides a
+ * connect that raced the attach; a packet sent elsewhere (a source route's
+ * first hop) has another destination and is looked up; a non-TCP-looking
+ * packet or a fragment is looked up.  A policy change cuts the connections
+ * it now denies (user/revoke.c), unless --keep-established keeps them.
+ */
+static __always_inline bool tcp_connected_peer(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct bpf_sock *sk = skb->sk;
+	__u32 state, a[4], w[4];
+
+	if (!sk || p->frag || p->dst.proto != IPPROTO_TCP)
+		return false;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->type != SOCK_STREAM_ || sk->protocol != IPPROTO_TCP)
+		return false;
+	state = sk->state;
+	if (state == BPF_TCP_LISTEN_ || state == TCP_SYN_SENT_ || state == TCP_SYN_RECV_ ||
+	    state == TCP_CLOSE_)
+		return false;
+	if ((__u16)sk->dst_port != bpf_htons(p->dst.port))
+		return false;
+	if (p->dst.key.family == EGRESS_FAM_V4) {
+		__u32 ip;
+
+		__builtin_memcpy(&ip, p->dst.key.addr, 4);
+		return sk->dst_ip4 == ip;
+	}
+	if (sk->family != 10 /* AF_INET6 */)
+		return false;
+	/* one field read at a time: the verifier refuses arithmetic on a sock pointer */
+	a[0] = sk->dst_ip6[0];
+	asm volatile("" ::: "memory");
+	a[1] = sk->dst_ip6[1];
+	asm volatile("" ::: "memory");
+	a[2] = sk->dst_ip6[2];
+	asm volatile("" ::: "memory");
+	a[3] = sk->dst_ip6[3];
+	__builtin_memcpy(w, p->dst.key.addr, 16);
+	return a[0] == w[0] && a[1] == w[1] && a[2] == w[2] && a[3] == w[3];
+}
+
+/*
+ * The UDP cache in the backstop: a UDP datagram (IP protocol 17: never
+ * UDP-Lite, raw or ping, whose sockets never write the cache) of the
+ * socket whose sendmsg this level's program allowed, to the same
+ * destination and port, under the epoch of that decision.  The
+ * destination compared is the packet's own: a routing header or source
+ * route from a control message makes it another one, looked up.
+ */
+static __always_inline bool udp_cached(struct __sk_buff *skb, const struct egress_binding *b,
+				       const struct pkt *p)
+{
+	__u64 *ep;
+
+	if (p->frag || p->dst.proto != IPPROTO_UDP)
+		return false;
+	ep = epoch_ptr();
+	return ep && cache_hit(b, &p->dst, *(volatile __u64 *)ep, bpf_get_socket_cookie(skb));
+}
+
 /*
  * The backstop: every packet that leaves a socket of a bound cgroup is
  * decided again by its real destination, protocol and port.  It catches
  * what bypasses connect and sendmsg (raw sockets of a root sandbox, even
  * connect()ed ones, ping sockets, routing headers and source routes, the
- * replies of accepted connections) and costs one trie lookup a packet.
- * There is no fast path for connected sockets: marking a socket at
- * connect (socket storage, or a hash keyed by its cookie) cost 350-700 ns
- * a connect here, against a few tens of ns a packet for the lookup it
- * would save (see README, Design).  So a policy change applies to the next
- * packet of every connection.  A later fragment (no ports) passes only if
- * this bound cgroup allowed its first fragment.
+ * replies of accepted connections) and costs one trie lookup a packet,
+ * except for an established TCP connection's packets to its own peer
+ * (tcp_connected_peer) and a UDP datagram this level's sendmsg program
+ * just allowed (udp_cached).  A later fragment (no ports) passes only if this
+ * bound cgroup allowed its first fragment.
  */
 SEC("cgroup_skb/egress")
 int egress_skb(struct __sk_buff *skb)
@@ -866,16 +1107,19 @@ int egress_skb(struct __sk_buff *skb)
 	struct egress_entry *e = NULL;
 	struct egress_frag_key fk = {};
 	struct pkt p = {};
-	bool ip, ok, emit;
+	bool ip, ok, emit, fast, audit;
 	__u8 one = 1;
 
 	ok = packet(skb, &p, &ip);
 	if (!ip)
 		return 1;
+	fast = ok && udp_cached(skb, b, &p);	/* before UDP-Lite becomes UDP */
 	p.dst.proto = rule_proto(p.dst.proto);
 	if (ok && p.frag)
 		frag_key(&fk, b, &p);
-	if (ok && p.later_frag)
+	if (fast || (ok && tcp_connected_peer(skb, &p)))
+		;	/* decided already: no lookup, not a fragment */
+	else if (ok && p.later_frag)
 		ok = bpf_map_lookup_elem(&egress_frags, &fk) != NULL;	/* never seen: deny */
 	else if (ok)
 		ok = verdict_all(policy_trie(b), b->policy, &p.dst, false, &rule, &e);
@@ -889,10 +1133,17 @@ int egress_skb(struct __sk_buff *skb)
 		return 1;
 	}
 	emit = skb->mark != EGRESS_SKB_DENIED;
-	skb->mark = EGRESS_SKB_DENIED;
+	audit = audit_mode(policy_trie(b), e);
+	if (audit) {
+		/* allowed on: its later fragments pass this level too */
+		if (p.frag && !p.later_frag)
+			bpf_map_update_elem(&egress_frags, &fk, &one, BPF_ANY);
+	} else {
+		skb->mark = EGRESS_SKB_DENIED;	/* dropped: nobody else sees it */
+	}
 	deny(&p.dst, b, EGRESS_HOOK_EGRESS, rule, EGRESS_RULE_DEFAULT, EPERM, bpf_skb_cgroup_id(skb),
-	     emit);
-	return 0;
+	     emit, audit);
+	return audit;
 }
 
 /*
@@ -914,7 +1165,7 @@ int egress_ingress(struct __sk_buff *skb)
 	struct egress_entry *e = NULL;
 	struct bpf_sock *sk = skb->sk;
 	struct pkt p = {};
-	bool ip, ok, emit;
+	bool ip, ok, emit, audit;
 
 	if (!sk)
 		return 1;
@@ -934,8 +1185,10 @@ int egress_ingress(struct __sk_buff *skb)
 		return 1;
 	}
 	emit = skb->mark != EGRESS_SKB_DENIED;
-	skb->mark = EGRESS_SKB_DENIED;
+	audit = audit_mode(policy_trie(b), e);
+	if (!audit)
+		skb->mark = EGRESS_SKB_DENIED;	/* dropped: nobody else sees it */
 	deny(&p.src, b, EGRESS_HOOK_INGRESS, rule, EGRESS_RULE_DEFAULT, EPERM, bpf_skb_cgroup_id(skb),
-	     emit);
-	return 0;
+	     emit, audit);
+	return audit;
 }

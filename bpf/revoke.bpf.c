@@ -168,6 +168,8 @@ __noinline int policy_allows(__u32 policy, const struct dest *d, struct egress_s
 	e = bpf_map_lookup_elem(trie, &d->key);
 	if (!e)
 		return 0;
+	if (e->flags & EGRESS_POL_AUDIT)
+		return 1;	/* audit mode never denies: nothing to cut (policy-wide flag) */
 	if (e->eflags & EGRESS_ENT_HOSTS) {
 		__u32 slot = EGRESS_HOSTS_SLOT(policy, e->gen);
 		struct egress_host_key hk = { .family = d->key.family };

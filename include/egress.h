@@ -14,7 +14,7 @@
 #include <linux/bpf.h>	/* struct bpf_spin_lock */
 #endif
 
-#define EGRESS_ABI_VERSION	3
+#define EGRESS_ABI_VERSION	4
 
 #define EGRESS_NAME_MAX		32	/* policy name, NUL included */
 #define EGRESS_SLOTS		16	/* rule slots that can apply to one CIDR */
@@ -49,17 +49,18 @@ enum egress_stat {
 	EGRESS_STAT_SUPPRESSED = 2,	/* event not sent: the cgroup's rate limit */
 	EGRESS_STAT_DELIVERED = 3,	/* events read by egressd (written by egressd, CPU 0) */
 	EGRESS_STAT_CG_FULL = 4,	/* per-cgroup tables full: shared bucket used */
-	EGRESS_STAT_NESTED = 5,		/* denials an inner bound cgroup already denied: no event */
+	EGRESS_STAT_NESTED = 5,		/* denials (or audits) an inner bound cgroup already denied: no event */
 	EGRESS_STAT_MAX = 8,
 };
 
 /*
- * Every denial is exactly one of: an event delivered, an event suppressed
- * by the bound cgroup's rate limit, an event dropped because the ring
- * buffer was full, or (nested bindings) no event because an inner bound
- * cgroup's program already denied the same attempt and emitted its event.
- * So for any period, summed over policies and hooks:
- * denied = delivered + suppressed + dropped + nested.
+ * Every denial (and every audited decision) is exactly one of: an event
+ * delivered, an event suppressed by the bound cgroup's rate limit, an event
+ * dropped because the ring buffer was full, or (nested bindings) no event
+ * because an inner bound cgroup's program already denied the same attempt
+ * and emitted its event.  So for any period, summed over policies and hooks:
+ * denied + audited = delivered + suppressed + dropped + nested.
+ * (revoke counts its cuts as denials of hook revoke, see user/revoke.c.)
  */
 
 /*
@@ -84,6 +85,7 @@ struct egress_lpm_key {
 #define EGRESS_SLOT_DEFAULT	0x01	/* the policy's default verdict */
 
 #define EGRESS_POL_PING		0x01	/* ICMP ping sockets may be created */
+#define EGRESS_POL_AUDIT	0x02	/* audit mode: what would be denied is allowed, counted, logged */
 
 struct egress_slot {
 	__u16 port_lo;		/* host order, inclusive */
@@ -153,6 +155,7 @@ struct egress_counter {
 	__u64 denied;
 	__u64 suppressed;	/* denials whose event the rate limit suppressed */
 	__u64 dropped;		/* denials whose event the full ring buffer lost */
+	__u64 audited;		/* audit mode: decisions that would have denied (allowed) */
 };
 
 /* Denials per (bound cgroup, policy): egress_cg_denied. */
@@ -224,7 +227,7 @@ struct egress_event {
 	__u8 proto;
 	__u8 rule_plen;		/* prefix length of the deciding rule, or EGRESS_RULE_DEFAULT */
 	__u8 rule_proto;
-	__u8 pad;
+	__u8 verdict;		/* enum egress_verdict: deny, or audit (allowed, would have denied) */
 	__u16 rule_port_lo;
 	__u16 rule_port_hi;
 	__u8 addr[16];		/* destination as decided; v4 in addr[0..3] */
@@ -260,6 +263,38 @@ struct egress_seen {
 	__u64 count;
 	__u64 first_ns;		/* bpf_ktime_get_boot_ns() */
 	__u64 last_ns;
+};
+
+/*
+ * The policy epoch (egress_epoch, one u64): user/state.c bumps it after
+ * every policy or binding change, once the change is in the maps.  A
+ * cached decision (below) counts only under the epoch it was made in.
+ */
+
+/*
+ * The sendmsg decision cache (egress_cache, per CPU): the last allowed
+ * unconnected UDP datagram of each bound level, written by sendmsg4/6 and
+ * read by the backstop of the same level, which then skips its lookup
+ * for a UDP packet of the same socket to the same destination and port
+ * under the same epoch.  Slot: bound cgroup id % EGRESS_CACHE_SLOTS.  seq
+ * is odd while a slot is written (a program preempted on the same CPU).
+ */
+#define EGRESS_CACHE_SLOTS 4
+
+struct egress_cache_slot {
+	__u64 seq;
+	__u64 epoch;
+	__u64 bound_cgroup_id;
+	__u64 cookie;		/* the socket's (bpf_get_socket_cookie) */
+	__u32 policy;
+	__u16 port;		/* host order */
+	__u8 family;		/* EGRESS_FAM_V4 / EGRESS_FAM_V6 */
+	__u8 pad;
+	__u8 addr[16];		/* as decided; v4 in addr[0..3] */
+};
+
+struct egress_cache {
+	struct egress_cache_slot slot[EGRESS_CACHE_SLOTS];
 };
 
 #endif /* EGRESS_H */

@@ -542,10 +542,10 @@ FREE_HINT='Your code tried to connect to {dst}:{dport} ({proto}) directly. Free 
 # PostgreSQL stand-in.
 tiers_setup() {
 	start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
-	ectl_ok setup policy add free --default deny --hint "$FREE_HINT" || die "policy add free"
-	ectl_ok setup allow "$PROXY_ADDR/32" --proto tcp --port "$PROXY_PORT" --policy free || die "allow proxy"
-	ectl_ok setup policy add pro --default allow || die "policy add pro"
-	ectl_ok setup deny "$METADATA/32" --policy pro || die "deny metadata"
+	# free: FREE_HINT, the proxy only; pro: all but METADATA
+	ectl_ok setup apply -f "$ROOT/tests/fixtures/tiers.policy" || die "apply tests/fixtures/tiers.policy"
+	[ "$(ectl policy list --json | jq -r '.[] | select(.name == "free") | .hint')" = "$FREE_HINT" ] ||
+		die "tests/fixtures/tiers.policy: the hint of free is not FREE_HINT"
 	origin_start allowed.example 192.0.2.21 80
 	origin_start other.example 192.0.2.22 80
 	origin_start metadata 192.0.2.254 80

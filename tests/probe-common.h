@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * probe-common.h - what tests/probe.c and tests/bypass.c share: errno
- * names, the alarm that bounds every attempt, and the ADDR PORT target.
- * Each includer defines PROG (its name) and usage() before including.
+ * probe-common.h - the prober's basics (tests/probe.c, which tests/bypass.c
+ * builds as its second entry): errno names, the alarm that bounds every
+ * attempt, the ADDR PORT target and sockets with timeouts.  The includer
+ * defines PROG (its name) before including and usage() after.
  */
 #ifndef EGRESS_PROBE_COMMON_H
 #define EGRESS_PROBE_COMMON_H

@@ -103,12 +103,13 @@ int rule_cmd_parse(int argc, char **argv, struct rule_cmd *out, char *err, size_
 
 int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, size_t errlen)
 {
-	const char *dflt = NULL, *errname = NULL, *hint = NULL, *ping = NULL;
+	const char *dflt = NULL, *errname = NULL, *hint = NULL, *ping = NULL, *mode = NULL;
 	const struct opt opts[] = {
 		{ "default", true, &dflt, NULL },
 		{ "errno", true, &errname, NULL },
 		{ "hint", true, &hint, NULL },
 		{ "ping", true, &ping, NULL },
+		{ "mode", true, &mode, NULL },
 		{ 0 },
 	};
 	char *pos[1];
@@ -146,6 +147,14 @@ int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, s
 			snprintf(err, errlen, "invalid --ping '%s': expected allow or deny", ping);
 		out->has_ping = true;
 		out->ping = a == EGRESS_ALLOW;
+	}
+	if (!ret && mode) {
+		if (strcmp(mode, "enforce") && strcmp(mode, "audit")) {
+			snprintf(err, errlen, "invalid --mode '%s': expected enforce or audit", mode);
+			ret = -EINVAL;
+		}
+		out->has_mode = true;
+		out->audit = !strcmp(mode, "audit");
 	}
 	return ret;
 }
@@ -313,6 +322,8 @@ static int file_line(struct policy_file *f, int argc, char **argv, int lineno, c
 		p->err = pc.has_err ? pc.err : 0;
 		snprintf(p->hint, sizeof(p->hint), "%s", pc.hint ? pc.hint : "");
 		p->flags = pc.has_ping && pc.ping ? EGRESS_POL_PING : 0;
+		if (pc.has_mode && pc.audit)
+			p->flags |= EGRESS_POL_AUDIT;
 		return 0;
 	}
 	fail("'%s%s%s' cannot stand in a policy file (only 'policy add', 'allow' and 'deny')",
@@ -414,6 +425,9 @@ void policy_export(FILE *out, const struct policy *p)
 		fprintf(out, " --errno %s", errno_name(p->err));
 	if (p->flags & EGRESS_POL_PING)
 		fputs(" --ping allow", out);
+	/* enforce is the default and not written: an enforcing policy exports as before */
+	if (p->flags & EGRESS_POL_AUDIT)
+		fputs(" --mode audit", out);
 	if (p->hint[0]) {
 		/* single quotes; a quote inside closes, escapes and reopens */
 		fputs(" --hint '", out);

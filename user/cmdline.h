@@ -38,7 +38,10 @@ struct rule_cmd {
 };
 int rule_cmd_parse(int argc, char **argv, struct rule_cmd *out, char *err, size_t errlen);
 
-/* "policy add NAME [--default allow|deny] [--errno NAME] [--hint T]" (argv[0] = NAME) */
+/*
+ * "policy add NAME [--default allow|deny] [--errno NAME] [--hint T] [--ping allow|deny]
+ * [--mode enforce|audit]" (argv[0] = NAME)
+ */
 struct policy_cmd {
 	const char *name;
 	bool has_dflt, has_err;
@@ -47,6 +50,8 @@ struct policy_cmd {
 	const char *hint;	/* NULL: not given */
 	bool has_ping;
 	bool ping;		/* ICMP ping sockets allowed */
+	bool has_mode;
+	bool audit;		/* --mode audit (else enforce) */
 };
 int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, size_t errlen);
 

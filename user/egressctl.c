@@ -93,7 +93,10 @@ struct cmd_help {
 	"                       a generic hint; unchanged on set), with {dst} {dport} {proto} {policy}\n" \
 	"                       {comm} {pid}\n" \
 	"  --ping allow|deny    ICMP ping sockets under a deny-default policy (default: deny on add,\n" \
-	"                       unchanged on set)\n"
+	"                       unchanged on set)\n" \
+	"  --mode enforce|audit (default: enforce on add, unchanged on set) audit never denies: what\n" \
+	"                       the policy would deny is allowed, counted and logged with verdict\n" \
+	"                       audit; a switch to enforce resets established connections it denies\n"
 static const struct cmd_help helps[] = {
 	{ "allow", "allow CIDR [--proto tcp|udp|any] [--port N|N-M] [--policy NAME]",
 	  "Adds an allow rule; a rule with the same CIDR, protocol and ports changes its action.",
@@ -108,16 +111,16 @@ static const struct cmd_help helps[] = {
 	  "Prints a policy's rules (columns ACTION CIDR PROTO PORT POLICY).",
 	  "  --policy NAME        the policy (default: default)\n"
 	  "  --json               a JSON array of {action, cidr, proto, port, policy}\n", NULL },
-	{ "policy add", "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny]",
+	{ "policy add", "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--mode enforce|audit]",
 	  "Creates an empty policy.", POLICY_OPTS,
 	  "example: egressctl policy add free --default deny --hint 'Use the proxy to reach {dst}.'\n" },
-	{ "policy set", "policy set NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny]",
+	{ "policy set", "policy set NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--mode enforce|audit]",
 	  "Changes a policy's settings; its rules stay.", POLICY_OPTS, NULL },
 	{ "policy delete", "policy delete NAME",
 	  "Deletes a policy; refused while a cgroup is bound to it, and for 'default'.", "", NULL },
 	{ "policy list", "policy list [--json]",
-	  "Prints every policy (by name): NAME DEFAULT ERRNO RULES BOUND.",
-	  "  --json               a JSON array of {name, default, errno, rules, bound, hint}\n", NULL },
+	  "Prints every policy (by name): NAME DEFAULT ERRNO RULES BOUND MODE.",
+	  "  --json               a JSON array of {name, default, errno, rules, bound, hint, mode}\n", NULL },
 	{ "attach", "attach DIR [--policy NAME] [--keep-established]",
 	  "Binds a cgroup v2 directory and everything below it to a policy.\n\n"
 	  "A bound one switches atomically.  Bound ancestors keep deciding too: a connection must pass\n"
@@ -500,10 +503,15 @@ static int count_bound(struct egress_state *st, uint32_t id)
 	return cnt;
 }
 
+static const char *policy_mode(const struct policy *p)
+{
+	return p->flags & EGRESS_POL_AUDIT ? "audit" : "enforce";
+}
+
 static int policy_add_or_set(int argc, char **argv, bool add)
 {
-	const char *usage = add ? "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--pin-dir DIR]"
-				: "policy set NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--pin-dir DIR]";
+	const char *usage = add ? "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--mode enforce|audit] [--pin-dir DIR]"
+				: "policy set NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--mode enforce|audit] [--pin-dir DIR]";
 	struct common c = {};
 	char err[ERRBUF_LEN], **rest;
 	struct egress_state st;
@@ -511,6 +519,7 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 	struct policy p = {};
 	uint32_t id = 0;
 	int nrest, ret;
+	bool narrows;
 
 	/* one parser for the command line and policy files */
 	rest = common_only(argc, argv, &c, usage, &nrest);
@@ -554,8 +563,12 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 		snprintf(p.hint, sizeof(p.hint), "%s", pc.hint);
 	if (pc.has_ping)
 		p.flags = pc.ping ? p.flags | EGRESS_POL_PING : p.flags & ~EGRESS_POL_PING;
+	/* audit -> enforce narrows: established connections are decided again */
+	narrows = !add && pc.has_mode && !pc.audit && (p.flags & EGRESS_POL_AUDIT);
+	if (pc.has_mode)
+		p.flags = pc.audit ? p.flags | EGRESS_POL_AUDIT : p.flags & ~EGRESS_POL_AUDIT;
 	ret = state_policy_store(&st, &id, &p, 0, err, sizeof(err));
-	if (!ret && !add && pc.has_dflt && pc.dflt == EGRESS_DENY) {
+	if (!ret && !add && ((pc.has_dflt && pc.dflt == EGRESS_DENY) || narrows)) {
 		struct revoke_scope sc = { .policies = &id, .npolicies = 1 };
 
 		ret = revoke_after_change(&st, &sc, NULL, err, sizeof(err));
@@ -643,7 +656,7 @@ static int policy_list(int argc, char **argv)
 	/* by name, as status and export */
 	qsort(v, n, sizeof(*v), ref_cmp);
 	if (!json)
-		printf("%-20s %-7s %-13s %7s %5s\n", "NAME", "DEFAULT", "ERRNO", "RULES", "BOUND");
+		printf("%-20s %-7s %-13s %7s %5s %s\n", "NAME", "DEFAULT", "ERRNO", "RULES", "BOUND", "MODE");
 	for (size_t i = 0; i < n; i++) {
 		struct policy p;
 		const char *en;
@@ -652,14 +665,15 @@ static int policy_list(int argc, char **argv)
 			continue;
 		en = p.err ? errno_name(p.err) : "EPERM";
 		if (json)
-			json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:i, s:s}", "name", p.name,
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:s}", "name", p.name,
 					      "default", p.dflt == EGRESS_ALLOW ? "allow" : "deny",
 					      "errno", en ? en : "?", "rules", (json_int_t)p.nrules,
-					      "bound", count_bound(&st, v[i].id), "hint", p.hint));
+					      "bound", count_bound(&st, v[i].id), "hint", p.hint,
+					      "mode", policy_mode(&p)));
 		else
-			printf("%-20s %-7s %-13s %7zu %5d\n", p.name,
+			printf("%-20s %-7s %-13s %7zu %5d %s\n", p.name,
 			       p.dflt == EGRESS_ALLOW ? "allow" : "deny", en ? en : "?", p.nrules,
-			       count_bound(&st, v[i].id));
+			       count_bound(&st, v[i].id), policy_mode(&p));
 		policy_free(&p);
 	}
 	free(v);
@@ -1663,17 +1677,20 @@ static int do_status(int argc, char **argv)
 			sum.denied += one.denied;
 			sum.suppressed += one.suppressed;
 			sum.dropped += one.dropped;
+			sum.audited += one.audited;
 			json_object_set_new(hooks, egress_hooks[h].name,
-					    json_pack("{s:I, s:I}", "allowed", (json_int_t)one.allowed,
-						      "denied", (json_int_t)one.denied));
+					    json_pack("{s:I, s:I, s:I}", "allowed", (json_int_t)one.allowed,
+						      "denied", (json_int_t)one.denied,
+						      "audited", (json_int_t)one.audited));
 		}
 		for (size_t j = 0; j < nb; j++)
 			bound += b[j].policy == v[i].id;
-		json_array_append_new(pols, json_pack("{s:s, s:i, s:s, s:I, s:i, s:I, s:I, s:I, s:I, s:o}",
+		json_array_append_new(pols, json_pack("{s:s, s:i, s:s, s:s, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:o}",
 			"name", p.name, "id", (int)v[i].id,
-			"default", p.dflt == EGRESS_ALLOW ? "allow" : "deny",
+			"default", p.dflt == EGRESS_ALLOW ? "allow" : "deny", "mode", policy_mode(&p),
 			"rules", (json_int_t)p.nrules, "bound", bound,
 			"allowed", (json_int_t)sum.allowed, "denied", (json_int_t)sum.denied,
+			"audited", (json_int_t)sum.audited,
 			"events_suppressed", (json_int_t)sum.suppressed,
 			"events_dropped", (json_int_t)sum.dropped, "hooks", hooks));
 		policy_free(&p);
@@ -1717,13 +1734,16 @@ static int do_status(int argc, char **argv)
 			printf(" %s=%lld", k, (long long)json_integer_value(e));
 		printf("\npolicies:\n");
 		json_array_foreach(pols, i, e)
-			printf("  %-20s default %-5s rules %-7lld bound %-5lld allowed %-10lld denied %lld\n",
+			printf("  %-20s default %-5s mode %-7s rules %-7lld bound %-5lld allowed %-10lld "
+			       "denied %-10lld audited %lld\n",
 			       json_string_value(json_object_get(e, "name")),
 			       json_string_value(json_object_get(e, "default")),
+			       json_string_value(json_object_get(e, "mode")),
 			       json_integer_value(json_object_get(e, "rules")),
 			       json_integer_value(json_object_get(e, "bound")),
 			       json_integer_value(json_object_get(e, "allowed")),
-			       json_integer_value(json_object_get(e, "denied")));
+			       json_integer_value(json_object_get(e, "denied")),
+			       json_integer_value(json_object_get(e, "audited")));
 		printf("bindings (cgroup -> its policy; below a bound cgroup, every policy on the path decides):\n");
 		json_array_foreach(binds, i, e) {
 			json_t *eff = json_object_get(e, "effective"), *x;

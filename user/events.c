@@ -234,7 +234,7 @@ json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 	hint_fill(tmpl, hint_lookup, &hv, hint, sizeof(hint));
 
 	return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:s, s:i, s:s, s:s, s:s, s:s, "
-			 "s:i, s:s, s:s, s:s, s:i, s:i, s:s}",
+			 "s:i, s:s, s:s, s:s, s:i, s:i, s:s, s:s}",
 			 "ts", ts, "cgroup", cgroup,
 			 "cgroup_id", (json_int_t)e->cgroup_id,
 			 "bound_cgroup_id", (json_int_t)e->bound_cgroup_id,
@@ -243,7 +243,8 @@ json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 			 "family", e->family == EGRESS_FAM_V4 ? "ipv4" : "ipv6",
 			 "proto", proto, "dst", dst, "dport", (int)e->dport,
 			 "policy", pol, "rule", rule, "errno", errname ? errname : "?",
-			 "errno_value", (int)e->err, "suppressed", (int)e->suppressed, "hint", hint);
+			 "errno_value", (int)e->err, "suppressed", (int)e->suppressed, "hint", hint,
+			 "verdict", e->verdict == EGRESS_VERDICT_AUDIT ? "audit" : "deny");
 }
 
 static const char *str(json_t *o, const char *k)
@@ -267,7 +268,9 @@ void event_print(json_t *ev, enum log_format fmt, FILE *out)
 			fprintf(out, "%s\n", s);
 		free(s);
 	} else if (fmt == LOG_HINT) {
-		fprintf(out, "%s\n", str(ev, "hint"));
+		/* audit: nothing was blocked, nothing to tell the sandbox's user */
+		if (strcmp(str(ev, "verdict"), "audit"))
+			fprintf(out, "%s\n", str(ev, "hint"));
 	} else {
 		const char *dst = str(ev, "dst");
 		bool v6 = strchr(dst, ':') != NULL;
@@ -279,8 +282,9 @@ void event_print(json_t *ev, enum log_format fmt, FILE *out)
 		else
 			snprintf(cg, sizeof(cg), "id:%lld", num(ev, "cgroup_id"));
 
-		fprintf(out, "%s DENY %s %s %s%s%s:%lld policy=%s rule=\"%s\" errno=%s comm=%s pid=%lld "
-			"tgid=%lld uid=%lld cgroup=%s suppressed=%lld\n", str(ev, "ts"), str(ev, "hook"),
+		fprintf(out, "%s %s %s %s %s%s%s:%lld policy=%s rule=\"%s\" errno=%s comm=%s pid=%lld "
+			"tgid=%lld uid=%lld cgroup=%s suppressed=%lld\n", str(ev, "ts"),
+			strcmp(str(ev, "verdict"), "audit") ? "DENY" : "AUDIT", str(ev, "hook"),
 			str(ev, "proto"), v6 ? "[" : "", dst, v6 ? "]" : "", num(ev, "dport"),
 			str(ev, "policy"), str(ev, "rule"), str(ev, "errno"), str(ev, "comm"),
 			num(ev, "pid"), num(ev, "tgid"), num(ev, "uid"), cg, num(ev, "suppressed"));

@@ -210,6 +210,7 @@ int explain_ctx_add_policy(struct explain_ctx *x, const struct policy *p, char *
 	if (ret)
 		return ret;
 	policy_sort(&e->pol);	/* explain_decide reads the rules in canonical order */
+	e->audit = (p->flags & EGRESS_POL_AUDIT) != 0;
 	/* the same compiler made the entries the kernel holds */
 	ret = policy_compile(&e->pol, &e->comp, err, errlen);
 	if (ret) {

@@ -205,24 +205,27 @@ void metrics_write(FILE *out, struct egress_state *st, unsigned int cgroup_limit
 	struct egress_cg_key key, *prev = NULL;
 	size_t n = 0, nb = 0, nrows = 0, cap = 0;
 	struct utsname un;
-	const char *fields[] = { "denied", "allowed" };
+	const char *fields[] = { "denied", "allowed", "audited" };
+	const char *helps[] = { "Connections and datagrams denied, by policy and hook.",
+				"Connections and datagrams allowed, by policy and hook.",
+				"Decisions an audit-mode policy would have denied (allowed), by policy and hook." };
 
 	state_policies(st, &v, &n);
 	state_bindings(st, &b, &nb);
 
-	for (int f = 0; f < 2; f++) {
+	for (int f = 0; f < 3; f++) {
 		char name[64];
 
 		snprintf(name, sizeof(name), "egress_%s_total", fields[f]);
-		family(out, name, "counter", f ? "Connections and datagrams allowed, by policy and hook."
-					       : "Connections and datagrams denied, by policy and hook.");
+		family(out, name, "counter", helps[f]);
 		for (size_t i = 0; i < n; i++) {
 			for (int h = 0; h < EGRESS_NHOOKS; h++) {
 				state_policy_counters(st, v[i].id, h, &c[h]);
 				fprintf(out, "%s{policy=", name);
 				label(out, v[i].name);
 				fprintf(out, ",hook=\"%s\"} %llu\n", egress_hooks[h].name,
-					(unsigned long long)(f ? c[h].allowed : c[h].denied));
+					(unsigned long long)(f == 2 ? c[h].audited :
+							     f ? c[h].allowed : c[h].denied));
 			}
 		}
 	}

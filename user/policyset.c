@@ -34,6 +34,7 @@
 #include "cmdline.h"
 #include "etcd.h"
 #include "policyset.h"
+#include "revoke.h"
 
 #define PS_STATUS_BYTES 65536	/* the pinned JSON value */
 #define PS_SETTLE_MS 50		/* quiet time after a directory event */
@@ -391,6 +392,33 @@ static void drop_unowned(struct policyset *ps, json_t *o, json_t *prev, bool qui
 	json_object_set_new(o, "retained", retained);
 }
 
+/*
+ * Established connections the new set denies are cut, as after every
+ * narrowing egressctl change: the TCP fast path of the backstop trusts an
+ * established connection's peer.  The set is applied either way; a failed
+ * pass is logged.
+ */
+static void revoke_set(struct policyset *ps, const struct policy_file *all)
+{
+	struct revoke_scope sc = { 0 };
+	uint32_t *ids = calloc(all->n ? all->n : 1, sizeof(*ids));
+	char why[PS_ERRLEN];
+
+	if (!ids) {
+		logf_("policy set from %s: cannot revoke established connections: out of memory",
+		      ps->source);
+		return;
+	}
+	for (size_t i = 0; i < all->n; i++)
+		if (!state_policy_id(ps->st, all->pol[i].name, &ids[sc.npolicies]))
+			sc.npolicies++;
+	sc.policies = ids;
+	if (sc.npolicies && revoke_after_change(ps->st, &sc, NULL, why, sizeof(why)))
+		logf_("policy set from %s: cannot revoke established connections: %s",
+		      ps->source, why);
+	free(ids);
+}
+
 int policyset_apply(struct policyset *ps, struct ps_texts *t, bool force, char *err, size_t errlen)
 {
 	struct policy_file all;
@@ -430,6 +458,7 @@ int policyset_apply(struct policyset *ps, struct ps_texts *t, bool force, char *
 	ret = ret ?: state_apply(ps->st, &all, why, sizeof(why));
 	if (ret)
 		goto out;
+	revoke_set(ps, &all);
 	set_digest(&all, digest);
 	o = status_base(ps);
 	prev = json_array();

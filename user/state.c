@@ -46,6 +46,7 @@ const char *const state_map_names[M_N] = {
 	[M_OCI] = "egress_oci",
 	[M_HOSTS] = "egress_hosts",
 	[M_SEEN] = "egress_seen",
+	[M_EPOCH] = "egress_epoch",
 };
 
 const char *state_pin_dir(const char *opt)
@@ -118,6 +119,8 @@ int state_open(struct egress_state *st, const char *pin_dir, int flags, char *er
 		st->map_fd[i] = bpf_obj_get(path);
 		if (st->map_fd[i] < 0 && i == M_SEEN && errno == ENOENT)
 			continue;	/* pinned by an older egressd: state_seen() says so */
+		if (st->map_fd[i] < 0 && i == M_EPOCH && errno == ENOENT)
+			continue;	/* an older egressd's programs cache nothing */
 		if (st->map_fd[i] < 0) {
 			ret = -errno;
 			if (ret == -ENOENT)
@@ -940,6 +943,24 @@ out:
 	return ret;
 }
 
+/*
+ * After a policy or binding change is in the maps: the decisions the
+ * programs cached before it no longer count (egress_epoch, egress.h).
+ * Writers hold the lock, so read-add-write is enough.
+ */
+static int epoch_bump(struct egress_state *st)
+{
+	uint32_t zero = 0;
+	uint64_t v = 0;
+
+	if (st->map_fd[M_EPOCH] < 0)
+		return 0;
+	if (bpf_map_lookup_elem(st->map_fd[M_EPOCH], &zero, &v))
+		return -errno;
+	v++;
+	return bpf_map_update_elem(st->map_fd[M_EPOCH], &zero, &v, BPF_ANY) ? -errno : 0;
+}
+
 /* Finishes or drops what a killed writer left.  Caller holds the lock. */
 static int journal_repair_locked(struct egress_state *st)
 {
@@ -978,6 +999,7 @@ static int journal_repair_locked(struct egress_state *st)
 	}
 	if (!ret && commit && bpf_map_update_elem(st->map_fd[M_INFO], &j.id, &j.info, BPF_ANY))
 		ret = -errno;
+	ret = ret ?: epoch_bump(st);	/* the killed writer's change may be in force */
 	if (!ret) {
 		j.active = 0;
 		if (bpf_map_update_elem(fd, &zero, &j, BPF_ANY))
@@ -1039,6 +1061,7 @@ static int store_finish(struct egress_state *st, uint32_t id, struct state_journ
 
 	if (!ret && bpf_map_update_elem(st->map_fd[M_INFO], &id, &j->info, BPF_ANY))
 		ret = -errno;
+	ret = ret ?: epoch_bump(st);	/* decisions cached before the change no longer count */
 	if (ret)
 		return ret;	/* the journal stays active: the next writer finishes */
 	j->active = 0;
@@ -1371,7 +1394,7 @@ int state_policy_delete(struct egress_state *st, uint32_t id)
 		return -errno;
 	store_unlink(st, id, false);
 	store_unlink(st, id, true);
-	return hosts_drop(st, id, 0);
+	return epoch_bump(st) ?: hosts_drop(st, id, 0);
 }
 
 int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct egress_counter *out)
@@ -1391,6 +1414,7 @@ int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct
 			out->denied += v[c].denied;
 			out->suppressed += v[c].suppressed;
 			out->dropped += v[c].dropped;
+			out->audited += v[c].audited;
 		}
 	}
 	free(v);
@@ -1686,12 +1710,8 @@ int state_lost(struct egress_state *st, struct lost_ref **out, size_t *n)
 	return 0;
 }
 
-/*
- * Forgets the lost/ entries of path (it is bound again, or detached), and
- * with gone set also those whose path is gone (nothing unbound is left
- * there to warn about).
- */
-static int lost_forget(struct egress_state *st, const char *path, bool gone)
+/* Forgets the lost/ entries of path (it is bound again, or detached). */
+static int lost_forget(struct egress_state *st, const char *path)
 {
 	char f[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2];
 	uint64_t *ids;
@@ -1706,7 +1726,7 @@ static int lost_forget(struct egress_state *st, const char *path, bool gone)
 		if (lost_target(st, "lost", ids[i], target, sizeof(target)))
 			continue;
 		p = strchr(target, ' ') + 1;
-		if ((path && !strcmp(p, path)) || (gone && !dir_exists(p))) {
+		if (!strcmp(p, path)) {
 			state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)ids[i]);
 			n += !unlink(f);
 		}
@@ -1841,7 +1861,8 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 		}
 	}
 	/* a rebinding (or a bind that found every link) sets the policy here */
-	if (bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST)) {
+	if (bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST) ||
+	    epoch_bump(st)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot bind %s: %s", cgdir, strerror(errno));
 		goto rollback;
@@ -1858,7 +1879,7 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 			 info.name[0] ? info.name : "?", real);
 		snprintf(path, sizeof(path), "%s/bound", dir);
 		put_link(path, target);
-		lost_forget(st, real, false);
+		lost_forget(st, real);
 	}
 	ret = 0;
 	goto cleanup;
@@ -1890,9 +1911,9 @@ int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t e
 	int fd, ret, forgot;
 
 	/* a lost binding of this path (its cgroup removed): detach forgets it */
-	forgot = lost_forget(st, cgdir, false);
+	forgot = lost_forget(st, cgdir);
 	if (realpath(cgdir, real) && strcmp(real, cgdir))
-		forgot += lost_forget(st, real, false);
+		forgot += lost_forget(st, real);
 	ret = cg_open(cgdir, &fd, &cgid, err, errlen);
 	if (ret)
 		return forgot ? 0 : ret;
@@ -1966,21 +1987,42 @@ static void hosts_gc(struct egress_state *st)
 }
 
 /*
- * A binding made by hand (attach: no owner) whose cgroup is gone, while a
- * cgroup exists again at its path: keep "POLICY PATH" in lost/, so that
- * status can say that one is unbound.  (A path that stays gone leaves
- * nothing behind: removed cgroups cost no state.)
+ * A binding made by hand (attach: no owner) whose cgroup is gone: keep
+ * "POLICY PATH" in lost/, so that status and metrics say that the path is
+ * not bound any more, whether it stays gone or a cgroup is made there again
+ * later (a tier deleted and re-created).  At most EGRESS_LOST_MAX are kept:
+ * the oldest (lowest cgroup id) makes room, so removed cgroups cost bounded
+ * state.
  */
+#define EGRESS_LOST_MAX 256
+
 static void gc_lost(struct egress_state *st, uint64_t cgid)
 {
 	char bound[PATH_MAX + EGRESS_NAME_MAX + 2], owner[128], path[PATH_MAX];
+	uint64_t *ids;
+	size_t nids;
 
 	if (state_binding_meta(st, cgid, bound, sizeof(bound), owner, sizeof(owner)) || owner[0] ||
-	    !strchr(bound, ' ') || !dir_exists(strchr(bound, ' ') + 1))
+	    !strchr(bound, ' '))
 		return;
 	state_pin_path(st, path, sizeof(path), "lost");
 	if (mkdir(path, 0700) && errno != EEXIST)
 		return;
+	/* a path is listed once: its newest binding */
+	lost_forget(st, strchr(bound, ' ') + 1);
+	if (!pin_ids(st, "lost", &ids, &nids)) {
+		while (nids >= EGRESS_LOST_MAX) {
+			size_t oldest = 0;
+
+			for (size_t i = 1; i < nids; i++)
+				if (ids[i] < ids[oldest])
+					oldest = i;
+			state_pin_path(st, path, sizeof(path), "lost/%llu", (unsigned long long)ids[oldest]);
+			unlink(path);
+			ids[oldest] = ids[--nids];
+		}
+		free(ids);
+	}
 	state_pin_path(st, path, sizeof(path), "lost/%llu", (unsigned long long)cgid);
 	put_link(path, bound);
 }
@@ -2031,7 +2073,6 @@ int state_gc(struct egress_state *st)
 			cleaned++;
 	}
 	free(v);
-	lost_forget(st, NULL, true);
 	gc_oci(st);
 	gc_cgroup_keys(st->map_fd[M_RATE], sizeof(uint64_t));
 	gc_cgroup_keys(st->map_fd[M_CG_DENIED], sizeof(struct egress_cg_key));

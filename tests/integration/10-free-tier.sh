@@ -13,12 +13,8 @@ setup
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
 
-ectl_ok policy policy add free --default deny || die "policy add free"
-for r in "192.0.2.10/32 --proto tcp --port 3128" "2001:db8::10/128 --proto tcp --port 3128" \
-	"192.0.2.30/32 --proto udp --port 53" "2001:db8::30/128 --proto udp --port 53"; do
-	# shellcheck disable=SC2086
-	ectl_ok rules allow $r --policy free || die "allow $r"
-done
+# free: the proxy 192.0.2.10 / 2001:db8::10 tcp 3128, DNS 192.0.2.30 / 2001:db8::30 udp 53
+ectl_ok policy apply -f "$ROOT/tests/fixtures/free-dns.policy" || die "apply tests/fixtures/free-dns.policy"
 mkcg app other
 
 declare -A EXP	# listener -> connections / datagrams it must see

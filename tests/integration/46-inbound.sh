@@ -23,11 +23,8 @@ D4=192.0.2.20 D6=2001:db8::20	# a client the policies deny
 A4=192.0.2.30 A6=2001:db8::30	# a client the pro-like policy allows
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
-ectl_ok setup policy add free --default deny || die "policy add free"
-ectl_ok setup allow 127.0.0.1/32 --proto tcp --port 3128 --policy free || die "allow proxy"
-ectl_ok setup policy add pro --default allow || die "policy add pro"
-ectl_ok setup deny "$D4/32" --policy pro || die "deny D4"
-ectl_ok setup deny "$D6/128" --policy pro || die "deny D6"
+# free: the proxy 127.0.0.1 tcp 3128; pro: all but D4/D6
+ectl_ok setup apply -f "$ROOT/tests/fixtures/inbound.policy" || die "apply tests/fixtures/inbound.policy"
 mkcg free pro open
 ectl_ok setup attach "$CGROOT/free" --policy free || die "attach free"
 ectl_ok setup attach "$CGROOT/pro" --policy pro || die "attach pro"

@@ -338,8 +338,10 @@ map_entries() { bpftool map dump pinned "$PIN/maps/$1" -j 2>/dev/null | jq 'leng
 state_now() {
 	printf 'links=%s rate=%s cg_denied=%s binding=%s\n' "$(find "$PIN/links" -mindepth 1 -maxdepth 1 | wc -l)" \
 		"$(map_entries egress_rate)" "$(map_entries egress_cg_denied)" "$(map_entries egress_binding)"
-	find "$PIN" | sort
+	find "$PIN" -path "$PIN/lost" -prune -o -print | sort
 }
+# removed bound cgroups are listed in lost/ (status: lost_bindings), at most 256
+lost_count() { find "$PIN/lost" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 ectl gc >/dev/null
 base=$(state_now)
 CYCLES=${DEAD_CYCLES:-10000}
@@ -379,6 +381,12 @@ else
 fi
 [ "$first" = "$(printf '%s' "$base" | head -1)" ] ||
 	echo "# note: one gc right after the cycles left: $first; it took $i more gc rounds"
+lost_n=$(lost_count)
+if [ "$lost_n" -ge 1 ] && [ "$lost_n" -le 256 ]; then
+	pass dead/lost-listed-and-bounded
+else
+	fail dead/lost-listed-and-bounded "lost/ holds $lost_n entries after $n removed bindings (want 1..256)"
+fi
 check dead/app-still-enforced ectl check "$CGROOT/app"
 
 # ------------------------------------------------------------ abuse

@@ -43,12 +43,11 @@ HINT2='NEW {policy}: {dst} port {dport} by {comm}'
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
 
 mkcg app app/child app2 other burst flood
-ectl_ok setup policy add free --default deny --hint "$HINT1" || die "policy add free"
-ectl_ok setup allow 192.0.2.10/32 --proto tcp --port 3128 --policy free || die "allow"
-ectl_ok setup deny 192.0.2.20/32 --proto tcp --port 80 --policy free || die "deny"
-ectl_ok setup deny 192.0.2.0/24 --proto udp --policy free || die "deny"
-ectl_ok setup deny 2001:db8::/32 --port 443 --policy free || die "deny"
-ectl_ok setup policy add flood --default deny || die "policy add flood"
+# free (hint HINT1): allow 192.0.2.10 tcp 3128, deny 192.0.2.20 tcp 80,
+# 192.0.2.0/24 udp, 2001:db8::/32 port 443; flood: no rules
+ectl_ok setup apply -f "$ROOT/tests/fixtures/hints.policy" || die "apply tests/fixtures/hints.policy"
+[ "$(ectl policy list --json | jq -r '.[] | select(.name == "free") | .hint')" = "$HINT1" ] ||
+	die "tests/fixtures/hints.policy: the hint of free is not HINT1"
 for c in app app2 other burst; do
 	ectl_ok setup attach "$CGROOT/$c" --policy free || die "attach $c"
 done

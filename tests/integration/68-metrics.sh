@@ -53,13 +53,9 @@ check_eq http/listens-on-loopback-only "127.0.0.1:$MPORT" \
 # ------------------------------------------------------------ what the test configures and causes
 
 mkcg a b c d e
-ectl_ok setup policy add free --default deny || die "policy add free"
-ectl_ok setup allow 192.0.2.10/32 --proto tcp --port 3128 --policy free || die allow
-ectl_ok setup allow 192.0.2.30/32 --proto udp --port 53 --policy free || die allow
-ectl_ok setup deny 192.0.2.20/32 --proto tcp --port 80 --policy free || die deny
-ectl_ok setup policy add pro --default allow || die "policy add pro"
-ectl_ok setup deny 169.254.169.254/32 --policy pro || die deny
-ectl_ok setup deny 2001:db8::99/128 --proto tcp --port 25 --policy pro || die deny
+# free: allow 192.0.2.10 tcp 3128 and 192.0.2.30 udp 53, deny 192.0.2.20 tcp 80;
+# pro: deny 169.254.169.254 and 2001:db8::99 tcp 25
+ectl_ok setup apply -f "$ROOT/tests/fixtures/metrics.policy" || die "apply tests/fixtures/metrics.policy"
 for c in a b c; do
 	ectl_ok setup attach "$CGROOT/$c" --policy free || die "attach $c"
 done

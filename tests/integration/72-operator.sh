@@ -10,8 +10,8 @@ source "$(dirname "$0")/../lib.sh"
 setup
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
-ectl_ok setup policy add free --default deny || die "policy add free"
-ectl_ok setup allow 192.0.2.10/32 --proto tcp --port 3128 --policy free || die "allow proxy"
+# free: the proxy 192.0.2.10 tcp 3128 only
+ectl_ok setup apply -f "$ROOT/tests/fixtures/free.policy" || die "apply tests/fixtures/free.policy"
 ectl_ok setup policy add pro --default allow || die "policy add pro"
 ectl_ok setup deny 192.0.2.30/32 --policy pro || die "deny metadata"
 mkcg tiers/free/sb1 tiers/pro loose
@@ -123,7 +123,7 @@ check_eq list/names-policy "allow 192.0.2.10/32 tcp 3128 free" "$(sed -n 2p <<<"
 out=$(ectl list --policy free --json 2>&1)
 check_json list/json-policy '.[0].policy == "free" and .[0].cidr == "192.0.2.10/32"' "$out"
 out=$(ectl policy list 2>&1)
-check_eq policy-list/header "NAME DEFAULT ERRNO RULES BOUND" "$(head -1 <<<"$out" | tr -s ' ')"
+check_eq policy-list/header "NAME DEFAULT ERRNO RULES BOUND MODE" "$(head -1 <<<"$out" | tr -s ' ')"
 check_eq policy-list/order-as-status \
 	"$(ectl status --json | jq -r '.policies[].name' | tr '\n' ' ')" \
 	"$(tail -n +2 <<<"$out" | awk '{printf "%s ", $1}')"

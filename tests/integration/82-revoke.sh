@@ -22,49 +22,21 @@
 #   - each cut connection is one event with "hook":"revoke"; kept ones none.
 source "$(dirname "$0")/../lib.sh"
 setup
-
-PY=/usr/bin/python3
-[ -x "$PY" ] || die "$PY missing (Debian package python3)"
-CONN=$T/revoke-conn.py
-cp "$ROOT/tests/revoke-conn.py" "$CONN" || die "cannot copy revoke-conn.py"
+source "$(dirname "$0")/../conn-lib.sh"
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
 
-# free: only the proxy.  pro: everything but the metadata address.
-ectl_ok setup policy add free --default deny || die "policy add free"
-ectl_ok setup allow 192.0.2.10/32 --proto tcp --port 3128 --policy free || die "allow proxy"
+# free: only the proxy (192.0.2.10 tcp 3128).  pro: everything but the metadata address.
+ectl_ok setup apply -f "$ROOT/tests/fixtures/free.policy" || die "apply tests/fixtures/free.policy"
 ectl_ok setup policy add pro --default allow || die "policy add pro"
 ectl_ok setup deny 169.254.169.254/32 --policy pro || die "deny metadata"
 ectl_ok setup policy add pro2 --default allow || die "policy add pro2"
 
-# serve NAME tcp|udp ADDR PORT: an echo server in the netns, no cgroup of ours
-serve() {
-	local n=$1
-	nsenter --net="/run/netns/$NS" "$PY" "$CONN" serve "$2" "$3" "$4" \
-		>"$T/serve.$n.out" 2>"$T/serve.$n.err" &
-	BG_PIDS+=($!)
-	wait_until 10 grep -qx listening "$T/serve.$n.out" ||
-		die "server $n did not start: $(cat "$T/serve.$n.err")"
-}
 serve proxy tcp 192.0.2.10 3128
 serve direct tcp 192.0.2.20 443
 serve direct6 tcp 2001:db8::20 443
 serve other tcp 192.0.2.30 443
 serve dns udp 192.0.2.20 53
-
-# hold NAME CGROUP tcp|udp ADDR PORT: a connection held by a process of CGROUP
-# (relative to $CGROOT); it waits for $T/go.NAME.
-hold() {
-	local n=$1
-	in_cgroup "$CGROOT/$2" nsenter --net="/run/netns/$NS" "$PY" "$CONN" hold "$3" "$4" "$5" "$T/go.$n" \
-		>"$T/hold.$n.out" 2>"$T/hold.$n.err" &
-	BG_PIDS+=($!)
-	eval "HOLD_PID_${n//[^a-zA-Z0-9]/_}=$!"
-	wait_until 10 grep -q . "$T/hold.$n.out" ||
-		die "holder $n did not connect: $(cat "$T/hold.$n.err")"
-	[ "$(cat "$T/hold.$n.out")" = connected ] ||
-		die "holder $n: $(cat "$T/hold.$n.out" "$T/hold.$n.err")"
-}
 
 # go NAME...: each holder does its next round trip now.
 go() {

@@ -11,8 +11,8 @@ setup
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
 mkcg app unbound
-ectl_ok setup policy add free --default deny || die "policy add"
-ectl_ok setup allow 192.0.2.10/32 --proto tcp --port 3128 --policy free || die "allow"
+# free: the proxy 192.0.2.10 tcp 3128 only
+ectl_ok setup apply -f "$ROOT/tests/fixtures/free.policy" || die "apply tests/fixtures/free.policy"
 ectl_ok setup attach "$CGROOT/app" --policy free || die "attach"
 listen proxy tcp 192.0.2.10 3128
 listen web tcp 192.0.2.20 80

@@ -58,8 +58,8 @@ trap 'rc=$?; ctr_cleanup; (exit $rc); _e2e_exit' EXIT
 
 make_rootfs "$T/rootfs" || die "rootfs"
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
-ectl_ok setup policy add free --default deny || die "policy add free"
-ectl_ok setup allow 192.0.2.10/32 --proto tcp --port 3128 --policy free || die "allow"
+# free: the proxy 192.0.2.10 tcp 3128 only
+ectl_ok setup apply -f "$ROOT/tests/fixtures/free.policy" || die "apply tests/fixtures/free.policy"
 listen proxy tcp 192.0.2.10 3128
 listen web tcp 192.0.2.20 80
 mkcg ctr

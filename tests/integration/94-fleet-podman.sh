@@ -43,8 +43,8 @@ check hooks.d/shipped-match jq -e '.when.annotations["^egress\\.policy$"] == ".+
 make_rootfs "$T/rootfs" || die "rootfs"
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
-ectl_ok setup policy add free --default deny || die "policy add free"
-ectl_ok setup allow 127.0.0.1/32 --proto tcp --port 3128 --policy free || die "allow"
+# free as shipped: the proxy 127.0.0.1 tcp 3128 (and DNS 127.0.0.53)
+ectl_ok setup apply -f "$ROOT/maps/free.policy" || die "apply maps/free.policy"
 
 # ---- annotation present: bound from the first instruction
 out=$(pod_run --annotation egress.policy=free --rootfs "$T/rootfs" /e2e/probe tcp 127.0.0.1 80 2>"$T/p1.err")

@@ -19,8 +19,8 @@ setup 192.0.2.10 192.0.2.20 192.0.2.254 2001:db8::10 2001:db8::20
 e2e_setup runc
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
-ectl_ok setup policy add free --default deny || die "policy add free"
-ectl_ok setup allow 192.0.2.10/32 --proto tcp --port 3128 --policy free || die "allow"
+# free: the proxy 192.0.2.10 tcp 3128 only
+ectl_ok setup apply -f "$ROOT/tests/fixtures/free.policy" || die "apply tests/fixtures/free.policy"
 ectl_ok setup policy add pro --default allow || die "policy add pro"
 ectl_ok setup deny 192.0.2.254/32 --policy pro || die "deny"
 listen proxy tcp 192.0.2.10 3128

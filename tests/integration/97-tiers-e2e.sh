@@ -195,12 +195,17 @@ mkcg tiers2/free
 check lost/gc-keeps-it-again wait_until "$TO" collected
 check lost/detach-forgets ectl detach "$TIER"
 check_eq lost/detach-clears '[]' "$(lost_json)"
-# a bound cgroup removed for good leaves nothing behind once collected
+# a bound tier removed, collected, and made again only later: still listed
+# (gone, then re-created and unbound), so a tier-only setup never fails open
+# silently; detach forgets it
 rmdir "$TIER"
-gone() { ectl gc >/dev/null 2>&1; ectl status --json | jq -e '.lost_bindings | length == 0' >/dev/null; }
 ectl_ok lost attach "$CGROOT/tiers2" --policy free
 rmdir "$CGROOT/tiers2"
-check lost/removed-for-good-collected wait_until "$TO" gone
+gone() { ectl gc >/dev/null 2>&1; [ "$(ectl status --json | jq -c --arg p "$CGROOT/tiers2" '[.lost_bindings[] | select(.cgroup == $p) | .recreated]')" = '[false]' ] && [ -n "$(ls "$PIN/lost" 2>/dev/null)" ] && ! ectl status --json | jq -e --arg p "$CGROOT/tiers2" '.bindings[] | select(.cgroup == $p)' >/dev/null; }
+check lost/removed-collected-still-listed wait_until "$TO" gone
+mkcg tiers2
+check_eq lost/recreated-after-collection '[true]' "$(ectl status --json | jq -c --arg p "$CGROOT/tiers2" '[.lost_bindings[] | select(.cgroup == $p) | .recreated]')"
+check lost/detach-forgets-collected ectl detach "$CGROOT/tiers2"
 check lost/nothing-left-in-pins test -z "$(ls "$PIN/lost" 2>/dev/null)"
 
 finish

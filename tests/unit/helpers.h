@@ -32,21 +32,24 @@
 #define ALLOW EGRESS_ALLOW
 #define DENY EGRESS_DENY
 
-/* Test tables, one per file. */
-extern const struct CMUnitTest parse_tests[];
-extern const size_t parse_tests_count;
-extern const struct CMUnitTest policy_tests[];
-extern const size_t policy_tests_count;
-extern const struct CMUnitTest cmdline_tests[];
-extern const size_t cmdline_tests_count;
-extern const struct CMUnitTest oci_tests[];
-extern const size_t oci_tests_count;
-extern const struct CMUnitTest advise_tests[];
-extern const size_t advise_tests_count;
-extern const struct CMUnitTest explain_tests[];
-extern const size_t explain_tests_count;
+/*
+ * One cmocka group per file: the file's table X_tests[] and, after it,
+ * UNIT_GROUP(X), which defines X_group() to run the table through cmocka's
+ * public cmocka_run_group_tests_name().  main.c runs every group.
+ */
+#define UNIT_GROUP(x)                                                       \
+	int x##_group(void)                                                 \
+	{                                                                   \
+		return cmocka_run_group_tests_name(#x, x##_tests, NULL, NULL); \
+	}
 
-#define TEST_TABLE_COUNT(t) (sizeof(t) / sizeof((t)[0]))
+int parse_group(void);
+int policy_group(void);
+int cmdline_group(void);
+int oci_group(void);
+int advise_group(void);
+int explain_group(void);
+int events_group(void);
 
 /* A CIDR (or a plain address: /32, /128) that must parse. */
 struct cidr cidr_of(const char *s);

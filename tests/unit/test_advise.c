@@ -254,4 +254,4 @@ const struct CMUnitTest advise_tests[] = {
 	cmocka_unit_test(test_advise_print_existing_policy),
 	cmocka_unit_test(test_advise_print_nothing),
 };
-const size_t advise_tests_count = TEST_TABLE_COUNT(advise_tests);
+UNIT_GROUP(advise)

@@ -342,6 +342,26 @@ static void test_policy_add_parse_ping(void **state)
 	assert_contains(err, "--ping");
 }
 
+static void test_policy_add_parse_mode(void **state)
+{
+	struct policy_cmd pc;
+	char err[ERRBUF_LEN], name[EGRESS_NAME_MAX];
+
+	assert_int_equal(padd_parse("web", &pc, name, err, sizeof(err)), 0);
+	assert_false(pc.has_mode);
+	assert_int_equal(padd_parse("web --mode audit", &pc, name, err, sizeof(err)), 0);
+	assert_true(pc.has_mode);
+	assert_true(pc.audit);
+	assert_int_equal(padd_parse("web --mode=enforce", &pc, name, err, sizeof(err)), 0);
+	assert_true(pc.has_mode);
+	assert_false(pc.audit);
+	assert_int_equal(padd_parse("web --mode foo", &pc, name, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "invalid --mode 'foo': expected enforce or audit");
+	assert_int_equal(padd_parse("web --mode Audit", &pc, name, err, sizeof(err)), -EINVAL);
+	assert_int_equal(padd_parse("web --mode", &pc, name, err, sizeof(err)), -EINVAL);
+	assert_contains(err, "--mode");
+}
+
 static void test_policy_add_parse_errors(void **state)
 {
 	static const struct { const char *line, *msg; } bad[] = {
@@ -787,6 +807,55 @@ static void test_policy_file_ping_export_round_trip(void **state)
 	policy_file_free(&g);
 }
 
+/*
+ * Audit mode: a policy file's 'policy add --mode audit' sets the flag,
+ * export writes it back (only for audit: an enforcing policy exports as it
+ * always did), the flag is in every compiled entry (the kernel reads it
+ * from the deciding entry) and decompiles back.
+ */
+static void test_policy_file_mode_export_round_trip(void **state)
+{
+	struct policy_file f, g;
+	struct compiled c;
+	struct policy back;
+	char err[ERRBUF_LEN], *out1, *out2;
+
+	file_ok("policy add a --mode audit --ping allow\n"
+		"policy add b --mode enforce\n"
+		"policy add c\n"
+		"allow 10.0.0.0/8 --policy a\n"
+		"deny 192.0.2.1 --policy a\n"
+		"allow 2001:db8::/32 --proto tcp --port 443 --policy a\n", &f);
+	assert_int_equal(file_find(&f, "a")->flags, EGRESS_POL_AUDIT | EGRESS_POL_PING);
+	assert_int_equal(file_find(&f, "b")->flags & EGRESS_POL_AUDIT, 0);
+	assert_int_equal(file_find(&f, "c")->flags & EGRESS_POL_AUDIT, 0);
+	out1 = export_file(&f);
+	assert_non_null(strstr(out1, "policy add a --default deny --ping allow --mode audit\n"));
+	assert_non_null(strstr(out1, "policy add b --default deny\n"));
+	assert_non_null(strstr(out1, "policy add c --default deny\n"));
+	file_ok(out1, &g);
+	out2 = export_file(&g);
+	assert_string_equal(out1, out2);
+	assert_int_equal(policy_compile(file_find(&f, "a"), &c, err, sizeof(err)), 0);
+	assert_true(c.n > 2);
+	for (size_t i = 0; i < c.n; i++)
+		assert_int_equal(c.e[i].val.flags, EGRESS_POL_AUDIT | EGRESS_POL_PING);
+	pol_init(&back, "a", DENY);
+	assert_int_equal(policy_decompile(&back, &c), 0);
+	assert_same_policy(file_find(&f, "a"), &back);
+	policy_free(&back);
+	compiled_free(&c);
+	/* enforce: no flag in any entry */
+	assert_int_equal(policy_compile(file_find(&f, "b"), &c, err, sizeof(err)), 0);
+	for (size_t i = 0; i < c.n; i++)
+		assert_int_equal(c.e[i].val.flags & EGRESS_POL_AUDIT, 0);
+	compiled_free(&c);
+	free(out1);
+	free(out2);
+	policy_file_free(&f);
+	policy_file_free(&g);
+}
+
 static void test_policy_export_golden(void **state)
 {
 	struct policy_file f;
@@ -1029,6 +1098,8 @@ const struct CMUnitTest cmdline_tests[] = {
 	cmocka_unit_test(test_policy_add_parse_hint),
 	cmocka_unit_test(test_policy_add_parse_ping),
 	cmocka_unit_test(test_policy_file_ping_export_round_trip),
+	cmocka_unit_test(test_policy_add_parse_mode),
+	cmocka_unit_test(test_policy_file_mode_export_round_trip),
 	cmocka_unit_test(test_policy_add_parse_errors),
 	cmocka_unit_test(test_policy_file_hint_export_round_trip),
 	cmocka_unit_test(test_policy_file_comments_blanks_and_default),
@@ -1051,4 +1122,4 @@ const struct CMUnitTest cmdline_tests[] = {
 	cmocka_unit_test(test_policy_export_of_compiled_round_trip),
 	cmocka_unit_test(test_policy_file_10000_rules_parse_and_compile),
 };
-const size_t cmdline_tests_count = TEST_TABLE_COUNT(cmdline_tests);
+UNIT_GROUP(cmdline)

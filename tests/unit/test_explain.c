@@ -585,4 +585,4 @@ const struct CMUnitTest explain_tests[] = {
 	cmocka_unit_test(test_batch_lines),
 	cmocka_unit_test(test_random_explain_agrees_with_compiled_and_reference),
 };
-const size_t explain_tests_count = TEST_TABLE_COUNT(explain_tests);
+UNIT_GROUP(explain)

@@ -159,4 +159,4 @@ const struct CMUnitTest oci_tests[] = {
 	cmocka_unit_test(test_oci_mounts),
 	cmocka_unit_test(test_oci_state),
 };
-const size_t oci_tests_count = TEST_TABLE_COUNT(oci_tests);
+UNIT_GROUP(oci)

@@ -684,4 +684,4 @@ const struct CMUnitTest parse_tests[] = {
 	cmocka_unit_test(test_parse_hint_one_line_and_length),
 	cmocka_unit_test(test_hint_fill),
 };
-const size_t parse_tests_count = TEST_TABLE_COUNT(parse_tests);
+UNIT_GROUP(parse)

@@ -1605,4 +1605,4 @@ const struct CMUnitTest policy_tests[] = {
 	cmocka_unit_test(test_random_edits_plan_matches_recompile),
 	cmocka_unit_test(test_plan_host_edit_touches_one_entry),
 };
-const size_t policy_tests_count = TEST_TABLE_COUNT(policy_tests);
+UNIT_GROUP(policy)

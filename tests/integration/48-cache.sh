@@ -1,0 +1,157 @@
+#!/bin/bash
+# 48-cache.sh - what the backstop skips, and what stays looked up.
+#
+# The TCP fast path: the packets of an established TCP connection to its
+# own peer are not looked up again; the connection was decided at connect
+# (or, accepted, at its SYN), and a policy change cuts the connections it
+# now denies.  Here: an egressd --policy-dir update cuts an established
+# connection the new set denies (and keeps an allowed one), as egressctl's
+# changes do (82-revoke.sh).  Raw sockets connect()ed to a denied peer are
+# 45-bypass.sh's raw-connected-*.
+#
+# The UDP cache: sendmsg records the last allowed datagram per bound level
+# (per CPU, with the policy epoch), and that level's backstop skips its
+# lookup for a packet of the same socket to the same destination.  A
+# connected UDP socket's send() has no sendmsg program, so only the
+# backstop decides it; after a sendto() to its peer the cache holds that
+# peer.  Every sender is pinned to one CPU (the cache is per CPU):
+#   - stale generation: a deny after the sendto() -> send() is EPERM and
+#     the datagram never arrives; the same for the socket's next sendto()
+#     (sendmsg skips its own lookup for its socket's last destination),
+#     IPv4 and IPv6;
+#   - nested levels: the outer binding's change alone does the same for a
+#     socket of the inner bound cgroup; with both allowing, datagrams arrive;
+#   - a control-message source route (IP_RETOPTS LSRR) to the cached
+#     destination: the packet goes first to the denied hop, is looked up
+#     and dropped (EPERM, an egress event naming the hop).
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../fleet-lib.sh"
+setup
+source "$(dirname "$0")/../conn-lib.sh"
+
+# result NAME: holder NAME's second round trip, done now.
+result() {
+	touch "$T/go.$1"
+	wait_until 10 sh -c "[ \$(wc -l < '$T/hold.$1.out') -ge 2 ]"
+	sed -n 2p "$T/hold.$1.out"
+}
+
+serve web tcp 192.0.2.20 443
+serve web6 tcp 2001:db8::20 443
+serve other tcp 192.0.2.30 443
+
+P=$T/policies
+mkdir "$P"
+cat >"$P/pro.policy" <<'EOF'
+policy add pro --default allow
+deny 169.254.169.254/32 --policy pro
+EOF
+start_egressd --policy-dir "$P" || die "egressd not ready: $(cat "$EGRESSD_ERR")"
+mkcg sb
+check setup/policy-from-dir wait_until 10 sh -c "'$EGRESSCTL' policy list --pin-dir '$PIN' | grep -qw pro"
+ectl_ok setup attach "$CGROOT/sb" --policy pro || die "attach pro"
+
+# ---- tcp-fast: an egressd policy-set update cuts what it now denies
+hold dir-web sb tcp 192.0.2.20 443
+hold dir-web6 sb tcp 2001:db8::20 443
+hold dir-other sb tcp 192.0.2.30 443
+cat >>"$P/pro.policy" <<'EOF'
+deny 192.0.2.20/32 --policy pro
+deny 2001:db8::20/128 --policy pro
+EOF
+expect_soon tcp-fast/dir-update-applied EPERM "$CGROOT/sb" 192.0.2.20 443
+# the revoke pass runs right after the set is in the maps: its events say it ran
+check tcp-fast/revoke-events wait_until 10 sh -c "[ \$(jq -c 'select(.hook == \"revoke\")' '$T/egressd.out' | wc -l) -ge 2 ]"
+r=$(result dir-web)
+case $r in
+ECONNABORTED | ECONNRESET | EPIPE) pass tcp-fast/dir-update-cuts-v4 ;;
+*) fail tcp-fast/dir-update-cuts-v4 "the held connection to 192.0.2.20:443 got '$r' after the set denied it $(cat "$T/hold.dir-web.err")" ;;
+esac
+r=$(result dir-web6)
+case $r in
+ECONNABORTED | ECONNRESET | EPIPE) pass tcp-fast/dir-update-cuts-v6 ;;
+*) fail tcp-fast/dir-update-cuts-v6 "the held connection to [2001:db8::20]:443 got '$r' $(cat "$T/hold.dir-web6.err")" ;;
+esac
+check_eq tcp-fast/dir-update-keeps-allowed ok "$(result dir-other)"
+check tcp-fast/revoke-event-v4 sh -c "jq -c 'select(.hook == \"revoke\" and .dst == \"192.0.2.20\")' '$T/egressd.out' | grep -q ."
+
+# ---- the UDP cache
+UDP=$T/cache-udp.py
+cp "$ROOT/tests/cache-udp.py" "$UDP" || die "cannot copy cache-udp.py"
+listen u1 udp 192.0.2.10 5301
+listen u2 udp 192.0.2.10 5302
+listen u3 udp 192.0.2.10 5303
+listen hop udp 192.0.2.30 5304
+
+# usend NAME CGROUP ARGS...: cache-udp.py in CGROUP (relative to $CGROOT), on CPU 0, in the netns
+usend() {
+	local n=$1 cg=$2
+	shift 2
+	in_cgroup "$CGROOT/$cg" taskset -c 0 nsenter --net="/run/netns/$NS" "$PY" "$UDP" "$@" \
+		>"$T/udp.$n.out" 2>"$T/udp.$n.err" &
+	BG_PIDS+=($!)
+	wait_until 10 grep -q . "$T/udp.$n.out" || die "sender $n: $(cat "$T/udp.$n.err")"
+}
+# uword NAME LINE: the sender's word number LINE
+uword() {
+	wait_until 10 sh -c "[ \$(wc -l < '$T/udp.$1.out') -ge $2 ]"
+	sed -n "${2}p" "$T/udp.$1.out"
+}
+
+ectl_ok setup policy add up --default allow || die "policy up"
+ectl_ok setup policy add outer --default allow || die "policy outer"
+ectl_ok setup policy add inner --default allow || die "policy inner"
+mkcg u un un/kid
+ectl_ok setup attach "$CGROOT/u" --policy up || die "attach up"
+ectl_ok setup attach "$CGROOT/un" --policy outer || die "attach outer"
+ectl_ok setup attach "$CGROOT/un/kid" --policy inner || die "attach inner"
+
+# stale generation
+usend stale u connected 192.0.2.10 5301 "$T/go.stale"
+check_eq udp-cache/stale-first-sent ok "$(uword stale 1)"
+wait_count u1 1 || true
+check udp-cache/slot-written sh -c "bpftool map dump pinned '$PIN/maps/egress_cache' | grep -q '\"port\": 5301'"
+ectl_ok udp-cache/deny deny 192.0.2.10/32 --proto udp --port 5301 --policy up
+touch "$T/go.stale"
+check_eq udp-cache/stale-generation-send-EPERM EPERM "$(uword stale 2)"
+sleep 0.3
+check_eq udp-cache/stale-generation-not-delivered 1 "$(count u1)"
+
+# stale generation, sendmsg's side: the same socket's next sendto() to the now denied address
+listen u4 udp 192.0.2.10 5305
+listen u6 udp 2001:db8::10 5306
+# (one after the other: a level has one slot per CPU, the last datagram's)
+for v in 4 6; do
+	if [ $v = 4 ]; then a=192.0.2.10 pfx=32 port=5305 l=u4; else a=2001:db8::10 pfx=128 port=5306 l=u6; fi
+	usend stale-s$v u sendto $a $port "$T/go.stale-s$v"
+	check_eq udp-cache/stale-sendto$v-first-sent ok "$(uword stale-s$v 1)"
+	ectl_ok udp-cache/deny-sendto$v deny $a/$pfx --proto udp --port $port --policy up
+	touch "$T/go.stale-s$v"
+	check_eq udp-cache/stale-generation-sendto$v-EPERM EPERM "$(uword stale-s$v 2)"
+	sleep 0.3
+	check_eq udp-cache/stale-generation-sendto$v-not-delivered 1 "$(count $l)"
+done
+
+# nested levels: both allow, then the outer level alone denies
+usend nest un/kid connected 192.0.2.10 5302 "$T/go.nest"
+check_eq udp-cache/nested-first-sent ok "$(uword nest 1)"
+ectl_ok udp-cache/deny-outer deny 192.0.2.10/32 --proto udp --port 5302 --policy outer
+touch "$T/go.nest"
+check_eq udp-cache/nested-outer-change-send-EPERM EPERM "$(uword nest 2)"
+sleep 0.3
+check_eq udp-cache/nested-outer-change-not-delivered 1 "$(count u2)"
+usend both un/kid connected 192.0.2.10 5303 "$T/go.both"
+touch "$T/go.both"
+check_eq udp-cache/nested-both-allow-second-sent ok "$(uword both 2)"
+check udp-cache/nested-both-allow-delivered wait_count u3 2
+
+# a source route from a control message, to the cached destination
+ectl_ok udp-cache/deny-hop deny 192.0.2.30/32 --policy up
+usend lsrr u lsrr 192.0.2.10 192.0.2.30 5304
+check_eq udp-cache/lsrr-first-sent ok "$(uword lsrr 1)"
+check_eq udp-cache/lsrr-cmsg-to-cached-dst-EPERM EPERM "$(uword lsrr 2)"
+check udp-cache/lsrr-looked-up-event wait_until 10 sh -c "jq -c 'select(.hook == \"egress\" and .dst == \"192.0.2.30\")' '$T/egressd.out' | grep -q ."
+sleep 0.3
+check_eq udp-cache/lsrr-hop-got-nothing 0 "$(count hop)"
+
+finish
