@@ -114,11 +114,14 @@ static __always_inline void stat_inc(__u32 idx)
 /*
  * The peer as the kernel decided it at connect: v4-mapped IPv6 is IPv4.
  * Duplicates egress.bpf.c's dest_v4/dest_v6 minus the any-address cases
- * (a connected socket has a real peer).
+ * (a connected socket has a real peer).  An IPv6 peer that embeds an IPv4
+ * address (IPv4-compatible, NAT64 64:ff9b::/96, 6to4 2002::/16: egress.bpf.c
+ * dest_embedded) also yields that address in *d4: both must be allowed.
  */
-static __always_inline void peer_dest(struct sock_common *skc, struct dest *d)
+static __always_inline bool peer_dest(struct sock_common *skc, struct dest *d, struct dest *d4)
 {
-	__u32 w[4];
+	__u32 w[4], v4 = 0, h0;
+	bool embeds = false;
 
 	d->port = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
 	if (BPF_CORE_READ(skc, skc_family) == AF_INET_) {
@@ -127,18 +130,36 @@ static __always_inline void peer_dest(struct sock_common *skc, struct dest *d)
 		d->key.prefixlen = EGRESS_KEY_HDR_BITS + 32;
 		d->key.family = EGRESS_FAM_V4;
 		__builtin_memcpy(d->key.addr, &ip, 4);
-		return;
+		return false;
 	}
 	BPF_CORE_READ_INTO(&w, skc, skc_v6_daddr.in6_u.u6_addr32);
 	if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) {
 		d->key.prefixlen = EGRESS_KEY_HDR_BITS + 32;
 		d->key.family = EGRESS_FAM_V4;
 		__builtin_memcpy(d->key.addr, &w[3], 4);
-		return;
+		return false;
 	}
 	d->key.prefixlen = EGRESS_KEY_HDR_BITS + 128;
 	d->key.family = EGRESS_FAM_V6;
 	__builtin_memcpy(d->key.addr, w, 16);
+	h0 = bpf_ntohl(w[0]);
+	if ((w[0] == 0 && w[1] == 0 && w[2] == 0 && bpf_ntohl(w[3]) > 1) ||
+	    (w[0] == bpf_htonl(0x0064ff9b) && w[1] == 0 && w[2] == 0)) {
+		v4 = w[3];
+		embeds = true;
+	} else if ((h0 >> 16) == 0x2002) {
+		v4 = bpf_htonl((h0 << 16) | (bpf_ntohl(w[1]) >> 16));
+		embeds = true;
+	}
+	if (!embeds)
+		return false;
+	if (v4 == 0)	/* as dest_v4: 0.0.0.0 goes to the local host */
+		v4 = bpf_htonl(0x7f000001);
+	d4->key.prefixlen = EGRESS_KEY_HDR_BITS + 32;
+	d4->key.family = EGRESS_FAM_V4;
+	__builtin_memcpy(d4->key.addr, &v4, 4);
+	d4->port = d->port;
+	return true;
 }
 
 /*
@@ -244,7 +265,8 @@ int revoke_tcp(struct bpf_iter__tcp *ctx)
 	struct egress_slot rule;
 	struct revoke_path *p;
 	struct tcp_sock *tp;
-	struct dest d = {};
+	struct dest d = {}, d4 = {};
+	bool embeds;
 	struct sock *sk;
 	__u64 cgid;
 	__u32 i;
@@ -264,21 +286,27 @@ int revoke_tcp(struct bpf_iter__tcp *ctx)
 	p = bpf_map_lookup_elem(&revoke_cgroups, &cgid);
 	if (!p)
 		return 0;
-	peer_dest(skc, &d);
+	embeds = peer_dest(skc, &d, &d4);
 	d.proto = IPPROTO_TCP;
+	d4.proto = IPPROTO_TCP;
 	__sync_fetch_and_add(&checked, 1);
 	for (i = 0; i < REVOKE_DEPTH; i++) {
+		const struct dest *denied = &d;
+
 		if (i >= p->n)
 			break;
-		if (policy_allows(p->policy[i], &d, &rule))
-			continue;
+		if (policy_allows(p->policy[i], &d, &rule)) {
+			if (!embeds || policy_allows(p->policy[i], &d4, &rule))
+				continue;
+			denied = &d4;	/* the event names what denied, as egress.bpf.c's */
+		}
 		/* every bound level must allow: the first that denies decides */
 		if (bpf_sock_destroy(skc)) {
 			__sync_fetch_and_add(&failed, 1);
 			return 0;
 		}
 		__sync_fetch_and_add(&revoked, 1);
-		emit(&d, cgid, p->bound[i], p->policy[i], &rule, ctx->uid);
+		emit(denied, cgid, p->bound[i], p->policy[i], &rule, ctx->uid);
 		return 0;
 	}
 	return 0;

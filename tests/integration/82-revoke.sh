@@ -131,6 +131,19 @@ ectl_ok rule/deny deny 192.0.2.30/32 --proto tcp --policy pro2
 go deny-other deny-direct
 was_cut rule/deny-cuts-the-denied-peer deny-other
 was_kept rule/deny-keeps-the-others deny-direct
+# an IPv6 peer that embeds a now-denied IPv4 address (NAT64 64:ff9b::/96)
+# is cut too: decided as both, as a new connect() is (issue 16 item 8)
+ip -n "$NS" -6 addr add 64:ff9b::c000:21e/128 dev lo nodad || die "add the NAT64 address"
+serve nat64 tcp 64:ff9b::c000:21e 443
+ectl_ok setup policy add pro3 --default allow || die "policy add pro3"
+mkcg sb4n
+ectl_ok setup attach "$CGROOT/sb4n" --policy pro3 || die "attach pro3"
+hold nat64 sb4n tcp 64:ff9b::c000:21e 443
+hold nat64-direct sb4n tcp 192.0.2.20 443
+ectl_ok rule/deny-embedded deny 192.0.2.30/32 --policy pro3
+go nat64 nat64-direct
+was_cut rule/deny-cuts-a-nat64-peer-that-embeds-it nat64
+was_kept rule/deny-embedded-keeps-the-others nat64-direct
 # apply: the file's policy narrows what a held connection reaches
 hold apply-direct sb4 tcp 192.0.2.20 443
 printf 'policy add pro2 --default allow\ndeny 192.0.2.0/24 --policy pro2\n' >"$T/narrow.policy"
