@@ -14,7 +14,7 @@
 #include <linux/bpf.h>	/* struct bpf_spin_lock */
 #endif
 
-#define EGRESS_ABI_VERSION	4
+#define EGRESS_ABI_VERSION	5
 
 #define EGRESS_NAME_MAX		32	/* policy name, NUL included */
 #define EGRESS_SLOTS		16	/* rule slots that can apply to one CIDR */
@@ -87,13 +87,23 @@ struct egress_lpm_key {
 #define EGRESS_POL_PING		0x01	/* ICMP ping sockets may be created */
 #define EGRESS_POL_AUDIT	0x02	/* audit mode: what would be denied is allowed, counted, logged */
 
+/*
+ * 8 bytes: proto, action and flags are narrowed so that the rule's hit
+ * counter id fits beside them (an entry stays 144 bytes, see README
+ * "Per-rule hit counters").  Bit-fields of one __u32: clang (BPF) and gcc
+ * lay them out alike on little-endian targets.
+ */
+#define EGRESS_HITS_ID_BITS	17
+#define EGRESS_HITS_MAX		(1u << EGRESS_HITS_ID_BITS)	/* ids 1..MAX-1; 0: not counted */
+
 struct egress_slot {
 	__u16 port_lo;		/* host order, inclusive */
 	__u16 port_hi;
-	__u8 proto;		/* 0 = any, IPPROTO_TCP, IPPROTO_UDP */
-	__u8 action;		/* enum egress_action */
-	__u8 plen;		/* the rule's CIDR prefix length */
-	__u8 flags;		/* EGRESS_SLOT_* */
+	__u32 plen : 8;		/* the rule's CIDR prefix length */
+	__u32 proto : 5;	/* 0 = any, IPPROTO_TCP (6), IPPROTO_UDP (17) */
+	__u32 action : 1;	/* enum egress_action */
+	__u32 flags : 1;	/* EGRESS_SLOT_* */
+	__u32 id : EGRESS_HITS_ID_BITS;	/* the rule's egress_rule_hits index; 0: none */
 };
 
 #define EGRESS_ENT_HOSTS	0x01	/* host entries below: look in egress_hosts */
@@ -148,6 +158,17 @@ struct egress_binding {
 	__u32 policy;
 	__u32 pad;
 	__u64 cgroup_id;
+};
+
+/*
+ * egress_rule_hits[id] (per CPU): the decisions of one rule, or of one
+ * policy's default, each time a lookup selected it (README "Per-rule hit
+ * counters").  Ids come from one pool shared by all policies (user/hits.c).
+ */
+struct egress_hits {
+	__u64 allowed;
+	__u64 denied;
+	__u64 audited;		/* audit mode: the rule (or default) would have denied */
 };
 
 struct egress_counter {

@@ -60,6 +60,7 @@ int policy_set_rule(struct policy *p, const struct rule *r)
 			if (p->rules[i].action == r->action)
 				return 0;
 			p->rules[i].action = r->action;
+			p->rules[i].id = r->id;	/* another rule: its own counts */
 			return 1;
 		}
 	}
@@ -308,7 +309,7 @@ static struct egress_slot slot_of(const struct rule *r)
 {
 	return (struct egress_slot){
 		.port_lo = r->port_lo, .port_hi = r->port_hi, .proto = r->proto,
-		.action = r->action, .plen = r->cidr.plen,
+		.action = r->action, .plen = r->cidr.plen, .id = r->id,
 	};
 }
 
@@ -411,6 +412,7 @@ static int compile(const struct policy *src, struct compiled *out, bool sorted, 
 	dflt_entry.nslots = 1;
 	dflt_entry.slot[0] = (struct egress_slot){
 		.port_lo = 0, .port_hi = 65535, .action = p.dflt, .flags = EGRESS_SLOT_DEFAULT,
+		.id = p.dflt_id,
 	};
 
 	for (int fam = EGRESS_FAM_V4; fam <= EGRESS_FAM_V6; fam += EGRESS_FAM_V6 - EGRESS_FAM_V4) {
@@ -485,12 +487,13 @@ int policy_decompile(struct policy *p, const struct compiled *cp)
 			p->dflt = v->dflt;
 			p->err = v->err;
 			p->flags = v->flags;
+			p->dflt_id = v->slot[v->nslots - 1].id;	/* the root ends in the default */
 		}
 		for (size_t s = 0; s < v->nslots && s < EGRESS_SLOTS; s++) {
 			const struct egress_slot *sl = &v->slot[s];
 			struct rule r = {
 				.cidr = c, .proto = sl->proto, .action = sl->action,
-				.port_lo = sl->port_lo, .port_hi = sl->port_hi,
+				.port_lo = sl->port_lo, .port_hi = sl->port_hi, .id = sl->id,
 			};
 
 			if ((sl->flags & EGRESS_SLOT_DEFAULT) || sl->plen != c.plen)
@@ -608,7 +611,7 @@ int compiled_decide(const struct compiled *c, const struct cidr *dst, uint8_t pr
 
 /* ---- incremental plans ------------------------------------------------ */
 
-_Static_assert(sizeof(struct rule) == 24, "struct rule is the policy store's record (state.c)");
+_Static_assert(sizeof(struct rule) == 28, "struct rule is the policy store's record (state.c)");
 
 /* The first rule (policy_sort order) whose CIDR is not below c. */
 static size_t lower_bound(const struct rule *r, size_t n, const struct cidr *c)

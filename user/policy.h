@@ -19,6 +19,7 @@ struct rule {
 	uint8_t action;		/* enum egress_action */
 	uint16_t port_lo;	/* 0-65535 = any port */
 	uint16_t port_hi;
+	uint32_t id;		/* hit counter id (user/hits.c), kept by the store; 0: none yet */
 };
 
 struct policy {
@@ -27,6 +28,7 @@ struct policy {
 	uint16_t err;		/* errno of denials; 0 = EPERM */
 	uint8_t flags;		/* EGRESS_POL_* */
 	char hint[EGRESS_HINT_MAX];	/* "" = none */
+	uint32_t dflt_id;	/* the default's hit counter id (user/hits.c); 0: none yet */
 	struct rule *rules;
 	size_t nrules, cap;
 };

@@ -19,6 +19,7 @@
 #include "advise.h"
 #include "cgroup.h"
 #include "cmdline.h"
+#include "hits.h"
 #include "state.h"
 
 const struct hook_desc egress_hooks[EGRESS_NHOOKS] = {
@@ -509,8 +510,9 @@ struct store_head {
 	uint16_t err;
 	uint8_t dflt;
 	uint8_t flags;
+	uint32_t dflt_id;	/* the default's hit counter id (hits.h) */
 	uint32_t pad;
-};
+} __attribute__((packed, aligned(4)));	/* 28 bytes, as a rule (txn stays at offset 8) */
 _Static_assert(sizeof(struct store_head) == sizeof(struct rule), "header is element 0");
 
 struct store_view {
@@ -599,7 +601,7 @@ static int store_create(size_t n, const struct policy *p, uint64_t txn, struct s
 	}
 	*v->head = (struct store_head){
 		.magic = STORE_MAGIC, .n = n, .txn = txn, .err = p->err, .dflt = p->dflt,
-		.flags = p->flags,
+		.flags = p->flags, .dflt_id = p->dflt_id,
 	};
 	return 0;
 }
@@ -661,6 +663,7 @@ static int store_load(struct store_view *v, struct policy *p)
 	p->dflt = v->head->dflt;
 	p->err = v->head->err;
 	p->flags = v->head->flags;
+	p->dflt_id = v->head->dflt_id;
 	p->nrules = 0;
 	if (!v->head->n)
 		return 0;
@@ -1146,15 +1149,24 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 		       int flags, char *err, size_t errlen)
 {
 	struct compiled want;
+	struct hits_pool hp;
+	struct policy q;
 	int ret;
 
 	journal_repair_locked(st);	/* a killed writer's change, finished or dropped */
 	if (p->nrules > st->cfg.max_rules)
 		return full_error(st, p->name, p->nrules, err, errlen);
-	ret = policy_compile(p, &want, err, errlen);
+	/* the hit counter ids of the stored version's rules stay (hits.h) */
+	ret = policy_copy(&q, p) ?: hits_pool_open(st, &hp);
 	if (ret)
-		return ret;
-	return policy_store_compiled(st, id, p, &want, flags, err, errlen);
+		goto out;
+	ret = hits_assign(st, &hp, *id, &q);
+	hits_pool_close(&hp);
+	ret = ret ?: policy_compile(&q, &want, err, errlen);
+	ret = ret ?: policy_store_compiled(st, id, &q, &want, flags, err, errlen);
+out:
+	policy_free(&q);
+	return ret;
 }
 
 /* Larger edits are swapped in whole (the generation swap); smaller ones go in place. */
@@ -1250,6 +1262,7 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	op.dflt = old.head->dflt;
 	op.err = old.head->err;
 	op.flags = old.head->flags;
+	op.dflt_id = old.head->dflt_id;
 	op.rules = old.rules;
 	op.nrules = old.head->n;
 	rules_range(op.rules, op.nrules, &r->cidr, true, &lo, &hi);
@@ -1268,8 +1281,14 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	/* the rules at r's CIDR, changed and sorted; the others as they are */
 	for (size_t i = lo; i < hi && !ret; i++)
 		ret = policy_append_rule(&grp, &op.rules[i]);
-	if (!ret)
-		ret = remove ? policy_remove_rule(&grp, r) : policy_set_rule(&grp, r);
+	if (!ret && !remove) {
+		struct rule added = *r;
+
+		added.id = hits_take_one(st);	/* a new rule (or action): counts from 0 */
+		ret = policy_set_rule(&grp, &added);
+	} else if (!ret) {
+		ret = policy_remove_rule(&grp, r);
+	}
 	if (ret < 0)
 		goto fail;
 	ret = 0;
@@ -1342,6 +1361,7 @@ int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size
 {
 	uint32_t *ids = calloc(pf->n + 1, sizeof(*ids));
 	struct compiled *cc = calloc(pf->n + 1, sizeof(*cc));
+	struct hits_pool hp;
 	int ret = 0;
 
 	if (!ids || !cc) {
@@ -1350,6 +1370,7 @@ int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size
 		return -ENOMEM;
 	}
 	journal_repair_locked(st);
+	ret = hits_pool_open(st, &hp);
 	for (size_t i = 0; !ret && i < pf->n; i++) {
 		struct policy *p = &pf->pol[i];
 
@@ -1373,9 +1394,12 @@ int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size
 			ret = full_error(st, p->name, p->nrules, err, errlen);
 			break;
 		}
+		/* the hit counter ids of unchanged rules stay (hits.h) */
+		ret = hits_assign(st, &hp, ids[i], p);
 		/* compiled once: what validation made is what gets stored (a swap needs no order) */
-		ret = policy_compile_unsorted(p, &cc[i], err, errlen);
+		ret = ret ?: policy_compile_unsorted(p, &cc[i], err, errlen);
 	}
+	hits_pool_close(&hp);
 	/* everything checked: now each policy is replaced whole */
 	for (size_t i = 0; !ret && i < pf->n; i++)
 		ret = policy_store_compiled(st, &ids[i], &pf->pol[i], &cc[i], STORE_SWAP, err, errlen);
