@@ -13,6 +13,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "egress.h"
+#include "policy.bpf.h"
 
 #define EPERM		1
 #define IPPROTO_MPTCP_	262
@@ -24,44 +25,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Event rate limit per bound cgroup, set by egressd before load; cost 0 = unlimited. */
 const volatile __u64 rate_cost_ns = 10 * 1000 * 1000;	/* 1 s / events per second */
 const volatile __u64 rate_burst_ns = 200 * 10 * 1000 * 1000;	/* burst * cost */
-
-/*
- * A policy's rules; the loader sizes max_entries (--max-rules).  Sizes, not
- * types: clang leaves types seen only inside __array() as forward
- * declarations, which libbpf cannot size.
- */
-struct policy_trie {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 100002);
-	__uint(key_size, sizeof(struct egress_lpm_key));
-	__uint(value_size, sizeof(struct egress_entry));
-};
-
-/* A policy generation's host entries; state.c sizes each one. */
-struct hosts_table {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1024);
-	__uint(key_size, sizeof(struct egress_host_key));
-	__uint(value_size, sizeof(struct egress_entry));
-};
-
-/* EGRESS_HOSTS_SLOT(policy, generation) -> host table; sized by the loader. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 2 * 257);
-	__type(key, __u32);
-	__array(values, struct hosts_table);
-} egress_hosts SEC(".maps");
-
-/* policy id -> its trie.  Swapping an inner map replaces a policy atomically. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, 257);
-	__type(key, __u32);
-	__array(values, struct policy_trie);
-} egress_policies SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -76,21 +39,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct egress_binding);
 } egress_binding SEC(".maps");
-
-/* [policy * EGRESS_HOOK_MAX + hook] */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 257 * EGRESS_HOOK_MAX);
-	__type(key, __u32);
-	__type(value, struct egress_counter);
-} egress_counters SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EGRESS_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} egress_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -142,11 +90,6 @@ struct {
 	__type(value, __u64);
 } egress_oci SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} egress_events SEC(".maps");
-
 /* Distinct denied destinations per cgroup, for egressctl advise; sized by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -171,14 +114,6 @@ struct {
 	__type(value, struct egress_cache);
 } egress_cache SEC(".maps");
 
-struct dest {
-	struct egress_lpm_key key;
-	__u32 v4;	/* the IPv4 address an IPv6 key embeds (network order) */
-	__u16 port;
-	__u8 proto;
-	__u8 embeds;	/* v4 is set: decide it too */
-};
-
 /*
  * A packet a cgroup_skb program parsed.  dst and src carry the ports
  * (dport, sport) and the protocol; a later fragment has no ports.
@@ -198,21 +133,6 @@ struct pkt {
  * sees the mark.
  */
 #define EGRESS_SKB_DENIED	0x65677265	/* "egre" */
-
-static __always_inline void stat_inc(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&egress_stats, &idx);
-
-	if (v)
-		(*v)++;
-}
-
-static __always_inline struct egress_counter *counter(__u32 policy, enum egress_hook hook)
-{
-	__u32 idx = policy * EGRESS_HOOK_MAX + hook;
-
-	return bpf_map_lookup_elem(&egress_counters, &idx);
-}
 
 static __always_inline void count_cgroup(__u64 cgid, __u32 policy)
 {
@@ -386,14 +306,7 @@ __noinline int egress_denial(const struct denial *x)
 	e->family = x->d.key.family;
 	e->proto = x->d.proto;
 	__builtin_memcpy(e->addr, x->d.key.addr, sizeof(e->addr));
-	if (!(x->rule.flags & EGRESS_SLOT_DEFAULT)) {
-		e->rule_plen = x->rule.plen;
-		e->rule_proto = x->rule.proto;
-		e->rule_port_lo = x->rule.port_lo;
-		e->rule_port_hi = x->rule.port_hi;
-	} else {
-		e->rule_plen = x->reason;
-	}
+	event_rule(e, &x->rule, x->reason);
 	e->verdict = x->audit ? EGRESS_VERDICT_AUDIT : EGRESS_VERDICT_DENY;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
@@ -424,55 +337,6 @@ static __always_inline void deny(const struct dest *d, const struct egress_bindi
 	egress_denial(&x);
 }
 
-/* The destination as the kernel will really use it. */
-static __always_inline void dest_v4(struct dest *d, __u32 ip)
-{
-	if (ip == 0)	/* INADDR_ANY goes to the local host */
-		ip = bpf_htonl(0x7f000001);
-	d->key.prefixlen = EGRESS_KEY_HDR_BITS + 32;
-	d->key.family = EGRESS_FAM_V4;
-	__builtin_memcpy(d->key.addr, &ip, 4);
-}
-
-/*
- * IPv6 destinations that embed an IPv4 address are decided as that
- * address too: IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::a.b.c.d (RFC
- * 6052) and 6to4 2002:AABB:CCDD::/48.  A NAT64 gateway or 6to4 relay
- * forwards them to the IPv4 host.
- */
-static __always_inline void dest_embedded(struct dest *d, __u32 w0, __u32 w1, __u32 w2, __u32 w3)
-{
-	__u32 h0 = bpf_ntohl(w0);
-
-	if (w0 == 0 && w1 == 0 && w2 == 0 && bpf_ntohl(w3) > 1) {
-		d->v4 = w3;
-		d->embeds = 1;
-	} else if (w0 == bpf_htonl(0x0064ff9b) && w1 == 0 && w2 == 0) {
-		d->v4 = w3;
-		d->embeds = 1;
-	} else if ((h0 >> 16) == 0x2002) {
-		d->v4 = bpf_htonl((h0 << 16) | (bpf_ntohl(w1) >> 16));
-		d->embeds = 1;
-	}
-}
-
-static __always_inline void dest_v6(struct dest *d, __u32 w0, __u32 w1, __u32 w2, __u32 w3)
-{
-	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
-		dest_v4(d, w3);	/* ::ffff:a.b.c.d is a.b.c.d */
-		return;
-	}
-	if ((w0 | w1 | w2 | w3) == 0)	/* :: goes to ::1 */
-		w3 = bpf_htonl(1);
-	dest_embedded(d, w0, w1, w2, w3);
-	d->key.prefixlen = EGRESS_KEY_HDR_BITS + 128;
-	d->key.family = EGRESS_FAM_V6;
-	__builtin_memcpy(d->key.addr, &w0, 4);
-	__builtin_memcpy(d->key.addr + 4, &w1, 4);
-	__builtin_memcpy(d->key.addr + 8, &w2, 4);
-	__builtin_memcpy(d->key.addr + 12, &w3, 4);
-}
-
 #define IPPROTO_UDPLITE_ 136
 
 /* MPTCP is decided as TCP, UDP-Lite as UDP: rules name tcp or udp. */
@@ -487,11 +351,7 @@ static __always_inline __u8 rule_proto(__u32 proto)
 
 static __always_inline void *policy_trie(const struct egress_binding *b)
 {
-	__u32 policy = b->policy;
-
-	if (!policy)
-		return NULL;
-	return bpf_map_lookup_elem(&egress_policies, &policy);
+	return policy_trie_of(b->policy);
 }
 
 /*
@@ -503,7 +363,6 @@ static __always_inline bool verdict(void *trie, __u32 policy, const struct dest 
 				    const struct egress_slot **rule, struct egress_entry **entry)
 {
 	struct egress_entry *e;
-	__u32 i;
 
 	*rule = NULL;
 	*entry = NULL;
@@ -512,35 +371,12 @@ static __always_inline bool verdict(void *trie, __u32 policy, const struct dest 
 		stat_inc(EGRESS_STAT_UNCONFIGURED);
 		return false;
 	}
-	e = bpf_map_lookup_elem(trie, &d->key);
+	e = policy_entry(trie, policy, d);
 	if (!e)
-		return false;	/* every trie has /0 roots: a miss is corruption */
-	if (e->eflags & EGRESS_ENT_HOSTS) {
-		__u32 slot = EGRESS_HOSTS_SLOT(policy, e->gen);
-		struct egress_host_key hk = { .family = d->key.family };
-		struct egress_entry *h;
-		void *hosts;
-
-		__builtin_memcpy(hk.addr, d->key.addr, sizeof(hk.addr));
-		hosts = bpf_map_lookup_elem(&egress_hosts, &slot);
-		h = hosts ? bpf_map_lookup_elem(hosts, &hk) : NULL;
-		if (h && h->gen == e->gen)
-			e = h;
-	}
+		return false;
 	*entry = e;
-	for (i = 0; i < EGRESS_SLOTS; i++) {
-		const struct egress_slot *s = &e->slot[i];
-
-		if (i >= e->nslots)
-			break;
-		if (s->proto && s->proto != d->proto)
-			continue;
-		if (!any_port && (d->port < s->port_lo || d->port > s->port_hi))
-			continue;
-		*rule = s;
-		return s->action == EGRESS_ALLOW;
-	}
-	return false;
+	*rule = entry_slot(e, d, any_port);
+	return *rule && (*rule)->action == EGRESS_ALLOW;
 }
 
 /*
@@ -557,9 +393,7 @@ static __always_inline bool verdict_all(void *trie, __u32 policy, struct dest *d
 		return false;
 	if (!d->embeds)
 		return true;
-	dest_v4(&d4, d->v4);
-	d4.port = d->port;
-	d4.proto = d->proto;
+	dest_embedded_v4(&d4, d);
 	if (verdict(trie, policy, &d4, any_port, rule, entry))
 		return true;
 	*d = d4;
