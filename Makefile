@@ -86,6 +86,7 @@ $(BUILD)/egressctl: $(BUILD)/user/egressctl.o $(COMMON_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/egressctl: $(BUILD)/user/explain.o
+$(BUILD)/egressd: $(BUILD)/user/explain.o	# hits.c names rules as explain does
 
 # ---- tests ---------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -25,6 +25,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Event rate limit per bound cgroup, set by egressd before load; cost 0 = unlimited. */
 const volatile __u64 rate_cost_ns = 10 * 1000 * 1000;	/* 1 s / events per second */
 const volatile __u64 rate_burst_ns = 200 * 10 * 1000 * 1000;	/* burst * cost */
+/* Per-rule hit counters; false only for make bench's arm without them (EGRESS_NO_RULE_HITS). */
+const volatile bool count_rule_hits = true;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -355,6 +357,38 @@ static __always_inline void *policy_trie(const struct egress_binding *b)
 }
 
 /*
+ * Per-rule hit counters (README "Per-rule hit counters"): the deciding
+ * slot's id indexes egress_rule_hits, sized by the loader; id 0 (a rule
+ * the pool had no id for) counts into an entry nobody reads.  Counted at
+ * every lookup of these programs, not by revoke's re-checks.  Plain
+ * increments of per-CPU values, as egress_counters' allowed in decide().
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct egress_hits);
+} egress_rule_hits SEC(".maps");
+
+static __always_inline void rule_hit(const struct egress_entry *e, const struct egress_slot *s)
+{
+	struct egress_hits *h;
+	__u32 id = s->id;
+
+	if (!count_rule_hits)
+		return;
+	h = bpf_map_lookup_elem(&egress_rule_hits, &id);
+	if (!h)
+		return;
+	if (s->action == EGRESS_ALLOW)
+		h->allowed++;
+	else if (e->flags & EGRESS_POL_AUDIT)
+		h->audited++;
+	else
+		h->denied++;
+}
+
+/*
  * The policy's verdict for d: the first matching slot of the longest
  * matching entry.  any_port: the port is unknown (a non-first IP
  * fragment), any port range matches.  NULL *entry: fail closed.
@@ -376,6 +410,8 @@ static __always_inline bool verdict(void *trie, __u32 policy, const struct dest 
 		return false;
 	*entry = e;
 	*rule = entry_slot(e, d, any_port);
+	if (*rule)
+		rule_hit(e, *rule);
 	return *rule && (*rule)->action == EGRESS_ALLOW;
 }
 

@@ -33,6 +33,7 @@
 #include "cmdline.h"
 #include "events.h"
 #include "follow.h"
+#include "hits.h"
 #include "oci.h"
 #include "policyset.h"
 #include "revoke.h"
@@ -107,10 +108,13 @@ static const struct cmd_help helps[] = {
 	{ "remove", "remove CIDR [--proto tcp|udp|any] [--port N|N-M] [--policy NAME]",
 	  "Removes the rule with exactly that CIDR, protocol and ports, whatever its action.",
 	  RULE_OPTS, NULL },
-	{ "list", "list [--policy NAME] [--json]",
+	{ "list", "list [--policy NAME] [--json] [--counters]",
 	  "Prints a policy's rules (columns ACTION CIDR PROTO PORT POLICY).",
 	  "  --policy NAME        the policy (default: default)\n"
-	  "  --json               a JSON array of {action, cidr, proto, port, policy}\n", NULL },
+	  "  --json               a JSON array of {action, cidr, proto, port, policy}\n"
+	  "  --counters           with --policy: each rule's and the default's decisions (columns\n"
+	  "                       ALLOWED DENIED AUDITED; JSON: hits {allowed, denied, audited}, the\n"
+	  "                       default last with \"default\": true)\n", NULL },
 	{ "policy add", "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--mode enforce|audit]",
 	  "Creates an empty policy.", POLICY_OPTS,
 	  "example: egressctl policy add free --default deny --hint 'Use the proxy to reach {dst}.'\n" },
@@ -425,14 +429,67 @@ static json_t *rule_json(const struct rule *r)
 			 "port", any_port ? json_null() : json_string(ps));
 }
 
+static json_t *hits_json(struct egress_hits h)
+{
+	return json_pack("{s:I, s:I, s:I}", "allowed", (json_int_t)h.allowed, "denied",
+			 (json_int_t)h.denied, "audited", (json_int_t)h.audited);
+}
+
+/* list --counters: every rule, then the default, with its decisions (hits.h). */
+static void list_counters(const struct policy *p, const struct egress_hits *hits, uint32_t nhits,
+			  bool json)
+{
+	struct egress_hits d = hits_of(hits, nhits, p->dflt_id);
+	const char *dflt = p->dflt == EGRESS_ALLOW ? "allow" : "deny";
+
+	if (json) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < p->nrules; i++) {
+			json_t *r = rule_json(&p->rules[i]);
+
+			json_object_set_new(r, "policy", json_string(p->name));
+			json_object_set_new(r, "default", json_false());
+			json_object_set_new(r, "hits", hits_json(hits_of(hits, nhits, p->rules[i].id)));
+			json_array_append_new(a, r);
+		}
+		json_array_append_new(a, json_pack("{s:s, s:n, s:n, s:n, s:s, s:b, s:o}", "action", dflt,
+						   "cidr", "proto", "port", "policy", p->name,
+						   "default", 1, "hits", hits_json(d)));
+		print_json(a);
+		return;
+	}
+	printf("%-6s %-43s %-5s %-11s %-12s %12s %12s %12s\n", "ACTION", "CIDR", "PROTO", "PORT",
+	       "POLICY", "ALLOWED", "DENIED", "AUDITED");
+	for (size_t i = 0; i <= p->nrules; i++) {
+		const struct rule *r = i < p->nrules ? &p->rules[i] : NULL;
+		struct egress_hits h = r ? hits_of(hits, nhits, r->id) : d;
+		char cs[CIDR_STR_LEN] = "(default)", ps[PORTS_STR_LEN] = "any";
+
+		if (r) {
+			format_cidr(&r->cidr, cs, sizeof(cs));
+			if (r->port_lo != 0 || r->port_hi != 65535)
+				format_ports(r->port_lo, r->port_hi, ps, sizeof(ps));
+		}
+		printf("%-6s %-43s %-5s %-11s %-12s %12llu %12llu %12llu\n",
+		       r ? (r->action == EGRESS_ALLOW ? "allow" : "deny") : dflt, cs,
+		       r && r->proto ? proto_name(r->proto) : "any", ps, p->name,
+		       (unsigned long long)h.allowed, (unsigned long long)h.denied,
+		       (unsigned long long)h.audited);
+	}
+}
+
 static int do_list(int argc, char **argv)
 {
-	const char *usage = "list [--policy NAME] [--json] [--pin-dir DIR]";
+	const char *usage = "list [--policy NAME] [--json] [--counters] [--pin-dir DIR]";
 	const char *name = "default";
 	struct common c = {};
-	bool json = false;
-	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL },
-				    { "json", false, NULL, &json }, { 0 } };
+	bool json = false, counters = false, named = false;
+	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, &named },
+				    { "json", false, NULL, &json }, { "counters", false, NULL, &counters },
+				    { 0 } };
+	struct egress_hits *hits = NULL;
+	uint32_t nhits = 0;
 	struct egress_state st;
 	char err[ERRBUF_LEN];
 	struct policy p;
@@ -441,17 +498,32 @@ static int do_list(int argc, char **argv)
 
 	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
 		return 2;
+	if (counters && !named)
+		return die(2, "list --counters needs --policy NAME: the counters of one policy "
+			   "(see 'egressctl list --help')");
 	if (open_state(&st, &c, 0))
 		return 1;
 	ret = state_policy_find(&st, name, &id, err, sizeof(err));
+	if (ret && counters) {
+		state_close(&st);
+		return die(2, "%s (see 'egressctl policy list')", err);
+	}
 	if (!ret) {
 		ret = state_policy_load(&st, id, &p);
 		if (ret)
 			snprintf(err, sizeof(err), "cannot read policy '%s': %s", name, strerror(-ret));
 	}
+	if (!ret && counters && (ret = hits_read(&st, &hits, &nhits)))
+		snprintf(err, sizeof(err), "cannot read the hit counters: %s", strerror(-ret));
 	state_close(&st);
 	if (ret)
 		return die(1, "%s", err);
+	if (counters) {
+		list_counters(&p, hits, nhits, json);
+		free(hits);
+		policy_free(&p);
+		return 0;
+	}
 	if (json) {
 		json_t *a = json_array();
 
@@ -2640,7 +2712,7 @@ static const struct command {
 	{ "allow", do_allow, "allow CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
 	{ "deny", do_deny, "deny CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
 	{ "remove", do_remove, "remove CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
-	{ "list", do_list, "list [--policy NAME] [--json]" },
+	{ "list", do_list, "list [--policy NAME] [--json] [--counters]" },
 	{ "policy", do_policy, "policy add|set NAME [--default allow|deny] [--errno E] [--hint T]; delete NAME; list" },
 	{ "attach", do_attach, "attach DIR [--policy NAME] [--keep-established]" },
 	{ "detach", do_detach, "detach DIR" },

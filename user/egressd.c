@@ -33,6 +33,7 @@
 #include "egress.skel.h"
 #include "events.h"
 #include "follow.h"
+#include "hits.h"
 #include "metrics.h"
 #include "policyset.h"
 #include "state.h"
@@ -118,6 +119,7 @@ static void usage(FILE *f)
 "  --metrics-addr A     HOST:PORT of the Prometheus endpoint, or none\n"
 "                       (default 127.0.0.1:9464)\n"
 "  --metrics-cgroup-limit N  cgroups in egress_cgroup_denied_total (default 100)\n"
+"  --metrics-rule-limit N    rules in egress_rule_hits_total, the busiest (default 200)\n"
 "  --events-socket PATH socket of 'egressctl events' (default $EGRESS_EVENTS_SOCKET\n"
 "                       or " EGRESS_DEFAULT_EVENTS_SOCKET ")\n"
 "  --log-format F       json (default) or text\n"
@@ -142,6 +144,7 @@ static int parse_args(int argc, char **argv)
 		{ "event-burst", required_argument, NULL, 'B' },
 		{ "metrics-addr", required_argument, NULL, 'm' },
 		{ "metrics-cgroup-limit", required_argument, NULL, 'M' },
+		{ "metrics-rule-limit", required_argument, NULL, 'H' },
 		{ "events-socket", required_argument, NULL, 's' },
 		{ "policy-dir", required_argument, NULL, 'D' },
 		{ "etcd", required_argument, NULL, 'E' },
@@ -222,6 +225,12 @@ static int parse_args(int argc, char **argv)
 		case 'M':
 			if (parse_u32(optarg, 0, 1000000, &opt.metrics_cgroup_limit)) {
 				logf_("invalid --metrics-cgroup-limit '%s': 0 to 1000000", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'H':
+			if (parse_u32(optarg, 0, 1000000, &hits_metrics_limit)) {
+				logf_("invalid --metrics-rule-limit '%s': 0 to 1000000", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -388,6 +397,11 @@ static int size_maps(struct egress *skel, const struct egress_config *cfg)
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_oci, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_hosts, 2 * (cfg->max_policies + 1));
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_seen, seen_entries());
+	/* the hit counter id pool (user/hits.h): a full policy's rules and every default */
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_rule_hits,
+					      cfg->max_rules + cfg->max_policies + 1 < EGRESS_HITS_MAX ?
+					      cfg->max_rules + cfg->max_policies + 1 : EGRESS_HITS_MAX);
+	skel->rodata->count_rule_hits = !getenv("EGRESS_NO_RULE_HITS");	/* make bench only */
 	/* the rate limit is the program's own: new flags take effect with the new programs */
 	if (opt.event_rate) {
 		skel->rodata->rate_cost_ns = 1000000000ULL / opt.event_rate;

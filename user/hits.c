@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "explain.h"
 #include "hits.h"
 #include "parse.h"
 #include "state.h"
@@ -262,19 +263,6 @@ struct egress_hits hits_of(const struct egress_hits *h, uint32_t n, uint32_t id)
 	return h && id && id < n ? h[id] : zero;
 }
 
-void hits_rule_text(const struct rule *r, char *buf, size_t len)
-{
-	char c[CIDR_STR_LEN], ports[PORTS_STR_LEN] = "";
-	bool any_port = r->port_lo == 0 && r->port_hi == 65535;
-
-	format_cidr(&r->cidr, c, sizeof(c));
-	if (!any_port)
-		format_ports(r->port_lo, r->port_hi, ports, sizeof(ports));
-	snprintf(buf, len, "%s %s%s%s%s%s", r->action == EGRESS_ALLOW ? "allow" : "deny", c,
-		 r->proto || !any_port ? " " : "", r->proto ? proto_name(r->proto) : !any_port ? "any" : "",
-		 any_port ? "" : " ", ports);
-}
-
 static int row_cmp(const void *a_, const void *b_)
 {
 	const struct hits_row *a = a_, *b = b_;
@@ -333,7 +321,7 @@ int hits_top(struct egress_state *st, unsigned int limit, struct hits_row **out,
 			continue;
 		ret = row_push(&rows, &nrows, &cap, v[i].name, "default", hits_of(h, nh, p.dflt_id));
 		for (size_t r = 0; !ret && r < p.nrules; r++) {
-			hits_rule_text(&p.rules[r], text, sizeof(text));
+			explain_rule_text(&p.rules[r], text, sizeof(text));
 			ret = row_push(&rows, &nrows, &cap, v[i].name, text, hits_of(h, nh, p.rules[r].id));
 		}
 		policy_free(&p);

@@ -53,13 +53,10 @@ int hits_read(struct egress_state *st, struct egress_hits **out, uint32_t *n);
 /* The hits of id in a hits_read() result (zeros when out of range). */
 struct egress_hits hits_of(const struct egress_hits *h, uint32_t n, uint32_t id);
 
-/* A rule as the metrics name it: "allow 10.0.0.0/8 tcp 443". */
-void hits_rule_text(const struct rule *r, char *buf, size_t len);
-
 /* egress_rule_hits_total: the busiest rules (and defaults) of all policies. */
 struct hits_row {
 	char policy[EGRESS_NAME_MAX];
-	char rule[96];		/* hits_rule_text, or "default" */
+	char rule[96];		/* explain_rule_text ("allow 10.0.0.0/8 tcp 443"), or "default" */
 	struct egress_hits h;
 	uint64_t total;
 };

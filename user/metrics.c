@@ -17,6 +17,7 @@
 
 #include "cgroup.h"
 #include "events.h"
+#include "hits.h"
 #include "metrics.h"
 #include "policyset.h"
 
@@ -260,6 +261,27 @@ void metrics_write(FILE *out, struct egress_state *st, unsigned int cgroup_limit
 		fprintf(out, ",action=\"allow\"} %u\negress_rules{policy=", info.nallow);
 		label(out, v[i].name);
 		fprintf(out, ",action=\"deny\"} %u\n", info.ndeny);
+	}
+	{
+		struct hits_row *hr = NULL;
+		size_t nh = 0;
+
+		family(out, "egress_rule_hits_total", "counter",
+		       "Decisions of a rule (as written, or default), by verdict, for the busiest rules.");
+		hits_top(st, hits_metrics_limit, &hr, &nh);
+		for (size_t i = 0; i < nh; i++) {
+			const char *verdicts[] = { "allowed", "denied", "audited" };
+			uint64_t vals[] = { hr[i].h.allowed, hr[i].h.denied, hr[i].h.audited };
+
+			for (int k = 0; k < 3; k++) {
+				fputs("egress_rule_hits_total{policy=", out);
+				label(out, hr[i].policy);
+				fputs(",rule=", out);
+				label(out, hr[i].rule);
+				fprintf(out, ",verdict=\"%s\"} %llu\n", verdicts[k], (unsigned long long)vals[k]);
+			}
+		}
+		free(hr);
 	}
 	family(out, "egress_bound_cgroups", "gauge", "Cgroups bound to each policy.");
 	for (size_t i = 0; i < n; i++) {
