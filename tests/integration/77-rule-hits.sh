@@ -1,0 +1,147 @@
+#!/bin/bash
+# 77-rule-hits.sh - per-rule hit counters (issue 11 item 2).
+#
+# - Connects and sendtos from a bound cgroup hit specific rules and the
+#   default: `list --policy NAME --counters` (text and --json) shows exactly
+#   the decisions made, per verdict (allowed, denied, audited in audit mode).
+#   What counts (README "Per-rule hit counters"): every lookup that selects a
+#   rule: connect and sendmsg, and the backstop when it looks up (a TCP
+#   connection's SYN; a datagram the sendmsg program let through without
+#   caching it, as an audited one), never a cached decision (a UDP datagram
+#   the sendmsg program allowed, an established connection's packets).
+#   Probes run on one CPU, so that no datagram misses the per-CPU cache.
+# - A rule keeps its counts while other rules are added and removed, across
+#   `apply` of the same file and an egressd restart; a removed rule's counts
+#   are gone (added again, it starts at 0); a rule whose action changes starts
+#   at 0.
+# - egress_rule_hits_total{policy,rule,verdict}: the rule as written or
+#   `default`, only the --metrics-rule-limit busiest; promtool accepts it.
+# - Bad input: one line, exit 2.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../prom-lib.sh"
+setup
+cp "$EGRESSD" "$T/egressd" || die "cannot copy $EGRESSD"
+EGRESSD=$T/egressd
+for t in curl promtool; do
+	command -v "$t" >/dev/null 2>&1 || die "tool '$t' not installed (scripts/deps.sh test)"
+done
+
+MPORT=$(free_port) || die "no free port"
+start_egressd --metrics-addr "127.0.0.1:$MPORT" --metrics-rule-limit 2 ||
+	die "egressd not ready: $(cat "$EGRESSD_ERR")"
+
+P4=192.0.2.10	# tcp 3128 allowed
+D4=192.0.2.20	# denied
+U4=192.0.2.30	# udp 53 allowed
+ectl_ok setup policy add hp --default deny || die "policy add hp"
+ectl_ok setup allow "$P4/32" --proto tcp --port 3128 --policy hp || die "allow proxy"
+ectl_ok setup allow "$U4/32" --proto udp --port 53 --policy hp || die "allow dns"
+ectl_ok setup deny "$D4/32" --policy hp || die "deny direct"
+ectl_ok setup policy add au --default deny --mode audit || die "policy add au"
+ectl_ok setup allow "$P4/32" --proto tcp --port 3128 --policy au || die "allow proxy au"
+mkcg hp au
+ectl_ok setup attach "$CGROOT/hp" --policy hp || die "attach hp"
+ectl_ok setup attach "$CGROOT/au" --policy au || die "attach au"
+listen proxy tcp "$P4" 3128
+
+# try N CG MODE ADDR PORT WANT: N attempts from CG (on CPU 0), each must print WANT
+try() {
+	local n=$1 cg=$2 want=$6 i out
+	for ((i = 0; i < n; i++)); do
+		out=$(run_as "$CGROOT/$cg" root taskset -c 0 "$PROBE" "$3" "$4" "$5" 2>&1)
+		[ "$out" = "$want" ] || { fail "attempt/$cg-$3-$4-$5" "expected $want, got '$out'"; return; }
+	done
+	pass "attempt/$cg-$3-$4-$5-x$n"
+}
+try 3 hp tcp "$P4" 3128 ok		# connect + SYN: 2 allowed each
+try 3 hp udp "$U4" 53 ok		# sendmsg (the backstop uses its cache): 1 allowed each
+try 1 hp tcp "$D4" 80 EPERM		# connect: 1 denied
+try 5 hp udp 198.51.100.7 9 EPERM	# the default: 1 denied each
+try 2 au udp "$D4" 53 ok		# audit: sendmsg and the backstop, 2 audited each
+try 1 au tcp "$P4" 3128 ok		# connect + SYN: 2 allowed
+
+# hits POLICY CIDR|default: the rule's (or default's) hits as "allowed denied audited"
+hits() {
+	ectl list --policy "$1" --counters --json |
+		jq -r --arg c "$2" '.[] | select(if $c == "default" then .default else .cidr == $c end) |
+			"\(.hits.allowed) \(.hits.denied) \(.hits.audited)"'
+}
+counts_are() {	# counts_are CHECK-PREFIX: the counts the attempts above made
+	check_eq "$1/allow-tcp" "6 0 0" "$(hits hp "$P4/32")"
+	check_eq "$1/allow-udp" "3 0 0" "$(hits hp "$U4/32")"
+	check_eq "$1/deny" "0 1 0" "$(hits hp "$D4/32")"
+	check_eq "$1/default" "0 5 0" "$(hits hp default)"
+	check_eq "$1/audit-default" "0 0 4" "$(hits au default)"
+	check_eq "$1/audit-allow" "2 0 0" "$(hits au "$P4/32")"
+}
+counts_are counts
+
+out=$(ectl list --policy hp --counters --json)
+check_json json/shape '(. | length) == 4 and (.[:3] | all(.default == false and .policy == "hp" and (.hits | keys) == ["allowed","audited","denied"])) and (.[3] | .default == true and .action == "deny" and .cidr == null and .hits == {"allowed":0,"denied":5,"audited":0})' "$out"
+out=$(ectl list --policy hp --counters)
+check text/header grep -qE '^ACTION +CIDR +PROTO +PORT +POLICY +ALLOWED +DENIED +AUDITED$' <<<"$out"
+check text/rule grep -qE "^allow +$P4/32 +tcp +3128 +hp +6 +0 +0$" <<<"$out"
+check text/default grep -qE '^deny +\(default\) +any +any +hp +0 +5 +0$' <<<"$out"
+out=$(ectl list --policy hp)
+check_not text/no-counters-without-flag grep -q ALLOWED <<<"$out"
+
+# ---------------------------------------------------------------- metrics
+scrape "$MPORT" || die "scrape failed"
+check metrics/promtool sh -c "promtool check metrics < '$T/scrape'"
+check_eq metrics/limited-to-2 6 "$(pcount "$T/scrape" egress_rule_hits_total)"
+check_eq metrics/default 5 "$(pval "$T/scrape" egress_rule_hits_total policy=hp rule=default verdict=denied)"
+check_eq metrics/rule-as-written 6 \
+	"$(pval "$T/scrape" egress_rule_hits_total policy=hp "rule=allow $P4/32 tcp 3128" verdict=allowed)"
+check_eq metrics/less-busy-absent 0 "$(pcount "$T/scrape" egress_rule_hits_total "rule=allow $U4/32 udp 53")"
+
+# ---------------------------------------------------------------- counts stay
+ectl_ok edit allow 203.0.113.0/24 --policy hp || die "allow other"
+ectl_ok edit allow 192.0.2.0/24 --proto udp --policy hp || die "allow other (container)"
+ectl_ok edit remove 203.0.113.0/24 --policy hp || die "remove other"
+counts_are after-other-edits
+ectl_ok edit remove 192.0.2.0/24 --proto udp --policy hp || die "remove other"
+ectl export > "$T/all.policy" || die "export"
+ectl_ok apply apply -f "$T/all.policy" || die "apply"
+counts_are after-apply
+stop_egressd
+start_egressd --metrics-addr "127.0.0.1:$MPORT" ||
+	die "egressd not ready again: $(cat "$EGRESSD_ERR")"
+counts_are after-restart
+scrape "$MPORT" || die "scrape failed"
+check_eq metrics/default-limit-all-rules 3 \
+	"$(pval "$T/scrape" egress_rule_hits_total policy=hp "rule=allow $U4/32 udp 53")"
+check_eq metrics/audited 4 "$(pval "$T/scrape" egress_rule_hits_total policy=au rule=default verdict=audited)"
+check metrics/promtool-again sh -c "promtool check metrics < '$T/scrape'"
+
+# still counting after all that
+try 1 hp udp "$U4" 53 ok
+check_eq counts/still-counting "4 0 0" "$(hits hp "$U4/32")"
+
+# a removed rule's counts are gone; added again it starts at 0
+ectl_ok edit remove "$D4/32" --policy hp || die "remove deny"
+check_eq removed/gone "" "$(hits hp "$D4/32")"
+ectl_ok edit deny "$D4/32" --policy hp || die "deny again"
+check_eq removed/re-added-at-0 "0 0 0" "$(hits hp "$D4/32")"
+try 1 hp tcp "$D4" 80 EPERM
+check_eq removed/re-added-counts "0 1 0" "$(hits hp "$D4/32")"
+# another action is another rule: it starts at 0
+ectl_ok edit allow "$U4/32" --proto udp --port 53 --policy hp || die "same allow"
+check_eq same-rule-again "4 0 0" "$(hits hp "$U4/32")"
+ectl_ok edit deny "$U4/32" --proto udp --port 53 --policy hp || die "action change"
+check_eq action-change-at-0 "0 0 0" "$(hits hp "$U4/32")"
+# a removed policy's ids go back to the pool: a new policy's counts start at 0
+ectl_ok edit detach "$CGROOT/au" || die "detach au"
+ectl_ok edit policy delete au || die "policy delete au"
+ectl_ok edit policy add au2 --default deny || die "policy add au2"
+ectl_ok edit allow "$P4/32" --proto tcp --port 3128 --policy au2 || die "allow au2"
+check_eq new-policy-at-0 "0 0 0 0 0 0" "$(echo $(hits au2 default) $(hits au2 "$P4/32"))"
+
+# ---------------------------------------------------------------- bad input
+check_bad bad/counters-without-policy ectl list --counters
+check_rc bad/counters-without-policy-exit-2 2 ectl list --counters
+check_bad bad/counters-unknown-policy ectl list --counters --policy nosuch
+check_rc bad/counters-unknown-policy-exit-2 2 ectl list --counters --policy nosuch
+check_bad bad/rule-limit-abc timeout "$TO" "$EGRESSD" --pin-dir "$T/none" --metrics-rule-limit abc
+check_rc bad/rule-limit-abc-exit-2 2 "$EGRESSD" --pin-dir "$T/none" --metrics-rule-limit abc
+
+finish
