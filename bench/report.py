@@ -165,6 +165,24 @@ if R:
         "≤ 30 ns", ok(val <= 30))
     goal_rows.append(("unbound cgroups pay ≤ 30 ns", how, ok(val <= 30)))
 
+# ------------------------------------------------------------------ per-rule hit counters
+R = load_overhead("rule-hits")
+if R:
+    sec = ("Per-rule hit counters (UDP sendto IPv4; the same policy in an instance whose programs "
+           "count and one whose programs do not, arms interleaved)")
+    for pol in ("1", "1k-r", "deny-1k-r"):
+        h, n = "hits-" + pol, "nohits-" + pol
+        if h not in R[min(R)] or n not in R[min(R)]:
+            continue
+        d = per_round(R, lambda a, h=h, n=n: a[h]["prog"] - a[n]["prog"])
+        ph = per_round(R, lambda a, h=h: a[h]["prog"])
+        pn = per_round(R, lambda a, n=n: a[n]["prog"])
+        v = ok(med(d) <= 10)
+        add(sec, pol, f"program {spread(ph)} ns/call counting, {spread(pn)} without: "
+            f"{spread(d, '{:+.1f}')} ns a decision", "≤ 10 ns a decision", v)
+        goal_rows.append((f"per-rule hit counters add ≤ 10 ns a decision (udp4, {pol})",
+                          f"{med(d):+.1f} ns (program {med(ph):.0f} vs {med(pn):.0f} ns/call)", v))
+
 # ------------------------------------------------------------------ 1 vs 10,000 bound
 R = load_overhead("bound1-vs-10k")
 if R:
