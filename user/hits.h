@@ -31,6 +31,7 @@ struct hits_pool {
 	uint8_t *used;		/* [size] */
 	uint32_t size;		/* egress_rule_hits max_entries (0: no map, nothing counted) */
 	uint32_t next;		/* where the search for a free id starts */
+	uint32_t nfree;		/* ids 1..size-1 no store holds and none taken */
 	int fd;
 	int ncpus;
 	uint32_t *fresh;	/* ids taken, counters not yet zeroed */
