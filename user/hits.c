@@ -151,35 +151,18 @@ static uint32_t pool_take(struct hits_pool *hp)
 	return 0;
 }
 
-/* The same rule: match and action (the text export writes). */
-static int same_rule_cmp(const void *a_, const void *b_)
-{
-	const struct rule *a = a_, *b = b_;
-	int r = cidr_cmp(&a->cidr, &b->cidr);
-
-	if (r)
-		return r;
-	if (a->action != b->action)
-		return a->action < b->action ? -1 : 1;
-	if (a->proto != b->proto)
-		return a->proto < b->proto ? -1 : 1;
-	if (a->port_lo != b->port_lo)
-		return a->port_lo < b->port_lo ? -1 : 1;
-	return a->port_hi < b->port_hi ? -1 : a->port_hi > b->port_hi;
-}
-
 int hits_assign(struct egress_state *st, struct hits_pool *hp, uint32_t id, struct policy *p)
 {
 	struct policy old = {};
 	bool have_old = id && !state_policy_load(st, id, &old);
 
 	if (have_old && old.nrules > 1)
-		qsort(old.rules, old.nrules, sizeof(*old.rules), same_rule_cmp);
+		qsort(old.rules, old.nrules, sizeof(*old.rules), match_cmp);
 	p->dflt_id = have_old && old.dflt_id ? old.dflt_id : pool_take(hp);
 	for (size_t i = 0; i < p->nrules; i++) {
 		struct rule *r = &p->rules[i];
 		const struct rule *o = have_old && old.nrules ?
-			bsearch(r, old.rules, old.nrules, sizeof(*r), same_rule_cmp) : NULL;
+			bsearch(r, old.rules, old.nrules, sizeof(*r), match_cmp) : NULL;
 
 		r->id = o && o->id ? o->id : pool_take(hp);
 	}

@@ -111,7 +111,7 @@ static int rule_cmp(const void *a_, const void *b_)
 	return a->port_hi < b->port_hi ? -1 : a->port_hi > b->port_hi;
 }
 
-static int match_cmp(const void *a_, const void *b_)
+int match_cmp(const void *a_, const void *b_)
 {
 	const struct rule *a = a_, *b = b_;
 	int r = cidr_cmp(&a->cidr, &b->cidr);

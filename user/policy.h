@@ -48,6 +48,8 @@ bool rule_is_full(const struct rule *r);
 bool cidr_is_host(const struct cidr *c);	/* /32 or /128 */
 /* Same match (cidr, proto, ports), whatever the action. */
 bool rule_same_match(const struct rule *a, const struct rule *b);
+/* qsort order of rules by match (cidr, proto, ports), then action: equal = the same rule. */
+int match_cmp(const void *a, const void *b);
 /* Adds r, or changes the action of the rule with the same match. 1 if changed, 0 if equal. */
 int policy_set_rule(struct policy *p, const struct rule *r);
 /* Removes the rule with r's match: 0, or -ENOENT. */

@@ -1557,7 +1557,57 @@ static void test_plan_host_edit_touches_one_entry(void **state)
 	free_both(&p, &c);
 }
 
+/*
+ * Hit counter ids (user/hits.h): each rule's id rides in every slot that
+ * carries the rule, the default's in the default slot; they come back
+ * from a decompile; a changed action takes the new rule's id.
+ */
+static void test_compile_carries_hit_ids(void **state)
+{
+	struct policy p, back = {};
+	struct compiled c;
+	const struct centry *e;
+	struct rule r;
+
+	(void)state;
+	pol_init(&p, "t", DENY);
+	p.dflt_id = 7;
+	pol_add(&p, "10.0.0.0/8", ALLOW, TCP, 443, 443);
+	pol_add(&p, "10.1.0.0/16", DENY, 0, 0, 65535);
+	p.rules[0].id = 100;
+	p.rules[1].id = (1u << EGRESS_HITS_ID_BITS) - 1;	/* the largest id fits */
+	pol_compile(&p, &c);
+	e = find_entry(&c, "10.1.0.0/16");
+	assert_non_null(e);
+	assert_int_equal(e->val.nslots, 1);	/* a full own rule: nothing inherited */
+	assert_int_equal(e->val.slot[0].id, (1u << EGRESS_HITS_ID_BITS) - 1);
+	e = find_entry(&c, "10.0.0.0/8");
+	assert_non_null(e);
+	assert_int_equal(e->val.slot[0].id, 100);
+	assert_int_equal(e->val.slot[0].proto, TCP);
+	assert_int_equal(e->val.slot[0].action, ALLOW);
+	assert_int_equal(e->val.slot[0].plen, 8);
+	assert_true(e->val.slot[1].flags & EGRESS_SLOT_DEFAULT);
+	assert_int_equal(e->val.slot[1].id, 7);
+	assert_int_equal(sizeof(struct egress_slot), 8);
+	assert_int_equal(sizeof(struct egress_entry), 144);
+	assert_int_equal(policy_decompile(&back, &c), 0);
+	assert_int_equal(back.dflt_id, 7);
+	assert_int_equal(back.nrules, 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(back.rules[i].id, back.rules[i].cidr.plen == 8 ? 100 :
+				 (1u << EGRESS_HITS_ID_BITS) - 1);
+	r = p.rules[1];
+	r.action = ALLOW;
+	r.id = 5;
+	assert_int_equal(policy_set_rule(&p, &r), 1);
+	assert_int_equal(p.rules[1].id, 5);
+	policy_free(&back);
+	free_both(&p, &c);
+}
+
 const struct CMUnitTest policy_tests[] = {
+	cmocka_unit_test(test_compile_carries_hit_ids),
 	cmocka_unit_test(test_decide_empty_policy_default_deny),
 	cmocka_unit_test(test_decide_empty_policy_default_allow),
 	cmocka_unit_test(test_decide_host_allow_inside_subnet_deny),
