@@ -54,7 +54,7 @@ $(BUILD)/vmlinux.h: | $(BUILD)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h bpf/*.h) include/egress.h $(BUILD)/vmlinux.h | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) $(BUILD)/vmlinux.h | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $(@:.o=.tmp.o)
 	$(Q)$(BPFTOOL) gen object $@ $(@:.o=.tmp.o)
@@ -64,7 +64,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/egress.h | $(BUILD)/user
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h include/*.h) | $(BUILD)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -95,9 +95,10 @@ UNIT_SRCS += user/events.c user/follow.c
 # test_events.c answers event_json's policy-info lookups (see its comment)
 UNIT_LDFLAGS := -Wl,--wrap=bpf_map_lookup_elem
 
-$(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h) include/egress.h | $(BUILD)/tests
+# test_hooks.c opens the built object (egress.skel.h) to check it against the hook table
+$(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h include/*.h) $(BUILD)/egress.skel.h | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -o $@ $(UNIT_SRCS) $(UNIT_LDFLAGS) -lcmocka $(LDLIBS)
+	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -I$(BUILD) -o $@ $(UNIT_SRCS) $(UNIT_LDFLAGS) -lcmocka $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/probe-common.h | $(BUILD)/tests
 	$(call msg,CC,$@)
@@ -196,7 +197,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := cidr policy_file oci
 FUZZ_SRCS := user/parse.c user/policy.c user/cmdline.c user/oci.c
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h) include/egress.h
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h include/*.h)
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

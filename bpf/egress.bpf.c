@@ -22,6 +22,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* The entry points, with their section names, from the hook table (include/egress_hooks.h). */
+#define HOOK_PROG_(N, num, name, type, prog, sec, ctx) SEC(sec) int prog(ctx *);
+EGRESS_HOOK_TABLE(HOOK_PROG_)
+#undef HOOK_PROG_
+
 /* Event rate limit per bound cgroup, set by egressd before load; cost 0 = unlimited. */
 const volatile __u64 rate_cost_ns = 10 * 1000 * 1000;	/* 1 s / events per second */
 const volatile __u64 rate_burst_ns = 200 * 10 * 1000 * 1000;	/* burst * cost */
@@ -526,13 +531,11 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	return audit;
 }
 
-SEC("cgroup/connect4")
 int egress_connect4(struct bpf_sock_addr *ctx)
 {
 	return decide(ctx, EGRESS_HOOK_CONNECT4, false);
 }
 
-SEC("cgroup/connect6")
 int egress_connect6(struct bpf_sock_addr *ctx)
 {
 	return decide(ctx, EGRESS_HOOK_CONNECT6, true);
@@ -553,7 +556,6 @@ static __always_inline bool no_msg_name(struct bpf_sock_addr *ctx)
 	return ctx->user_family == 0 && ctx->user_port == 0;
 }
 
-SEC("cgroup/sendmsg4")
 int egress_sendmsg4(struct bpf_sock_addr *ctx)
 {
 	if (no_msg_name(ctx))
@@ -561,7 +563,6 @@ int egress_sendmsg4(struct bpf_sock_addr *ctx)
 	return decide(ctx, EGRESS_HOOK_SENDMSG4, false);
 }
 
-SEC("cgroup/sendmsg6")
 int egress_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	if (no_msg_name(ctx))
@@ -596,7 +597,6 @@ static __always_inline bool audit_mode(void *trie, const struct egress_entry *e)
  * ping sockets if the policy says so) can be created: raw, UDP-Lite, SCTP
  * and the rest have no connect or sendmsg hook that could decide them.
  */
-SEC("cgroup/sock_create")
 int egress_sock_create(struct bpf_sock *sk)
 {
 	struct egress_binding *b = bpf_get_local_storage(&egress_binding, 0);
@@ -690,7 +690,6 @@ static __always_inline bool has_source_route(struct bpf_sockopt *ctx)
  * sendmsg programs never saw: IPv6 routing headers (type 4 segment routing
  * is open to unprivileged users) and IPv4 LSRR/SSRR options are refused.
  */
-SEC("cgroup/setsockopt")
 int egress_setsockopt(struct bpf_sockopt *ctx)
 {
 	struct egress_binding *b;
@@ -933,7 +932,6 @@ static __always_inline bool udp_cached(struct __sk_buff *skb, const struct egres
  * just allowed (udp_cached).  A later fragment (no ports) passes only if this
  * bound cgroup allowed its first fragment.
  */
-SEC("cgroup_skb/egress")
 int egress_skb(struct __sk_buff *skb)
 {
 	struct egress_binding *b = bpf_get_local_storage(&egress_binding, 0);
@@ -991,7 +989,6 @@ int egress_skb(struct __sk_buff *skb)
  * what the sandbox sends is the backstop's.  A listener's packet that
  * cannot be parsed is dropped.
  */
-SEC("cgroup_skb/ingress")
 int egress_ingress(struct __sk_buff *skb)
 {
 	struct egress_binding *b;

@@ -23,16 +23,16 @@
 /* key prefixlen = EGRESS_KEY_HDR_BITS + CIDR prefix length */
 #define EGRESS_KEY_HDR_BITS	32
 
-/* Hooks, in counters and events.  Values are ABI: never renumber. */
+#include "egress_hooks.h"
+
+/*
+ * Hooks, in counters and events: the attached ones from egress_hooks.h's
+ * table, then the others.  Values are ABI: never renumber.
+ */
 enum egress_hook {
-	EGRESS_HOOK_CONNECT4 = 0,
-	EGRESS_HOOK_CONNECT6 = 1,
-	EGRESS_HOOK_SENDMSG4 = 2,
-	EGRESS_HOOK_SENDMSG6 = 3,
-	EGRESS_HOOK_SOCK_CREATE = 4,	/* socket types a deny-default policy refuses */
-	EGRESS_HOOK_SETSOCKOPT = 5,	/* source routing */
-	EGRESS_HOOK_EGRESS = 6,		/* cgroup_skb backstop: every packet */
-	EGRESS_HOOK_INGRESS = 7,	/* cgroup_skb/ingress: TCP SYNs of inbound connections */
+#define EGRESS_HOOK_ENUM_(N, num, name, type, prog, sec, ctx) EGRESS_HOOK_##N = num,
+	EGRESS_HOOK_TABLE(EGRESS_HOOK_ENUM_)
+#undef EGRESS_HOOK_ENUM_
 	EGRESS_HOOK_REVOKE = 8,		/* an established connection cut by a policy change (user/revoke.c) */
 	EGRESS_HOOK_MAX = 16,	/* room for later hooks; counters are sized by it */
 };
