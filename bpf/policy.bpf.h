@@ -170,7 +170,7 @@ static __always_inline struct egress_entry *policy_entry(void *trie, __u32 polic
 {
 	struct egress_entry *e = bpf_map_lookup_elem(trie, &d->key);
 
-	if (e && (e->eflags & EGRESS_ENT_HOSTS)) {
+	if (e && (e->ent_flags & EGRESS_ENT_HOSTS)) {
 		__u32 slot = EGRESS_HOSTS_SLOT(policy, e->gen);
 		struct egress_host_key hk = { .family = d->key.family };
 		struct egress_entry *h;
@@ -211,12 +211,16 @@ static __always_inline const struct egress_slot *entry_slot(const struct egress_
 }
 
 /*
- * The rule fields of an event: the deciding slot, or reason (an
- * EGRESS_RULE_*) when none (rule NULL or the policy's default).
+ * An event's destination and rule: d as decided, the deciding slot, or
+ * reason (an EGRESS_RULE_*) when none (rule NULL or the policy's default).
  */
-static __always_inline void event_rule(struct egress_event *e, const struct egress_slot *rule,
-				       __u8 reason)
+static __always_inline void event_dest(struct egress_event *e, const struct dest *d,
+				       const struct egress_slot *rule, __u8 reason)
 {
+	e->dport = d->port;
+	e->family = d->key.family;
+	e->proto = d->proto;
+	__builtin_memcpy(e->addr, d->key.addr, sizeof(e->addr));
 	if (rule && !(rule->flags & EGRESS_SLOT_DEFAULT)) {
 		e->rule_plen = rule->plen;
 		e->rule_proto = rule->proto;

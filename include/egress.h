@@ -14,7 +14,7 @@
 #include <linux/bpf.h>	/* struct bpf_spin_lock */
 #endif
 
-#define EGRESS_ABI_VERSION	4
+#define EGRESS_ABI_VERSION	5
 
 #define EGRESS_NAME_MAX		32	/* policy name, NUL included */
 #define EGRESS_SLOTS		16	/* rule slots that can apply to one CIDR */
@@ -102,8 +102,8 @@ struct egress_entry {
 	__u16 nslots;
 	__u16 err;		/* errno of a denial (policy-wide), 0 = EPERM */
 	__u8 dflt;		/* the policy's default verdict (policy-wide) */
-	__u8 flags;		/* EGRESS_POL_* (policy-wide) */
-	__u8 eflags;		/* EGRESS_ENT_* (this entry) */
+	__u8 pol_flags;		/* EGRESS_POL_*: the policy's, the same in every entry */
+	__u8 ent_flags;		/* EGRESS_ENT_*: this entry's own */
 	__u8 pad;
 	__u32 gen;		/* generation of the policy's host entries (policy-wide) */
 	__u32 pad2;
@@ -209,7 +209,7 @@ struct egress_config {
 /* egress_event.rule_plen, when no CIDR rule decided */
 #define EGRESS_RULE_DEFAULT	0xff	/* the policy's default verdict */
 #define EGRESS_RULE_SOCKET	0xfe	/* a socket type the policy refuses */
-#define EGRESS_RULE_SOCKOPT	0xfd	/* a socket option egress refuses */
+#define EGRESS_RULE_SOCKOPT	0xfd	/* a socket option egress refuses (which: detail.sockopt) */
 
 struct egress_event {
 	__u64 ts_boot_ns;	/* bpf_ktime_get_boot_ns() */
@@ -230,6 +230,13 @@ struct egress_event {
 	__u8 verdict;		/* enum egress_verdict: deny, or audit (allowed, would have denied) */
 	__u16 rule_port_lo;
 	__u16 rule_port_hi;
+	union {
+		struct {
+			__u16 level;	/* SOL_IP (0) or SOL_IPV6 (41) */
+			__u16 optname;	/* IP_OPTIONS, IPV6_RTHDR, IPV6_2292RTHDR, IPV6_2292PKTOPTIONS */
+		} sockopt;		/* hook setsockopt: the option refused */
+		__u32 raw;		/* 0: no detail (every other hook) */
+	} detail;
 	__u8 addr[16];		/* destination as decided; v4 in addr[0..3] */
 	char comm[16];
 };
