@@ -39,11 +39,13 @@ COMMON  := parse policy cmdline cgroup state events follow oci advise policyset 
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o $(BUILD)/revoke.bpf.o
 SKELS   := $(BUILD)/egress.skel.h $(BUILD)/revoke.skel.h
+# test only: the packet parser alone, for build/tests/parser (never loaded by egressd)
+TEST_BPF_OBJS := $(BUILD)/test_parser.bpf.o
 
 .PHONY: all clean install test unit run deps deps-test bench fuzz demo man deb image
 .DELETE_ON_ERROR:
 # the BPF object is an artefact of its own (bpftool, tests), not a throwaway intermediate
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(TEST_BPF_OBJS)
 
 all: $(BUILD)/egressd $(BUILD)/egressctl
 
@@ -104,6 +106,11 @@ $(BUILD)/tests/%: tests/%.c tests/probe-common.h | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -Wall -o $@ $<
 
+# the packet parser's test driver: loads build/test_parser.bpf.o (test only, never installed)
+$(BUILD)/tests/parser: tests/parser.c bpf/test_parser.h $(BUILD)/test_parser.skel.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -g -Wall -Iinclude -Ibpf -I$(BUILD) -o $@ $< $(LDLIBS)
+
 # bypass is the prober's second entry: tests/bypass.c includes tests/probe.c
 $(BUILD)/tests/bypass: tests/probe.c
 
@@ -119,7 +126,7 @@ unit: $(BUILD)/tests/unit_tests
 # Installs what it needs, builds, runs every test; the last line is "N passed, N failed".
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/unit_tests $(BUILD)/tests/probe \
-		$(if $(wildcard tests/bypass.c),$(BUILD)/tests/bypass) || \
+		$(if $(wildcard tests/bypass.c),$(BUILD)/tests/bypass) $(BUILD)/tests/parser || \
 		{ echo "make test: building the binaries and test programs failed (see above)" >&2; exit 1; }
 	$(Q)bash tests/run.sh
 
