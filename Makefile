@@ -39,11 +39,13 @@ COMMON  := parse policy cmdline cgroup state events follow oci advise policyset 
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o $(BUILD)/revoke.bpf.o
 SKELS   := $(BUILD)/egress.skel.h $(BUILD)/revoke.skel.h
+# test only: the packet parser alone, for build/tests/parser (never loaded by egressd)
+TEST_BPF_OBJS := $(BUILD)/test_parser.bpf.o
 
 .PHONY: all clean install test unit run deps deps-test bench fuzz demo man deb image
 .DELETE_ON_ERROR:
 # the BPF object is an artefact of its own (bpftool, tests), not a throwaway intermediate
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(TEST_BPF_OBJS)
 
 all: $(BUILD)/egressd $(BUILD)/egressctl
 
@@ -54,7 +56,7 @@ $(BUILD)/vmlinux.h: | $(BUILD)
 	$(call msg,GEN,$@)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h bpf/*.h) include/egress.h $(BUILD)/vmlinux.h | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) $(BUILD)/vmlinux.h | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $(@:.o=.tmp.o)
 	$(Q)$(BPFTOOL) gen object $@ $(@:.o=.tmp.o)
@@ -64,7 +66,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/egress.h | $(BUILD)/user
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h include/*.h) | $(BUILD)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -96,13 +98,19 @@ UNIT_SRCS += user/events.c user/follow.c user/hits.c
 # test_events.c answers event_json's policy-info lookups (see its comment)
 UNIT_LDFLAGS := -Wl,--wrap=bpf_map_lookup_elem
 
-$(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h) include/egress.h | $(BUILD)/tests
+# test_hooks.c opens the built object (egress.skel.h) to check it against the hook table
+$(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h include/*.h) $(BUILD)/egress.skel.h | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -o $@ $(UNIT_SRCS) $(UNIT_LDFLAGS) -lcmocka $(LDLIBS)
+	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -I$(BUILD) -o $@ $(UNIT_SRCS) $(UNIT_LDFLAGS) -lcmocka $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/probe-common.h | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -Wall -o $@ $<
+
+# the packet parser's test driver: loads build/test_parser.bpf.o (test only, never installed)
+$(BUILD)/tests/parser: tests/parser.c bpf/test_parser.h $(BUILD)/test_parser.skel.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -g -Wall -Iinclude -Ibpf -I$(BUILD) -o $@ $< $(LDLIBS)
 
 # bypass is the prober's second entry: tests/bypass.c includes tests/probe.c
 $(BUILD)/tests/bypass: tests/probe.c
@@ -119,7 +127,7 @@ unit: $(BUILD)/tests/unit_tests
 # Installs what it needs, builds, runs every test; the last line is "N passed, N failed".
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/unit_tests $(BUILD)/tests/probe \
-		$(if $(wildcard tests/bypass.c),$(BUILD)/tests/bypass) || \
+		$(if $(wildcard tests/bypass.c),$(BUILD)/tests/bypass) $(BUILD)/tests/parser || \
 		{ echo "make test: building the binaries and test programs failed (see above)" >&2; exit 1; }
 	$(Q)bash tests/run.sh
 
@@ -197,7 +205,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := cidr policy_file oci
 FUZZ_SRCS := user/parse.c user/policy.c user/cmdline.c user/oci.c
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h) include/egress.h
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h include/*.h)
 	$(Q)mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

@@ -12,15 +12,18 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "consts.h"
 #include "egress.h"
 #include "policy.bpf.h"
+#include "packet.bpf.h"
 
-#define EPERM		1
-#define IPPROTO_MPTCP_	262
-#define SOCK_STREAM_	1
-#define SOCK_DGRAM_	2
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* The entry points, with their section names, from the hook table (include/egress_hooks.h). */
+#define HOOK_PROG_(N, num, name, type, prog, sec, ctx) SEC(sec) int prog(ctx *);
+EGRESS_HOOK_TABLE(HOOK_PROG_)
+#undef HOOK_PROG_
 
 /* Event rate limit per bound cgroup, set by egressd before load; cost 0 = unlimited. */
 const volatile __u64 rate_cost_ns = 10 * 1000 * 1000;	/* 1 s / events per second */
@@ -116,17 +119,6 @@ struct {
 	__type(value, struct egress_cache);
 } egress_cache SEC(".maps");
 
-/*
- * A packet a cgroup_skb program parsed.  dst and src carry the ports
- * (dport, sport) and the protocol; a later fragment has no ports.
- */
-struct pkt {
-	struct dest dst;
-	struct dest src;
-	__u32 frag_id;
-	__u8 frag;		/* a fragment, the first or a later one */
-	__u8 later_frag;	/* not the first fragment: no ports */
-};
 
 /*
  * A packet one bound cgroup's backstop (or ingress program) denied:
@@ -206,7 +198,7 @@ struct denial {
 	__u8 reason;			/* rule_plen when no CIDR rule decided */
 	__u8 emit;
 	__u8 audit;
-	__u32 pad;
+	__u32 detail;			/* the event's detail (egress.h) */
 };
 
 /*
@@ -243,31 +235,15 @@ static __always_inline void seen_record(const struct denial *x)
 }
 
 /*
- * A denial: counted per policy and hook and per bound cgroup, then an
- * event if the bound cgroup's rate limit and the ring buffer allow.
- * Exactly one of delivered, suppressed, dropped and nested happens to each
- * denial: emit is false when an inner bound cgroup's program already
- * denied the same attempt (and emitted its event).  rule_plen is the
- * deciding slot's prefix, or an EGRESS_RULE_* reason.
- *
- * audit: the policy is in audit mode, the caller allows.  The same, but
- * counted as audited (not denied, nor per bound cgroup), recorded and sent
- * with verdict audit; err is the errno enforce mode would return.  An
- * audit level leaves no trace for the levels after it (no retval, no skb
- * mark): an outer enforcing level still sends its deny event.
- *
- * A global function: the verifier checks it once, not once per deciding
- * path and mode of every program (audit doubled those paths).
+ * A denial (or an audited decision), counted: per policy and hook, per
+ * bound cgroup, and its destination in egress_seen.  audit: counted as
+ * audited, not denied, nor per bound cgroup.  Returns the policy and
+ * hook's counters, for denial_emit().
  */
-__noinline int egress_denial(const struct denial *x)
+static __always_inline struct egress_counter *denial_count(const struct denial *x)
 {
-	struct egress_counter *c;
-	struct egress_event *e;
-	__u64 pending, id;
+	struct egress_counter *c = counter(x->policy, x->hook);
 
-	if (!x)
-		return 0;
-	c = counter(x->policy, x->hook);
 	seen_record(x);
 	if (c && x->audit)
 		__sync_fetch_and_add(&c->audited, 1);
@@ -275,22 +251,39 @@ __noinline int egress_denial(const struct denial *x)
 		__sync_fetch_and_add(&c->denied, 1);
 	if (!x->audit)
 		count_cgroup(x->bound_cgroup_id, x->policy);
+	return c;
+}
+
+/*
+ * A counted denial's event, if the bound cgroup's rate limit and the ring
+ * buffer allow.  Exactly one of delivered, suppressed, dropped and nested
+ * happens to each denial: emit is false when an inner bound cgroup's
+ * program already denied the same attempt (and emitted its event).
+ * rule_plen is the deciding slot's prefix, or an EGRESS_RULE_* reason.
+ * An audited decision is sent with verdict audit; err is the errno
+ * enforce mode would return.
+ */
+static __always_inline void denial_emit(const struct denial *x, struct egress_counter *c)
+{
+	struct egress_event *e;
+	__u64 pending, id;
+
 	if (!x->emit) {
 		stat_inc(EGRESS_STAT_NESTED);
-		return 0;
+		return;
 	}
 	if (!rate_take(x->bound_cgroup_id, &pending)) {
 		if (c)
 			__sync_fetch_and_add(&c->suppressed, 1);
 		stat_inc(EGRESS_STAT_SUPPRESSED);
-		return 0;
+		return;
 	}
 	e = bpf_ringbuf_reserve(&egress_events, sizeof(*e), 0);
 	if (!e) {
 		if (c)
 			__sync_fetch_and_add(&c->dropped, 1);
 		stat_inc(EGRESS_STAT_RB_DROPS);
-		return 0;
+		return;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	id = bpf_get_current_pid_tgid();
@@ -303,22 +296,38 @@ __noinline int egress_denial(const struct denial *x)
 	e->policy = x->policy;
 	e->err = x->err;
 	e->suppressed = pending > 0xffffffff ? 0xffffffff : pending;
-	e->dport = x->d.port;
 	e->hook = x->hook;
-	e->family = x->d.key.family;
-	e->proto = x->d.proto;
-	__builtin_memcpy(e->addr, x->d.key.addr, sizeof(e->addr));
-	event_rule(e, &x->rule, x->reason);
+	event_dest(e, &x->d, &x->rule, x->reason);
+	e->detail.raw = x->detail;
 	e->verdict = x->audit ? EGRESS_VERDICT_AUDIT : EGRESS_VERDICT_DENY;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * A denial: counted, then emitted.  audit: the policy is in audit mode,
+ * the caller allows.  An audit level leaves no trace for the levels after
+ * it (no retval, no skb mark): an outer enforcing level still sends its
+ * deny event.
+ *
+ * A global function: the verifier checks it once, not once per deciding
+ * path and mode of every program (audit doubled those paths).
+ */
+__noinline int egress_denial(const struct denial *x)
+{
+	if (!x)
+		return 0;
+	denial_emit(x, denial_count(x));
 	return 0;
 }
 
-/* The entry points' side of egress_denial(): rule NULL, no deciding slot. */
+/*
+ * The entry points' side of egress_denial(): rule NULL, no deciding slot
+ * (reason says why); detail, the event's (0: none).
+ */
 static __always_inline void deny(const struct dest *d, const struct egress_binding *b,
 				 enum egress_hook hook, const struct egress_slot *rule, __u8 reason,
-				 __s32 err, __u64 cgid, bool emit, bool audit)
+				 __u32 detail, __s32 err, __u64 cgid, bool emit, bool audit)
 {
 	struct denial x;
 
@@ -332,6 +341,7 @@ static __always_inline void deny(const struct dest *d, const struct egress_bindi
 	x.bound_cgroup_id = b->cgroup_id;
 	x.policy = b->policy;
 	x.err = err;
+	x.detail = detail;
 	x.hook = hook;
 	x.reason = reason;
 	x.emit = emit;
@@ -339,14 +349,18 @@ static __always_inline void deny(const struct dest *d, const struct egress_bindi
 	egress_denial(&x);
 }
 
-#define IPPROTO_UDPLITE_ 136
+/* What a program returns for a denial: audit mode allows. */
+static __always_inline int deny_verdict(bool audit)
+{
+	return audit ? VERDICT_ALLOW : VERDICT_DENY;
+}
 
 /* MPTCP is decided as TCP, UDP-Lite as UDP: rules name tcp or udp. */
 static __always_inline __u8 rule_proto(__u32 proto)
 {
-	if (proto == IPPROTO_MPTCP_)
+	if (proto == IPPROTO_MPTCP)
 		return IPPROTO_TCP;
-	if (proto == IPPROTO_UDPLITE_)
+	if (proto == IPPROTO_UDPLITE)
 		return IPPROTO_UDP;
 	return proto;
 }
@@ -382,7 +396,7 @@ static __always_inline void rule_hit(const struct egress_entry *e, const struct 
 		return;
 	if (s->action == EGRESS_ALLOW)
 		h->allowed++;
-	else if (e->flags & EGRESS_POL_AUDIT)
+	else if (e->pol_flags & EGRESS_POL_AUDIT)
 		h->audited++;
 	else
 		h->denied++;
@@ -534,7 +548,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	d.proto = rule_proto(ctx->protocol);
 	/* a plain UDP datagram's decision is cached, under the epoch read before the lookup */
 	if ((hook == EGRESS_HOOK_SENDMSG4 || hook == EGRESS_HOOK_SENDMSG6) &&
-	    ctx->type == SOCK_DGRAM_ && ctx->protocol == IPPROTO_UDP) {
+	    ctx->type == SOCK_DGRAM && ctx->protocol == IPPROTO_UDP) {
 		ep = epoch_ptr();
 		if (ep) {
 			epoch = *(volatile __u64 *)ep;
@@ -551,24 +565,22 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
 		if (ep && !hit)
 			cache_put(b, &d, epoch, cookie);
-		return 1;
+		return VERDICT_ALLOW;
 	}
 	first = bpf_get_retval() >= 0;
 	err = deny_errno(e);
-	audit = e && (e->flags & EGRESS_POL_AUDIT);
+	audit = e && (e->pol_flags & EGRESS_POL_AUDIT);
 	if (err != EPERM && !audit)
 		bpf_set_retval(-err);	/* the outermost non-EPERM errno wins (README) */
-	deny(&d, b, hook, rule, EGRESS_RULE_DEFAULT, err, bpf_get_current_cgroup_id(), first, audit);
-	return audit;
+	deny(&d, b, hook, rule, EGRESS_RULE_DEFAULT, 0, err, bpf_get_current_cgroup_id(), first, audit);
+	return deny_verdict(audit);
 }
 
-SEC("cgroup/connect4")
 int egress_connect4(struct bpf_sock_addr *ctx)
 {
 	return decide(ctx, EGRESS_HOOK_CONNECT4, false);
 }
 
-SEC("cgroup/connect6")
 int egress_connect6(struct bpf_sock_addr *ctx)
 {
 	return decide(ctx, EGRESS_HOOK_CONNECT6, true);
@@ -589,19 +601,17 @@ static __always_inline bool no_msg_name(struct bpf_sock_addr *ctx)
 	return ctx->user_family == 0 && ctx->user_port == 0;
 }
 
-SEC("cgroup/sendmsg4")
 int egress_sendmsg4(struct bpf_sock_addr *ctx)
 {
 	if (no_msg_name(ctx))
-		return 1;
+		return VERDICT_ALLOW;
 	return decide(ctx, EGRESS_HOOK_SENDMSG4, false);
 }
 
-SEC("cgroup/sendmsg6")
 int egress_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	if (no_msg_name(ctx))
-		return 1;
+		return VERDICT_ALLOW;
 	return decide(ctx, EGRESS_HOOK_SENDMSG6, true);
 }
 
@@ -622,17 +632,15 @@ static __always_inline bool audit_mode(void *trie, const struct egress_entry *e)
 {
 	if (!e)
 		e = policy_root(trie);
-	return e && (e->flags & EGRESS_POL_AUDIT);
+	return e && (e->pol_flags & EGRESS_POL_AUDIT);
 }
 
-#define IPPROTO_ICMPV6_	58
 
 /*
  * Under a deny-default policy only TCP, UDP and MPTCP sockets (and ICMP
  * ping sockets if the policy says so) can be created: raw, UDP-Lite, SCTP
  * and the rest have no connect or sendmsg hook that could decide them.
  */
-SEC("cgroup/sock_create")
 int egress_sock_create(struct bpf_sock *sk)
 {
 	struct egress_binding *b = bpf_get_local_storage(&egress_binding, 0);
@@ -642,34 +650,24 @@ int egress_sock_create(struct bpf_sock *sk)
 	bool audit;
 
 	if (root && root->dflt == EGRESS_ALLOW)
-		return 1;	/* the backstop still decides every packet */
+		return VERDICT_ALLOW;	/* the backstop still decides every packet */
 	if (root) {
-		if (type == SOCK_STREAM_ && (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP_))
-			return 1;
-		if (type == SOCK_DGRAM_ && proto == IPPROTO_UDP)
-			return 1;
-		if (type == SOCK_DGRAM_ && (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6_) &&
-		    (root->flags & EGRESS_POL_PING))
-			return 1;
+		if (type == SOCK_STREAM && (proto == IPPROTO_TCP || proto == IPPROTO_MPTCP))
+			return VERDICT_ALLOW;
+		if (type == SOCK_DGRAM && proto == IPPROTO_UDP)
+			return VERDICT_ALLOW;
+		if (type == SOCK_DGRAM && (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) &&
+		    (root->pol_flags & EGRESS_POL_PING))
+			return VERDICT_ALLOW;
 	}
-	d.key.family = family == 10 /* AF_INET6 */ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
+	d.key.family = family == AF_INET6 ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
 	d.proto = proto;
-	audit = root && (root->flags & EGRESS_POL_AUDIT);
-	deny(&d, b, EGRESS_HOOK_SOCK_CREATE, NULL, EGRESS_RULE_SOCKET, EPERM,
+	audit = root && (root->pol_flags & EGRESS_POL_AUDIT);
+	deny(&d, b, EGRESS_HOOK_SOCK_CREATE, NULL, EGRESS_RULE_SOCKET, 0, EPERM,
 	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0, audit);
-	return audit;
+	return deny_verdict(audit);
 }
 
-#define SOL_IP_			0
-#define SOL_IPV6_		41
-#define IP_OPTIONS_		4
-#define IPV6_2292RTHDR_		5
-#define IPV6_2292PKTOPTIONS_	6
-#define IPV6_RTHDR_		57
-#define IPOPT_END_		0
-#define IPOPT_NOOP_		1
-#define IPOPT_LSRR_		0x83
-#define IPOPT_SSRR_		0x89
 #define IPOPT_MAX_LEN		40
 
 /* An IPv4 option list with loose or strict source routing. */
@@ -695,7 +693,7 @@ static __always_inline bool has_source_route(struct bpf_sockopt *ctx)
 	if (!opt)
 		return true;	/* cannot look: refuse */
 	for (i = 0; i < 64; i++)
-		opt[i] = IPOPT_END_;
+		opt[i] = IPOPT_END;
 	for (i = 0; i < IPOPT_MAX_LEN; i++) {
 		if (p + i + 1 > end)
 			break;
@@ -706,11 +704,11 @@ static __always_inline bool has_source_route(struct bpf_sockopt *ctx)
 
 		if (i != next)
 			continue;
-		if (type == IPOPT_END_)
+		if (type == IPOPT_END)
 			return false;
-		if (type == IPOPT_LSRR_ || type == IPOPT_SSRR_)
+		if (type == IPOPT_LSRR || type == IPOPT_SSRR)
 			return true;
-		if (type == IPOPT_NOOP_) {
+		if (type == IPOPT_NOOP) {
 			next = i + 1;
 			continue;
 		}
@@ -721,157 +719,39 @@ static __always_inline bool has_source_route(struct bpf_sockopt *ctx)
 	return false;
 }
 
+/* The event's detail.sockopt (egress.h): level, then optname, in memory order. */
+static __always_inline __u32 sockopt_detail(__u16 level, __u16 optname)
+{
+	union { struct { __u16 level, optname; } o; __u32 raw; } u = { .o = { level, optname } };
+
+	return u.raw;
+}
+
 /*
  * Source routing sends a packet first to an address the connect and
  * sendmsg programs never saw: IPv6 routing headers (type 4 segment routing
  * is open to unprivileged users) and IPv4 LSRR/SSRR options are refused.
  */
-SEC("cgroup/setsockopt")
 int egress_setsockopt(struct bpf_sockopt *ctx)
 {
 	struct egress_binding *b;
 	bool refuse = false, audit;
 	struct dest d = {};
 
-	if (ctx->level == SOL_IPV6_)
-		refuse = ctx->optname == IPV6_RTHDR_ || ctx->optname == IPV6_2292RTHDR_ ||
-			 ctx->optname == IPV6_2292PKTOPTIONS_;
-	else if (ctx->level == SOL_IP_ && ctx->optname == IP_OPTIONS_)
+	if (ctx->level == SOL_IPV6)
+		refuse = ctx->optname == IPV6_RTHDR || ctx->optname == IPV6_2292RTHDR ||
+			 ctx->optname == IPV6_2292PKTOPTIONS;
+	else if (ctx->level == SOL_IP && ctx->optname == IP_OPTIONS)
 		refuse = has_source_route(ctx);
 	if (!refuse)
-		return 1;
+		return VERDICT_ALLOW;
 	b = bpf_get_local_storage(&egress_binding, 0);
-	/* the event says which option: a slot that is not a rule */
-	struct egress_slot opt = { .port_lo = ctx->optname, .plen = EGRESS_RULE_SOCKOPT };
-
-	d.key.family = ctx->level == SOL_IPV6_ ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
+	d.key.family = ctx->level == SOL_IPV6 ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
 	audit = audit_mode(policy_trie(b), NULL);
-	deny(&d, b, EGRESS_HOOK_SETSOCKOPT, &opt, EGRESS_RULE_SOCKOPT, EPERM,
-	     bpf_get_current_cgroup_id(), bpf_get_retval() >= 0, audit);
-	return audit;
-}
-
-#define ETH_P_IP_	0x0800
-#define ETH_P_IPV6_	0x86DD
-#define NEXTHDR_HOP	0
-#define NEXTHDR_ROUTING	43
-#define NEXTHDR_FRAGMENT 44
-#define NEXTHDR_AUTH	51
-#define NEXTHDR_DEST	60
-#define IPPROTO_SCTP_	132
-#define IP_MF_		0x2000
-#define IP_OFFSET_	0x1fff
-#define BPF_TCP_LISTEN_	10
-/*
- * IPv6 extension headers the backstop walks.  A chain longer than this is
- * not exhausted: the packet is denied (fail closed), never decided by a
- * protocol and port it does not carry.
- */
-#define IPV6_EXT_MAX	16
-
-static __always_inline bool has_ports(__u8 proto)
-{
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE_ ||
-	       proto == IPPROTO_SCTP_;
-}
-
-static __always_inline bool ipv6_ext(__u8 next)
-{
-	return next == NEXTHDR_HOP || next == NEXTHDR_ROUTING || next == NEXTHDR_DEST ||
-	       next == NEXTHDR_FRAGMENT || next == NEXTHDR_AUTH;
-}
-
-/*
- * The L4 ports at off.  A protocol with ports whose header is not there (a
- * truncated packet, a tiny first fragment) is not decided by a port it
- * might have: false, denied.
- */
-static __always_inline bool packet_l4(struct __sk_buff *skb, __u32 off, struct pkt *p)
-{
-	__u8 proto = p->dst.proto;
-	__u16 ports[2];
-
-	p->src.proto = proto;
-	if (p->later_frag || !has_ports(proto))
-		return true;
-	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
-		return false;
-	p->src.port = bpf_ntohs(ports[0]);
-	p->dst.port = bpf_ntohs(ports[1]);
-	return true;
-}
-
-/* An IPv4 packet; false if it cannot be read. */
-static __always_inline bool packet_v4(struct __sk_buff *skb, struct pkt *p)
-{
-	struct iphdr ip;
-	__u16 frag;
-
-	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) || ip.ihl < 5)
-		return false;
-	dest_v4(&p->dst, ip.daddr);
-	dest_v4(&p->src, ip.saddr);
-	p->dst.proto = ip.protocol;
-	frag = bpf_ntohs(ip.frag_off);
-	if (frag & (IP_MF_ | IP_OFFSET_)) {
-		p->frag = 1;
-		p->frag_id = ip.id;
-		p->later_frag = (frag & IP_OFFSET_) != 0;
-	}
-	return packet_l4(skb, ip.ihl * 4, p);
-}
-
-/*
- * An IPv6 packet: its addresses as they are in the header (the next hop's),
- * through up to IPV6_EXT_MAX extension headers (AH included).
- */
-static __always_inline bool packet_v6(struct __sk_buff *skb, struct pkt *p)
-{
-	struct ipv6hdr ip;
-	__u32 off = sizeof(ip), i, a[4];
-	__u8 next;
-
-	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
-		return false;
-	__builtin_memcpy(a, &ip.daddr, 16);
-	dest_v6(&p->dst, a[0], a[1], a[2], a[3]);
-	__builtin_memcpy(a, &ip.saddr, 16);
-	dest_v6(&p->src, a[0], a[1], a[2], a[3]);
-	next = ip.nexthdr;
-	for (i = 0; i < IPV6_EXT_MAX; i++) {
-		__u8 h[8];
-
-		if (!ipv6_ext(next) || p->later_frag)
-			break;
-		if (bpf_skb_load_bytes(skb, off, h, next == NEXTHDR_FRAGMENT ? 8 : 2))
-			return false;
-		if (next == NEXTHDR_FRAGMENT) {
-			p->frag = 1;
-			__builtin_memcpy(&p->frag_id, h + 4, 4);
-			p->later_frag = (h[2] << 5 | h[3] >> 3) != 0;
-			off += 8;
-		} else if (next == NEXTHDR_AUTH) {
-			off += (h[1] + 2) * 4;
-		} else {
-			off += (h[1] + 1) * 8;
-		}
-		next = h[0];
-	}
-	if (ipv6_ext(next) && !p->later_frag)
-		return false;	/* the chain goes on: fail closed */
-	p->dst.proto = next;
-	return packet_l4(skb, off, p);
-}
-
-static __always_inline bool packet(struct __sk_buff *skb, struct pkt *p, bool *ip)
-{
-	*ip = true;
-	if (skb->protocol == bpf_htons(ETH_P_IP_))
-		return packet_v4(skb, p);
-	if (skb->protocol == bpf_htons(ETH_P_IPV6_))
-		return packet_v6(skb, p);
-	*ip = false;	/* not IP: not ours to decide */
-	return false;
+	deny(&d, b, EGRESS_HOOK_SETSOCKOPT, NULL, EGRESS_RULE_SOCKOPT,
+	     sockopt_detail(ctx->level, ctx->optname), EPERM, bpf_get_current_cgroup_id(),
+	     bpf_get_retval() >= 0, audit);
+	return deny_verdict(audit);
 }
 
 static __always_inline void frag_key(struct egress_frag_key *k, const struct egress_binding *b,
@@ -885,10 +765,6 @@ static __always_inline void frag_key(struct egress_frag_key *k, const struct egr
 	k->proto = p->dst.proto;
 }
 
-#define TCP_ESTABLISHED_	1
-#define TCP_SYN_SENT_		2
-#define TCP_SYN_RECV_		3
-#define TCP_CLOSE_		7
 
 /*
  * The TCP fast path: a packet of an established (or closing) full TCP
@@ -911,11 +787,11 @@ static __always_inline bool tcp_connected_peer(struct __sk_buff *skb, const stru
 	if (!sk || p->frag || p->dst.proto != IPPROTO_TCP)
 		return false;
 	sk = bpf_sk_fullsock(sk);
-	if (!sk || sk->type != SOCK_STREAM_ || sk->protocol != IPPROTO_TCP)
+	if (!sk || sk->type != SOCK_STREAM || sk->protocol != IPPROTO_TCP)
 		return false;
 	state = sk->state;
-	if (state == BPF_TCP_LISTEN_ || state == TCP_SYN_SENT_ || state == TCP_SYN_RECV_ ||
-	    state == TCP_CLOSE_)
+	if (state == BPF_TCP_LISTEN || state == BPF_TCP_SYN_SENT || state == BPF_TCP_SYN_RECV ||
+	    state == BPF_TCP_CLOSE)
 		return false;
 	if ((__u16)sk->dst_port != bpf_htons(p->dst.port))
 		return false;
@@ -925,7 +801,7 @@ static __always_inline bool tcp_connected_peer(struct __sk_buff *skb, const stru
 		__builtin_memcpy(&ip, p->dst.key.addr, 4);
 		return sk->dst_ip4 == ip;
 	}
-	if (sk->family != 10 /* AF_INET6 */)
+	if (sk->family != AF_INET6)
 		return false;
 	/* one field read at a time: the verifier refuses arithmetic on a sock pointer */
 	a[0] = sk->dst_ip6[0];
@@ -969,7 +845,6 @@ static __always_inline bool udp_cached(struct __sk_buff *skb, const struct egres
  * just allowed (udp_cached).  A later fragment (no ports) passes only if this
  * bound cgroup allowed its first fragment.
  */
-SEC("cgroup_skb/egress")
 int egress_skb(struct __sk_buff *skb)
 {
 	struct egress_binding *b = bpf_get_local_storage(&egress_binding, 0);
@@ -982,7 +857,7 @@ int egress_skb(struct __sk_buff *skb)
 
 	ok = packet(skb, &p, &ip);
 	if (!ip)
-		return 1;
+		return VERDICT_ALLOW;
 	fast = ok && udp_cached(skb, b, &p);	/* before UDP-Lite becomes UDP */
 	p.dst.proto = rule_proto(p.dst.proto);
 	if (ok && p.frag)
@@ -1000,7 +875,7 @@ int egress_skb(struct __sk_buff *skb)
 			bpf_map_update_elem(&egress_frags, &fk, &one, BPF_ANY);
 		if (c)
 			__sync_fetch_and_add(&c->allowed, 1);	/* softirq may nest */
-		return 1;
+		return VERDICT_ALLOW;
 	}
 	emit = skb->mark != EGRESS_SKB_DENIED;
 	audit = audit_mode(policy_trie(b), e);
@@ -1011,9 +886,9 @@ int egress_skb(struct __sk_buff *skb)
 	} else {
 		skb->mark = EGRESS_SKB_DENIED;	/* dropped: nobody else sees it */
 	}
-	deny(&p.dst, b, EGRESS_HOOK_EGRESS, rule, EGRESS_RULE_DEFAULT, EPERM, bpf_skb_cgroup_id(skb),
+	deny(&p.dst, b, EGRESS_HOOK_EGRESS, rule, EGRESS_RULE_DEFAULT, 0, EPERM, bpf_skb_cgroup_id(skb),
 	     emit, audit);
-	return audit;
+	return deny_verdict(audit);
 }
 
 /*
@@ -1027,7 +902,6 @@ int egress_skb(struct __sk_buff *skb)
  * what the sandbox sends is the backstop's.  A listener's packet that
  * cannot be parsed is dropped.
  */
-SEC("cgroup_skb/ingress")
 int egress_ingress(struct __sk_buff *skb)
 {
 	struct egress_binding *b;
@@ -1038,13 +912,13 @@ int egress_ingress(struct __sk_buff *skb)
 	bool ip, ok, emit, audit;
 
 	if (!sk)
-		return 1;
+		return VERDICT_ALLOW;
 	sk = bpf_sk_fullsock(sk);
-	if (!sk || sk->state != BPF_TCP_LISTEN_)
-		return 1;
+	if (!sk || sk->state != BPF_TCP_LISTEN)
+		return VERDICT_ALLOW;
 	ok = packet(skb, &p, &ip);
 	if (!ip)
-		return 1;
+		return VERDICT_ALLOW;
 	b = bpf_get_local_storage(&egress_binding, 0);
 	p.src.proto = IPPROTO_TCP;
 	if (ok && verdict_all(policy_trie(b), b->policy, &p.src, false, &rule, &e)) {
@@ -1052,13 +926,13 @@ int egress_ingress(struct __sk_buff *skb)
 
 		if (c)
 			__sync_fetch_and_add(&c->allowed, 1);
-		return 1;
+		return VERDICT_ALLOW;
 	}
 	emit = skb->mark != EGRESS_SKB_DENIED;
 	audit = audit_mode(policy_trie(b), e);
 	if (!audit)
 		skb->mark = EGRESS_SKB_DENIED;	/* dropped: nobody else sees it */
-	deny(&p.src, b, EGRESS_HOOK_INGRESS, rule, EGRESS_RULE_DEFAULT, EPERM, bpf_skb_cgroup_id(skb),
+	deny(&p.src, b, EGRESS_HOOK_INGRESS, rule, EGRESS_RULE_DEFAULT, 0, EPERM, bpf_skb_cgroup_id(skb),
 	     emit, audit);
-	return audit;
+	return deny_verdict(audit);
 }

@@ -11,6 +11,8 @@
 #ifndef EGRESS_POLICY_BPF_H
 #define EGRESS_POLICY_BPF_H
 
+#include "dest.bpf.h"
+
 /*
  * A policy's rules; the loader sizes max_entries (--max-rules).  Sizes, not
  * types: clang leaves types seen only inside __array() as forward
@@ -69,15 +71,6 @@ struct {
 	__uint(max_entries, 1 << 20);
 } egress_events SEC(".maps");
 
-/* A destination to decide: the trie key, its port and protocol. */
-struct dest {
-	struct egress_lpm_key key;
-	__u32 v4;	/* the IPv4 address an IPv6 key embeds (network order) */
-	__u16 port;
-	__u8 proto;
-	__u8 embeds;	/* v4 is set: decide it too */
-};
-
 static __always_inline void stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&egress_stats, &idx);
@@ -91,64 +84,6 @@ static __always_inline struct egress_counter *counter(__u32 policy, enum egress_
 	__u32 idx = policy * EGRESS_HOOK_MAX + hook;
 
 	return bpf_map_lookup_elem(&egress_counters, &idx);
-}
-
-/* The destination as the kernel will really use it. */
-static __always_inline void dest_v4(struct dest *d, __u32 ip)
-{
-	if (ip == 0)	/* INADDR_ANY goes to the local host */
-		ip = bpf_htonl(0x7f000001);
-	d->key.prefixlen = EGRESS_KEY_HDR_BITS + 32;
-	d->key.family = EGRESS_FAM_V4;
-	__builtin_memcpy(d->key.addr, &ip, 4);
-}
-
-/*
- * IPv6 destinations that embed an IPv4 address are decided as that
- * address too: IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::a.b.c.d (RFC
- * 6052) and 6to4 2002:AABB:CCDD::/48.  A NAT64 gateway or 6to4 relay
- * forwards them to the IPv4 host.
- */
-static __always_inline void dest_embedded(struct dest *d, __u32 w0, __u32 w1, __u32 w2, __u32 w3)
-{
-	__u32 h0 = bpf_ntohl(w0);
-
-	if (w0 == 0 && w1 == 0 && w2 == 0 && bpf_ntohl(w3) > 1) {
-		d->v4 = w3;
-		d->embeds = 1;
-	} else if (w0 == bpf_htonl(0x0064ff9b) && w1 == 0 && w2 == 0) {
-		d->v4 = w3;
-		d->embeds = 1;
-	} else if ((h0 >> 16) == 0x2002) {
-		d->v4 = bpf_htonl((h0 << 16) | (bpf_ntohl(w1) >> 16));
-		d->embeds = 1;
-	}
-}
-
-/* ::ffff:a.b.c.d is a.b.c.d, :: is ::1; an embedded IPv4 address is noted. */
-static __always_inline void dest_v6(struct dest *d, __u32 w0, __u32 w1, __u32 w2, __u32 w3)
-{
-	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
-		dest_v4(d, w3);
-		return;
-	}
-	if ((w0 | w1 | w2 | w3) == 0)	/* :: goes to ::1 */
-		w3 = bpf_htonl(1);
-	dest_embedded(d, w0, w1, w2, w3);
-	d->key.prefixlen = EGRESS_KEY_HDR_BITS + 128;
-	d->key.family = EGRESS_FAM_V6;
-	__builtin_memcpy(d->key.addr, &w0, 4);
-	__builtin_memcpy(d->key.addr + 4, &w1, 4);
-	__builtin_memcpy(d->key.addr + 8, &w2, 4);
-	__builtin_memcpy(d->key.addr + 12, &w3, 4);
-}
-
-/* The IPv4 destination d embeds (d->embeds), same port and protocol. */
-static __always_inline void dest_embedded_v4(struct dest *d4, const struct dest *d)
-{
-	dest_v4(d4, d->v4);
-	d4->port = d->port;
-	d4->proto = d->proto;
 }
 
 /* The trie of a bound policy; NULL for policy 0 (bound, not configured) or a missing one. */
@@ -170,7 +105,7 @@ static __always_inline struct egress_entry *policy_entry(void *trie, __u32 polic
 {
 	struct egress_entry *e = bpf_map_lookup_elem(trie, &d->key);
 
-	if (e && (e->eflags & EGRESS_ENT_HOSTS)) {
+	if (e && (e->ent_flags & EGRESS_ENT_HOSTS)) {
 		__u32 slot = EGRESS_HOSTS_SLOT(policy, e->gen);
 		struct egress_host_key hk = { .family = d->key.family };
 		struct egress_entry *h;
@@ -211,12 +146,16 @@ static __always_inline const struct egress_slot *entry_slot(const struct egress_
 }
 
 /*
- * The rule fields of an event: the deciding slot, or reason (an
- * EGRESS_RULE_*) when none (rule NULL or the policy's default).
+ * An event's destination and rule: d as decided, the deciding slot, or
+ * reason (an EGRESS_RULE_*) when none (rule NULL or the policy's default).
  */
-static __always_inline void event_rule(struct egress_event *e, const struct egress_slot *rule,
-				       __u8 reason)
+static __always_inline void event_dest(struct egress_event *e, const struct dest *d,
+				       const struct egress_slot *rule, __u8 reason)
 {
+	e->dport = d->port;
+	e->family = d->key.family;
+	e->proto = d->proto;
+	__builtin_memcpy(e->addr, d->key.addr, sizeof(e->addr));
 	if (rule && !(rule->flags & EGRESS_SLOT_DEFAULT)) {
 		e->rule_plen = rule->plen;
 		e->rule_proto = rule->proto;

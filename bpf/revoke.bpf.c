@@ -19,18 +19,11 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
+#include "consts.h"
 #include "egress.h"
 #include "policy.bpf.h"
 #include "revoke.h"
 
-#define AF_INET_	2
-#define AF_INET6_	10
-#define ECONNABORTED_	103
-/* include/net/tcp_states.h */
-#define TCP_ESTABLISHED_ 1
-#define TCP_SYN_SENT_	2
-#define TCP_CLOSE_	7
-#define TCP_LISTEN_	10
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -60,7 +53,7 @@ static __always_inline bool peer_dest(struct sock_common *skc, struct dest *d, s
 {
 	__u32 w[4];
 
-	if (BPF_CORE_READ(skc, skc_family) == AF_INET_) {
+	if (BPF_CORE_READ(skc, skc_family) == AF_INET) {
 		dest_v4(d, BPF_CORE_READ(skc, skc_daddr));
 	} else {
 		BPF_CORE_READ_INTO(&w, skc, skc_v6_daddr.in6_u.u6_addr32);
@@ -96,7 +89,7 @@ __noinline int policy_allows(__u32 policy, const struct dest *d, struct egress_s
 	e = policy_entry(trie, policy, d);
 	if (!e)
 		return 0;
-	if (e->flags & EGRESS_POL_AUDIT)
+	if (e->pol_flags & EGRESS_POL_AUDIT)
 		return 1;	/* audit mode never denies: nothing to cut (policy-wide flag) */
 	s = entry_slot(e, d, false);
 	if (!s)
@@ -127,13 +120,9 @@ static __always_inline void emit(const struct dest *d, __u64 cgid, __u64 bound, 
 	e->bound_cgroup_id = bound;
 	e->uid = uid;		/* the socket's owner; no process is current here */
 	e->policy = policy;
-	e->err = ECONNABORTED_;
-	e->dport = d->port;
+	e->err = ECONNABORTED;
 	e->hook = EGRESS_HOOK_REVOKE;
-	e->family = d->key.family;
-	e->proto = d->proto;
-	__builtin_memcpy(e->addr, d->key.addr, sizeof(e->addr));
-	event_rule(e, rule, EGRESS_RULE_DEFAULT);
+	event_dest(e, d, rule, EGRESS_RULE_DEFAULT);
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -159,7 +148,7 @@ int revoke_tcp(struct bpf_iter__tcp *ctx)
 		return 0;
 	sk = (struct sock *)tp;
 	state = BPF_CORE_READ(skc, skc_state);
-	if (state == TCP_LISTEN_ || state == TCP_CLOSE_)
+	if (state == TCP_LISTEN || state == TCP_CLOSE)
 		return 0;
 	cgid = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 	p = bpf_map_lookup_elem(&revoke_cgroups, &cgid);

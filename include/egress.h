@@ -23,16 +23,16 @@
 /* key prefixlen = EGRESS_KEY_HDR_BITS + CIDR prefix length */
 #define EGRESS_KEY_HDR_BITS	32
 
-/* Hooks, in counters and events.  Values are ABI: never renumber. */
+#include "egress_hooks.h"
+
+/*
+ * Hooks, in counters and events: the attached ones from egress_hooks.h's
+ * table, then the others.  Values are ABI: never renumber.
+ */
 enum egress_hook {
-	EGRESS_HOOK_CONNECT4 = 0,
-	EGRESS_HOOK_CONNECT6 = 1,
-	EGRESS_HOOK_SENDMSG4 = 2,
-	EGRESS_HOOK_SENDMSG6 = 3,
-	EGRESS_HOOK_SOCK_CREATE = 4,	/* socket types a deny-default policy refuses */
-	EGRESS_HOOK_SETSOCKOPT = 5,	/* source routing */
-	EGRESS_HOOK_EGRESS = 6,		/* cgroup_skb backstop: every packet */
-	EGRESS_HOOK_INGRESS = 7,	/* cgroup_skb/ingress: TCP SYNs of inbound connections */
+#define EGRESS_HOOK_ENUM_(N, num, name, type, prog, sec, ctx) EGRESS_HOOK_##N = num,
+	EGRESS_HOOK_TABLE(EGRESS_HOOK_ENUM_)
+#undef EGRESS_HOOK_ENUM_
 	EGRESS_HOOK_REVOKE = 8,		/* an established connection cut by a policy change (user/revoke.c) */
 	EGRESS_HOOK_MAX = 16,	/* room for later hooks; counters are sized by it */
 };
@@ -112,8 +112,8 @@ struct egress_entry {
 	__u16 nslots;
 	__u16 err;		/* errno of a denial (policy-wide), 0 = EPERM */
 	__u8 dflt;		/* the policy's default verdict (policy-wide) */
-	__u8 flags;		/* EGRESS_POL_* (policy-wide) */
-	__u8 eflags;		/* EGRESS_ENT_* (this entry) */
+	__u8 pol_flags;		/* EGRESS_POL_*: the policy's, the same in every entry */
+	__u8 ent_flags;		/* EGRESS_ENT_*: this entry's own */
 	__u8 pad;
 	__u32 gen;		/* generation of the policy's host entries (policy-wide) */
 	__u32 pad2;
@@ -230,7 +230,7 @@ struct egress_config {
 /* egress_event.rule_plen, when no CIDR rule decided */
 #define EGRESS_RULE_DEFAULT	0xff	/* the policy's default verdict */
 #define EGRESS_RULE_SOCKET	0xfe	/* a socket type the policy refuses */
-#define EGRESS_RULE_SOCKOPT	0xfd	/* a socket option egress refuses */
+#define EGRESS_RULE_SOCKOPT	0xfd	/* a socket option egress refuses (which: detail.sockopt) */
 
 struct egress_event {
 	__u64 ts_boot_ns;	/* bpf_ktime_get_boot_ns() */
@@ -251,6 +251,13 @@ struct egress_event {
 	__u8 verdict;		/* enum egress_verdict: deny, or audit (allowed, would have denied) */
 	__u16 rule_port_lo;
 	__u16 rule_port_hi;
+	union {
+		struct {
+			__u16 level;	/* SOL_IP (0) or SOL_IPV6 (41) */
+			__u16 optname;	/* IP_OPTIONS, IPV6_RTHDR, IPV6_2292RTHDR, IPV6_2292PKTOPTIONS */
+		} sockopt;		/* hook setsockopt: the option refused */
+		__u32 raw;		/* 0: no detail (every other hook) */
+	} detail;
 	__u8 addr[16];		/* destination as decided; v4 in addr[0..3] */
 	char comm[16];
 };

@@ -331,14 +331,9 @@ static int ensure_bpffs(const char *pin_dir)
 static struct bpf_program *hook_prog(struct egress *skel, int hook)
 {
 	switch (hook) {
-	case EGRESS_HOOK_CONNECT4: return skel->progs.egress_connect4;
-	case EGRESS_HOOK_CONNECT6: return skel->progs.egress_connect6;
-	case EGRESS_HOOK_SENDMSG4: return skel->progs.egress_sendmsg4;
-	case EGRESS_HOOK_SENDMSG6: return skel->progs.egress_sendmsg6;
-	case EGRESS_HOOK_SOCK_CREATE: return skel->progs.egress_sock_create;
-	case EGRESS_HOOK_SETSOCKOPT: return skel->progs.egress_setsockopt;
-	case EGRESS_HOOK_EGRESS: return skel->progs.egress_skb;
-	case EGRESS_HOOK_INGRESS: return skel->progs.egress_ingress;
+#define HOOK_PROG_(N, num, name, type, prog, sec, ctx) case EGRESS_HOOK_##N: return skel->progs.prog;
+	EGRESS_HOOK_TABLE(HOOK_PROG_)	/* include/egress_hooks.h */
+#undef HOOK_PROG_
 	}
 	return NULL;
 }

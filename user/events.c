@@ -191,6 +191,29 @@ static const char *hint_lookup(const char *name, void *ctx)
 	return NULL;
 }
 
+/*
+ * The event's detail: the option a setsockopt denial refused, by name
+ * ("IPV6_RTHDR"), or its numbers when egress does not know it; NULL (JSON
+ * null) for every other hook.
+ */
+static const char *detail_str(const struct egress_event *e, char *buf, size_t len)
+{
+	unsigned int level = e->detail.sockopt.level, opt = e->detail.sockopt.optname;
+
+	if (e->hook != EGRESS_HOOK_SETSOCKOPT)
+		return NULL;
+	if (level == 0 && opt == 4)
+		return "IP_OPTIONS";
+	if (level == 41 && opt == 57)
+		return "IPV6_RTHDR";
+	if (level == 41 && opt == 5)
+		return "IPV6_2292RTHDR";
+	if (level == 41 && opt == 6)
+		return "IPV6_2292PKTOPTIONS";
+	snprintf(buf, len, "level %u optname %u", level, opt);
+	return buf;
+}
+
 json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 {
 	char ts[64], dst[64], rule[96], comm[16 * 4 + 1], protobuf[8], hint[EGRESS_HINT_MAX + 256];
@@ -233,8 +256,11 @@ json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 	snprintf(hv.pid, sizeof(hv.pid), "%u", e->tgid);
 	hint_fill(tmpl, hint_lookup, &hv, hint, sizeof(hint));
 
+	char detail[48];
+	const char *det = detail_str(e, detail, sizeof(detail));
+
 	return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:s, s:i, s:s, s:s, s:s, s:s, "
-			 "s:i, s:s, s:s, s:s, s:i, s:i, s:s, s:s}",
+			 "s:i, s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s*}",
 			 "ts", ts, "cgroup", cgroup,
 			 "cgroup_id", (json_int_t)e->cgroup_id,
 			 "bound_cgroup_id", (json_int_t)e->bound_cgroup_id,
@@ -244,7 +270,8 @@ json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 			 "proto", proto, "dst", dst, "dport", (int)e->dport,
 			 "policy", pol, "rule", rule, "errno", errname ? errname : "?",
 			 "errno_value", (int)e->err, "suppressed", (int)e->suppressed, "hint", hint,
-			 "verdict", e->verdict == EGRESS_VERDICT_AUDIT ? "audit" : "deny");
+			 "verdict", e->verdict == EGRESS_VERDICT_AUDIT ? "audit" : "deny",
+			 "detail", det);
 }
 
 static const char *str(json_t *o, const char *k)
@@ -283,11 +310,14 @@ void event_print(json_t *ev, enum log_format fmt, FILE *out)
 			snprintf(cg, sizeof(cg), "id:%lld", num(ev, "cgroup_id"));
 
 		fprintf(out, "%s %s %s %s %s%s%s:%lld policy=%s rule=\"%s\" errno=%s comm=%s pid=%lld "
-			"tgid=%lld uid=%lld cgroup=%s suppressed=%lld\n", str(ev, "ts"),
+			"tgid=%lld uid=%lld cgroup=%s suppressed=%lld", str(ev, "ts"),
 			strcmp(str(ev, "verdict"), "audit") ? "DENY" : "AUDIT", str(ev, "hook"),
 			str(ev, "proto"), v6 ? "[" : "", dst, v6 ? "]" : "", num(ev, "dport"),
 			str(ev, "policy"), str(ev, "rule"), str(ev, "errno"), str(ev, "comm"),
 			num(ev, "pid"), num(ev, "tgid"), num(ev, "uid"), cg, num(ev, "suppressed"));
+		if (json_object_get(ev, "detail"))	/* setsockopt: the option refused */
+			fprintf(out, " detail=%s", str(ev, "detail"));
+		fputc('\n', out);
 	}
 	fflush(out);
 }

@@ -347,7 +347,7 @@ static int build_entry(const struct policy *p, const struct rule *own, size_t no
 	memset(e, 0, sizeof(*e));
 	e->err = p->err;
 	e->dflt = p->dflt;
-	e->flags = p->flags;
+	e->pol_flags = p->flags;
 	for (size_t i = 0; i < nown; i++) {
 		if (n == EGRESS_SLOTS)
 			goto too_many;
@@ -455,7 +455,7 @@ static int compile(const struct policy *src, struct compiled *out, bool sorted, 
 				goto cleanup;
 			/* a host's entry goes to the hash: its container says so */
 			if (cidr_is_host(c))
-				out->e[stack[depth - 1].at].val.eflags |= EGRESS_ENT_HOSTS;
+				out->e[stack[depth - 1].at].val.ent_flags |= EGRESS_ENT_HOSTS;
 			ret = compiled_push_cidr(out, c, &stack[depth].e);
 			if (ret)
 				goto cleanup;
@@ -486,8 +486,8 @@ int policy_decompile(struct policy *p, const struct compiled *cp)
 		if (c.plen == 0 && c.family == EGRESS_FAM_V4) {
 			p->dflt = v->dflt;
 			p->err = v->err;
-			p->flags = v->flags;
-			p->dflt_id = v->slot[v->nslots - 1].id;	/* the root ends in the default */
+			p->flags = v->pol_flags;
+			p->dflt_id = v->nslots ? v->slot[v->nslots - 1].id : 0;	/* the root ends in the default */
 		}
 		for (size_t s = 0; s < v->nslots && s < EGRESS_SLOTS; s++) {
 			const struct egress_slot *sl = &v->slot[s];
@@ -594,7 +594,7 @@ int compiled_decide(const struct compiled *c, const struct cidr *dst, uint8_t pr
 	if (!e)
 		return EGRESS_DENY;
 	/* then, if it says so, the host entry of exactly that address */
-	for (size_t i = 0; (e->eflags & EGRESS_ENT_HOSTS) && i < c->n; i++) {
+	for (size_t i = 0; (e->ent_flags & EGRESS_ENT_HOSTS) && i < c->n; i++) {
 		struct cidr k;
 
 		cidr_from_lpm_key(&k, &c->e[i].key);
@@ -761,13 +761,13 @@ int policy_plan_edit(const struct policy *oldp, const struct policy *newp, const
 		goto cleanup;
 	if (hpa && hpb) {
 		/* the parent's slots do not depend on `at`; its hosts flag may */
-		if ((pa.val.eflags ^ pb.val.eflags) & EGRESS_ENT_HOSTS) {
+		if ((pa.val.ent_flags ^ pb.val.ent_flags) & EGRESS_ENT_HOSTS) {
 			struct cidr par;
 
 			cidr_from_lpm_key(&par, &pa.key);
 			if (direct_host_outside(newp, &par, at)) {
-				pa.val.eflags |= EGRESS_ENT_HOSTS;
-				pb.val.eflags |= EGRESS_ENT_HOSTS;
+				pa.val.ent_flags |= EGRESS_ENT_HOSTS;
+				pb.val.ent_flags |= EGRESS_ENT_HOSTS;
 			}
 		}
 		ret = compiled_push(&a, &pa.key, &pa.val) ?: compiled_push(&b, &pb.key, &pb.val);

@@ -23,14 +23,9 @@
 #include "state.h"
 
 const struct hook_desc egress_hooks[EGRESS_NHOOKS] = {
-	[EGRESS_HOOK_CONNECT4] = { "connect4", BPF_CGROUP_INET4_CONNECT },
-	[EGRESS_HOOK_CONNECT6] = { "connect6", BPF_CGROUP_INET6_CONNECT },
-	[EGRESS_HOOK_SENDMSG4] = { "sendmsg4", BPF_CGROUP_UDP4_SENDMSG },
-	[EGRESS_HOOK_SENDMSG6] = { "sendmsg6", BPF_CGROUP_UDP6_SENDMSG },
-	[EGRESS_HOOK_SOCK_CREATE] = { "sock_create", BPF_CGROUP_INET_SOCK_CREATE },
-	[EGRESS_HOOK_SETSOCKOPT] = { "setsockopt", BPF_CGROUP_SETSOCKOPT },
-	[EGRESS_HOOK_EGRESS] = { "egress", BPF_CGROUP_INET_EGRESS },
-	[EGRESS_HOOK_INGRESS] = { "ingress", BPF_CGROUP_INET_INGRESS },
+#define HOOK_DESC_(N, num, name, type, prog, sec, ctx) [EGRESS_HOOK_##N] = { #name, type },
+	EGRESS_HOOK_TABLE(HOOK_DESC_)	/* include/egress_hooks.h */
+#undef HOOK_DESC_
 };
 
 const char *const state_map_names[M_N] = {

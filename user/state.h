@@ -23,7 +23,6 @@
 #include "policy.h"
 
 #define EGRESS_DEFAULT_PIN_DIR "/sys/fs/bpf/egress"
-#define EGRESS_NHOOKS 8	/* programs attached to each bound cgroup */
 
 struct hook_desc {
 	const char *name;	/* pin name, and "hook" in events */

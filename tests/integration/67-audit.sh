@@ -86,6 +86,9 @@ ev event/backstop-audit "$AUD and .hook == \"egress\" and .dst == \"$D4\" and .d
 w=$(run_as "$CGROOT/aud" nobody "$BYPASS" srh udp "$D6" "$D6" 53 2>&1)
 check_eq hook/setsockopt-rthdr-allowed ok "$w"
 ev event/setsockopt-audit "$AUD and .hook == \"setsockopt\""
+# the refused option is the event's detail; rule keeps its value
+ev event/setsockopt-detail-names-option "$AUD and .hook == \"setsockopt\" and .detail == \"IPV6_RTHDR\" and .rule == \"IPV6_RTHDR (routing header)\""
+ev event/connect-has-no-detail "$AUD and .hook == \"connect4\" and (has(\"detail\") | not)"
 
 # ingress: a client the policy denies reaches a listener of the cgroup
 out=$T/serve.aud

@@ -795,7 +795,7 @@ static void test_policy_file_ping_export_round_trip(void **state)
 	/* the flag is policy-wide: in every compiled entry, and back */
 	assert_int_equal(policy_compile(file_find(&f, "a"), &c, err, sizeof(err)), 0);
 	for (size_t i = 0; i < c.n; i++)
-		assert_int_equal(c.e[i].val.flags & EGRESS_POL_PING, EGRESS_POL_PING);
+		assert_int_equal(c.e[i].val.pol_flags & EGRESS_POL_PING, EGRESS_POL_PING);
 	pol_init(&back, "a", DENY);
 	assert_int_equal(policy_decompile(&back, &c), 0);
 	assert_same_policy(file_find(&f, "a"), &back);
@@ -839,7 +839,7 @@ static void test_policy_file_mode_export_round_trip(void **state)
 	assert_int_equal(policy_compile(file_find(&f, "a"), &c, err, sizeof(err)), 0);
 	assert_true(c.n > 2);
 	for (size_t i = 0; i < c.n; i++)
-		assert_int_equal(c.e[i].val.flags, EGRESS_POL_AUDIT | EGRESS_POL_PING);
+		assert_int_equal(c.e[i].val.pol_flags, EGRESS_POL_AUDIT | EGRESS_POL_PING);
 	pol_init(&back, "a", DENY);
 	assert_int_equal(policy_decompile(&back, &c), 0);
 	assert_same_policy(file_find(&f, "a"), &back);
@@ -848,7 +848,7 @@ static void test_policy_file_mode_export_round_trip(void **state)
 	/* enforce: no flag in any entry */
 	assert_int_equal(policy_compile(file_find(&f, "b"), &c, err, sizeof(err)), 0);
 	for (size_t i = 0; i < c.n; i++)
-		assert_int_equal(c.e[i].val.flags & EGRESS_POL_AUDIT, 0);
+		assert_int_equal(c.e[i].val.pol_flags & EGRESS_POL_AUDIT, 0);
 	compiled_free(&c);
 	free(out1);
 	free(out2);

@@ -255,12 +255,23 @@ static void test_event_v6(void **state)
 	free(s);
 	json_decref(j);
 
-	/* the setsockopt hook names the IPv6 option */
+	/* the setsockopt hook names the IPv6 option: rule as before, detail the option itself */
 	e.hook = EGRESS_HOOK_SETSOCKOPT;
 	e.rule_plen = EGRESS_RULE_SOCKOPT;
+	e.detail.sockopt.level = 41;	/* SOL_IPV6 */
+	e.detail.sockopt.optname = 6;	/* IPV6_2292PKTOPTIONS */
 	j = event_of(&ctx, &e);
 	assert_string_equal(sget(j, "rule"), "IPV6_RTHDR (routing header)");
+	assert_string_equal(sget(j, "detail"), "IPV6_2292PKTOPTIONS");
 	assert_string_equal(sget(j, "dst"), "");
+	s = printed(j, LOG_TEXT);
+	one_line(s);
+	assert_contains(s, " detail=IPV6_2292PKTOPTIONS\n");
+	free(s);
+	json_decref(j);
+	e.detail.sockopt.optname = 99;	/* not one egress refuses today: its numbers */
+	j = event_of(&ctx, &e);
+	assert_string_equal(sget(j, "detail"), "level 41 optname 99");
 	json_decref(j);
 }
 
@@ -290,8 +301,11 @@ static void test_event_hooks(void **state)
 	e.policy = FAKE_POLICY_ID;
 	e.hook = EGRESS_HOOK_SETSOCKOPT;
 	e.rule_plen = EGRESS_RULE_SOCKOPT;
+	e.detail.sockopt.level = 0;	/* SOL_IP */
+	e.detail.sockopt.optname = 4;	/* IP_OPTIONS */
 	j = event_of(&ctx, &e);
 	assert_string_equal(sget(j, "rule"), "IP_OPTIONS (source route)");
+	assert_string_equal(sget(j, "detail"), "IP_OPTIONS");
 	assert_string_equal(sget(j, "hint"),
 			    "Source routing was refused by the platform firewall (policy free).");
 	json_decref(j);

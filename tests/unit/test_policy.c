@@ -1550,7 +1550,7 @@ static void test_plan_host_edit_touches_one_entry(void **state)
 	assert_int_equal(policy_plan_edit(&p, &q, &r.cidr, 0, &put, &del, err, sizeof(err)), 0);
 	assert_int_equal(del.n, 1);
 	assert_int_equal(put.n, 1);
-	assert_true(put.e[0].val.eflags & EGRESS_ENT_HOSTS);
+	assert_true(put.e[0].val.ent_flags & EGRESS_ENT_HOSTS);
 	compiled_free(&put);
 	compiled_free(&del);
 	policy_free(&q);

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * packet.bpf.h - the packet parser of the cgroup_skb programs: a packet's
+ * destination and source (address, protocol, ports) as the network will
+ * use them, or false when it cannot be decided (fail closed).  Included by
+ * bpf/egress.bpf.c (the backstop and the ingress program) and by
+ * bpf/test_parser.bpf.c (the parser alone, run on crafted packets by
+ * tests/parser.c with BPF_PROG_TEST_RUN).  Needs consts.h and egress.h
+ * first.
+ */
+#ifndef EGRESS_PACKET_BPF_H
+#define EGRESS_PACKET_BPF_H
+
+#include "dest.bpf.h"
+
+/*
+ * A packet a cgroup_skb program parsed.  dst and src carry the ports
+ * (dport, sport) and the protocol; a later fragment has no ports.
+ */
+struct pkt {
+	struct dest dst;
+	struct dest src;
+	__u32 frag_id;
+	__u8 frag;		/* a fragment, the first or a later one */
+	__u8 later_frag;	/* not the first fragment: no ports */
+};
+
+/*
+ * IPv6 extension headers the backstop walks.  A chain longer than this is
+ * not exhausted: the packet is denied (fail closed), never decided by a
+ * protocol and port it does not carry.
+ */
+#define IPV6_EXT_MAX	16
+
+static __always_inline bool has_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
+	       proto == IPPROTO_SCTP;
+}
+
+static __always_inline bool ipv6_ext(__u8 next)
+{
+	return next == NEXTHDR_HOP || next == NEXTHDR_ROUTING || next == NEXTHDR_DEST ||
+	       next == NEXTHDR_FRAGMENT || next == NEXTHDR_AUTH;
+}
+
+/*
+ * The L4 ports at off.  A protocol with ports whose header is not there (a
+ * truncated packet, a tiny first fragment) is not decided by a port it
+ * might have: false, denied.
+ */
+static __always_inline bool packet_l4(struct __sk_buff *skb, __u32 off, struct pkt *p)
+{
+	__u8 proto = p->dst.proto;
+	__u16 ports[2];
+
+	p->src.proto = proto;
+	if (p->later_frag || !has_ports(proto))
+		return true;
+	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+		return false;
+	p->src.port = bpf_ntohs(ports[0]);
+	p->dst.port = bpf_ntohs(ports[1]);
+	return true;
+}
+
+/* An IPv4 packet; false if it cannot be read. */
+static __always_inline bool packet_v4(struct __sk_buff *skb, struct pkt *p)
+{
+	struct iphdr ip;
+	__u16 frag;
+
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) || ip.ihl < 5)
+		return false;
+	dest_v4(&p->dst, ip.daddr);
+	dest_v4(&p->src, ip.saddr);
+	p->dst.proto = ip.protocol;
+	frag = bpf_ntohs(ip.frag_off);
+	if (frag & (IP_MF | IP_OFFSET)) {
+		p->frag = 1;
+		p->frag_id = ip.id;
+		p->later_frag = (frag & IP_OFFSET) != 0;
+	}
+	return packet_l4(skb, ip.ihl * 4, p);
+}
+
+/*
+ * An IPv6 packet: its addresses as they are in the header (the next hop's),
+ * through up to IPV6_EXT_MAX extension headers (AH included).
+ */
+static __always_inline bool packet_v6(struct __sk_buff *skb, struct pkt *p)
+{
+	struct ipv6hdr ip;
+	__u32 off = sizeof(ip), i, a[4];
+	__u8 next;
+
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		return false;
+	__builtin_memcpy(a, &ip.daddr, 16);
+	dest_v6(&p->dst, a[0], a[1], a[2], a[3]);
+	__builtin_memcpy(a, &ip.saddr, 16);
+	dest_v6(&p->src, a[0], a[1], a[2], a[3]);
+	next = ip.nexthdr;
+	for (i = 0; i < IPV6_EXT_MAX; i++) {
+		__u8 h[8];
+
+		if (!ipv6_ext(next) || p->later_frag)
+			break;
+		if (bpf_skb_load_bytes(skb, off, h, next == NEXTHDR_FRAGMENT ? 8 : 2))
+			return false;
+		if (next == NEXTHDR_FRAGMENT) {
+			p->frag = 1;
+			__builtin_memcpy(&p->frag_id, h + 4, 4);
+			p->later_frag = (h[2] << 5 | h[3] >> 3) != 0;
+			off += 8;
+		} else if (next == NEXTHDR_AUTH) {
+			off += (h[1] + 2) * 4;
+		} else {
+			off += (h[1] + 1) * 8;
+		}
+		next = h[0];
+	}
+	if (ipv6_ext(next) && !p->later_frag)
+		return false;	/* the chain goes on: fail closed */
+	p->dst.proto = next;
+	return packet_l4(skb, off, p);
+}
+
+static __always_inline bool packet(struct __sk_buff *skb, struct pkt *p, bool *ip)
+{
+	*ip = true;
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		return packet_v4(skb, p);
+	if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		return packet_v6(skb, p);
+	*ip = false;	/* not IP: not ours to decide */
+	return false;
+}
+
+#endif /* EGRESS_PACKET_BPF_H */
