@@ -168,8 +168,8 @@ if R:
 # ------------------------------------------------------------------ per-rule hit counters
 R = load_overhead("rule-hits")
 if R:
-    sec = ("Per-rule hit counters (UDP sendto IPv4; the same policy in an instance whose programs "
-           "count and one whose programs do not, arms interleaved)")
+    sec = ("Per-rule hit counters (UDP sendto IPv4; the same policy in two fresh instances, one whose "
+           "programs count and one whose programs do not, arms interleaved)")
     for pol in ("1", "1k-r", "deny-1k-r"):
         h, n = "hits-" + pol, "nohits-" + pol
         if h not in R[min(R)] or n not in R[min(R)]:

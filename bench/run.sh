@@ -95,7 +95,7 @@ CG2=$(awk '$9=="cgroup2"{print $5; exit}' /proc/self/mountinfo)
 CGR=$CG2/egress-bench.$TAG
 mkdir "$CGR" || fatal "cannot create $CGR"
 for d in home sib e4-1 e4-1k-r e4-1k-d e4-100k-r e4-100k-d e6-1 e6-1k-r e6-1k-d e6-100k-r e6-100k-d \
-	nft noop sib2 flood one one/x one/flood many h4-1 h4-1k-r; do
+	nft noop sib2 flood one one/x one/flood many c4-1 c4-1k-r h4-1 h4-1k-r; do
 	mkdir "$CGR/$d" || fatal "mkdir $CGR/$d"
 done
 ip netns add "$NS" || fatal "cannot create netns"
@@ -292,22 +292,26 @@ for kind in udp4 udp6 tcp4 tcp6; do
 done
 
 # ---------------------------------------------------------------- 3b. per-rule hit counters
-# The same policies in an instance whose programs do not count (EGRESS_NO_RULE_HITS: the
-# count_rule_hits constant off), arms interleaved with main's: the BPF run time per call with
-# and without counting, same run.
+# Two fresh instances with the same policies, one whose programs count and one whose programs
+# do not (EGRESS_NO_RULE_HITS: the count_rule_hits constant off), arms interleaved: the BPF run
+# time per call with and without counting, same run, same map state (rate buckets, egress_seen).
+start_egressd hits
 EGRESS_NO_RULE_HITS=1 start_egressd nohits
+PC=$T/bpf/hits
 PH=$T/bpf/nohits
 for n in 4-1 4-1k-r; do
-	ctl apply -f "$G/p$n.txt" --pin-dir "$PH" || fatal "apply p$n (nohits)"
-	ctl attach "$CGR/h$n" --policy p$n --pin-dir "$PH" || fatal "attach h$n"
+	for i in c:$PC h:$PH; do
+		ctl apply -f "$G/p$n.txt" --pin-dir "${i#*:}" || fatal "apply p$n (${i#*:})"
+		ctl attach "$CGR/${i%%:*}$n" --policy p$n --pin-dir "${i#*:}" || fatal "attach ${i%%:*}$n"
+	done
 done
 overhead udp4 rule-hits $R 3000 1000 --state "off=true" \
 	--arm "name=none,cg=$HOME_CG,dst=127.0.0.1,state=off" \
-	--arm "name=hits-1,cg=$CGR/e4-1,dst=127.0.0.1,state=off,pins=$PM" \
+	--arm "name=hits-1,cg=$CGR/c4-1,dst=127.0.0.1,state=off,pins=$PC" \
 	--arm "name=nohits-1,cg=$CGR/h4-1,dst=127.0.0.1,state=off,pins=$PH" \
-	--arm "name=hits-1k-r,cg=$CGR/e4-1k-r,dst=127.0.0.1,state=off,pins=$PM" \
+	--arm "name=hits-1k-r,cg=$CGR/c4-1k-r,dst=127.0.0.1,state=off,pins=$PC" \
 	--arm "name=nohits-1k-r,cg=$CGR/h4-1k-r,dst=127.0.0.1,state=off,pins=$PH" \
-	--arm "name=hits-deny-1k-r,cg=$CGR/e4-1k-r,dst=127.0.0.2,state=off,pins=$PM" \
+	--arm "name=hits-deny-1k-r,cg=$CGR/c4-1k-r,dst=127.0.0.2,state=off,pins=$PC" \
 	--arm "name=nohits-deny-1k-r,cg=$CGR/h4-1k-r,dst=127.0.0.2,state=off,pins=$PH"
 
 # ---------------------------------------------------------------- 4. 1 versus 10,000 bound cgroups
