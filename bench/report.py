@@ -171,16 +171,25 @@ if R:
     sec = ("Per-rule hit counters (UDP sendto IPv4; the same policy in two fresh instances, one whose "
            "programs count and one whose programs do not, arms interleaved)")
     for pol in ("1", "1k-r", "deny-1k-r"):
-        h, n = "hits-" + pol, "nohits-" + pol
+        h, n, h2 = "hits-" + pol, "nohits-" + pol, "hits2-" + pol
         if h not in R[min(R)] or n not in R[min(R)]:
             continue
         d = per_round(R, lambda a, h=h, n=n: a[h]["prog"] - a[n]["prog"])
         ph = per_round(R, lambda a, h=h: a[h]["prog"])
         pn = per_round(R, lambda a, n=n: a[n]["prog"])
+        fig = (f"program {spread(ph)} ns/call counting, {spread(pn)} without: "
+               f"{spread(d, '{:+.1f}')} ns a decision")
+        aa = per_round(R, lambda a, h=h, h2=h2: a[h2]["prog"] - a[h]["prog"]) if h2 in R[min(R)] else []
+        if aa:
+            fig += f"; two equal counting instances (A/A) differ by {spread(aa, '{:+.1f}')} ns"
+        if pol.startswith("deny"):
+            # the denial path (event, rate limit, egress_seen) varies more between two equal
+            # instances than the counter costs: shown, judged on the allowed path
+            add(sec, pol, fig, "(shown; the A/A spread is the noise)")
+            continue
         v = ok(med(d) <= 10)
-        add(sec, pol, f"program {spread(ph)} ns/call counting, {spread(pn)} without: "
-            f"{spread(d, '{:+.1f}')} ns a decision", "≤ 10 ns a decision", v)
-        goal_rows.append((f"per-rule hit counters add ≤ 10 ns a decision (udp4, {pol})",
+        add(sec, pol, fig, "≤ 10 ns a decision", v)
+        goal_rows.append((f"per-rule hit counters add ≤ 10 ns a decision (udp4, {pol} rule{'s' if pol != '1' else ''}, allowed)",
                           f"{med(d):+.1f} ns (program {med(ph):.0f} vs {med(pn):.0f} ns/call)", v))
 
 # ------------------------------------------------------------------ 1 vs 10,000 bound

@@ -95,7 +95,7 @@ CG2=$(awk '$9=="cgroup2"{print $5; exit}' /proc/self/mountinfo)
 CGR=$CG2/egress-bench.$TAG
 mkdir "$CGR" || fatal "cannot create $CGR"
 for d in home sib e4-1 e4-1k-r e4-1k-d e4-100k-r e4-100k-d e6-1 e6-1k-r e6-1k-d e6-100k-r e6-100k-d \
-	nft noop sib2 flood one one/x one/flood many c4-1 c4-1k-r h4-1 h4-1k-r; do
+	nft noop sib2 flood one one/x one/flood many c4-1 c4-1k-r h4-1 h4-1k-r d4-1k-r; do
 	mkdir "$CGR/$d" || fatal "mkdir $CGR/$d"
 done
 ip netns add "$NS" || fatal "cannot create netns"
@@ -295,10 +295,15 @@ done
 # Two fresh instances with the same policies, one whose programs count and one whose programs
 # do not (EGRESS_NO_RULE_HITS: the count_rule_hits constant off), arms interleaved: the BPF run
 # time per call with and without counting, same run, same map state (rate buckets, egress_seen).
+# A third, counting like the first (hits2), measures the noise between two equal instances (A/A).
 start_egressd hits
+start_egressd hits2
 EGRESS_NO_RULE_HITS=1 start_egressd nohits
 PC=$T/bpf/hits
 PH=$T/bpf/nohits
+PD=$T/bpf/hits2
+ctl apply -f "$G/p4-1k-r.txt" --pin-dir "$PD" || fatal "apply p4-1k-r ($PD)"
+ctl attach "$CGR/d4-1k-r" --policy p4-1k-r --pin-dir "$PD" || fatal "attach d4-1k-r"
 for n in 4-1 4-1k-r; do
 	for i in c:$PC h:$PH; do
 		ctl apply -f "$G/p$n.txt" --pin-dir "${i#*:}" || fatal "apply p$n (${i#*:})"
@@ -312,7 +317,9 @@ overhead udp4 rule-hits $R 3000 1000 --state "off=true" \
 	--arm "name=hits-1k-r,cg=$CGR/c4-1k-r,dst=127.0.0.1,state=off,pins=$PC" \
 	--arm "name=nohits-1k-r,cg=$CGR/h4-1k-r,dst=127.0.0.1,state=off,pins=$PH" \
 	--arm "name=hits-deny-1k-r,cg=$CGR/c4-1k-r,dst=127.0.0.2,state=off,pins=$PC" \
-	--arm "name=nohits-deny-1k-r,cg=$CGR/h4-1k-r,dst=127.0.0.2,state=off,pins=$PH"
+	--arm "name=nohits-deny-1k-r,cg=$CGR/h4-1k-r,dst=127.0.0.2,state=off,pins=$PH" \
+	--arm "name=hits2-1k-r,cg=$CGR/d4-1k-r,dst=127.0.0.1,state=off,pins=$PD" \
+	--arm "name=hits2-deny-1k-r,cg=$CGR/d4-1k-r,dst=127.0.0.2,state=off,pins=$PD"
 
 # ---------------------------------------------------------------- 4. 1 versus 10,000 bound cgroups
 for inst in "$P1" "$PN"; do ctl apply -f "$G/p4-1.txt" --pin-dir "$inst" || fatal "apply p4-1 ($inst)"; done
