@@ -185,7 +185,7 @@ if R:
         if pol.startswith("deny"):
             # the denial path (event, rate limit, egress_seen) varies more between two equal
             # instances than the counter costs: shown, judged on the allowed path
-            add(sec, pol, fig, "(shown; the A/A spread is the noise)")
+            add(sec, pol, fig + " (shown, not judged: the A/A spread is the noise)")
             continue
         v = ok(med(d) <= 10)
         add(sec, pol, fig, "≤ 10 ns a decision", v)
