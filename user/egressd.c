@@ -140,8 +140,12 @@ static int parse_args(int argc, char **argv)
 	char err[ERRBUF_LEN];
 	int ret;
 
-	/* a unique prefix names an option, as getopt_long allowed */
-	ret = opts_parse(egressd_spec, argc - 1, argv + 1, &opt, OPTS_PREFIX, err, sizeof(err));
+	/*
+	 * As getopt_long did: a unique prefix names an option, and a later one
+	 * wins (a unit's or a DaemonSet's arguments, then an override).
+	 */
+	ret = opts_parse(egressd_spec, argc - 1, argv + 1, &opt, OPTS_PREFIX | OPTS_LAST_WINS, err,
+			 sizeof(err));
 	if (ret == OPTS_HELP) {
 		usage(stdout);
 		exit(0);

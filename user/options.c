@@ -243,7 +243,7 @@ static int parse_one(const struct flat *v, size_t n, bool *seen, int argc, char 
 	}
 	if (!f)
 		return unknown(v, n, a, err, errlen);
-	if (seen[f - v])
+	if (seen[f - v] && !(flags & OPTS_LAST_WINS))
 		fail("option '--%s' is given twice (give it once)", f->s->name);
 	seen[f - v] = true;
 	if (f->s->type == OPT_FLAG) {

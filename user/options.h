@@ -74,12 +74,14 @@ struct opt_rest {
 
 /* opts_parse's flags */
 #define OPTS_PREFIX	0x01	/* a unique prefix names an option (egressd, as getopt_long did) */
+#define OPTS_LAST_WINS	0x02	/* an option given again replaces the value (egressd, as getopt_long did) */
 
 enum { OPTS_OK = 0, OPTS_HELP = 1 };
 
 /*
  * Parses argv (argv[0] is the first argument, not the program) into out by
- * spec: the defaults first, then the options and positionals.  argv is
+ * spec: the defaults first, then the options and positionals.  An option
+ * given twice is refused unless OPTS_LAST_WINS.  argv is
  * reordered: positionals move to its front.  "--" ends the options.  An
  * option named "help" given (or "-h") returns OPTS_HELP before any error.
  * Fields of options not given keep their value.  Errors return one line in

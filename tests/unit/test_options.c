@@ -127,6 +127,14 @@ static void test_repeated_refused(void **state)
 	assert_contains(err, "'--policy' is given twice");
 	/* a default is not "given" */
 	assert_int_equal(parse(cmd_spec, "--max-rules 5", &c, 0, err), 0);
+	/* egressd: a later one wins, as with getopt_long */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(parse(cmd_spec, "--policy a --max-rules 5 --policy=b --max-rules 7", &c,
+			       OPTS_LAST_WINS, err), 0);
+	assert_string_equal(c.policy, "b");
+	assert_int_equal(c.rules, 7);
+	/* and is still checked */
+	assert_int_equal(parse(cmd_spec, "--max-rules 5 --max-rules 0", &c, OPTS_LAST_WINS, err), -EDOM);
 }
 
 static void test_unknown_with_suggestion(void **state)
