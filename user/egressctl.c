@@ -849,6 +849,47 @@ static int write_file(const char *dir, const char *name, const char *val)
 }
 
 /*
+ * Moves every process of src into the cgroup whose cgroup.procs is pfd,
+ * with src frozen so that nothing forks behind our back (moving thaws).
+ * 0, or 1 with an error line; *moved counts them.
+ */
+static int move_cgroup(int pfd, const char *src, const char *to, int *moved)
+{
+	bool frozen = !write_file(src, "cgroup.freeze", "1");
+	int ret = 0;
+
+	for (int i = 0; frozen && i < 500 && !cg_event(src, "frozen"); i++)
+		usleep(10000);
+	for (int round = 0; round < 100 && !ret; round++) {
+		long *pids;
+		int n = read_procs(src, &pids);
+
+		if (n < 0)
+			ret = errorf(1, "cannot read %s/cgroup.procs: %s", src, strerror(-n));
+		for (int i = 0; i < n && !ret; i++) {
+			int r = move_pid(pfd, pids[i]);
+
+			if (r == -ESRCH)
+				continue;	/* it exited */
+			if (r)
+				ret = errorf(1, "cannot move process %ld from %s to %s: %s", pids[i], src,
+					     to, strerror(-r));
+			else
+				(*moved)++;
+		}
+		free(pids);
+		if (n <= 0)
+			break;
+	}
+	if (frozen)
+		write_file(src, "cgroup.freeze", "0");
+	if (!ret && cg_event(src, "populated"))
+		ret = errorf(1, "%s still holds processes (in child cgroups?): move them with "
+			     "'egressctl move --cgroup CHILD --to DIR'", src);
+	return ret;
+}
+
+/*
  * move: the supported way to change a sandbox's tier under tier cgroups.
  * A child cgroup can only narrow its bound ancestors, so an upgrade moves
  * the sandbox's processes into the other tier's subtree.  The target must
@@ -935,37 +976,7 @@ static int do_move(int argc, char **argv)
 				moved++;
 		}
 	} else {
-		/* freeze SRC so that nothing forks behind our back; moving thaws */
-		bool frozen = !write_file(src, "cgroup.freeze", "1");
-
-		for (int i = 0; frozen && i < 500 && !cg_event(src, "frozen"); i++)
-			usleep(10000);
-		for (int round = 0; round < 100 && !ret; round++) {
-			long *pids;
-			int n = read_procs(src, &pids);
-
-			if (n < 0)
-				ret = errorf(1, "cannot read %s/cgroup.procs: %s", src, strerror(-n));
-			for (int i = 0; i < n && !ret; i++) {
-				int r = move_pid(pfd, pids[i]);
-
-				if (r == -ESRCH)
-					continue;	/* it exited */
-				if (r)
-					ret = errorf(1, "cannot move process %ld from %s to %s: %s", pids[i], src,
-						  to, strerror(-r));
-				else
-					moved++;
-			}
-			free(pids);
-			if (n <= 0)
-				break;
-		}
-		if (frozen)
-			write_file(src, "cgroup.freeze", "0");
-		if (!ret && cg_event(src, "populated"))
-			ret = errorf(1, "%s still holds processes (in child cgroups?): move them with "
-				  "'egressctl move --cgroup CHILD --to DIR'", src);
+		ret = move_cgroup(pfd, src, to, &moved);
 	}
 	close(pfd);
 	if (!ret)
@@ -2020,6 +2031,22 @@ static int oci_poststop(struct egress_state *st, const struct egress_oci_key *ke
 	return 0;
 }
 
+/* The OCI state on stdin (poststop: without a pid).  0, or 1 with an error line. */
+static int oci_read_state(struct oci_state *os, bool poststop)
+{
+	char err[ERRBUF_LEN], *json;
+	size_t len;
+	int ret = 0;
+
+	json = read_text("-", 1 << 20, &len);
+	if (!json)
+		return errorf(1, "cannot read the OCI state on stdin: %s", strerror(errno));
+	if (oci_state_parse(json, len, !poststop, os, err, sizeof(err)))
+		ret = errorf(1, "%s", err);
+	free(json);
+	return ret;
+}
+
 /* The bundle's config: annotations, capabilities, namespaces, mounts.  0, or 1 with an error line. */
 static int oci_load_config(const struct oci_state *os, struct oci_config *cfg, char **text)
 {
@@ -2058,6 +2085,23 @@ static int oci_check_risks(const struct oci_state *os, const struct oci_config *
 	return 0;
 }
 
+/* cgid is bound already, and not by this container's hook: 1 with an error line, else 0. */
+static int oci_bound_by_another(struct egress_state *st, const struct oci_state *os, const char *cgdir,
+				uint64_t cgid, const char *owner)
+{
+	char at[PATH_MAX + EGRESS_NAME_MAX + 2], have[128] = "", links[PATH_MAX];
+
+	state_pin_path(st, links, sizeof(links), "links/%llu", (unsigned long long)cgid);
+	if (access(links, F_OK))
+		return 0;
+	state_binding_meta(st, cgid, at, sizeof(at), have, sizeof(have));
+	if (!strcmp(have, owner))
+		return 0;
+	return errorf(1, "container %s: cgroup %s is already bound (%s%s%s); the hook binds only a "
+		      "container's own, unbound cgroup", os->id, cgdir, at[0] ? "policy " : "",
+		      at[0] ? at : "", have[0] ? ", by another" : "");
+}
+
 struct oci_hook_opts {
 	const char *stage, *policy;
 	bool strict;
@@ -2081,7 +2125,7 @@ static int do_oci_hook(int argc, char **argv)
 {
 	struct oci_hook_opts o = {};
 	const char *policy;
-	char err[ERRBUF_LEN], *json = NULL, *cfgjson = NULL, cgdir[PATH_MAX], why[PATH_MAX + 128];
+	char err[ERRBUF_LEN], *cfgjson = NULL, cgdir[PATH_MAX], why[PATH_MAX + 128];
 	char owner[OCI_ID_MAX + 32];
 	struct egress_oci_key key = {};
 	struct egress_state st = { .dir_fd = -1 };
@@ -2090,7 +2134,6 @@ static int do_oci_hook(int argc, char **argv)
 	bool poststop, bound = false;
 	uint64_t cgid, old;
 	uint32_t id;
-	size_t len;
 	int ret = 1, cg_fd = -1;
 
 	for (int i = 0; i < M_N; i++)
@@ -2103,13 +2146,8 @@ static int do_oci_hook(int argc, char **argv)
 		return errorf(2, "unknown stage '%s' (createRuntime is the default; or poststop)", o.stage);
 	if (policy && parse_policy_name(policy, err, sizeof(err)))
 		return errorf(2, "%s", err);
-	json = read_text("-", 1 << 20, &len);
-	if (!json)
-		return errorf(1, "cannot read the OCI state on stdin: %s", strerror(errno));
-	if (oci_state_parse(json, len, !poststop, &os, err, sizeof(err))) {
-		ret = errorf(1, "%s", err);
-		goto cleanup;
-	}
+	if (oci_read_state(&os, poststop))
+		return 1;
 	oci_key(&key, &os);
 	snprintf(owner, sizeof(owner), "oci %s %016llx", os.id, (unsigned long long)key.bundle_hash);
 
@@ -2141,18 +2179,10 @@ static int do_oci_hook(int argc, char **argv)
 		goto cleanup;
 	/* only the container's own cgroup, bound by nobody else */
 	{
-		char at[PATH_MAX + EGRESS_NAME_MAX + 2], have[128] = "", links[PATH_MAX];
+		char at[PATH_MAX + EGRESS_NAME_MAX + 2];
 
-		state_pin_path(&st, links, sizeof(links), "links/%llu", (unsigned long long)cgid);
-		if (!access(links, F_OK)) {
-			state_binding_meta(&st, cgid, at, sizeof(at), have, sizeof(have));
-			if (strcmp(have, owner)) {
-				ret = errorf(1, "container %s: cgroup %s is already bound (%s%s%s); the hook binds "
-					  "only a container's own, unbound cgroup", os.id, cgdir,
-					  at[0] ? "policy " : "", at[0] ? at : "", have[0] ? ", by another" : "");
-				goto cleanup;
-			}
-		}
+		if (oci_bound_by_another(&st, &os, cgdir, cgid, owner))
+			goto cleanup;
 		if (cg_own(cgdir, os.pid, err, sizeof(err))) {
 			ret = errorf(1, "container %s: %s", os.id, err);
 			goto cleanup;
@@ -2192,7 +2222,6 @@ cleanup:
 		close(cg_fd);
 	state_close(&st);
 	oci_config_free(&cfg);
-	free(json);
 	free(cfgjson);
 	return ret;
 }
@@ -2324,6 +2353,41 @@ static const struct opt_spec advise_spec[] = {
 	COMMON_SPEC(struct advise_opts),
 };
 
+/*
+ * The cgroups of real and below (subtree_ids, sorted), of which real, an
+ * ancestor or one below must be bound.  0, or 1 with an error line.
+ */
+static int advise_scope(struct egress_state *st, const char *real)
+{
+	struct path_bind *pb = NULL;
+	int ret;
+
+	subtree_n = 0;
+	if (nftw(real, subtree_add, 32, FTW_PHYS | FTW_MOUNT))
+		return errorf(1, "cannot walk the cgroups below '%s': %s", real, strerror(errno));
+	qsort(subtree_ids, subtree_n, sizeof(*subtree_ids), u64_cmp);
+	/* bound: DIR, an ancestor, or a cgroup below DIR */
+	ret = path_bindings(st, real, &pb);
+	free(pb);
+	if (ret == 0) {
+		struct binding_ref *b = NULL;
+		size_t nb = 0;
+
+		if (!state_bindings(st, &b, &nb))
+			for (size_t i = 0; i < nb && !ret; i++)
+				ret = !!bsearch(&b[i].cgroup_id, subtree_ids, subtree_n, sizeof(*subtree_ids),
+						u64_cmp);
+		free(b);
+	}
+	if (ret < 0)
+		return errorf(1, "cannot read the bindings of '%s': %s", real, strerror(-ret));
+	if (ret == 0)
+		return errorf(1, "cgroup '%s' is not bound: nothing on its path or below it is bound to a "
+			      "policy, so nothing there is denied (bind a candidate first: egressctl attach "
+			      "DIR --policy NAME)", real);
+	return 0;
+}
+
 static int do_advise(int argc, char **argv)
 {
 	struct advise_opts o = {};
@@ -2331,7 +2395,6 @@ static int do_advise(int argc, char **argv)
 	char real[PATH_MAX], err[ERRBUF_LEN], defname[EGRESS_NAME_MAX], header[PATH_MAX + 128];
 	struct { struct policy_ref *v; size_t n; } refs = {};
 	struct seen_rec *recs = NULL;
-	struct path_bind *pb = NULL;
 	struct policy base;
 	struct egress_state st;
 	uint64_t since_ns, from = 0, id;
@@ -2361,32 +2424,9 @@ static int do_advise(int argc, char **argv)
 	}
 	if (open_state(&st, &o.c, 0))
 		return 1;
-	subtree_n = 0;
-	if (nftw(real, subtree_add, 32, FTW_PHYS | FTW_MOUNT)) {
-		ret = errorf(1, "cannot walk the cgroups below '%s': %s", real, strerror(errno));
+	ret = advise_scope(&st, real);
+	if (ret)
 		goto cleanup;
-	}
-	qsort(subtree_ids, subtree_n, sizeof(*subtree_ids), u64_cmp);
-	/* bound: DIR, an ancestor, or a cgroup below DIR */
-	ret = path_bindings(&st, real, &pb);
-	free(pb);
-	if (ret == 0) {
-		struct binding_ref *b = NULL;
-		size_t nb = 0;
-
-		if (!state_bindings(&st, &b, &nb))
-			for (size_t i = 0; i < nb && !ret; i++)
-				ret = !!bsearch(&b[i].cgroup_id, subtree_ids, subtree_n, sizeof(*subtree_ids),
-						u64_cmp);
-		free(b);
-	}
-	if (ret <= 0) {
-		ret = ret < 0 ? errorf(1, "cannot read the bindings of '%s': %s", real, strerror(-ret)) :
-		      errorf(1, "cgroup '%s' is not bound: nothing on its path or below it is bound to a policy, "
-			  "so nothing there is denied (bind a candidate first: egressctl attach DIR --policy NAME)",
-			  real);
-		goto cleanup;
-	}
 	ret = state_seen(&st, &recs, &n);
 	if (ret) {
 		ret = errorf(1, ret == -ENOENT ? "egress_seen is missing: the pins in %s were made by an older "
