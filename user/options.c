@@ -203,10 +203,10 @@ static bool is_help(const struct flat *f)
 	return f && f->s->type == OPT_FLAG && !strcmp(f->s->name, "help");
 }
 
-/* After an error: a --help further on still wins. */
-static bool help_later(const struct flat *v, size_t n, int argc, char **argv, int from)
+/* After an error: a --help further on still wins (not one of run's CMD, after stop). */
+static bool help_later(const struct flat *v, size_t n, int argc, char **argv, int from, bool stop)
 {
-	for (int i = from; i < argc && strcmp(argv[i], "--"); i++)
+	for (int i = from; i < argc && strcmp(argv[i], "--") && !(stop && argv[i][0] != '-'); i++)
 		if (!strcmp(argv[i], "--help") || (!strcmp(argv[i], "-h") && find_short(v, n, 'h')))
 			return is_help(find_long(v, n, "help", 4, 0));
 	return false;
@@ -294,7 +294,7 @@ int opts_parse(const struct opt_spec *spec, int argc, char **argv, void *out, un
 			continue;
 		}
 		ret = parse_one(v, n, seen, argc, argv, &i, out, flags, err, errlen);
-		if (ret && help_later(v, n, argc, argv, i + 1))
+		if (ret && help_later(v, n, argc, argv, i + 1, stop))
 			return OPTS_HELP;
 	}
 	for (size_t k = 0; k < n; k++)

@@ -268,6 +268,25 @@ static void test_help_wins(void **state)
 	assert_int_equal(parse(cmd_spec, "--max-rules 0 --help", &c, 0, err), OPTS_HELP);
 	/* after "--" it is a positional */
 	assert_int_equal(parse(cmd_spec, "--bogus -- --help", &c, 0, err), -EINVAL);
+	/* run: a --help after CMD is CMD's, even after an error before it */
+	{
+		struct runh {
+			bool help;
+			struct opt_rest cmd;
+		} rh = {};
+		static const struct opt_spec runh_spec[] = {
+			OPTION_FLAG(struct runh, help, "help", "this help"),
+			OPTION_POS(struct runh, cmd, "CMD", NULL, .flags = OPT_REST | OPT_STOP),
+			OPTION_END,
+		};
+
+		assert_int_equal(parse(runh_spec, "--bogus sh --help", &rh, 0, err), -EINVAL);
+		assert_int_equal(parse(runh_spec, "--bogus --help sh", &rh, 0, err), OPTS_HELP);
+		memset(&rh, 0, sizeof(rh));
+		assert_int_equal(parse(runh_spec, "sh --help", &rh, 0, err), 0);
+		assert_false(rh.help);
+		assert_int_equal(rh.cmd.n, 2);
+	}
 	/* a table without "help" (policy-file lines): an unknown option */
 	assert_int_equal(parse(run_spec, "--help", &r, 0, err), -EINVAL);
 	assert_string_equal(err, "unknown option '--help'");
