@@ -1363,7 +1363,7 @@ static int do_apply(int argc, char **argv)
 			return errorf(1, "cannot read %s: %s", file, strerror(errno));
 		if (S_ISDIR(sb.st_mode))
 			return errorf(1, "%s is a directory: -f takes a policy file (see 'egressctl apply --help')",
-				   file);
+				      file);
 	}
 	text = read_text(file, 64 << 20, NULL);
 	if (!text)
@@ -1383,8 +1383,8 @@ static int do_apply(int argc, char **argv)
 		if (pf.declared[i] || !state_policy_id(&st, pf.pol[i].name, &id))
 			continue;
 		ret = errorf(1, "%s:%d: unknown policy '%s' (add a line 'policy add %s' to the file, or "
-			  "create it with 'egressctl policy add %s')", file, pf.line[i], pf.pol[i].name,
-			  pf.pol[i].name, pf.pol[i].name);
+			     "create it with 'egressctl policy add %s')", file, pf.line[i], pf.pol[i].name,
+			     pf.pol[i].name, pf.pol[i].name);
 		policy_file_free(&pf);
 		state_close(&st);
 		return ret;
@@ -2430,8 +2430,8 @@ static int do_advise(int argc, char **argv)
 	ret = state_seen(&st, &recs, &n);
 	if (ret) {
 		ret = errorf(1, ret == -ENOENT ? "egress_seen is missing: the pins in %s were made by an older "
-			  "egressd (restart egressd to record denied destinations)" :
-			  "cannot read the denied destinations in %s: %s", st.pin_dir, strerror(-ret));
+			     "egressd (restart egressd to record denied destinations)" :
+			     "cannot read the denied destinations in %s: %s", st.pin_dir, strerror(-ret));
 		goto cleanup;
 	}
 	if (since_ns) {
@@ -2526,7 +2526,7 @@ static int do_explain(int argc, char **argv)
 		return errorf(2, "give one of --cgroup DIR and --policy NAME; usage: egressctl %s", EXPLAIN_USAGE);
 	if (batch && (npos || proto_s || port_s))
 		return errorf(2, "--batch reads 'DST [tcp|udp] [PORT]' lines from stdin: no DST, --proto "
-			   "or --port on the command line");
+			      "or --port on the command line");
 	if (!batch && npos != 1)
 		return errorf(2, "missing destination; usage: egressctl %s", EXPLAIN_USAGE);
 	if (!batch && (explain_parse_dest(o.dst, &d, err, sizeof(err)) ||
