@@ -733,7 +733,13 @@ static __always_inline void frag_key(struct egress_frag_key *k, const struct egr
 	k->id = p->frag_id;
 	__builtin_memcpy(k->src, p->src.key.addr, 16);
 	__builtin_memcpy(k->dst, p->dst.key.addr, 16);
-	k->proto = p->dst.proto;
+	/*
+	 * The header the fragment header names, the same in the first and the
+	 * later fragments: an IPv6 first fragment's walk goes on past it (a
+	 * destination options header) to the real protocol, a later one's
+	 * cannot.
+	 */
+	k->proto = p->frag_proto;
 }
 
 

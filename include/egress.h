@@ -185,7 +185,7 @@ struct egress_frag_key {
 	__u32 id;
 	__u8 src[16];
 	__u8 dst[16];
-	__u8 proto;
+	__u8 proto;		/* the protocol the IP or fragment header names (before ext headers) */
 	__u8 pad[7];
 };
 
