@@ -471,10 +471,10 @@ static __always_inline struct egress_cache_slot *cache_slot(const struct egress_
 }
 
 /*
- * sendmsg allowed a UDP datagram to d under epoch: this level's backstop
- * may skip its lookup for it (udp_cached).  seq is odd while the slot is
- * written: a reader that preempted or interrupted the write on this CPU
- * misses.
+ * sendmsg allowed a UDP datagram to d, or connect a TCP connection, under
+ * epoch: this level's backstop may skip its lookup for the datagram or
+ * the SYN (cached).  seq is odd while the slot is written: a reader that
+ * preempted or interrupted the write on this CPU misses.
  */
 static __always_inline void cache_put(const struct egress_binding *b, const struct dest *d,
 				      __u64 epoch, __u64 cookie)
@@ -491,14 +491,15 @@ static __always_inline void cache_put(const struct egress_binding *b, const stru
 	s->policy = b->policy;
 	s->port = d->port;
 	s->family = d->key.family;
+	s->proto = d->proto;
 	__builtin_memcpy(s->addr, d->key.addr, 16);
 	asm volatile("" ::: "memory");
 	s->seq++;
 }
 
 /*
- * This level allowed d (port, protocol UDP) for this socket under epoch:
- * the slot says so, and was not being written when read.
+ * This level allowed d (protocol, port) for this socket under epoch: the
+ * slot says so, and was not being written when read.
  */
 static __always_inline bool cache_hit(const struct egress_binding *b, const struct dest *d,
 				      __u64 epoch, __u64 cookie)
@@ -514,7 +515,8 @@ static __always_inline bool cache_hit(const struct egress_binding *b, const stru
 		return false;
 	asm volatile("" ::: "memory");
 	if (s->bound_cgroup_id != b->cgroup_id || s->policy != b->policy || s->epoch != epoch ||
-	    s->cookie != cookie || s->port != d->port || s->family != d->key.family)
+	    s->cookie != cookie || s->port != d->port || s->family != d->key.family ||
+	    s->proto != d->proto)
 		return false;
 	__builtin_memcpy(a, s->addr, 16);
 	__builtin_memcpy(w, d->key.addr, 16);
@@ -536,7 +538,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	struct egress_entry *e;
 	__u64 *ep = NULL, epoch = 0, cookie = 0;
 	struct dest d = {};
-	bool first, hit, audit;
+	bool first, hit, audit, send;
 	__s32 err;
 
 	b = bpf_get_local_storage(&egress_binding, 0);
@@ -546,9 +548,14 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 		dest_v4(&d, ctx->user_ip4);
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto = rule_proto(ctx->protocol);
-	/* a plain UDP datagram's decision is cached, under the epoch read before the lookup */
-	if ((hook == EGRESS_HOOK_SENDMSG4 || hook == EGRESS_HOOK_SENDMSG6) &&
-	    ctx->type == SOCK_DGRAM && ctx->protocol == IPPROTO_UDP) {
+	/*
+	 * A plain UDP datagram's decision, or a plain TCP socket's connect, is
+	 * cached, under the epoch read before the lookup: the backstop skips
+	 * the datagram's or the SYN's lookup (cached()).
+	 */
+	send = hook == EGRESS_HOOK_SENDMSG4 || hook == EGRESS_HOOK_SENDMSG6;
+	if (send ? ctx->type == SOCK_DGRAM && ctx->protocol == IPPROTO_UDP
+		 : ctx->type == SOCK_STREAM && ctx->protocol == IPPROTO_TCP) {
 		ep = epoch_ptr();
 		if (ep) {
 			epoch = *(volatile __u64 *)ep;
@@ -557,7 +564,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	}
 
 	/* this socket's last datagram here went to the same destination: decided already */
-	hit = ep && cache_hit(b, &d, epoch, cookie);
+	hit = send && ep && cache_hit(b, &d, epoch, cookie);
 	if (hit || verdict_all(policy_trie(b), b->policy, &d, false, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, hook);
 
@@ -762,7 +769,13 @@ static __always_inline void frag_key(struct egress_frag_key *k, const struct egr
 	k->id = p->frag_id;
 	__builtin_memcpy(k->src, p->src.key.addr, 16);
 	__builtin_memcpy(k->dst, p->dst.key.addr, 16);
-	k->proto = p->dst.proto;
+	/*
+	 * The header the fragment header names, the same in the first and the
+	 * later fragments: an IPv6 first fragment's walk goes on past it (a
+	 * destination options header) to the real protocol, a later one's
+	 * cannot.
+	 */
+	k->proto = p->frag_proto;
 }
 
 
@@ -816,19 +829,23 @@ static __always_inline bool tcp_connected_peer(struct __sk_buff *skb, const stru
 }
 
 /*
- * The UDP cache in the backstop: a UDP datagram (IP protocol 17: never
- * UDP-Lite, raw or ping, whose sockets never write the cache) of the
- * socket whose sendmsg this level's program allowed, to the same
+ * The decision cache in the backstop: a UDP datagram (IP protocol 17:
+ * never UDP-Lite, raw or ping, whose sockets never write the cache) of the
+ * socket whose sendmsg this level's program allowed, or a TCP packet (the
+ * SYN, a Fast Open SYN's data, a retransmitted SYN) of the TCP stream
+ * socket whose connect this level's program allowed, to the same
  * destination and port, under the epoch of that decision.  The
  * destination compared is the packet's own: a routing header or source
- * route from a control message makes it another one, looked up.
+ * route (from a control message or an option set where no setsockopt
+ * program ran) makes it another one, looked up; a packet with IPv4
+ * options or IPv6 extension headers is always looked up.
  */
-static __always_inline bool udp_cached(struct __sk_buff *skb, const struct egress_binding *b,
-				       const struct pkt *p)
+static __always_inline bool cached(struct __sk_buff *skb, const struct egress_binding *b,
+				   const struct pkt *p)
 {
 	__u64 *ep;
 
-	if (p->frag || p->dst.proto != IPPROTO_UDP)
+	if (p->frag || p->opts || (p->dst.proto != IPPROTO_UDP && p->dst.proto != IPPROTO_TCP))
 		return false;
 	ep = epoch_ptr();
 	return ep && cache_hit(b, &p->dst, *(volatile __u64 *)ep, bpf_get_socket_cookie(skb));
@@ -841,9 +858,9 @@ static __always_inline bool udp_cached(struct __sk_buff *skb, const struct egres
  * connect()ed ones, ping sockets, routing headers and source routes, the
  * replies of accepted connections) and costs one trie lookup a packet,
  * except for an established TCP connection's packets to its own peer
- * (tcp_connected_peer) and a UDP datagram this level's sendmsg program
- * just allowed (udp_cached).  A later fragment (no ports) passes only if this
- * bound cgroup allowed its first fragment.
+ * (tcp_connected_peer), and a UDP datagram or a TCP SYN this level's
+ * sendmsg or connect program just allowed (cached).  A later fragment (no
+ * ports) passes only if this bound cgroup allowed its first fragment.
  */
 int egress_skb(struct __sk_buff *skb)
 {
@@ -858,11 +875,12 @@ int egress_skb(struct __sk_buff *skb)
 	ok = packet(skb, &p, &ip);
 	if (!ip)
 		return VERDICT_ALLOW;
-	fast = ok && udp_cached(skb, b, &p);	/* before UDP-Lite becomes UDP */
+	/* before UDP-Lite becomes UDP; an established connection's packets first */
+	fast = ok && (tcp_connected_peer(skb, &p) || cached(skb, b, &p));
 	p.dst.proto = rule_proto(p.dst.proto);
 	if (ok && p.frag)
 		frag_key(&fk, b, &p);
-	if (fast || (ok && tcp_connected_peer(skb, &p)))
+	if (fast)
 		;	/* decided already: no lookup, not a fragment */
 	else if (ok && p.later_frag)
 		ok = bpf_map_lookup_elem(&egress_frags, &fk) != NULL;	/* never seen: deny */

@@ -23,6 +23,8 @@ struct pkt {
 	__u32 frag_id;
 	__u8 frag;		/* a fragment, the first or a later one */
 	__u8 later_frag;	/* not the first fragment: no ports */
+	__u8 opts;		/* IPv4 options or IPv6 extension headers (a source route?) */
+	__u8 frag_proto;	/* the header after the fragment header: the same in every fragment */
 };
 
 /*
@@ -75,10 +77,12 @@ static __always_inline bool packet_v4(struct __sk_buff *skb, struct pkt *p)
 	dest_v4(&p->dst, ip.daddr);
 	dest_v4(&p->src, ip.saddr);
 	p->dst.proto = ip.protocol;
+	p->opts = ip.ihl > 5;
 	frag = bpf_ntohs(ip.frag_off);
 	if (frag & (IP_MF | IP_OFFSET)) {
 		p->frag = 1;
 		p->frag_id = ip.id;
+		p->frag_proto = ip.protocol;
 		p->later_frag = (frag & IP_OFFSET) != 0;
 	}
 	return packet_l4(skb, ip.ihl * 4, p);
@@ -106,10 +110,12 @@ static __always_inline bool packet_v6(struct __sk_buff *skb, struct pkt *p)
 
 		if (!ipv6_ext(next) || p->later_frag)
 			break;
+		p->opts = 1;
 		if (bpf_skb_load_bytes(skb, off, h, next == NEXTHDR_FRAGMENT ? 8 : 2))
 			return false;
 		if (next == NEXTHDR_FRAGMENT) {
 			p->frag = 1;
+			p->frag_proto = h[0];
 			__builtin_memcpy(&p->frag_id, h + 4, 4);
 			p->later_frag = (h[2] << 5 | h[3] >> 3) != 0;
 			off += 8;

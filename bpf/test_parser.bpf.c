@@ -43,6 +43,7 @@ int test_parser(struct __sk_buff *skb)
 	o->later_frag = p.later_frag;
 	o->family = p.dst.key.family;
 	o->proto = p.dst.proto;
+	o->frag_proto = p.frag_proto;
 	o->dport = p.dst.port;
 	o->sport = p.src.port;
 	o->frag_id = p.frag_id;

@@ -19,7 +19,7 @@ struct parser_out {
 	__u8 later_frag;	/* not the first fragment: no ports */
 	__u32 family;		/* EGRESS_FAM_V4 / EGRESS_FAM_V6, of the destination */
 	__u8 proto;		/* as the packet carries it (UDP-Lite is 136 here) */
-	__u8 pad;
+	__u8 frag_proto;	/* a fragment: the protocol its fragment key names */
 	__u16 dport;		/* host order */
 	__u16 sport;
 	__u16 pad2;

@@ -206,7 +206,7 @@ struct egress_frag_key {
 	__u32 id;
 	__u8 src[16];
 	__u8 dst[16];
-	__u8 proto;
+	__u8 proto;		/* the protocol the IP or fragment header names (before ext headers) */
 	__u8 pad[7];
 };
 
@@ -300,12 +300,13 @@ struct egress_seen {
  */
 
 /*
- * The sendmsg decision cache (egress_cache, per CPU): the last allowed
- * unconnected UDP datagram of each bound level, written by sendmsg4/6 and
- * read by the backstop of the same level, which then skips its lookup
- * for a UDP packet of the same socket to the same destination and port
- * under the same epoch.  Slot: bound cgroup id % EGRESS_CACHE_SLOTS.  seq
- * is odd while a slot is written (a program preempted on the same CPU).
+ * The decision cache (egress_cache, per CPU): the last allowed unconnected
+ * UDP datagram (written by sendmsg4/6) or TCP connect (written by
+ * connect4/6) of each bound level, read by the backstop of the same
+ * level, which then skips its lookup for a packet of the same socket,
+ * protocol, destination and port (a UDP datagram, a TCP SYN) under the
+ * same epoch.  Slot: bound cgroup id % EGRESS_CACHE_SLOTS.  seq is odd
+ * while a slot is written (a program preempted on the same CPU).
  */
 #define EGRESS_CACHE_SLOTS 4
 
@@ -317,7 +318,7 @@ struct egress_cache_slot {
 	__u32 policy;
 	__u16 port;		/* host order */
 	__u8 family;		/* EGRESS_FAM_V4 / EGRESS_FAM_V6 */
-	__u8 pad;
+	__u8 proto;		/* IPPROTO_UDP (sendmsg) or IPPROTO_TCP (connect) */
 	__u8 addr[16];		/* as decided; v4 in addr[0..3] */
 };
 

@@ -159,6 +159,7 @@ struct want {
 	uint8_t proto;
 	uint16_t dport;
 	bool frag, later;
+	uint8_t frag_proto;	/* a fragment's key protocol; 0: proto */
 };
 
 struct tcase {
@@ -245,6 +246,14 @@ static void v6_hop_first_frag(struct pb *p)
 	ext(p, P_UDP, 0);
 	l4(p, 1234, 53, 0);
 }
+/* the later fragment of v6_hop_first_frag's datagram: the destination options are behind */
+static void v6_hop_later_frag(struct pb *p)
+{
+	ip6(p, P_HOP, V6D);
+	ext(p, P_FRAGMENT, 0);
+	frag6(p, P_DEST, 3, false);
+	bytes(p, 24);
+}
 /* 15 headers, then a later fragment (the 16th): walked to it, no ports needed */
 static void v6_deep_later_frag(struct pb *p)
 {
@@ -302,7 +311,9 @@ static const struct tcase cases[] = {
 	{ "v6/first-fragment", v6_first_frag, { .family = 6, .dst = V6D, .proto = P_UDP, .dport = 53, .frag = true }, true },
 	{ "v6/later-fragment", v6_later_frag, { .family = 6, .dst = V6D, .proto = P_UDP, .frag = true, .later = true }, false },
 	{ "v6/last-fragment", v6_last_frag, { .family = 6, .dst = V6D, .proto = P_TCP, .frag = true, .later = true }, false },
-	{ "v6/hop-first-fragment-dest", v6_hop_first_frag, { .family = 6, .dst = V6D, .proto = P_UDP, .dport = 53, .frag = true }, true },
+	/* both fragments of one datagram: the same fragment key (protocol 60) */
+	{ "v6/hop-first-fragment-dest", v6_hop_first_frag, { .family = 6, .dst = V6D, .proto = P_UDP, .dport = 53, .frag = true, .frag_proto = P_DEST }, true },
+	{ "v6/hop-later-fragment-dest", v6_hop_later_frag, { .family = 6, .dst = V6D, .proto = P_DEST, .frag = true, .later = true, .frag_proto = P_DEST }, false },
 	{ "v6/later-fragment-16th-header", v6_deep_later_frag, { .family = 6, .dst = V6D, .proto = P_UDP, .frag = true, .later = true }, false },
 	{ "v6/first-fragment-chain-beyond-the-limit", v6_deep_first_frag, DENY, false },
 	{ "v6/tiny-first-fragment", v6_tiny_first_frag, DENY, false },
@@ -366,11 +377,12 @@ static const char *check(const struct parser_out *o, const struct want *w, char 
 	inet_ntop(o->family == EGRESS_FAM_V4 ? AF_INET : AF_INET6, o->dst, got, sizeof(got));
 	if (o->family != (w->family == 4 ? EGRESS_FAM_V4 : EGRESS_FAM_V6) ||
 	    memcmp(o->dst, a, w->family == 4 ? 4 : 16) || o->proto != w->proto ||
-	    o->dport != w->dport || o->frag != w->frag || o->later_frag != w->later) {
-		snprintf(buf, len, "got family %u dst %s proto %u dport %u frag %u later %u, want "
-			 "family %d dst %s proto %u dport %u frag %d later %d", o->family, got,
-			 o->proto, o->dport, o->frag, o->later_frag, w->family, w->dst, w->proto,
-			 w->dport, w->frag, w->later);
+	    o->dport != w->dport || o->frag != w->frag || o->later_frag != w->later ||
+	    (w->frag && o->frag_proto != (w->frag_proto ? w->frag_proto : w->proto))) {
+		snprintf(buf, len, "got family %u dst %s proto %u dport %u frag %u later %u key "
+			 "proto %u, want family %d dst %s proto %u dport %u frag %d later %d", o->family,
+			 got, o->proto, o->dport, o->frag, o->later_frag, o->frag_proto, w->family,
+			 w->dst, w->proto, w->dport, w->frag, w->later);
 		return buf;
 	}
 	return NULL;

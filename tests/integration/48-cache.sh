@@ -24,6 +24,18 @@
 #   - a control-message source route (IP_RETOPTS LSRR) to the cached
 #     destination: the packet goes first to the denied hop, is looked up
 #     and dropped (EPERM, an egress event naming the hop).
+#
+# The TCP SYN cache: connect records the connection it allowed in the same
+# slots, and that level's backstop skips the SYN's lookup.  Here:
+#   - the slot holds the connect (protocol TCP, port);
+#   - stale generation: an unanswered connect (a dummy device swallows the
+#     SYN) whose SYN left, then a deny (the socket out of reach of the
+#     revoke pass): every retransmitted SYN is looked up and dropped (an
+#     egress event, the device sends nothing more), IPv4 and IPv6;
+#   - a different destination: a source route set where no setsockopt
+#     program runs (the 32-bit entry) sends the SYN first to a denied hop
+#     while connect decided an allowed final address: looked up, dropped
+#     (an egress event naming the hop, the hop's server gets nothing).
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../fleet-lib.sh"
 setup
@@ -153,5 +165,67 @@ check_eq udp-cache/lsrr-cmsg-to-cached-dst-EPERM EPERM "$(uword lsrr 2)"
 check udp-cache/lsrr-looked-up-event wait_until 10 sh -c "jq -c 'select(.hook == \"egress\" and .dst == \"192.0.2.30\")' '$T/egressd.out' | grep -q ."
 sleep 0.3
 check_eq udp-cache/lsrr-hop-got-nothing 0 "$(count hop)"
+
+# ---- the TCP SYN cache
+n6=1
+ectl_ok setup policy add tp --default allow || die "policy tp"
+mkcg t
+ectl_ok setup attach "$CGROOT/t" --policy tp || die "attach tp"
+# a veth pair: frames to 198.51.100.2 / 2001:db8:5::2 (static neighbours, a
+# MAC nobody has) leave v0, arrive on v1 and are never answered; a sniffer
+# on v1 counts the SYNs to port 7
+ip -n "$NS" link add v0 type veth peer name v1 || die "veth pair"
+ip -n "$NS" link set v0 up && ip -n "$NS" link set v1 up || die "veth up"
+ip -n "$NS" addr add 198.51.100.1/24 dev v0 || die "veth v4 address"
+ip -n "$NS" -6 addr add 2001:db8:5::1/64 dev v0 nodad || die "veth v6 address"
+ip -n "$NS" neigh add 198.51.100.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent || die "v4 neighbour"
+ip -n "$NS" -6 neigh add 2001:db8:5::2 lladdr 02:00:00:00:00:02 dev v0 nud permanent || die "v6 neighbour"
+nsenter --net="/run/netns/$NS" "$PY" "$UDP" syn-count v1 7 "$T/count.syn" >"$T/syncount.out" 2>"$T/syncount.err" &
+BG_PIDS+=($!)
+wait_until 10 grep -qx sniffing "$T/syncount.out" || die "SYN sniffer: $(cat "$T/syncount.err")"
+tx() { count syn; }
+
+for v in 4 6; do
+	if [ $v = 4 ]; then a=198.51.100.2 pfx=32; else a=2001:db8:5::2 pfx=128; fi
+	in_cgroup "$CGROOT/t" taskset -c 0 nsenter --net="/run/netns/$NS" "$PY" "$UDP" syn $a 7 "$T/go.syn$v" \
+		"/proc/$$/ns/net" >"$T/udp.syn$v.out" 2>"$T/udp.syn$v.err" &
+	BG_PIDS+=($!)
+	check_eq tcp-syn/connect$v-sent sent "$(uword syn$v 1)"
+	check tcp-syn/syn$v-left wait_until 5 sh -c "[ \$(grep -c . '$T/count.syn' 2>/dev/null) -ge $n6 ]"
+	check tcp-syn/slot$v-written sh -c "bpftool map dump pinned '$PIN/maps/egress_cache' -j |
+		jq -e '[.. | objects | select(.port? == 7 and .proto? == 6)] | length > 0' >/dev/null"
+	ectl_ok tcp-syn/deny$v deny $a/$pfx --proto tcp --port 7 --policy tp
+	n0=$(tx)
+	touch "$T/go.syn$v"
+	check_eq tcp-syn/stale-generation$v-socket-kept syn-sent "$(uword syn$v 2)"
+	check_eq tcp-syn/stale-generation$v-retransmits-dropped "$n0" "$(tx)"
+	n6=$(($(tx) + 1))
+	check tcp-syn/stale-generation$v-looked-up-event wait_until 10 sh -c \
+		"jq -c 'select(.hook == \"egress\" and .dst == \"$a\" and .dport == 7 and .proto == \"tcp\")' '$T/egressd.out' | grep -q ."
+done
+
+# a different destination: the SYN's first hop, not the address connect decided
+ectl_ok tcp-syn/deny-hop deny 192.0.2.30/32 --policy tp
+ectl_ok tcp-syn/deny-hop6 deny 2001:db8::30/128 --policy tp
+if [ "$(uname -m)" = x86_64 ]; then
+	BYPASS=$(_abs "${BYPASS:-$ROOT/build/tests/bypass}")
+	listen hopt tcp 192.0.2.30 5310
+	w=$(in_cgroup "$CGROOT/t" taskset -c 0 nsenter --net="/run/netns/$NS" timeout "$TO" "$BYPASS" compat-lsrr tcp 192.0.2.20 192.0.2.30 5310 2>&1)
+	case $w in
+	setsockopt:*) fail tcp-syn/compat-lsrr-set "the option was not set: $w" ;;
+	*) pass tcp-syn/compat-lsrr-set ;;
+	esac
+	check tcp-syn/lsrr-first-hop-looked-up wait_until 10 sh -c \
+		"jq -c 'select(.hook == \"egress\" and .dst == \"192.0.2.30\" and .proto == \"tcp\")' '$T/egressd.out' | grep -q ."
+	sleep 0.3
+	check_eq tcp-syn/lsrr-hop-got-nothing 0 "$(count hopt)"
+	w=$(in_cgroup "$CGROOT/t" taskset -c 0 nsenter --net="/run/netns/$NS" timeout "$TO" "$BYPASS" compat-srh tcp 2001:db8::20 2001:db8::30 5310 2>&1)
+	case $w in
+	setsockopt:*) fail tcp-syn/compat-srh-set "the option was not set: $w" ;;
+	*) pass tcp-syn/compat-srh-set ;;
+	esac
+	check tcp-syn/srh-first-hop-looked-up wait_until 10 sh -c \
+		"jq -c 'select(.hook == \"egress\" and .dst == \"2001:db8::30\" and .proto == \"tcp\")' '$T/egressd.out' | grep -q ."
+fi
 
 finish
