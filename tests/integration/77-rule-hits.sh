@@ -5,10 +5,10 @@
 #   default: `list --policy NAME --counters` (text and --json) shows exactly
 #   the decisions made, per verdict (allowed, denied, audited in audit mode).
 #   What counts (README "Per-rule hit counters"): every lookup that selects a
-#   rule: connect and sendmsg, and the backstop when it looks up (a TCP
-#   connection's SYN; a datagram the sendmsg program let through without
-#   caching it, as an audited one), never a cached decision (a UDP datagram
-#   the sendmsg program allowed, an established connection's packets).
+#   rule: connect and sendmsg, and the backstop when it looks up (a packet
+#   the connect or sendmsg program let through without caching its decision,
+#   as an audited one), never a cached decision (the SYN of a connect and a
+#   UDP datagram the program allowed, an established connection's packets).
 #   Probes run on one CPU, so that no datagram misses the per-CPU cache.
 # - A rule keeps its counts while other rules are added and removed, across
 #   `apply` of the same file and an egressd restart; a removed rule's counts
@@ -53,12 +53,13 @@ try() {
 	done
 	pass "attempt/$cg-$3-$4-$5-x$n"
 }
-try 3 hp tcp "$P4" 3128 ok		# connect + SYN: 2 allowed each
+try 8 hp tcp "$P4" 3128 ok		# connect (its SYN: the cached decision): 1 allowed each
 try 3 hp udp "$U4" 53 ok		# sendmsg (the backstop uses its cache): 1 allowed each
 try 1 hp tcp "$D4" 80 EPERM		# connect: 1 denied
-try 5 hp udp 198.51.100.7 9 EPERM	# the default: 1 denied each
+try 7 hp udp 198.51.100.7 9 EPERM	# the default: 1 denied each
 try 2 au udp "$D4" 53 ok		# audit: sendmsg and the backstop, 2 audited each
-try 1 au tcp "$P4" 3128 ok		# connect + SYN: 2 allowed
+try 1 au tcp "$P4" 3128 ok		# connect: 1 allowed
+try 1 au tcp "$D4" 80 ECONNREFUSED	# audit: connect and its SYN (not cached), 2 audited
 
 # hits POLICY CIDR|default: the rule's (or default's) hits as "allowed denied audited"
 hits() {
@@ -67,21 +68,21 @@ hits() {
 			"\(.hits.allowed) \(.hits.denied) \(.hits.audited)"'
 }
 counts_are() {	# counts_are CHECK-PREFIX: the counts the attempts above made
-	check_eq "$1/allow-tcp" "6 0 0" "$(hits hp "$P4/32")"
+	check_eq "$1/allow-tcp" "8 0 0" "$(hits hp "$P4/32")"
 	check_eq "$1/allow-udp" "3 0 0" "$(hits hp "$U4/32")"
 	check_eq "$1/deny" "0 1 0" "$(hits hp "$D4/32")"
-	check_eq "$1/default" "0 5 0" "$(hits hp default)"
-	check_eq "$1/audit-default" "0 0 4" "$(hits au default)"
-	check_eq "$1/audit-allow" "2 0 0" "$(hits au "$P4/32")"
+	check_eq "$1/default" "0 7 0" "$(hits hp default)"
+	check_eq "$1/audit-default" "0 0 6" "$(hits au default)"
+	check_eq "$1/audit-allow" "1 0 0" "$(hits au "$P4/32")"
 }
 counts_are counts
 
 out=$(ectl list --policy hp --counters --json)
-check_json json/shape '(. | length) == 4 and (.[:3] | all(.default == false and .policy == "hp" and (.hits | keys) == ["allowed","audited","denied"])) and (.[3] | .default == true and .action == "deny" and .cidr == null and .hits == {"allowed":0,"denied":5,"audited":0})' "$out"
+check_json json/shape '(. | length) == 4 and (.[:3] | all(.default == false and .policy == "hp" and (.hits | keys) == ["allowed","audited","denied"])) and (.[3] | .default == true and .action == "deny" and .cidr == null and .hits == {"allowed":0,"denied":7,"audited":0})' "$out"
 out=$(ectl list --policy hp --counters)
 check text/header grep -qE '^ACTION +CIDR +PROTO +PORT +POLICY +ALLOWED +DENIED +AUDITED$' <<<"$out"
-check text/rule grep -qE "^allow +$P4/32 +tcp +3128 +hp +6 +0 +0$" <<<"$out"
-check text/default grep -qE '^deny +\(default\) +any +any +hp +0 +5 +0$' <<<"$out"
+check text/rule grep -qE "^allow +$P4/32 +tcp +3128 +hp +8 +0 +0$" <<<"$out"
+check text/default grep -qE '^deny +\(default\) +any +any +hp +0 +7 +0$' <<<"$out"
 out=$(ectl list --policy hp)
 check_not text/no-counters-without-flag grep -q ALLOWED <<<"$out"
 
@@ -89,8 +90,8 @@ check_not text/no-counters-without-flag grep -q ALLOWED <<<"$out"
 scrape "$MPORT" || die "scrape failed"
 check metrics/promtool sh -c "promtool check metrics < '$T/scrape'"
 check_eq metrics/limited-to-2 6 "$(pcount "$T/scrape" egress_rule_hits_total)"
-check_eq metrics/default 5 "$(pval "$T/scrape" egress_rule_hits_total policy=hp rule=default verdict=denied)"
-check_eq metrics/rule-as-written 6 \
+check_eq metrics/default 7 "$(pval "$T/scrape" egress_rule_hits_total policy=hp rule=default verdict=denied)"
+check_eq metrics/rule-as-written 8 \
 	"$(pval "$T/scrape" egress_rule_hits_total policy=hp "rule=allow $P4/32 tcp 3128" verdict=allowed)"
 check_eq metrics/less-busy-absent 0 "$(pcount "$T/scrape" egress_rule_hits_total "rule=allow $U4/32 udp 53")"
 
@@ -110,7 +111,7 @@ counts_are after-restart
 scrape "$MPORT" || die "scrape failed"
 check_eq metrics/default-limit-all-rules 3 \
 	"$(pval "$T/scrape" egress_rule_hits_total policy=hp "rule=allow $U4/32 udp 53")"
-check_eq metrics/audited 4 "$(pval "$T/scrape" egress_rule_hits_total policy=au rule=default verdict=audited)"
+check_eq metrics/audited 6 "$(pval "$T/scrape" egress_rule_hits_total policy=au rule=default verdict=audited)"
 check metrics/promtool-again sh -c "promtool check metrics < '$T/scrape'"
 
 # still counting after all that
