@@ -278,16 +278,10 @@ static __always_inline void denial_emit(const struct denial *x, struct egress_co
 		stat_inc(EGRESS_STAT_SUPPRESSED);
 		return;
 	}
-	e = bpf_ringbuf_reserve(&egress_events, sizeof(*e), 0);
-	if (!e) {
-		if (c)
-			__sync_fetch_and_add(&c->dropped, 1);
-		stat_inc(EGRESS_STAT_RB_DROPS);
+	e = event_reserve(c);
+	if (!e)
 		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
 	id = bpf_get_current_pid_tgid();
-	e->ts_boot_ns = bpf_ktime_get_boot_ns();
 	e->cgroup_id = x->cgid;
 	e->bound_cgroup_id = x->bound_cgroup_id;
 	e->pid = (__u32)id;
@@ -851,6 +845,35 @@ static __always_inline bool cached(struct __sk_buff *skb, const struct egress_bi
 	return ep && cache_hit(b, &p->dst, *(volatile __u64 *)ep, bpf_get_socket_cookie(skb));
 }
 
+/* A packet a cgroup_skb program allowed, counted (softirq may nest). */
+static __always_inline int skb_allow(const struct egress_binding *b, enum egress_hook hook)
+{
+	struct egress_counter *c = counter(b->policy, hook);
+
+	if (c)
+		__sync_fetch_and_add(&c->allowed, 1);
+	return VERDICT_ALLOW;
+}
+
+/*
+ * A packet a cgroup_skb program denied (d as decided): counted, its event
+ * emitted unless an inner bound level's program already denied it (the
+ * mark), the packet marked and dropped; audit: allowed, unmarked.
+ */
+static __always_inline int skb_deny(struct __sk_buff *skb, const struct egress_binding *b,
+				    enum egress_hook hook, const struct dest *d,
+				    const struct egress_slot *rule, bool audit)
+{
+	bool emit = skb->mark != EGRESS_SKB_DENIED;
+
+	/* no &skb->mark kept between the read and the write: the verifier refuses a moved ctx pointer */
+	asm volatile("" : "+r"(skb));
+	if (!audit)
+		skb->mark = EGRESS_SKB_DENIED;	/* dropped: nobody else sees it */
+	deny(d, b, hook, rule, EGRESS_RULE_DEFAULT, 0, EPERM, bpf_skb_cgroup_id(skb), emit, audit);
+	return deny_verdict(audit);
+}
+
 /*
  * The backstop: every packet that leaves a socket of a bound cgroup is
  * decided again by its real destination, protocol and port.  It catches
@@ -869,7 +892,7 @@ int egress_skb(struct __sk_buff *skb)
 	struct egress_entry *e = NULL;
 	struct egress_frag_key fk = {};
 	struct pkt p = {};
-	bool ip, ok, emit, fast, audit;
+	bool ip, ok, fast, audit;
 	__u8 one = 1;
 
 	ok = packet(skb, &p, &ip);
@@ -886,27 +909,13 @@ int egress_skb(struct __sk_buff *skb)
 		ok = bpf_map_lookup_elem(&egress_frags, &fk) != NULL;	/* never seen: deny */
 	else if (ok)
 		ok = verdict_all(policy_trie(b), b->policy, &p.dst, false, &rule, &e);
-	if (ok) {
-		struct egress_counter *c = counter(b->policy, EGRESS_HOOK_EGRESS);
-
-		if (p.frag && !p.later_frag)
-			bpf_map_update_elem(&egress_frags, &fk, &one, BPF_ANY);
-		if (c)
-			__sync_fetch_and_add(&c->allowed, 1);	/* softirq may nest */
-		return VERDICT_ALLOW;
-	}
-	emit = skb->mark != EGRESS_SKB_DENIED;
-	audit = audit_mode(policy_trie(b), e);
-	if (audit) {
-		/* allowed on: its later fragments pass this level too */
-		if (p.frag && !p.later_frag)
-			bpf_map_update_elem(&egress_frags, &fk, &one, BPF_ANY);
-	} else {
-		skb->mark = EGRESS_SKB_DENIED;	/* dropped: nobody else sees it */
-	}
-	deny(&p.dst, b, EGRESS_HOOK_EGRESS, rule, EGRESS_RULE_DEFAULT, 0, EPERM, bpf_skb_cgroup_id(skb),
-	     emit, audit);
-	return deny_verdict(audit);
+	audit = !ok && audit_mode(policy_trie(b), e);
+	/* a first fragment allowed (or allowed on, audited): its later fragments pass this level */
+	if ((ok || audit) && p.frag && !p.later_frag)
+		bpf_map_update_elem(&egress_frags, &fk, &one, BPF_ANY);
+	if (ok)
+		return skb_allow(b, EGRESS_HOOK_EGRESS);
+	return skb_deny(skb, b, EGRESS_HOOK_EGRESS, &p.dst, rule, audit);
 }
 
 /*
@@ -927,7 +936,7 @@ int egress_ingress(struct __sk_buff *skb)
 	struct egress_entry *e = NULL;
 	struct bpf_sock *sk = skb->sk;
 	struct pkt p = {};
-	bool ip, ok, emit, audit;
+	bool ip, ok;
 
 	if (!sk)
 		return VERDICT_ALLOW;
@@ -939,18 +948,7 @@ int egress_ingress(struct __sk_buff *skb)
 		return VERDICT_ALLOW;
 	b = bpf_get_local_storage(&egress_binding, 0);
 	p.src.proto = IPPROTO_TCP;
-	if (ok && verdict_all(policy_trie(b), b->policy, &p.src, false, &rule, &e)) {
-		struct egress_counter *c = counter(b->policy, EGRESS_HOOK_INGRESS);
-
-		if (c)
-			__sync_fetch_and_add(&c->allowed, 1);
-		return VERDICT_ALLOW;
-	}
-	emit = skb->mark != EGRESS_SKB_DENIED;
-	audit = audit_mode(policy_trie(b), e);
-	if (!audit)
-		skb->mark = EGRESS_SKB_DENIED;	/* dropped: nobody else sees it */
-	deny(&p.src, b, EGRESS_HOOK_INGRESS, rule, EGRESS_RULE_DEFAULT, 0, EPERM, bpf_skb_cgroup_id(skb),
-	     emit, audit);
-	return deny_verdict(audit);
+	if (ok && verdict_all(policy_trie(b), b->policy, &p.src, false, &rule, &e))
+		return skb_allow(b, EGRESS_HOOK_INGRESS);
+	return skb_deny(skb, b, EGRESS_HOOK_INGRESS, &p.src, rule, audit_mode(policy_trie(b), e));
 }

@@ -146,6 +146,25 @@ static __always_inline const struct egress_slot *entry_slot(const struct egress_
 }
 
 /*
+ * A zeroed event on the ring buffer, its time set, or NULL: the loss is
+ * counted (c's dropped, if any, and EGRESS_STAT_RB_DROPS).
+ */
+static __always_inline struct egress_event *event_reserve(struct egress_counter *c)
+{
+	struct egress_event *e = bpf_ringbuf_reserve(&egress_events, sizeof(*e), 0);
+
+	if (!e) {
+		if (c)
+			__sync_fetch_and_add(&c->dropped, 1);
+		stat_inc(EGRESS_STAT_RB_DROPS);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_boot_ns = bpf_ktime_get_boot_ns();
+	return e;
+}
+
+/*
  * An event's destination and rule: d as decided, the deciding slot, or
  * reason (an EGRESS_RULE_*) when none (rule NULL or the policy's default).
  */

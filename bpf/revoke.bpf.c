@@ -107,15 +107,9 @@ static __always_inline void emit(const struct dest *d, __u64 cgid, __u64 bound, 
 
 	if (c)
 		__sync_fetch_and_add(&c->denied, 1);
-	e = bpf_ringbuf_reserve(&egress_events, sizeof(*e), 0);
-	if (!e) {
-		if (c)
-			__sync_fetch_and_add(&c->dropped, 1);
-		stat_inc(EGRESS_STAT_RB_DROPS);
+	e = event_reserve(c);
+	if (!e)
 		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_boot_ns = bpf_ktime_get_boot_ns();
 	e->cgroup_id = cgid;
 	e->bound_cgroup_id = bound;
 	e->uid = uid;		/* the socket's owner; no process is current here */
