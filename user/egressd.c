@@ -377,7 +377,7 @@ static int size_maps(struct egress *skel, const struct egress_config *cfg)
 	int ret = 0;
 
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_policies, cfg->max_policies + 1);
-	/* the inner template is not used for lookups: state.c creates each
+	/* the inner template is not used for lookups: store.c creates each
 	 * policy's trie with max_rules + 2 entries */
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_policy_info, cfg->max_policies + 1);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_counters,

@@ -6,8 +6,8 @@
  *   maps/<map name>         every map of bpf/egress.bpf.c
  *   progs/<hook>            the programs, for egressctl to attach
  *   links/<cgroup id>/<hook> one bpf_link per bound cgroup and hook
- *   store/<id>              a policy's rules, the source of truth (state.c)
- *   journal                 the policy store's journal (state.c)
+ *   store/<id>              a policy's rules, the source of truth (store.c)
+ *   journal                 the policy store's journal (store.c)
  *   egressd/                the running egressd's lock and info (follow.h)
  * Writers serialise with flock() on the pin directory.
  */
