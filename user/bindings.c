@@ -170,6 +170,31 @@ int state_binding_owner(struct egress_state *st, uint64_t cgid, const char *owne
 	return put_link(path, owner);
 }
 
+int state_binding_policy(struct egress_state *st, uint64_t cgid, uint32_t *policy)
+{
+	struct egress_binding b = {};
+
+	if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &cgid, &b))
+		return -errno;
+	*policy = b.policy;
+	return 0;
+}
+
+int state_oci_get(struct egress_state *st, const struct egress_oci_key *key, uint64_t *cgid)
+{
+	return bpf_map_lookup_elem(st->map_fd[M_OCI], key, cgid) ? -errno : 0;
+}
+
+int state_oci_put(struct egress_state *st, const struct egress_oci_key *key, uint64_t cgid)
+{
+	return bpf_map_update_elem(st->map_fd[M_OCI], key, &cgid, BPF_ANY) ? -errno : 0;
+}
+
+int state_oci_del(struct egress_state *st, const struct egress_oci_key *key)
+{
+	return bpf_map_delete_elem(st->map_fd[M_OCI], key) ? -errno : 0;
+}
+
 /* the start time (clock ticks after boot) of a process, 0 if there is none */
 unsigned long long state_proc_start(int pid)
 {

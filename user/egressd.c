@@ -550,9 +550,6 @@ static int reload_policy_source(struct egress_state *st)
  */
 static int enforcement_problem(struct egress_state *st, int presence_fd, char *buf, size_t len)
 {
-	char path[PATH_MAX];
-	struct stat sb;
-
 	if (!presence_held(opt.pin_dir, presence_fd)) {
 		struct egressd_info info;
 
@@ -561,33 +558,7 @@ static int enforcement_problem(struct egress_state *st, int presence_fd, char *b
 			return 1;
 		}
 	}
-	for (int h = 0; h < EGRESS_NHOOKS; h++) {
-		state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
-		if (stat(path, &sb)) {
-			snprintf(buf, len, "program pin %s is gone (egressctl unload?)", path);
-			return 0;
-		}
-	}
-	for (int i = 0; i < M_N; i++) {
-		struct bpf_map_info a = {}, b = {};
-		uint32_t la = sizeof(a), lb = sizeof(b);
-		int fd;
-
-		state_pin_path(st, path, sizeof(path), "maps/%s", state_map_names[i]);
-		fd = bpf_obj_get(path);
-		if (fd < 0) {
-			snprintf(buf, len, "map pin %s is gone (egressctl unload?)", path);
-			return 0;
-		}
-		if (!bpf_obj_get_info_by_fd(fd, &a, &la) && !bpf_obj_get_info_by_fd(st->map_fd[i], &b, &lb) &&
-		    a.id != b.id) {
-			snprintf(buf, len, "map pin %s is not the map this egressd serves", path);
-			close(fd);
-			return 0;
-		}
-		close(fd);
-	}
-	buf[0] = '\0';
+	state_pins_problem(st, buf, len);
 	return 0;
 }
 
@@ -636,8 +607,7 @@ int main(int argc, char **argv)
 	int presence_fd = -1;
 	char problem[PATH_MAX + 128] = "";
 
-	for (int i = 0; i < M_N; i++)
-		st.map_fd[i] = -1;
+	state_init(&st);
 	ret = parse_args(argc, argv);
 	if (ret)
 		return 2;
@@ -781,7 +751,7 @@ int main(int argc, char **argv)
 	lock_fd = -1;
 
 	event_ctx_init(&loop.ectx, &st);
-	rb = ring_buffer__new(st.map_fd[M_EVENTS], on_event, &loop, NULL);
+	rb = state_events_open(&st, on_event, &loop);
 	if (!rb) {
 		ret = -errno;
 		logf_("cannot open the event ring buffer: %s", strerror(errno));

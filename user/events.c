@@ -202,7 +202,7 @@ json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 
 	rfc3339(e->ts_boot_ns + ctx->boot_to_real_ns, ts, sizeof(ts));
 	format_addr(e->family, e->addr, dst, sizeof(dst));
-	if (e->policy && !bpf_map_lookup_elem(ctx->st->map_fd[M_INFO], &e->policy, &info)) {
+	if (e->policy && !state_policy_info(ctx->st, e->policy, &info)) {
 		info.name[EGRESS_NAME_MAX - 1] = '\0';
 		info.hint[EGRESS_HINT_MAX - 1] = '\0';
 		pol = info.name;

@@ -46,6 +46,14 @@ const char *const state_map_names[M_N] = {
 	[M_EPOCH] = "egress_epoch",
 };
 
+void state_init(struct egress_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->dir_fd = -1;
+	for (int i = 0; i < M_N; i++)
+		st->map_fd[i] = -1;
+}
+
 const char *state_pin_dir(const char *opt)
 {
 	const char *env = getenv("EGRESS_PIN_DIR");
@@ -97,10 +105,7 @@ int state_open(struct egress_state *st, const char *pin_dir, int flags, char *er
 	uint32_t zero = 0;
 	int ret;
 
-	memset(st, 0, sizeof(*st));
-	st->dir_fd = -1;
-	for (int i = 0; i < M_N; i++)
-		st->map_fd[i] = -1;
+	state_init(st);
 	snprintf(st->pin_dir, sizeof(st->pin_dir), "%s", pin_dir);
 	if (geteuid() != 0) {
 		snprintf(err, errlen, "permission denied: egress state in %s is root's (run as root)", pin_dir);
@@ -157,6 +162,45 @@ void state_close(struct egress_state *st)
 	for (int i = 0; i < M_N; i++)
 		st->map_fd[i] = -1;
 	st->dir_fd = -1;
+}
+
+void state_pins_problem(struct egress_state *st, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	for (int h = 0; h < EGRESS_NHOOKS; h++) {
+		state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
+		if (stat(path, &sb)) {
+			snprintf(buf, len, "program pin %s is gone (egressctl unload?)", path);
+			return;
+		}
+	}
+	for (int i = 0; i < M_N; i++) {
+		uint32_t pinned, ours = map_id_of(st->map_fd[i]);
+		int fd;
+
+		state_pin_path(st, path, sizeof(path), "maps/%s", state_map_names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			snprintf(buf, len, "map pin %s is gone (egressctl unload?)", path);
+			return;
+		}
+		pinned = map_id_of(fd);
+		if (pinned && ours && pinned != ours) {
+			snprintf(buf, len, "map pin %s is not the map this egressd serves", path);
+			close(fd);
+			return;
+		}
+		close(fd);
+	}
+	buf[0] = '\0';
+}
+
+struct ring_buffer *state_events_open(struct egress_state *st,
+				      int (*fn)(void *ctx, void *data, size_t len), void *ctx)
+{
+	return ring_buffer__new(st->map_fd[M_EVENTS], fn, ctx, NULL);
 }
 
 /* ---- shared by the state modules (state_priv.h) ------------------------ */

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * state.h - egress's pinned state, shared by egressd and egressctl.
+ * state.h - egress's pinned state, shared by egressd and egressctl: the
+ * state layer, the only code that touches a map file descriptor.
+ *   pins.c      the pin directory, its lock, opening the pinned maps
+ *   store.c     the policy store: policies, tries, host tables, the
+ *               pinned source rules, the journal, the edit plan
+ *   bindings.c  bind, unbind, owners, lost bindings, OCI records, gc, unload
+ *   counters.c  counters, statistics, the denied destinations seen
+ *   loader.c    egressd's load and take-over of the pins (loader.h)
  *
  * Pin directory layout:
  *   maps/<map name>         every map of bpf/egress.bpf.c
@@ -47,6 +54,8 @@ struct egress_state {
 
 #define STATE_LOCK 1	/* take the writer lock */
 
+/* A state with nothing open (state_open fills it; state_close accepts it). */
+void state_init(struct egress_state *st);
 /* The pin dir from --pin-dir, else EGRESS_PIN_DIR, else the default. */
 const char *state_pin_dir(const char *opt);
 int state_lock(const char *pin_dir, int *dir_fd, char *err, size_t errlen);
@@ -55,6 +64,15 @@ int state_open(struct egress_state *st, const char *pin_dir, int flags, char *er
 void state_close(struct egress_state *st);
 void state_pin_path(const struct egress_state *st, char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/*
+ * What is missing for enforcement, in buf ("" if nothing): a program pin
+ * gone, or a map pin gone or no longer the map st opened.
+ */
+void state_pins_problem(struct egress_state *st, char *buf, size_t len);
+/* The event ring buffer (egress_events), each event handed to fn. */
+struct ring_buffer;
+struct ring_buffer *state_events_open(struct egress_state *st,
+				      int (*fn)(void *ctx, void *data, size_t len), void *ctx);
 
 /* Policies */
 struct policy_ref {
@@ -66,6 +84,8 @@ int state_policy_id(struct egress_state *st, const char *name, uint32_t *id);
 /* "unknown policy 'x'" in err when missing */
 int state_policy_find(struct egress_state *st, const char *name, uint32_t *id, char *err, size_t errlen);
 int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p);
+/* A policy's egress_policy_info (name, hint, rule counts); -ENOENT if none. */
+int state_policy_info(struct egress_state *st, uint32_t id, struct egress_policy_info *info);
 /*
  * Makes the kernel decide with p, atomically: a change that touches one
  * trie entry is made in place, anything larger builds a new trie and swaps
@@ -125,6 +145,15 @@ int state_bound_at(struct egress_state *st, const char *dir, char *at, size_t le
 int state_binding_meta(struct egress_state *st, uint64_t cgid, char *bound, size_t blen,
 		       char *owner, size_t olen);
 int state_binding_owner(struct egress_state *st, uint64_t cgid, const char *owner);
+/* The policy a bound cgroup's storage names (0: none yet); -ENOENT: no storage. */
+int state_binding_policy(struct egress_state *st, uint64_t cgid, uint32_t *policy);
+/*
+ * The OCI hook's records (egress_oci): a container (id, bundle) and the
+ * cgroup its createRuntime bound.  -errno on failure, errno kept.
+ */
+int state_oci_get(struct egress_state *st, const struct egress_oci_key *key, uint64_t *cgid);
+int state_oci_put(struct egress_state *st, const struct egress_oci_key *key, uint64_t cgid);
+int state_oci_del(struct egress_state *st, const struct egress_oci_key *key);
 /* An 'egressctl run' binding whose runner is gone (killed): its owner's process ended. */
 bool state_binding_orphan(struct egress_state *st, uint64_t cgid);
 /* A process's start time (/proc/PID/stat), 0 if there is no such process. */

@@ -505,6 +505,11 @@ static uint64_t fresh_txn(void)
 	return t | 1;
 }
 
+int state_policy_info(struct egress_state *st, uint32_t id, struct egress_policy_info *info)
+{
+	return bpf_map_lookup_elem(st->map_fd[M_INFO], &id, info) ? -errno : 0;
+}
+
 int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
 {
 	struct egress_policy_info info;
