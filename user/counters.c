@@ -131,3 +131,89 @@ int state_seen(struct egress_state *st, struct seen_rec **out, size_t *n)
 	return 0;
 }
 
+
+/* ---- a scrape's snapshot (metrics.c) ------------------------------------- */
+
+static int cg_row_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct cg_denied_row *)a)->denied, y = ((const struct cg_denied_row *)b)->denied;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* egress_cg_denied, most denials first */
+static void cg_denied_read(struct egress_state *st, struct state_snapshot *s)
+{
+	struct egress_cg_key key, *prev = NULL;
+	size_t cap = 0;
+
+	while (!bpf_map_get_next_key(st->map_fd[M_CG_DENIED], prev, &key)) {
+		uint64_t d;
+
+		prev = &key;
+		if (bpf_map_lookup_elem(st->map_fd[M_CG_DENIED], &key, &d))
+			continue;
+		if (s->ncg == cap) {
+			struct cg_denied_row *nr = realloc(s->cg, (cap = cap ? cap * 2 : 256) * sizeof(*nr));
+
+			if (!nr)
+				break;
+			s->cg = nr;
+		}
+		s->cg[s->ncg++] = (struct cg_denied_row){ .key = key, .denied = d };
+	}
+	if (s->ncg)
+		qsort(s->cg, s->ncg, sizeof(*s->cg), cg_row_cmp);
+}
+
+int state_snapshot(struct egress_state *st, struct state_snapshot *s)
+{
+	struct binding_ref *b = NULL;
+	struct policy_ref *v = NULL;
+	size_t n = 0, nb = 0;
+
+	memset(s, 0, sizeof(*s));
+	state_policies(st, &v, &n);
+	state_bindings(st, &b, &nb);
+	s->pol = calloc(n + 1, sizeof(*s->pol));
+	if (!s->pol) {
+		free(v);
+		free(b);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct policy_counts *p = &s->pol[i];
+
+		p->id = v[i].id;
+		memcpy(p->name, v[i].name, sizeof(p->name));
+		for (int h = 0; h < EGRESS_NHOOKS; h++)
+			state_policy_counters(st, p->id, h, &p->hook[h]);
+		p->has_info = !state_policy_info(st, p->id, &p->info);
+		for (size_t j = 0; j < nb; j++)
+			p->bound += b[j].policy == p->id;
+	}
+	s->npol = n;
+	free(v);
+	free(b);
+	for (int i = 0; i < EGRESS_STAT_MAX; i++)
+		s->stat[i] = state_stat(st, i);
+	state_lost(st, &s->lost, &s->nlost);
+	cg_denied_read(st, s);
+	return 0;
+}
+
+void state_snapshot_free(struct state_snapshot *s)
+{
+	free(s->pol);
+	free(s->lost);
+	free(s->cg);
+	memset(s, 0, sizeof(*s));
+}
+
+const char *snapshot_policy_name(const struct state_snapshot *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->npol; i++)
+		if (s->pol[i].id == id)
+			return s->pol[i].name;
+	return id ? "?" : "(none)";
+}

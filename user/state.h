@@ -123,6 +123,39 @@ uint64_t state_stat(struct egress_state *st, enum egress_stat s);
 /* Adds to a statistic that user space keeps (EGRESS_STAT_DELIVERED). */
 int state_stat_add(struct egress_state *st, enum egress_stat s, uint64_t n);
 
+/*
+ * What a scrape shows, each map read once (counters.c): the policies with
+ * their info and per-hook counters, the statistics, lost bindings and the
+ * per-cgroup denials.  metrics.c writes it; a new counter is a field here,
+ * filled in state_snapshot, and a family in metrics.c.
+ */
+struct policy_counts {
+	uint32_t id;
+	char name[EGRESS_NAME_MAX];
+	bool has_info;		/* info read (the policy was not deleted meanwhile) */
+	struct egress_policy_info info;
+	struct egress_counter hook[EGRESS_NHOOKS];
+	int bound;		/* live cgroups bound to it */
+};
+struct cg_denied_row {
+	struct egress_cg_key key;
+	uint64_t denied;
+};
+struct lost_ref;
+struct state_snapshot {
+	struct policy_counts *pol;	/* in egress_policy_info's order */
+	size_t npol;
+	uint64_t stat[EGRESS_STAT_MAX];
+	struct lost_ref *lost;
+	size_t nlost;
+	struct cg_denied_row *cg;	/* most denials first */
+	size_t ncg;
+};
+int state_snapshot(struct egress_state *st, struct state_snapshot *s);
+void state_snapshot_free(struct state_snapshot *s);
+/* The name of policy id in s: "(none)" for 0, "?" if unknown. */
+const char *snapshot_policy_name(const struct state_snapshot *s, uint32_t id);
+
 /* Bindings */
 struct binding_ref {
 	uint64_t cgroup_id;
