@@ -68,7 +68,7 @@ $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/egress.h | $(BUILD)/use
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/user/egressd.o: $(SKELS)
+$(BUILD)/user/egressd.o $(BUILD)/user/loader.o: $(SKELS)
 $(BUILD)/user/revoke.o: $(BUILD)/revoke.skel.h
 # revoke.h holds the map value both sides of revoke share
 $(BUILD)/revoke.bpf.o: BPF_CFLAGS += -Iuser
@@ -78,7 +78,7 @@ $(BUILD)/user/default_policy.o: user/default_policy.S maps/default.policy | $(BU
 	$(call msg,AS,$@)
 	$(Q)$(CC) -c $< -o $@
 
-$(BUILD)/egressd: $(BUILD)/user/egressd.o $(BUILD)/user/metrics.o $(BUILD)/user/default_policy.o $(COMMON_OBJS)
+$(BUILD)/egressd: $(BUILD)/user/egressd.o $(BUILD)/user/loader.o $(BUILD)/user/metrics.o $(BUILD)/user/default_policy.o $(COMMON_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
