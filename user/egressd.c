@@ -413,21 +413,19 @@ struct loop {
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct loop *l = ctx;
-	json_t *ev;
+	struct event_fields f;
 	char *line;
 
 	if (len < sizeof(struct egress_event))
 		return 0;
 	l->delivered++;
-	ev = event_json(&l->ectx, data);
-	if (!ev)
+	event_fields(&l->ectx, data, &f);
+	line = event_fields_line(&f);	/* serialised once: the log's line and the followers' */
+	if (!line)
 		return 0;
-	event_print(ev, opt.log_format, stdout);
-	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (line)
-		followers_publish(l->followers, line, json_string_value(json_object_get(ev, "cgroup")));
+	event_write(&f, opt.log_format, line, stdout);
+	followers_publish(l->followers, line, f.cgroup);
 	free(line);
-	json_decref(ev);
 	return 0;
 }
 
