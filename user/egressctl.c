@@ -661,7 +661,7 @@ static int policy_list(int argc, char **argv)
 		struct policy p;
 		const char *en;
 
-		if (state_policy_load(&st, v[i].id, &p))
+		if (state_policy_summary(&st, v[i].id, &p))
 			continue;
 		en = p.err ? errno_name(p.err) : "EPERM";
 		if (json)
@@ -1669,7 +1669,7 @@ static int do_status(int argc, char **argv)
 		struct policy p;
 		int bound = 0;
 
-		if (state_policy_load(&st, v[i].id, &p))
+		if (state_policy_summary(&st, v[i].id, &p))
 			continue;
 		for (int h = 0; h < EGRESS_NHOOKS; h++) {
 			state_policy_counters(&st, v[i].id, h, &one);

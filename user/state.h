@@ -84,6 +84,11 @@ int state_policy_id(struct egress_state *st, const char *name, uint32_t *id);
 /* "unknown policy 'x'" in err when missing */
 int state_policy_find(struct egress_state *st, const char *name, uint32_t *id, char *err, size_t errlen);
 int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p);
+/*
+ * A policy's settings, name, hint and rule count (nrules; p->rules stays
+ * NULL): from egress_policy_info and the store's header, no rule read.
+ */
+int state_policy_summary(struct egress_state *st, uint32_t id, struct policy *p);
 /* A policy's egress_policy_info (name, hint, rule counts); -ENOENT if none. */
 int state_policy_info(struct egress_state *st, uint32_t id, struct egress_policy_info *info);
 /*

@@ -510,6 +510,31 @@ int state_policy_info(struct egress_state *st, uint32_t id, struct egress_policy
 	return bpf_map_lookup_elem(st->map_fd[M_INFO], &id, info) ? -errno : 0;
 }
 
+int state_policy_summary(struct egress_state *st, uint32_t id, struct policy *p)
+{
+	struct egress_policy_info info;
+	struct store_view v;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = state_policy_info(st, id, &info);
+	if (ret)
+		return ret;
+	ret = store_open(st, id, false, &v);
+	if (ret == -ENOENT)
+		return state_policy_load(st, id, p);	/* pins an older egress made: no store */
+	if (ret)
+		return ret;
+	snprintf(p->name, sizeof(p->name), "%.*s", EGRESS_NAME_MAX - 1, info.name);
+	snprintf(p->hint, sizeof(p->hint), "%.*s", EGRESS_HINT_MAX - 1, info.hint);
+	p->dflt = v.head->dflt;
+	p->err = v.head->err;
+	p->flags = v.head->flags;
+	p->nrules = (size_t)info.nallow + info.ndeny;
+	store_close(&v);
+	return 0;
+}
+
 int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
 {
 	struct egress_policy_info info;
