@@ -108,6 +108,35 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
  */
 int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r, bool remove,
 		      char *err, size_t errlen);
+/*
+ * The plan of one rule edit, pure (no map, no store): on op's sorted rules,
+ * where r's CIDR's rules are, which one has r's match, the rules there
+ * after the edit and how egress_policy_info's counts move.  kind says when
+ * there is nothing to write.  -ENOMEM.  policy_plan_edit then gives the
+ * entries to write; store_edit_in_place whether they go in place (else the
+ * new version is swapped in whole).
+ */
+enum store_edit_kind {
+	EDIT_CHANGE,	/* e->n rules after it; store_edit_rules writes them */
+	EDIT_SAME,	/* the rule is already so */
+	EDIT_ABSENT,	/* remove of a rule that is not there */
+	EDIT_FULL,	/* e->n rules would pass max_rules */
+};
+struct store_edit {
+	enum store_edit_kind kind;
+	size_t lo, hi;		/* op's rules at r's CIDR: [lo, hi) */
+	size_t at;		/* the one with r's match, SIZE_MAX if none */
+	size_t n;		/* rules after the edit */
+	struct policy grp;	/* the rules at r's CIDR after it, sorted */
+	int dallow, ddeny;	/* change of the allow and deny counts */
+};
+#define STORE_EDIT_IN_PLACE_MAX 1024	/* entries; larger edits are swapped in whole */
+int store_edit_plan(const struct policy *op, const struct rule *r, bool remove, uint32_t max_rules,
+		    struct store_edit *e);
+/* The new version: op's rules with [lo, hi) replaced by grp (e->n rules into out). */
+void store_edit_rules(const struct policy *op, const struct store_edit *e, struct rule *out);
+bool store_edit_in_place(size_t nput, size_t ndel);
+void store_edit_free(struct store_edit *e);
 int state_policy_delete(struct egress_state *st, uint32_t id);
 /*
  * Finishes what a writer killed during a store left (PIN_DIR/journal): the

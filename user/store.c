@@ -980,8 +980,69 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 	return policy_store_compiled(st, id, p, &want, flags, err, errlen);
 }
 
-/* Larger edits are swapped in whole (the generation swap); smaller ones go in place. */
-#define EDIT_IN_PLACE_MAX 1024
+/* ---- the edit plan (pure: tests/unit/test_store.c) ----------------------- */
+
+int store_edit_plan(const struct policy *op, const struct rule *r, bool remove, uint32_t max_rules,
+		    struct store_edit *e)
+{
+	int ret = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->at = SIZE_MAX;
+	rules_range(op->rules, op->nrules, &r->cidr, true, &e->lo, &e->hi);
+	for (size_t i = e->lo; i < e->hi; i++)
+		if (rule_same_match(&op->rules[i], r))
+			e->at = i;
+	if (remove && e->at == SIZE_MAX) {
+		e->kind = EDIT_ABSENT;
+		return 0;
+	}
+	if (!remove && e->at != SIZE_MAX && op->rules[e->at].action == r->action) {
+		e->kind = EDIT_SAME;
+		return 0;
+	}
+	e->n = op->nrules + (remove ? -1 : e->at == SIZE_MAX);
+	if (e->n > max_rules) {
+		e->kind = EDIT_FULL;
+		return 0;
+	}
+	/* the rules at r's CIDR, changed and sorted; the others stay as they are */
+	for (size_t i = e->lo; i < e->hi && !ret; i++)
+		ret = policy_append_rule(&e->grp, &op->rules[i]);
+	if (!ret)
+		ret = remove ? policy_remove_rule(&e->grp, r) : policy_set_rule(&e->grp, r);
+	if (ret < 0) {
+		store_edit_free(e);
+		return ret;
+	}
+	policy_sort(&e->grp);
+	if (e->at != SIZE_MAX)
+		*(op->rules[e->at].action == EGRESS_ALLOW ? &e->dallow : &e->ddeny) -= 1;
+	if (!remove)
+		*(r->action == EGRESS_ALLOW ? &e->dallow : &e->ddeny) += 1;
+	e->kind = EDIT_CHANGE;
+	return 0;
+}
+
+void store_edit_rules(const struct policy *op, const struct store_edit *e, struct rule *out)
+{
+	if (e->lo)
+		memcpy(out, op->rules, e->lo * sizeof(*out));
+	if (e->grp.nrules)
+		memcpy(out + e->lo, e->grp.rules, e->grp.nrules * sizeof(*out));
+	if (op->nrules > e->hi)
+		memcpy(out + e->lo + e->grp.nrules, op->rules + e->hi, (op->nrules - e->hi) * sizeof(*out));
+}
+
+bool store_edit_in_place(size_t nput, size_t ndel)
+{
+	return nput + ndel <= STORE_EDIT_IN_PLACE_MAX;
+}
+
+void store_edit_free(struct store_edit *e)
+{
+	policy_free(&e->grp);
+}
 
 static int put_order(const void *a_, const void *b_)
 {
@@ -1041,8 +1102,8 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	struct state_journal j = { .active = 1, .id = id, .mode = JOURNAL_EDIT, .txn = fresh_txn() };
 	struct store_view old = { .fd = -1 }, nv = { .fd = -1 };
 	struct compiled put = {}, del = {}, want = {};
-	struct policy op = {}, np, grp = {};
-	size_t lo, hi, at = SIZE_MAX, n;
+	struct store_edit e = {};
+	struct policy op = {}, np;
 	char cs[CIDR_STR_LEN];
 	int fd = -1, hfd = -1, ret;
 	uint32_t gen;
@@ -1075,37 +1136,24 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	op.flags = old.head->flags;
 	op.rules = old.rules;
 	op.nrules = old.head->n;
-	rules_range(op.rules, op.nrules, &r->cidr, true, &lo, &hi);
-	for (size_t i = lo; i < hi; i++)
-		if (rule_same_match(&op.rules[i], r))
-			at = i;
-	if (remove && at == SIZE_MAX)
-		goto absent;
-	if (!remove && at != SIZE_MAX && op.rules[at].action == r->action)
-		goto cleanup;	/* already so */
-	n = op.nrules + (remove ? -1 : at == SIZE_MAX);
-	if (n > st->cfg.max_rules) {
-		ret = full_error(st, op.name, n, err, errlen);
-		goto cleanup;
-	}
-	/* the rules at r's CIDR, changed and sorted; the others as they are */
-	for (size_t i = lo; i < hi && !ret; i++)
-		ret = policy_append_rule(&grp, &op.rules[i]);
-	if (!ret)
-		ret = remove ? policy_remove_rule(&grp, r) : policy_set_rule(&grp, r);
+	ret = store_edit_plan(&op, r, remove, st->cfg.max_rules, &e);
 	if (ret < 0)
 		goto fail;
-	ret = 0;
-	policy_sort(&grp);
-	ret = store_create(n, &op, j.txn, &nv);
+	if (e.kind == EDIT_ABSENT)
+		goto absent;
+	if (e.kind == EDIT_SAME)
+		goto cleanup;	/* already so */
+	if (e.kind == EDIT_FULL) {
+		ret = full_error(st, op.name, e.n, err, errlen);
+		goto cleanup;
+	}
+	ret = store_create(e.n, &op, j.txn, &nv);
 	if (ret)
 		goto fail;
-	memcpy(nv.rules, op.rules, lo * sizeof(*op.rules));
-	memcpy(nv.rules + lo, grp.rules, grp.nrules * sizeof(*op.rules));
-	memcpy(nv.rules + lo + grp.nrules, op.rules + hi, (op.nrules - hi) * sizeof(*op.rules));
+	store_edit_rules(&op, &e, nv.rules);
 	np = op;
 	np.rules = nv.rules;
-	np.nrules = n;
+	np.nrules = e.n;
 
 	fd = inner_fd(st, id);
 	if (fd < 0) {
@@ -1117,16 +1165,14 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	if (ret)
 		goto cleanup;	/* more than EGRESS_SLOTS apply somewhere: err says where */
 	/* the info's counts, kept by the writer */
-	if (at != SIZE_MAX)
-		*(op.rules[at].action == EGRESS_ALLOW ? &j.info.nallow : &j.info.ndeny) -= 1;
-	if (!remove)
-		*(r->action == EGRESS_ALLOW ? &j.info.nallow : &j.info.ndeny) += 1;
+	j.info.nallow += e.dallow;
+	j.info.ndeny += e.ddeny;
 
 	ret = store_stage(st, id, nv.fd) ?: journal_write(st, &j);
 	if (ret)
 		goto fail;
 	ret = -E2BIG;
-	if (put.n + del.n <= EDIT_IN_PLACE_MAX) {
+	if (store_edit_in_place(put.n, del.n)) {
 		hfd = hosts_fd(st, id, gen);
 		ret = plan_apply(fd, hfd, &put, &del);
 	}
@@ -1154,7 +1200,7 @@ cleanup:
 		close(hfd);
 	store_close(&old);
 	store_close(&nv);
-	policy_free(&grp);
+	store_edit_free(&e);
 	compiled_free(&put);
 	compiled_free(&del);
 	compiled_free(&want);
