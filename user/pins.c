@@ -197,6 +197,11 @@ void state_pins_problem(struct egress_state *st, char *buf, size_t len)
 	buf[0] = '\0';
 }
 
+int state_reuse_map(struct egress_state *st, struct bpf_map *map, enum state_map m)
+{
+	return bpf_map__reuse_fd(map, st->map_fd[m]);
+}
+
 struct ring_buffer *state_events_open(struct egress_state *st,
 				      int (*fn)(void *ctx, void *data, size_t len), void *ctx)
 {

@@ -69,6 +69,9 @@ void state_pin_path(const struct egress_state *st, char *buf, size_t len, const 
  * gone, or a map pin gone or no longer the map st opened.
  */
 void state_pins_problem(struct egress_state *st, char *buf, size_t len);
+/* Another BPF object's map (before its load) becomes st's pinned map m (revoke.c). */
+struct bpf_map;
+int state_reuse_map(struct egress_state *st, struct bpf_map *map, enum state_map m);
 /* The event ring buffer (egress_events), each event handed to fn. */
 struct ring_buffer;
 struct ring_buffer *state_events_open(struct egress_state *st,
