@@ -1225,7 +1225,8 @@ int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size
 		if (state_policy_id(st, p->name, &ids[i]) == 0) {
 			struct policy cur;
 
-			if (!pf->declared[i] && !state_policy_load(st, ids[i], &cur)) {
+			/* its settings: the summary, no rule read */
+			if (!pf->declared[i] && !state_policy_summary(st, ids[i], &cur)) {
 				p->dflt = cur.dflt;
 				p->err = cur.err;
 				p->flags = cur.flags;
