@@ -188,7 +188,7 @@ EG_OFF="$EGRESSCTL detach $CGR/sib --pin-dir $PM >/dev/null 2>&1"
 	--state "on=rm -rf $NOOP_SIB; $EGRESSCTL attach $CGR/sib --policy p4-1 --pin-dir $PM" \
 	--arm "name=unbound-nowhere,cg=$HOME_CG,dst=127.0.0.1,state=off" \
 	--arm "name=unbound-noop-elsewhere,cg=$HOME_CG,dst=127.0.0.1,state=noop" \
-	--arm "name=unbound-elsewhere,cg=$HOME_CG,dst=127.0.0.1,state=on" \
+	--arm "name=unbound-elsewhere,cg=$HOME_CG,dst=127.0.0.1,state=on,pins=$PM" \
 	> "$OUT/unbound.tsv" || fatal "unbound scenario"
 rm -rf "$NOOP_SIB"
 ctl attach "$CGR/sib" --policy p4-1 --pin-dir "$PM" >/dev/null 2>&1
