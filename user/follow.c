@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 
 #include "follow.h"
+#include "state.h"
 
 struct follower {
 	struct follower *next, *prev;
@@ -402,17 +403,11 @@ static void presence_path(char *buf, size_t len, const char *pin_dir, const char
 static int info_get(const char *pin_dir, struct egressd_info *info)
 {
 	char path[PATH_MAX];
-	uint32_t zero = 0;
-	int fd, ret = 0;
+	int ret;
 
 	memset(info, 0, sizeof(*info));
 	presence_path(path, sizeof(path), pin_dir, "info");
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_lookup_elem(fd, &zero, info))
-		ret = -errno;
-	close(fd);
+	ret = state_record_read(path, info);
 	info->events_socket[sizeof(info->events_socket) - 1] = '\0';
 	info->metrics_addr[sizeof(info->metrics_addr) - 1] = '\0';
 	return ret;

@@ -42,17 +42,9 @@ static struct bpf_program *hook_prog(struct egress *skel, int hook)
 static int read_pinned_config(const char *pin_dir, struct egress_config *cfg)
 {
 	char path[PATH_MAX];
-	uint32_t zero = 0;
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/maps/egress_config", pin_dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_lookup_elem(fd, &zero, cfg))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return state_record_read(path, cfg);
 }
 
 /* egress_seen keeps the size it was pinned with; a new one gets --max-seen. */

@@ -193,6 +193,19 @@ void state_pins_problem(struct egress_state *st, char *buf, size_t len)
 	buf[0] = '\0';
 }
 
+int state_record_read(const char *path, void *val)
+{
+	uint32_t zero = 0;
+	int fd = bpf_obj_get(path), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 int state_reuse_map(struct egress_state *st, struct bpf_map *map, enum state_map m)
 {
 	return bpf_map__reuse_fd(map, st->map_fd[m]);

@@ -118,15 +118,16 @@ static int text_cmp(const void *a, const void *b)
 
 /* ---- the pinned status ------------------------------------------------------ */
 
-static int status_map(struct egress_state *st, bool create)
+/* The status map, created when there is none. */
+static int status_map(struct egress_state *st)
 {
 	char path[PATH_MAX];
 	int fd;
 
 	state_pin_path(st, path, sizeof(path), "policy_set");
 	fd = bpf_obj_get(path);
-	if (fd >= 0 || !create)
-		return fd < 0 ? -errno : fd;
+	if (fd >= 0)
+		return fd;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "egress_pset", sizeof(uint32_t), PS_STATUS_BYTES, 1,
 			    NULL);
 	if (fd < 0)
@@ -142,18 +143,15 @@ static int status_map(struct egress_state *st, bool create)
 
 json_t *policyset_status(struct egress_state *st)
 {
-	char *buf = calloc(1, PS_STATUS_BYTES);
-	uint32_t zero = 0;
+	char *buf = calloc(1, PS_STATUS_BYTES), path[PATH_MAX];
 	json_t *o = NULL;
-	int fd = status_map(st, false);
 
-	if (fd >= 0 && buf && !bpf_map_lookup_elem(fd, &zero, buf)) {
+	state_pin_path(st, path, sizeof(path), "policy_set");
+	if (buf && !state_record_read(path, buf)) {
 		buf[PS_STATUS_BYTES - 1] = '\0';
 		if (buf[0])
 			o = json_loads(buf, 0, NULL);
 	}
-	if (fd >= 0)
-		close(fd);
 	free(buf);
 	return o;
 }
@@ -170,7 +168,7 @@ static int status_write(struct egress_state *st, json_t *o)
 	if (strlen(text) >= PS_STATUS_BYTES)
 		goto out;
 	strcpy(buf, text);
-	fd = status_map(st, true);
+	fd = status_map(st);
 	ret = fd < 0 ? fd : 0;
 	if (!ret && bpf_map_update_elem(fd, &zero, buf, BPF_ANY))
 		ret = -errno;

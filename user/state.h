@@ -69,6 +69,11 @@ void state_pin_path(const struct egress_state *st, char *buf, size_t len, const 
  * gone, or a map pin gone or no longer the map st opened.
  */
 void state_pins_problem(struct egress_state *st, char *buf, size_t len);
+/*
+ * Element 0 of the one-element array map pinned at path: a record
+ * (egress_config, egressd's info, the policy set's status).  -errno.
+ */
+int state_record_read(const char *path, void *val);
 /* Another BPF object's map (before its load) becomes st's pinned map m (revoke.c). */
 struct bpf_map;
 int state_reuse_map(struct egress_state *st, struct bpf_map *map, enum state_map m);
