@@ -35,7 +35,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON  := parse policy cmdline cgroup pins store bindings counters events follow oci advise policyset etcd revoke
+COMMON  := parse options policy cmdline cgroup pins store bindings counters events follow oci advise policyset etcd revoke
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o $(BUILD)/revoke.bpf.o
 SKELS   := $(BUILD)/egress.skel.h $(BUILD)/revoke.skel.h
@@ -89,7 +89,7 @@ $(BUILD)/egressctl: $(BUILD)/user/explain.o
 
 # ---- tests ---------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-UNIT_SRCS := $(wildcard tests/unit/*.c) user/parse.c user/policy.c user/cmdline.c user/advise.c
+UNIT_SRCS := $(wildcard tests/unit/*.c) user/parse.c user/options.c user/policy.c user/cmdline.c user/advise.c
 UNIT_SRCS += user/explain.c user/pins.c user/store.c user/bindings.c user/counters.c user/cgroup.c user/oci.c
 UNIT_SRCS += user/events.c user/follow.c
 # test_events.c answers event_json's policy-info lookups (see its comment)
@@ -194,7 +194,7 @@ bench: deps
 # Fuzzing: libFuzzer targets over the parsers; each runs FUZZ_SECONDS (corpus in tests/fuzz/corpus).
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := cidr policy_file oci
-FUZZ_SRCS := user/parse.c user/policy.c user/cmdline.c user/oci.c
+FUZZ_SRCS := user/parse.c user/options.c user/policy.c user/cmdline.c user/oci.c
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard user/*.h) include/egress.h
 	$(Q)mkdir -p $(@D)

@@ -8,32 +8,12 @@
 
 #include "advise.h"
 #include "cmdline.h"
+#include "options.h"
 #include "parse.h"
 
 int advise_duration(const char *s, uint64_t *ns, char *err, size_t errlen)
 {
-	static const struct { char unit; uint64_t sec; } units[] = {
-		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
-	};
-	size_t n = s ? strlen(s) : 0;
-	char num[16];
-	uint32_t v;
-
-	if (n >= 2 && n < sizeof(num)) {
-		memcpy(num, s, n - 1);
-		num[n - 1] = '\0';
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			/* at most 100 years: nanoseconds stay far from overflow */
-			if (s[n - 1] == units[i].unit && !parse_u32(num, 1, 3650000, &v) &&
-			    v * units[i].sec <= 36500ULL * 86400) {
-				*ns = v * units[i].sec * 1000000000ULL;
-				return 0;
-			}
-		}
-	}
-	snprintf(err, errlen, "invalid duration '%.32s': a positive number and a unit, like 30s, 10m, 2h "
-		 "or 1d", s ? s : "");
-	return -EINVAL;
+	return parse_duration(s, ns, err, errlen);
 }
 
 void advise_default_name(const char *dir, char *buf)

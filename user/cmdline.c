@@ -9,154 +9,111 @@
 
 #define fail(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
 
-int opts_parse_flags(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
-		     int *npos, unsigned int flags, char *err, size_t errlen)
+const struct opt_spec rule_words_spec[] = {
+	OPTION_POS(struct rule_words, cidr, "CIDR",
+		   "an IPv4 or IPv6 network without host bits: 192.0.2.10/32, 10.0.0.0/8,\n"
+		   "2001:db8::/32 (an address alone is /32 or /128)"),
+	OPTION_STR(struct rule_words, proto, "proto", "tcp|udp|any", "the protocol (default: any)"),
+	OPTION_STR(struct rule_words, port, "port", "N|N-M", "a port or a range, 1-65535 (default: any port)"),
+	OPTION_STR(struct rule_words, policy, "policy", "NAME", "the policy (default: default)"),
+	OPTION_END,
+};
+
+int rule_cmd_check(const struct rule_words *w, struct rule_cmd *out, char *err, size_t errlen)
 {
-	bool only_pos = false, seen[OPTS_MAX] = {};
+	int ret;
 
-	*npos = 0;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *eq;
-		const struct opt *o;
-		size_t len;
-
-		if (only_pos || a[0] != '-' || !strcmp(a, "-")) {
-			if (*npos == maxpos)
-				fail("unexpected argument '%s'", a);
-			pos[(*npos)++] = argv[i];
-			/* CMD's own options are CMD's: nothing after it is egressctl's */
-			if (flags & OPTS_STOP_AT_POS)
-				only_pos = true;
-			continue;
-		}
-		if (!strcmp(a, "--")) {
-			only_pos = true;
-			continue;
-		}
-		if (a[1] != '-')
-			fail("unknown option '%s'", a);
-		eq = strchr(a, '=');
-		len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-		for (o = opts; o && o->name; o++)
-			if (strlen(o->name) == len && !strncmp(a + 2, o->name, len))
-				break;
-		if (!o || !o->name)
-			fail("unknown option '%s'", a);
-		if (o - opts < OPTS_MAX) {
-			if (seen[o - opts])
-				fail("option '--%s' is given twice (give it once)", o->name);
-			seen[o - opts] = true;
-		}
-		if (o->has_arg) {
-			if (eq) {
-				*o->val = eq + 1;
-			} else {
-				if (i + 1 == argc)
-					fail("option '--%s' needs a value", o->name);
-				*o->val = argv[++i];
-			}
-		} else if (eq) {
-			fail("option '--%s' takes no value", o->name);
-		}
-		if (o->set)
-			*o->set = true;
-	}
-	return 0;
-}
-
-int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
-	       int *npos, char *err, size_t errlen)
-{
-	return opts_parse_flags(argc, argv, opts, pos, maxpos, npos, 0, err, errlen);
+	memset(out, 0, sizeof(*out));
+	if (!w->cidr)
+		fail("missing CIDR");
+	ret = parse_cidr(w->cidr, &out->rule.cidr, err, errlen);
+	if (!ret && w->proto)
+		ret = parse_proto(w->proto, &out->rule.proto, err, errlen);
+	out->rule.port_lo = 0;
+	out->rule.port_hi = 65535;
+	if (!ret && w->port)
+		ret = parse_ports(w->port, &out->rule.port_lo, &out->rule.port_hi, err, errlen);
+	if (!ret && w->policy)
+		ret = parse_policy_name(w->policy, err, errlen);
+	out->policy = w->policy;
+	return ret;
 }
 
 int rule_cmd_parse(int argc, char **argv, struct rule_cmd *out, char *err, size_t errlen)
 {
-	const char *proto = NULL, *port = NULL, *policy = NULL;
-	const struct opt opts[] = {
-		{ "proto", true, &proto, NULL },
-		{ "port", true, &port, NULL },
-		{ "policy", true, &policy, NULL },
-		{ 0 },
-	};
-	char *pos[1];
-	int npos, ret;
+	struct rule_words w = {};
 
 	memset(out, 0, sizeof(*out));
-	ret = opts_parse(argc, argv, opts, pos, 1, &npos, err, errlen);
+	if (opts_parse(rule_words_spec, argc, argv, &w, 0, err, errlen))
+		return -EINVAL;	/* no "help" in the table: --help is an unknown option here */
+	return rule_cmd_check(&w, out, err, errlen);
+}
+
+static const char *const ping_words[] = { "allow", "deny", NULL };
+static const char *const mode_words[] = { "enforce", "audit", NULL };
+
+const struct opt_spec policy_words_spec[] = {
+	OPTION_POS(struct policy_words, name, "NAME", NULL),
+	OPTION_STR(struct policy_words, dflt, "default", "allow|deny",
+		   "the verdict when no rule matches (default: deny on add, unchanged on set)"),
+	OPTION_STR(struct policy_words, errname, "errno", "NAME",
+		   "the error of denials (default: EPERM on add, unchanged on set): EPERM,\n"
+		   "EACCES, ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ECONNRESET,\n"
+		   "ETIMEDOUT, EADDRNOTAVAIL, ENETDOWN"),
+	OPTION_STR(struct policy_words, hint, "hint", "TEMPLATE",
+		   "the message for the sandbox's user (default: none on add, events carry\n"
+		   "a generic hint; unchanged on set), with {dst} {dport} {proto} {policy}\n"
+		   "{comm} {pid}"),
+	OPTION_ENUM(struct policy_words, ping, "ping", "allow|deny", ping_words,
+		    "ICMP ping sockets under a deny-default policy (default: deny on add,\n"
+		    "unchanged on set)"),
+	OPTION_ENUM(struct policy_words, mode, "mode", "enforce|audit", mode_words,
+		    "(default: enforce on add, unchanged on set) audit never denies: what\n"
+		    "the policy would deny is allowed, counted and logged with verdict\n"
+		    "audit; a switch to enforce resets established connections it denies"),
+	OPTION_END,
+};
+
+int policy_add_check(const struct policy_words *w, struct policy_cmd *out, char *err, size_t errlen)
+{
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!w->name)
+		fail("missing policy name");
+	ret = parse_policy_name(w->name, err, errlen);
 	if (ret)
 		return ret;
-	if (npos != 1)
-		fail("missing CIDR");
-	ret = parse_cidr(pos[0], &out->rule.cidr, err, errlen);
-	if (!ret && proto)
-		ret = parse_proto(proto, &out->rule.proto, err, errlen);
-	out->rule.port_lo = 0;
-	out->rule.port_hi = 65535;
-	if (!ret && port)
-		ret = parse_ports(port, &out->rule.port_lo, &out->rule.port_hi, err, errlen);
-	if (!ret && policy)
-		ret = parse_policy_name(policy, err, errlen);
-	out->policy = policy;
+	out->name = w->name;
+	if (w->dflt) {
+		ret = parse_action(w->dflt, &out->dflt, err, errlen);
+		out->has_dflt = true;
+	}
+	if (!ret && w->errname) {
+		ret = parse_errno(w->errname, &out->err, err, errlen);
+		out->has_err = true;
+		if (out->err == EPERM)
+			out->err = 0;	/* the kernel's own: one spelling */
+	}
+	if (!ret && w->hint) {
+		ret = parse_hint(w->hint, err, errlen);
+		out->hint = w->hint;
+	}
+	out->has_ping = w->ping >= 0;
+	out->ping = w->ping == POLICY_PING_ALLOW;
+	out->has_mode = w->mode >= 0;
+	out->audit = w->mode == POLICY_MODE_AUDIT;
 	return ret;
 }
 
 int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, size_t errlen)
 {
-	const char *dflt = NULL, *errname = NULL, *hint = NULL, *ping = NULL, *mode = NULL;
-	const struct opt opts[] = {
-		{ "default", true, &dflt, NULL },
-		{ "errno", true, &errname, NULL },
-		{ "hint", true, &hint, NULL },
-		{ "ping", true, &ping, NULL },
-		{ "mode", true, &mode, NULL },
-		{ 0 },
-	};
-	char *pos[1];
-	int npos, ret;
+	struct policy_words w = POLICY_WORDS_INIT;
 
 	memset(out, 0, sizeof(*out));
-	ret = opts_parse(argc, argv, opts, pos, 1, &npos, err, errlen);
-	if (ret)
-		return ret;
-	if (npos != 1)
-		fail("missing policy name");
-	ret = parse_policy_name(pos[0], err, errlen);
-	if (ret)
-		return ret;
-	out->name = pos[0];
-	if (dflt) {
-		ret = parse_action(dflt, &out->dflt, err, errlen);
-		out->has_dflt = true;
-	}
-	if (!ret && errname) {
-		ret = parse_errno(errname, &out->err, err, errlen);
-		out->has_err = true;
-		if (out->err == EPERM)
-			out->err = 0;	/* the kernel's own: one spelling */
-	}
-	if (!ret && hint) {
-		ret = parse_hint(hint, err, errlen);
-		out->hint = hint;
-	}
-	if (!ret && ping) {
-		uint8_t a = EGRESS_DENY;
-
-		ret = parse_action(ping, &a, err, errlen);
-		if (ret)
-			snprintf(err, errlen, "invalid --ping '%s': expected allow or deny", ping);
-		out->has_ping = true;
-		out->ping = a == EGRESS_ALLOW;
-	}
-	if (!ret && mode) {
-		if (strcmp(mode, "enforce") && strcmp(mode, "audit")) {
-			snprintf(err, errlen, "invalid --mode '%s': expected enforce or audit", mode);
-			ret = -EINVAL;
-		}
-		out->has_mode = true;
-		out->audit = !strcmp(mode, "audit");
-	}
-	return ret;
+	if (opts_parse(policy_words_spec, argc, argv, &w, 0, err, errlen))
+		return -EINVAL;
+	return policy_add_check(&w, out, err, errlen);
 }
 
 int split_words(const char *line, char ***argv_out, int *argc_out, char *err, size_t errlen)

@@ -9,27 +9,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "options.h"
 #include "policy.h"
-
-/* An option: "--name VALUE", "--name=VALUE", or a flag "--name". */
-struct opt {
-	const char *name;
-	bool has_arg;
-	const char **val;	/* has_arg: where the value goes */
-	bool *set;		/* flags, and "given" for options; may be NULL */
-};
-
-/*
- * Splits argv into options and positionals ("--" ends options).  Unknown
- * options, missing values, an option given twice and more than maxpos
- * positionals are errors.
- */
-int opts_parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
-	       int *npos, char *err, size_t errlen);
-#define OPTS_MAX 32		/* options a table may have (repeats are checked among these) */
-#define OPTS_STOP_AT_POS 1	/* the first positional ends the options (run CMD ARGS...) */
-int opts_parse_flags(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
-		     int *npos, unsigned int flags, char *err, size_t errlen);
 
 /* "allow|deny|remove CIDR [--proto P] [--port N|N-M] [--policy NAME]" */
 struct rule_cmd {
@@ -37,6 +18,12 @@ struct rule_cmd {
 	const char *policy;	/* NULL: "default" */
 };
 int rule_cmd_parse(int argc, char **argv, struct rule_cmd *out, char *err, size_t errlen);
+/* The words as given (the option table rule_words_spec), then checked. */
+struct rule_words {
+	const char *cidr, *proto, *port, *policy;
+};
+extern const struct opt_spec rule_words_spec[];
+int rule_cmd_check(const struct rule_words *w, struct rule_cmd *out, char *err, size_t errlen);
 
 /*
  * "policy add NAME [--default allow|deny] [--errno NAME] [--hint T] [--ping allow|deny]
@@ -54,6 +41,16 @@ struct policy_cmd {
 	bool audit;		/* --mode audit (else enforce) */
 };
 int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, size_t errlen);
+/* The words as given (policy_words_spec; ping and mode -1 when not given), then checked. */
+struct policy_words {
+	const char *name, *dflt, *errname, *hint;
+	int ping, mode;		/* POLICY_PING_*, POLICY_MODE_* */
+};
+enum { POLICY_PING_ALLOW, POLICY_PING_DENY };
+enum { POLICY_MODE_ENFORCE, POLICY_MODE_AUDIT };
+#define POLICY_WORDS_INIT { .ping = -1, .mode = -1 }
+extern const struct opt_spec policy_words_spec[];
+int policy_add_check(const struct policy_words *w, struct policy_cmd *out, char *err, size_t errlen);
 
 /*
  * Splits one line into words: blanks separate, '...' and "..." quote,

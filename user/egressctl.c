@@ -34,6 +34,7 @@
 #include "events.h"
 #include "follow.h"
 #include "oci.h"
+#include "options.h"
 #include "policyset.h"
 #include "revoke.h"
 #include "state.h"
@@ -44,8 +45,9 @@
 
 static const char *cmd_name = "egressctl";
 
-static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int die(int code, const char *fmt, ...)
+/* Prints "egressctl: CMD: ..." on stderr and returns code, for "return errorf(1, ...)". */
+static int errorf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int errorf(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -62,192 +64,95 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-/* Options every command takes. */
+/*
+ * Options every command takes: each command's struct of options has these
+ * as c, and its table ends with COMMON_SPEC.
+ */
 struct common {
 	const char *pin_dir;
 	bool help;
 };
-#define COMMON_OPTS(c) { "pin-dir", true, &(c).pin_dir, NULL }, { "help", false, NULL, &(c).help }
+#define PIN_DIR_HELP "the pin directory (default: $EGRESS_PIN_DIR, else " EGRESS_DEFAULT_PIN_DIR ")"
+#define COMMON_OPTS(T)                                                                         \
+	OPTION_STR(T, c.pin_dir, "pin-dir", "DIR", PIN_DIR_HELP, .flags = OPT_COMMON),           \
+	OPTION_FLAG(T, c.help, "help", "this help", .flags = OPT_COMMON)
+#define COMMON_SPEC(T) COMMON_OPTS(T), OPTION_END
 
 /*
- * Each command's help: usage, one line of what it does, every option with
- * its default, and where it helps the file format and an example.  The
- * top-level help lists the usage lines.
+ * A command: its options (from which its synopsis and option list come,
+ * unless synopsis says otherwise), one line of what it does, and where it
+ * helps the file format and an example.  The top-level help lists them.
  */
-struct cmd_help {
-	const char *key, *usage, *what, *opts, *more;
+struct command {
+	const char *name;			/* "allow", "policy add" */
+	int (*fn)(int argc, char **argv);
+	const struct opt_spec *spec;
+	const char *synopsis;			/* NULL: from spec */
+	const char *what, *more;
 };
-#define PIN_HELP "  --pin-dir DIR        the pin directory (default: $EGRESS_PIN_DIR, else " EGRESS_DEFAULT_PIN_DIR ")\n"
-#define RULE_OPTS \
-	"  CIDR                 an IPv4 or IPv6 network without host bits: 192.0.2.10/32, 10.0.0.0/8,\n" \
-	"                       2001:db8::/32 (an address alone is /32 or /128)\n" \
-	"  --proto tcp|udp|any  the protocol (default: any)\n" \
-	"  --port N|N-M         a port or a range, 1-65535 (default: any port)\n" \
-	"  --policy NAME        the policy (default: default)\n"
-#define POLICY_OPTS \
-	"  --default allow|deny the verdict when no rule matches (default: deny on add, unchanged on set)\n" \
-	"  --errno NAME         the error of denials (default: EPERM on add, unchanged on set): EPERM,\n" \
-	"                       EACCES, ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ECONNRESET,\n" \
-	"                       ETIMEDOUT, EADDRNOTAVAIL, ENETDOWN\n" \
-	"  --hint TEMPLATE      the message for the sandbox's user (default: none on add, events carry\n" \
-	"                       a generic hint; unchanged on set), with {dst} {dport} {proto} {policy}\n" \
-	"                       {comm} {pid}\n" \
-	"  --ping allow|deny    ICMP ping sockets under a deny-default policy (default: deny on add,\n" \
-	"                       unchanged on set)\n" \
-	"  --mode enforce|audit (default: enforce on add, unchanged on set) audit never denies: what\n" \
-	"                       the policy would deny is allowed, counted and logged with verdict\n" \
-	"                       audit; a switch to enforce resets established connections it denies\n"
-static const struct cmd_help helps[] = {
-	{ "allow", "allow CIDR [--proto tcp|udp|any] [--port N|N-M] [--policy NAME]",
-	  "Adds an allow rule; a rule with the same CIDR, protocol and ports changes its action.",
-	  RULE_OPTS, "example: egressctl allow 192.0.2.10/32 --proto tcp --port 3128 --policy free\n" },
-	{ "deny", "deny CIDR [--proto tcp|udp|any] [--port N|N-M] [--policy NAME]",
-	  "Adds a deny rule; a rule with the same CIDR, protocol and ports changes its action.",
-	  RULE_OPTS, "example: egressctl deny 169.254.169.254/32 --policy pro\n" },
-	{ "remove", "remove CIDR [--proto tcp|udp|any] [--port N|N-M] [--policy NAME]",
-	  "Removes the rule with exactly that CIDR, protocol and ports, whatever its action.",
-	  RULE_OPTS, NULL },
-	{ "list", "list [--policy NAME] [--json]",
-	  "Prints a policy's rules (columns ACTION CIDR PROTO PORT POLICY).",
-	  "  --policy NAME        the policy (default: default)\n"
-	  "  --json               a JSON array of {action, cidr, proto, port, policy}\n", NULL },
-	{ "policy add", "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--mode enforce|audit]",
-	  "Creates an empty policy.", POLICY_OPTS,
-	  "example: egressctl policy add free --default deny --hint 'Use the proxy to reach {dst}.'\n" },
-	{ "policy set", "policy set NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--mode enforce|audit]",
-	  "Changes a policy's settings; its rules stay.", POLICY_OPTS, NULL },
-	{ "policy delete", "policy delete NAME",
-	  "Deletes a policy; refused while a cgroup is bound to it, and for 'default'.", "", NULL },
-	{ "policy list", "policy list [--json]",
-	  "Prints every policy (by name): NAME DEFAULT ERRNO RULES BOUND MODE.",
-	  "  --json               a JSON array of {name, default, errno, rules, bound, hint, mode}\n", NULL },
-	{ "attach", "attach DIR [--policy NAME] [--keep-established]",
-	  "Binds a cgroup v2 directory and everything below it to a policy.\n\n"
-	  "A bound one switches atomically.  Bound ancestors keep deciding too: a connection must pass\n"
-	  "every policy on the path, so attach warns when one of them denies what NAME allows.\n"
-	  "Established TCP connections the policies now deny are reset before attach returns.",
-	  "  DIR                  a cgroup v2 directory\n"
-	  "  --policy NAME        the policy (default: default)\n"
-	  "  --keep-established   leave established connections as they are, for this change\n"
-	  "                       (default: reset those the policies now deny)\n",
-	  "example: egressctl attach /sys/fs/cgroup/tiers/free --policy free\n" },
-	{ "detach", "detach DIR", "Unbinds a cgroup v2 directory.", "  DIR                  a bound cgroup v2 directory\n", NULL },
-	{ "move", "move PID... --to DIR | move --cgroup SRC --to DIR",
-	  "Moves processes into another cgroup: how a sandbox changes tier (free -> pro).\n\n"
-	  "Refused unless DIR is enforced (as 'check' says).  Sockets the processes made before the\n"
-	  "move stay decided where they were made.",
-	  "  PID...               the processes to move (each with all its threads)\n"
-	  "  --cgroup SRC         every process of the cgroup SRC, frozen while they move (default:\n"
-	  "                       none, give PIDs)\n"
-	  "  --to DIR             the cgroup v2 directory to move them to (required)\n",
-	  "example: egressctl move --cgroup /sys/fs/cgroup/tiers/free/sb1 --to /sys/fs/cgroup/tiers/pro/sb1\n" },
-	{ "check", "check DIR",
-	  "Verifies that DIR is enforced; exit 1 unless it is.\n\n"
-	  "Every egress program must be in force on DIR, and DIR or an ancestor bound to an existing\n"
-	  "policy.  Prints every binding on the path and the policy in force (free \u2227 pro: both decide).",
-	  "  DIR                  a cgroup v2 directory\n", NULL },
-	{ "explain", "explain (--cgroup DIR | --policy NAME) DST [--proto tcp|udp] [--port N] [--json] [--batch]",
-	  "Says what the kernel decides for a destination, and why: exit 0 allowed, 1 denied, 2 no answer.\n\n"
-	  "For each bound cgroup from DIR up to the root: its policy, mode, the deciding rule or the\n"
-	  "default, and the reason; then the verdict and errno.  0.0.0.0, :: and ::ffff:a.b.c.d are\n"
-	  "decided as the kernel decides them: 127.0.0.1, ::1, a.b.c.d.",
-	  "  DST                  an IPv4 or IPv6 address, without a prefix\n"
-	  "  --cgroup DIR         every policy bound on DIR's path (required, or --policy)\n"
-	  "  --policy NAME        one policy alone (required, or --cgroup)\n"
-	  "  --proto tcp|udp      the protocol (default: tcp)\n"
-	  "  --port N             the port (default: a port that no port rule names)\n"
-	  "  --json               one JSON object\n"
-	  "  --batch              no DST: lines 'DST [tcp|udp] [PORT]' on stdin, one JSON line each\n",
-	  "example: egressctl explain --cgroup /sys/fs/cgroup/tiers/free/sb1 169.254.169.254 --port 80\n" },
-	{ "oci-hook", "oci-hook [poststop] [--policy NAME] [--strict]",
-	  "The OCI runtime hook: binds a container's cgroup before its process runs.\n\n"
-	  "Reads the OCI state JSON on stdin.  createRuntime (the default) binds the container's cgroup\n"
-	  "and verifies it as 'check' does; poststop removes what createRuntime made.",
-	  "  --policy NAME        the policy (default: the annotation egress.policy)\n"
-	  "  --strict             refuse configs that defeat egress (default: warn)\n", NULL },
-	{ "gc", "gc", "Removes the bindings and per-cgroup state of deleted cgroups (egressd does this every 10 s).", "", NULL },
-	{ "run", "run [--policy NAME] [--cgroup-parent DIR] [--] CMD [ARG...]",
-	  "Runs CMD in a fresh cgroup, bound to a policy before CMD's first instruction.\n\n"
-	  "Waits, removes the cgroup, exits with CMD's status (128+N if killed by signal N).  Options\n"
-	  "end at CMD: what follows it is CMD's.",
-	  "  --policy NAME        the policy (default: default)\n"
-	  "  --cgroup-parent DIR  where the cgroup is made (default: <cgroup2 mount>/egress-run)\n",
-	  "example: egressctl run --policy free -- python3 sandbox.py\n" },
-	{ "apply", "apply -f FILE",
-	  "Replaces every policy the file names with exactly what it says, each atomically.\n\n"
-	  "Checks the whole file first and changes nothing when anything is wrong.",
-	  "  -f, --file FILE      the policy file, - for standard input (required)\n",
-	  "file format: egressctl's command lines without 'egressctl', one a line, # comments, words\n"
-	  "quoted as in a shell: 'policy add' lines and 'allow'/'deny' lines, every rule with --policy:\n"
-	  "  policy add free --default deny\n"
-	  "  allow 192.0.2.10/32 --proto tcp --port 3128 --policy free\n" },
-	{ "export", "export [--policy NAME]",
-	  "Prints the policies as a file 'apply' accepts (export, apply, export prints the same bytes).",
-	  "  --policy NAME        only this policy (default: all)\n", NULL },
-	{ "status", "status [--json]",
-	  "Prints egress's state: programs, policies, counters, bindings; exit 1 when not loaded.\n\n"
-	  "Policies by name, with rule counts and counters; bindings as a tree, with the policy in\n"
-	  "force on each.",
-	  "  --json               the same as JSON\n", NULL },
-	{ "events", "events [--follow] [--cgroup DIR] [--format json|text|hint] [--socket PATH]",
-	  "Prints denial events from egressd: the recent ones, and with --follow every new one.",
-	  "  --follow             keep printing new events until interrupted (default: recent ones, then exit)\n"
-	  "  --cgroup DIR         only DIR and its descendants (default: all)\n"
-	  "  --format F           json, text, or hint: the policy's hint for the user (default: json)\n"
-	  "  --socket PATH        egressd's socket (default: $EGRESS_EVENTS_SOCKET, else " EGRESS_DEFAULT_EVENTS_SOCKET ")\n",
-	  NULL },
-	{ "advise", "advise --cgroup DIR [--since DURATION] [--name NAME]",
-	  "Prints a policy file with the allow rules that would have permitted what DIR was denied.\n\n"
-	  "One rule per distinct destination, protocol and port that the processes of DIR and below\n"
-	  "were denied (or audited), with the count and the process names as comments; the kernel\n"
-	  "records them before the event rate limit (egressd --max-seen), egressd need not run.",
-	  "  --cgroup DIR         a cgroup v2 directory; DIR, an ancestor or a descendant must be\n"
-	  "                       bound (required)\n"
-	  "  --since DURATION     only destinations seen in the last DURATION: 30s, 10m, 2h, 1d\n"
-	  "                       (default: all that were recorded)\n"
-	  "  --name NAME          the policy the file writes; an existing one keeps its settings and\n"
-	  "                       rules (default: from DIR's name)\n",
-	  "example: egressctl advise --cgroup /sys/fs/cgroup/sb1 --since 1h --name sb1 > sb1.policy\n" },
-	{ "unload", "unload", "Detaches every link and removes every pin: enforcement stops.", "", NULL },
-	{ "help", "help", "Prints this overview.", "", NULL },
-};
-#define NHELPS (sizeof(helps) / sizeof(helps[0]))
+static const struct command commands[];
+static const size_t ncommands;
 
-/* The help of the command being run: cmd_name, or "policy add" and the like. */
-static const char *help_key;
+/* The command being run: "allow", "policy add" and the like. */
+static const struct command *current;
 
-static void print_help(const char *key, const char *usage)
+static const struct command *command_named(const char *name)
 {
-	for (size_t i = 0; i < NHELPS; i++) {
-		if (strcmp(helps[i].key, key))
-			continue;
-		printf("usage: egressctl %s [--pin-dir DIR]\n%s\n\noptions:\n%s" PIN_HELP
-		       "  --help               this help\n", helps[i].usage, helps[i].what, helps[i].opts);
-		if (helps[i].more)
-			printf("\n%s", helps[i].more);
-		return;
-	}
-	printf("usage: egressctl %s\n", usage);
+	for (size_t i = 0; i < ncommands; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
 }
 
-static int parse_flags(int argc, char **argv, const struct opt *opts, char **pos, int maxpos,
-		       int *npos, const struct common *c, const char *usage, unsigned int flags)
+/*
+ * "attach DIR [--policy NAME] [--keep-established]", with common and
+ * "[--pin-dir DIR]": as in the usage of the command's help and errors.
+ */
+static const char *synopsis(const struct command *cmd, bool common, char *buf, size_t len)
+{
+	FILE *f = fmemopen(buf, len, "w");
+
+	if (!f)
+		return cmd->name;
+	if (cmd->synopsis)
+		fprintf(f, "%s%s", cmd->synopsis, common ? " [--pin-dir DIR]" : "");
+	else
+		opts_synopsis(f, cmd->name, cmd->spec, common);
+	fclose(f);
+	return buf;
+}
+#define SYNOPSIS_LEN 1024
+/* The current command's usage, for error lines. */
+#define USAGE() synopsis(current, true, (char[SYNOPSIS_LEN]){ 0 }, SYNOPSIS_LEN)
+
+static void print_help(const struct command *cmd)
+{
+	char syn[SYNOPSIS_LEN];
+
+	printf("usage: egressctl %s\n%s\n\noptions:\n", synopsis(cmd, true, syn, sizeof(syn)), cmd->what);
+	opts_usage(stdout, cmd->spec);
+	if (cmd->more)
+		printf("\n%s", cmd->more);
+}
+
+/*
+ * Parses the current command's options by its table into out.  0, or the
+ * exit status: after --help 0 (printed, exits), bad usage 2 (one line).
+ */
+static int parse_opts(int argc, char **argv, void *out)
 {
 	char err[ERRBUF_LEN];
+	int ret = opts_parse(current->spec, argc, argv, out, 0, err, sizeof(err));
 
-	if (opts_parse_flags(argc, argv, opts, pos, maxpos, npos, flags, err, sizeof(err)))
-		return die(2, "%s (see 'egressctl %s --help')", err, help_key ? help_key : cmd_name);
-	if (c->help) {
-		print_help(help_key ? help_key : cmd_name, usage);
+	if (ret == OPTS_HELP) {
+		print_help(current);
 		exit(0);
 	}
+	if (ret == -EDOM)	/* the line names the option and what it takes */
+		return errorf(2, "%s", err);
+	if (ret)
+		return errorf(2, "%s (see 'egressctl %s --help')", err, current->name);
 	return 0;
-}
-
-static int parse(int argc, char **argv, const struct opt *opts, char **pos, int maxpos, int *npos,
-		 const struct common *c, const char *usage)
-{
-	return parse_flags(argc, argv, opts, pos, maxpos, npos, c, usage, 0);
 }
 
 static int open_state(struct egress_state *st, const struct common *c, int flags)
@@ -255,7 +160,7 @@ static int open_state(struct egress_state *st, const struct common *c, int flags
 	char err[ERRBUF_LEN];
 
 	if (state_open(st, state_pin_dir(c->pin_dir), flags, err, sizeof(err)))
-		return die(1, "%s", err);
+		return errorf(1, "%s", err);
 	return 0;
 }
 
@@ -269,125 +174,45 @@ static void print_json(json_t *o)
 	json_decref(o);
 }
 
-/* Edit distance, for "did you mean": insertions, deletions, substitutions, transpositions. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), d[32][32];
-
-	if (la >= 31 || lb >= 31)
-		return 64;
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		for (size_t j = 1; j <= lb; j++) {
-			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < best)
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	}
-	return d[la][lb];
-}
-
-/* The name nearest to word (a prefix, or at most 2 edits), or NULL. */
-static const char *closest(const char *word, const char *const *names, size_t n)
-{
-	const char *best = NULL;
-	size_t bestd = 3;
-
-	for (size_t i = 0; i < n; i++) {
-		size_t d = edit_distance(word, names[i]);
-
-		if (*word && !strncmp(names[i], word, strlen(word)) && strlen(word) >= 2)
-			d = d < 1 ? d : 1;
-		if (d < bestd) {
-			bestd = d;
-			best = names[i];
-		}
-	}
-	return best;
-}
-
 /* ---- rules -------------------------------------------------------------- */
 
-#define RULE_USAGE(verb) verb " CIDR [--proto tcp|udp] [--port N|N-M] [--policy NAME] [--pin-dir DIR]"
+/* The words are cmdline.c's, shared with policy files; --pin-dir and --help are ours. */
+struct rule_opts {
+	struct rule_words w;
+	struct common c;
+};
+static const struct opt_spec rule_spec[] = {
+	OPTION_INCLUDE(struct rule_opts, w, rule_words_spec),
+	COMMON_SPEC(struct rule_opts),
+};
 
-/*
- * Takes --pin-dir and --help out of argv for the commands whose words are
- * parsed by cmdline.c (shared with policy files).  Returns the rest (free
- * it), NULL with a message on failure.
- */
-static char **common_only(int argc, char **argv, struct common *c, const char *usage, int *nrest)
+enum rule_verb { RULE_ALLOW, RULE_DENY, RULE_REMOVE };
+
+static int rule_command(int argc, char **argv, enum rule_verb verb)
 {
-	char **rest = calloc(argc + 1, sizeof(*rest));
-
-	*nrest = 0;
-	if (!rest) {
-		die(1, "out of memory");
-		return NULL;
-	}
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			print_help(help_key ? help_key : cmd_name, usage);
-			exit(0);
-		}
-		if (!strcmp(argv[i], "--pin-dir") && i + 1 == argc) {
-			free(rest);
-			die(2, "option '--pin-dir' needs a value");
-			*nrest = -1;
-			return NULL;
-		}
-		if (!strcmp(argv[i], "--pin-dir") || !strncmp(argv[i], "--pin-dir=", 10)) {
-			if (c->pin_dir) {
-				free(rest);
-				die(2, "option '--pin-dir' is given twice (give it once)");
-				*nrest = -1;
-				return NULL;
-			}
-			c->pin_dir = argv[i][9] == '=' ? argv[i] + 10 : argv[++i];
-		} else {
-			rest[(*nrest)++] = argv[i];
-		}
-	}
-	return rest;
-}
-
-static int rule_command(int argc, char **argv, int verb, const char *usage)
-{
+	struct rule_opts o = {};
 	struct egress_state st;
-	struct common c = {};
-	char err[ERRBUF_LEN], **rest;
+	char err[ERRBUF_LEN];
 	struct rule_cmd rc;
 	const char *name;
 	uint32_t id;
-	int ret, nrest;
+	int ret;
 
-	rest = common_only(argc, argv, &c, usage, &nrest);
-	if (!rest)
-		return nrest < 0 ? 2 : 1;
-	ret = rule_cmd_parse(nrest, rest, &rc, err, sizeof(err));
-	free(rest);
-	if (ret)
-		return die(2, "%s (see 'egressctl %s --help')", err, cmd_name);
-	rc.rule.action = verb == 'a' ? EGRESS_ALLOW : EGRESS_DENY;
+	if (parse_opts(argc, argv, &o))
+		return 2;
+	if (rule_cmd_check(&o.w, &rc, err, sizeof(err)))
+		return errorf(2, "%s (see 'egressctl %s --help')", err, cmd_name);
+	rc.rule.action = verb == RULE_ALLOW ? EGRESS_ALLOW : EGRESS_DENY;
 	name = rc.policy ? rc.policy : "default";
 
-	if (open_state(&st, &c, STATE_LOCK))
+	if (open_state(&st, &o.c, STATE_LOCK))
 		return 1;
 	ret = state_policy_find(&st, name, &id, err, sizeof(err));
 	if (ret)
 		goto out;
 	/* the store reads and writes only what the rule touches */
-	ret = state_policy_edit(&st, id, &rc.rule, verb == 'r', err, sizeof(err));
-	if (!ret && verb != 'a') {
+	ret = state_policy_edit(&st, id, &rc.rule, verb == RULE_REMOVE, err, sizeof(err));
+	if (!ret && verb != RULE_ALLOW) {
 		/* an allow only turns denials into allows: it never narrows */
 		struct revoke_scope sc = { .policies = &id, .npolicies = 1 };
 
@@ -395,22 +220,22 @@ static int rule_command(int argc, char **argv, int verb, const char *usage)
 	}
 out:
 	state_close(&st);
-	return ret ? die(1, "%s", err) : 0;
+	return ret ? errorf(1, "%s", err) : 0;
 }
 
 static int do_allow(int argc, char **argv)
 {
-	return rule_command(argc, argv, 'a', RULE_USAGE("allow"));
+	return rule_command(argc, argv, RULE_ALLOW);
 }
 
 static int do_deny(int argc, char **argv)
 {
-	return rule_command(argc, argv, 'd', RULE_USAGE("deny"));
+	return rule_command(argc, argv, RULE_DENY);
 }
 
 static int do_remove(int argc, char **argv)
 {
-	return rule_command(argc, argv, 'r', RULE_USAGE("remove"));
+	return rule_command(argc, argv, RULE_REMOVE);
 }
 
 static json_t *rule_json(const struct rule *r)
@@ -425,23 +250,31 @@ static json_t *rule_json(const struct rule *r)
 			 "port", any_port ? json_null() : json_string(ps));
 }
 
+struct list_opts {
+	const char *policy;
+	bool json;
+	struct common c;
+};
+static const struct opt_spec list_spec[] = {
+	OPTION_STR(struct list_opts, policy, "policy", "NAME", "the policy", .def = "default"),
+	OPTION_FLAG(struct list_opts, json, "json", "a JSON array of {action, cidr, proto, port, policy}"),
+	COMMON_SPEC(struct list_opts),
+};
+
 static int do_list(int argc, char **argv)
 {
-	const char *usage = "list [--policy NAME] [--json] [--pin-dir DIR]";
-	const char *name = "default";
-	struct common c = {};
-	bool json = false;
-	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL },
-				    { "json", false, NULL, &json }, { 0 } };
+	struct list_opts o = {};
+	const char *name;
 	struct egress_state st;
 	char err[ERRBUF_LEN];
 	struct policy p;
 	uint32_t id;
-	int npos, ret;
+	int ret;
 
-	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+	if (parse_opts(argc, argv, &o))
 		return 2;
-	if (open_state(&st, &c, 0))
+	name = o.policy;
+	if (open_state(&st, &o.c, 0))
 		return 1;
 	ret = state_policy_find(&st, name, &id, err, sizeof(err));
 	if (!ret) {
@@ -451,8 +284,8 @@ static int do_list(int argc, char **argv)
 	}
 	state_close(&st);
 	if (ret)
-		return die(1, "%s", err);
-	if (json) {
+		return errorf(1, "%s", err);
+	if (o.json) {
 		json_t *a = json_array();
 
 		for (size_t i = 0; i < p.nrules; i++) {
@@ -508,32 +341,33 @@ static const char *policy_mode(const struct policy *p)
 	return p->flags & EGRESS_POL_AUDIT ? "audit" : "enforce";
 }
 
+struct policy_opts {
+	struct policy_words w;
+	struct common c;
+};
+/* The words are cmdline.c's, shared with policy files; --pin-dir and --help are ours. */
+static const struct opt_spec policy_add_spec[] = {
+	OPTION_INCLUDE(struct policy_opts, w, policy_words_spec),
+	COMMON_SPEC(struct policy_opts),
+};
+
 static int policy_add_or_set(int argc, char **argv, bool add)
 {
-	const char *usage = add ? "policy add NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--mode enforce|audit] [--pin-dir DIR]"
-				: "policy set NAME [--default allow|deny] [--errno NAME] [--hint TEMPLATE] [--ping allow|deny] [--mode enforce|audit] [--pin-dir DIR]";
-	struct common c = {};
-	char err[ERRBUF_LEN], **rest;
+	struct policy_opts o = { .w = POLICY_WORDS_INIT };
+	char err[ERRBUF_LEN];
 	struct egress_state st;
 	struct policy_cmd pc;
 	struct policy p = {};
 	uint32_t id = 0;
-	int nrest, ret;
+	int ret;
 	bool narrows;
 
-	/* one parser for the command line and policy files */
-	rest = common_only(argc, argv, &c, usage, &nrest);
-	if (!rest)
-		return nrest < 0 ? 2 : 1;
-	ret = policy_add_parse(nrest, rest, &pc, err, sizeof(err));
-	if (ret) {
-		free(rest);
-		return die(2, "%s (see 'egressctl policy %s --help')", err, add ? "add" : "set");
-	}
-	if (open_state(&st, &c, STATE_LOCK)) {
-		free(rest);
+	if (parse_opts(argc, argv, &o))
+		return 2;
+	if (policy_add_check(&o.w, &pc, err, sizeof(err)))
+		return errorf(2, "%s (see 'egressctl policy %s --help')", err, add ? "add" : "set");
+	if (open_state(&st, &o.c, STATE_LOCK))
 		return 1;
-	}
 	ret = state_policy_id(&st, pc.name, &id);
 	if (add && ret == 0) {
 		snprintf(err, sizeof(err), "policy '%s' exists (change it with 'policy set')", pc.name);
@@ -576,35 +410,51 @@ static int policy_add_or_set(int argc, char **argv, bool add)
 out:
 	policy_free(&p);
 	state_close(&st);
-	free(rest);
-	return ret ? die(1, "%s", err) : 0;
+	return ret ? errorf(1, "%s", err) : 0;
+}
+
+struct name_opts {
+	const char *name;
+	struct common c;
+};
+static const struct opt_spec policy_delete_spec[] = {
+	OPTION_POS(struct name_opts, name, "NAME", NULL),
+	COMMON_SPEC(struct name_opts),
+};
+
+static int policy_add(int argc, char **argv)
+{
+	return policy_add_or_set(argc, argv, true);
+}
+
+static int policy_set(int argc, char **argv)
+{
+	return policy_add_or_set(argc, argv, false);
 }
 
 static int policy_delete(int argc, char **argv)
 {
-	const char *usage = "policy delete NAME [--pin-dir DIR]";
-	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
+	struct name_opts opts = {};
 	struct egress_state st;
-	char err[ERRBUF_LEN], *pos[1];
+	char err[ERRBUF_LEN];
 	uint32_t id;
-	int npos, ret, bound;
+	int ret, bound;
 
-	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+	if (parse_opts(argc, argv, &opts))
 		return 2;
-	if (npos != 1)
-		return die(2, "missing policy name; usage: egressctl %s", usage);
-	if (!strcmp(pos[0], "default"))
-		return die(1, "policy 'default' cannot be deleted (empty it with 'apply')");
-	if (open_state(&st, &c, STATE_LOCK))
+	if (!opts.name)
+		return errorf(2, "missing policy name; usage: egressctl %s", USAGE());
+	if (!strcmp(opts.name, "default"))
+		return errorf(1, "policy 'default' cannot be deleted (empty it with 'apply')");
+	if (open_state(&st, &opts.c, STATE_LOCK))
 		return 1;
-	ret = state_policy_find(&st, pos[0], &id, err, sizeof(err));
+	ret = state_policy_find(&st, opts.name, &id, err, sizeof(err));
 	if (!ret && (bound = count_bound(&st, id))) {
 		struct binding_ref *b = NULL;
 		size_t nb = 0, o, shown = 0;
 
 		o = snprintf(err, sizeof(err), "policy '%s' is bound to %d cgroup%s (detach %s first):",
-			     pos[0], bound, bound == 1 ? "" : "s", bound == 1 ? "it" : "them");
+			     opts.name, bound, bound == 1 ? "" : "s", bound == 1 ? "it" : "them");
 		state_bindings(&st, &b, &nb);
 		for (size_t j = 0; j < nb && o < sizeof(err); j++) {
 			char path[PATH_MAX];
@@ -627,31 +477,38 @@ static int policy_delete(int argc, char **argv)
 	if (!ret) {
 		ret = state_policy_delete(&st, id);
 		if (ret)
-			snprintf(err, sizeof(err), "cannot delete policy '%s': %s", pos[0], strerror(-ret));
+			snprintf(err, sizeof(err), "cannot delete policy '%s': %s", opts.name, strerror(-ret));
 	}
 	state_close(&st);
-	return ret ? die(1, "%s", err) : 0;
+	return ret ? errorf(1, "%s", err) : 0;
 }
+
+struct json_opts {
+	bool json;
+	struct common c;
+};
+static const struct opt_spec policy_list_spec[] = {
+	OPTION_FLAG(struct json_opts, json, "json", "a JSON array of {name, default, errno, rules, bound, hint, mode}"),
+	COMMON_SPEC(struct json_opts),
+};
 
 static int policy_list(int argc, char **argv)
 {
-	const char *usage = "policy list [--json] [--pin-dir DIR]";
-	struct common c = {};
-	bool json = false;
-	const struct opt opts[] = { COMMON_OPTS(c), { "json", false, NULL, &json }, { 0 } };
+	struct json_opts o = {};
 	struct egress_state st;
 	struct policy_ref *v;
 	json_t *a = json_array();
+	bool json;
 	size_t n;
-	int npos;
 
-	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+	if (parse_opts(argc, argv, &o))
 		return 2;
-	if (open_state(&st, &c, 0))
+	json = o.json;
+	if (open_state(&st, &o.c, 0))
 		return 1;
 	if (state_policies(&st, &v, &n)) {
 		state_close(&st);
-		return die(1, "cannot read policies");
+		return errorf(1, "cannot read policies");
 	}
 	/* by name, as status and export */
 	qsort(v, n, sizeof(*v), ref_cmp);
@@ -685,41 +542,40 @@ static int policy_list(int argc, char **argv)
 	return 0;
 }
 
+static const char *const policy_subs[] = { "add", "set", "delete", "list" };
+
 static int do_policy(int argc, char **argv)
 {
 	const char *usage = "policy add|set|delete|list ...";
-	static const char *const subs[] = { "add", "set", "delete", "list" };
+	static int (*const fns[])(int argc, char **argv) = {
+		policy_add, policy_set, policy_delete, policy_list,
+	};
+	char key[32], syn[1024];
+	const char *near;
 
 	if (argc < 1)
-		return die(2, "missing subcommand (add, set, delete or list); usage: egressctl %s", usage);
+		return errorf(2, "missing subcommand (add, set, delete or list); usage: egressctl %s", usage);
 	if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
 		printf("usage: egressctl policy add|set|delete|list ... [--pin-dir DIR]\n"
 		       "Creates, changes, deletes and lists policies.\n\n");
-		for (size_t i = 0; i < NHELPS; i++)
-			if (!strncmp(helps[i].key, "policy ", 7))
-				printf("  egressctl %s\n", helps[i].usage);
+		for (size_t i = 0; i < ncommands; i++)
+			if (!strncmp(commands[i].name, "policy ", 7))
+				printf("  egressctl %s\n", synopsis(&commands[i], false, syn, sizeof(syn)));
 		printf("\n'egressctl policy SUBCOMMAND --help' for one of them.\n");
 		return 0;
 	}
-	for (size_t i = 0; i < NHELPS; i++)
-		if (!strncmp(helps[i].key, "policy ", 7) && !strcmp(helps[i].key + 7, argv[0]))
-			help_key = helps[i].key;
-	if (!strcmp(argv[0], "add"))
-		return policy_add_or_set(argc - 1, argv + 1, true);
-	if (!strcmp(argv[0], "set"))
-		return policy_add_or_set(argc - 1, argv + 1, false);
-	if (!strcmp(argv[0], "delete"))
-		return policy_delete(argc - 1, argv + 1);
-	if (!strcmp(argv[0], "list"))
-		return policy_list(argc - 1, argv + 1);
-	{
-		const char *near = closest(argv[0], subs, 4);
-
-		if (near)
-			return die(2, "unknown subcommand '%s' (did you mean '%s'?); usage: egressctl %s",
-				   argv[0], near, usage);
+	for (size_t i = 0; i < sizeof(policy_subs) / sizeof(policy_subs[0]); i++) {
+		if (strcmp(argv[0], policy_subs[i]))
+			continue;
+		snprintf(key, sizeof(key), "policy %s", policy_subs[i]);
+		current = command_named(key);
+		return fns[i](argc - 1, argv + 1);
 	}
-	return die(2, "unknown subcommand '%s'; usage: egressctl %s", argv[0], usage);
+	near = opts_closest(argv[0], policy_subs, 4);
+	if (near)
+		return errorf(2, "unknown subcommand '%s' (did you mean '%s'?); usage: egressctl %s",
+			      argv[0], near, usage);
+	return errorf(2, "unknown subcommand '%s'; usage: egressctl %s", argv[0], usage);
 }
 
 /* ---- bindings on a path -------------------------------------------------- */
@@ -802,6 +658,21 @@ static const char *effective_str(const struct path_bind *pb, int n, char *buf, s
 
 static int check_enforced(struct egress_state *st, const char *path, int cg_fd, FILE *out);
 
+/* Whether path is enforced, as 'check' says; if not, why (the first thing missing). */
+static bool enforced(struct egress_state *st, const char *path, int cg_fd, char *why, size_t len)
+{
+	char *report = NULL;
+	size_t rlen = 0;
+	FILE *m = open_memstream(&report, &rlen);
+	int missing = m ? check_enforced(st, path, cg_fd, m) : 1;
+
+	if (m)
+		fclose(m);
+	snprintf(why, len, "%.*s", report ? (int)strcspn(report, "\n") : 1, report ? report : "?");
+	free(report);
+	return !missing;
+}
+
 /* ---- bindings ----------------------------------------------------------- */
 
 /*
@@ -855,59 +726,76 @@ static void warn_ancestors(struct egress_state *st, const char *dir, uint32_t id
 	free(pb);
 }
 
+struct attach_opts {
+	const char *dir, *policy;
+	bool keep;
+	struct common c;
+};
+static const struct opt_spec attach_spec[] = {
+	OPTION_POS(struct attach_opts, dir, "DIR", "a cgroup v2 directory"),
+	OPTION_STR(struct attach_opts, policy, "policy", "NAME", "the policy", .def = "default"),
+	OPTION_FLAG(struct attach_opts, keep, "keep-established",
+		    "leave established connections as they are, for this change\n"
+		    "(default: reset those the policies now deny)"),
+	COMMON_SPEC(struct attach_opts),
+};
+
 static int do_attach(int argc, char **argv)
 {
-	const char *usage = "attach DIR [--policy NAME] [--keep-established] [--pin-dir DIR]";
-	const char *name = "default";
-	struct common c = {};
-	bool keep = false;
-	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL },
-				    { "keep-established", false, NULL, &keep }, { 0 } };
+	struct attach_opts o = {};
 	struct egress_state st;
-	char err[ERRBUF_LEN], *pos[1];
+	char err[ERRBUF_LEN];
 	struct revoke_scope sc = {};
 	uint32_t id;
-	int npos, ret, fd;
+	int ret, fd;
 
-	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+	if (parse_opts(argc, argv, &o))
 		return 2;
-	if (npos != 1)
-		return die(2, "missing cgroup directory; usage: egressctl %s", usage);
-	if (parse_policy_name(name, err, sizeof(err)))
-		return die(2, "%s", err);
-	if (open_state(&st, &c, STATE_LOCK))
+	if (!o.dir)
+		return errorf(2, "missing cgroup directory; usage: egressctl %s", USAGE());
+	if (parse_policy_name(o.policy, err, sizeof(err)))
+		return errorf(2, "%s", err);
+	if (open_state(&st, &o.c, STATE_LOCK))
 		return 1;
-	ret = state_policy_find(&st, name, &id, err, sizeof(err));
+	ret = state_policy_find(&st, o.policy, &id, err, sizeof(err));
 	if (!ret)
-		ret = state_bind(&st, pos[0], id, err, sizeof(err));
+		ret = state_bind(&st, o.dir, id, err, sizeof(err));
 	if (!ret)
-		warn_ancestors(&st, pos[0], id);
-	if (!ret && !keep && !cg_open(pos[0], &fd, &sc.cgroup_id, err, sizeof(err))) {
+		warn_ancestors(&st, o.dir, id);
+	if (!ret && !o.keep && !cg_open(o.dir, &fd, &sc.cgroup_id, err, sizeof(err))) {
 		close(fd);
 		ret = revoke_after_change(&st, &sc, NULL, err, sizeof(err));
 	}
 	state_close(&st);
-	return ret ? die(1, "%s", err) : 0;
+	return ret ? errorf(1, "%s", err) : 0;
 }
+
+/* detach DIR, check DIR */
+struct dir_opts {
+	const char *dir;
+	struct common c;
+};
+static const struct opt_spec detach_spec[] = {
+	OPTION_POS(struct dir_opts, dir, "DIR", "a bound cgroup v2 directory"),
+	COMMON_SPEC(struct dir_opts),
+};
 
 static int do_detach(int argc, char **argv)
 {
-	const char *usage = "detach DIR [--pin-dir DIR]";
-	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
+	struct dir_opts o = {};
 	struct egress_state st;
-	char err[ERRBUF_LEN], *pos[1];
-	int npos, ret;
+	char err[ERRBUF_LEN];
+	int ret;
 
-	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+	if (parse_opts(argc, argv, &o))
 		return 2;
-	if (npos != 1)
-		return die(2, "missing cgroup directory; usage: egressctl %s", usage);
-	if (open_state(&st, &c, STATE_LOCK))
+	if (!o.dir)
+		return errorf(2, "missing cgroup directory; usage: egressctl %s", USAGE());
+	if (open_state(&st, &o.c, STATE_LOCK))
 		return 1;
-	ret = state_unbind(&st, pos[0], err, sizeof(err));
+	ret = state_unbind(&st, o.dir, err, sizeof(err));
 	state_close(&st);
-	return ret ? die(1, "%s", err) : 0;
+	return ret ? errorf(1, "%s", err) : 0;
 }
 
 /* Writes pid into the cgroup dir_fd's cgroup.procs: 0, or -errno. */
@@ -961,77 +849,113 @@ static int write_file(const char *dir, const char *name, const char *val)
 }
 
 /*
+ * Moves every process of src into the cgroup whose cgroup.procs is pfd,
+ * with src frozen so that nothing forks behind our back (moving thaws).
+ * 0, or 1 with an error line; *moved counts them.
+ */
+static int move_cgroup(int pfd, const char *src, const char *to, int *moved)
+{
+	bool frozen = !write_file(src, "cgroup.freeze", "1");
+	int ret = 0;
+
+	for (int i = 0; frozen && i < 500 && !cg_event(src, "frozen"); i++)
+		usleep(10000);
+	for (int round = 0; round < 100 && !ret; round++) {
+		long *pids;
+		int n = read_procs(src, &pids);
+
+		if (n < 0)
+			ret = errorf(1, "cannot read %s/cgroup.procs: %s", src, strerror(-n));
+		for (int i = 0; i < n && !ret; i++) {
+			int r = move_pid(pfd, pids[i]);
+
+			if (r == -ESRCH)
+				continue;	/* it exited */
+			if (r)
+				ret = errorf(1, "cannot move process %ld from %s to %s: %s", pids[i], src,
+					     to, strerror(-r));
+			else
+				(*moved)++;
+		}
+		free(pids);
+		if (n <= 0)
+			break;
+	}
+	if (frozen)
+		write_file(src, "cgroup.freeze", "0");
+	if (!ret && cg_event(src, "populated"))
+		ret = errorf(1, "%s still holds processes (in child cgroups?): move them with "
+			     "'egressctl move --cgroup CHILD --to DIR'", src);
+	return ret;
+}
+
+/*
  * move: the supported way to change a sandbox's tier under tier cgroups.
  * A child cgroup can only narrow its bound ancestors, so an upgrade moves
  * the sandbox's processes into the other tier's subtree.  The target must
  * be enforced (fail closed: never move a sandbox out of enforcement).
  */
+struct move_opts {
+	struct opt_rest pids;
+	const char *src, *to;
+	struct common c;
+};
+static const struct opt_spec move_spec[] = {
+	OPTION_POS(struct move_opts, pids, "PID...", "the processes to move (each with all its threads)",
+		   .flags = OPT_REST),
+	OPTION_STR(struct move_opts, src, "cgroup", "SRC",
+		   "every process of the cgroup SRC, frozen while they move (default:\n"
+		   "none, give PIDs)"),
+	OPTION_STR(struct move_opts, to, "to", "DIR", "the cgroup v2 directory to move them to (required)"),
+	COMMON_SPEC(struct move_opts),
+};
+
 static int do_move(int argc, char **argv)
 {
-	const char *usage = "move PID... --to DIR | move --cgroup SRC --to DIR [--pin-dir DIR]";
-	const char *to = NULL, *src = NULL;
-	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { "to", true, &to, NULL },
-				    { "cgroup", true, &src, NULL }, { 0 } };
-	char err[ERRBUF_LEN], **pos = calloc(argc + 1, sizeof(char *)), *report = NULL;
+	struct move_opts o = {};
+	const char *to, *src;
+	char err[ERRBUF_LEN], **pos, why[PATH_MAX + 128];
 	char procs[PATH_MAX + 32], rsrc[PATH_MAX], rto[PATH_MAX], eff[EFFECTIVE_LEN];
 	struct egress_state st;
 	struct path_bind *pb = NULL;
-	size_t rlen = 0;
 	uint64_t cgid;
 	int npos, ret = 0, to_fd, pfd, moved = 0, missing, nb;
-	FILE *m;
 
-	if (!pos)
-		return die(1, "out of memory");
-	if (parse(argc, argv, opts, pos, argc, &npos, &c, usage)) {
-		free(pos);
+	if (parse_opts(argc, argv, &o))
 		return 2;
-	}
-	if (!to || (!src && !npos) || (src && npos)) {
-		free(pos);
-		return die(2, "%s; usage: egressctl %s", !to ? "missing --to DIR" :
-			   src ? "give PIDs or --cgroup SRC, not both" : "missing PID or --cgroup SRC", usage);
-	}
+	to = o.to;
+	src = o.src;
+	pos = o.pids.v;
+	npos = o.pids.n;
+	if (!to || (!src && !npos) || (src && npos))
+		return errorf(2, "%s; usage: egressctl %s", !to ? "missing --to DIR" :
+			      src ? "give PIDs or --cgroup SRC, not both" : "missing PID or --cgroup SRC",
+			      USAGE());
 	for (int i = 0; i < npos; i++) {
 		uint32_t pid;
 
-		if (parse_u32(pos[i], 1, 4194304, &pid)) {
-			ret = die(2, "invalid PID '%s': a process id, 1 to 4194304", pos[i]);
-			free(pos);
-			return ret;
-		}
+		if (parse_u32(pos[i], 1, 4194304, &pid))
+			return errorf(2, "invalid PID '%s': a process id, 1 to 4194304", pos[i]);
 	}
-	if (cg_open(to, &to_fd, &cgid, err, sizeof(err))) {
-		free(pos);
-		return die(1, "%s", err);
-	}
+	if (cg_open(to, &to_fd, &cgid, err, sizeof(err)))
+		return errorf(1, "%s", err);
 	if (src && (cg_open(src, &pfd, &cgid, err, sizeof(err)) || (close(pfd), 0))) {
 		close(to_fd);
-		free(pos);
-		return die(1, "%s", err);
+		return errorf(1, "%s", err);
 	}
 	if (src && realpath(src, rsrc) && realpath(to, rto) && !strcmp(rsrc, rto)) {
 		close(to_fd);
-		free(pos);
-		return die(2, "--cgroup and --to are the same cgroup (%s)", rto);
+		return errorf(2, "--cgroup and --to are the same cgroup (%s)", rto);
 	}
-	if (open_state(&st, &c, 0)) {
+	if (open_state(&st, &o.c, 0)) {
 		close(to_fd);
-		free(pos);
 		return 1;
 	}
 	/* fail closed: the target must be enforced, as 'check' says */
-	m = open_memstream(&report, &rlen);
-	missing = m ? check_enforced(&st, to, to_fd, m) : 1;
-	if (m)
-		fclose(m);
+	missing = !enforced(&st, to, to_fd, why, sizeof(why));
 	close(to_fd);
 	if (missing) {
-		if (report)
-			report[strcspn(report, "\n")] = '\0';
-		ret = die(1, "refused: %s is not enforced (%s); bind it or an ancestor first", to,
-			  report ? report : "?");
+		ret = errorf(1, "refused: %s is not enforced (%s); bind it or an ancestor first", to, why);
 		goto out;
 	}
 	nb = path_bindings(&st, to, &pb);
@@ -1039,7 +963,7 @@ static int do_move(int argc, char **argv)
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", to);
 	pfd = open(procs, O_WRONLY | O_CLOEXEC);
 	if (pfd < 0) {
-		ret = die(1, "cannot open %s: %s", procs, strerror(errno));
+		ret = errorf(1, "cannot open %s: %s", procs, strerror(errno));
 		goto out;
 	}
 	if (!src) {
@@ -1047,51 +971,19 @@ static int do_move(int argc, char **argv)
 			int r = move_pid(pfd, atol(pos[i]));
 
 			if (r)
-				ret = die(1, "cannot move process %s to %s: %s", pos[i], to, strerror(-r));
+				ret = errorf(1, "cannot move process %s to %s: %s", pos[i], to, strerror(-r));
 			else
 				moved++;
 		}
 	} else {
-		/* freeze SRC so that nothing forks behind our back; moving thaws */
-		bool frozen = !write_file(src, "cgroup.freeze", "1");
-
-		for (int i = 0; frozen && i < 500 && !cg_event(src, "frozen"); i++)
-			usleep(10000);
-		for (int round = 0; round < 100 && !ret; round++) {
-			long *pids;
-			int n = read_procs(src, &pids);
-
-			if (n < 0)
-				ret = die(1, "cannot read %s/cgroup.procs: %s", src, strerror(-n));
-			for (int i = 0; i < n && !ret; i++) {
-				int r = move_pid(pfd, pids[i]);
-
-				if (r == -ESRCH)
-					continue;	/* it exited */
-				if (r)
-					ret = die(1, "cannot move process %ld from %s to %s: %s", pids[i], src,
-						  to, strerror(-r));
-				else
-					moved++;
-			}
-			free(pids);
-			if (n <= 0)
-				break;
-		}
-		if (frozen)
-			write_file(src, "cgroup.freeze", "0");
-		if (!ret && cg_event(src, "populated"))
-			ret = die(1, "%s still holds processes (in child cgroups?): move them with "
-				  "'egressctl move --cgroup CHILD --to DIR'", src);
+		ret = move_cgroup(pfd, src, to, &moved);
 	}
 	close(pfd);
 	if (!ret)
 		printf("moved %d process%s%s%s to %s: in force there: %s\n", moved, moved == 1 ? "" : "es",
 		       src ? " from " : "", src ? src : "", to, eff);
 out:
-	free(report);
 	free(pb);
-	free(pos);
 	state_close(&st);
 	return ret;
 }
@@ -1254,127 +1146,165 @@ static int contain(char *err, size_t errlen)
 	return 0;
 }
 
-static int do_run(int argc, char **argv)
-{
-	const char *usage = "run [--policy NAME] [--cgroup-parent DIR] [--name NAME] [--verbose] [--pin-dir DIR] [--] CMD [ARG...]";
-	const char *name = NULL, *parent = NULL, *cgname = NULL;
-	struct common c = {};
-	bool verbose = false;
-	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL },
-				    { "cgroup-parent", true, &parent, NULL }, { "name", true, &cgname, NULL },
-				    { "verbose", false, NULL, &verbose }, { 0 } };
-	char err[2 * PATH_MAX + ERRBUF_LEN], mnt[PATH_MAX], def_parent[PATH_MAX + 16], cgdir[PATH_MAX + 80];
-	char owner[96], inherited[PATH_MAX + EGRESS_NAME_MAX + 2] = "";
-	char **pos = calloc(argc + 1, sizeof(char *));
-	struct sigaction sa = { .sa_handler = forward_signal };
-	struct egress_state st;
-	bool bound = false;
-	uint64_t cgid = 0;
-	int npos, ret, status = 0, fd;
-	uint32_t id = 0;
-	pid_t pid;
-
-	if (!pos)
-		return die(1, "out of memory");
+struct run_opts {
+	const char *policy, *parent, *name;
+	bool verbose;
+	struct opt_rest cmd;
+	struct common c;
+};
+static const struct opt_spec run_spec[] = {
+	OPTION_STR(struct run_opts, policy, "policy", "NAME", "the policy (default: default)"),
+	OPTION_STR(struct run_opts, parent, "cgroup-parent", "DIR",
+		   "where the cgroup is made (default: <cgroup2 mount>/egress-run)"),
+	OPTION_STR(struct run_opts, name, "name", "NAME", "the cgroup's name (default: run-PID)"),
+	OPTION_FLAG(struct run_opts, verbose, "verbose", "one line on stderr naming the cgroup"),
 	/* options end at CMD: what follows it is CMD's (a second --policy there is CMD's too) */
-	if (parse_flags(argc, argv, opts, pos, argc, &npos, &c, usage, OPTS_STOP_AT_POS))
-		return 2;
-	if (npos < 1)
-		return die(2, "missing command; usage: egressctl %s", usage);
-	if (name && parse_policy_name(name, err, sizeof(err)))
-		return die(2, "%s", err);
-	if (cgname && !run_name_ok(cgname))
-		return die(2, "invalid --name '%s': one cgroup name of letters, digits, '.', '_' and '-' "
-			   "(at most 64, not starting with '.')", cgname);
+	COMMON_OPTS(struct run_opts),
+	OPTION_POS(struct run_opts, cmd, "[--] CMD [ARG...]", NULL, .flags = OPT_REST | OPT_STOP),
+	OPTION_END,
+};
+
+/* What run made before CMD: its cgroup, and the binding there. */
+struct run_cgroup {
+	char dir[PATH_MAX + 80];
+	char inherited[PATH_MAX + EGRESS_NAME_MAX + 2];	/* no --policy: the binding that decides */
+	uint64_t id;
+	bool bound;
+};
+
+/*
+ * Makes CMD's cgroup below the parent (o->parent, else <cgroup2>/egress-run)
+ * and binds it to o->policy; without --policy beneath a bound tier nothing
+ * (the tier decides), elsewhere to 'default'.  0, or -errno with err.
+ */
+static int run_cgroup_make(struct egress_state *st, const struct run_opts *o, struct run_cgroup *rc,
+			   char *err, size_t errlen)
+{
+	char mnt[PATH_MAX], def_parent[PATH_MAX + 16], owner[96];
+	const char *parent = o->parent, *name = o->policy;
+	uint32_t id = 0;
+	int ret, fd;
+
 	if (!parent) {
-		if (cg2_mount(mnt, sizeof(mnt)))
-			return die(1, "no cgroup2 file system is mounted");
+		if (cg2_mount(mnt, sizeof(mnt))) {
+			snprintf(err, errlen, "no cgroup2 file system is mounted");
+			return -ENOENT;
+		}
 		snprintf(def_parent, sizeof(def_parent), "%s/egress-run", mnt);
+		parent = def_parent;
 	}
-	if (open_state(&st, &c, STATE_LOCK))
-		return 1;
-	ret = mkdir_cgroup_parent(parent ?: def_parent, !parent, err, sizeof(err));
+	ret = mkdir_cgroup_parent(parent, !o->parent, err, errlen);
 	if (!ret)
-		ret = parent_not_delegated(parent ?: def_parent, err, sizeof(err));
-	if (!ret && !name) {
-		/* no --policy beneath a bound tier: the tier decides, nothing is added */
-		if (state_bound_at(&st, parent ?: def_parent, inherited, sizeof(inherited)))
-			name = "default";
-	}
+		ret = parent_not_delegated(parent, err, errlen);
+	/* no --policy beneath a bound tier: the tier decides, nothing is added */
+	if (!ret && !name && state_bound_at(st, parent, rc->inherited, sizeof(rc->inherited)))
+		name = "default";
 	if (!ret && name)
-		ret = state_policy_find(&st, name, &id, err, sizeof(err));
-	if (ret) {
-		state_close(&st);
-		return die(1, "%s", err);
-	}
-	if (cgname)
-		snprintf(cgdir, sizeof(cgdir), "%s/%s", parent ?: def_parent, cgname);
+		ret = state_policy_find(st, name, &id, err, errlen);
+	if (ret)
+		return ret;
+	if (o->name)
+		snprintf(rc->dir, sizeof(rc->dir), "%s/%s", parent, o->name);
 	else
-		snprintf(cgdir, sizeof(cgdir), "%s/run-%d", parent ?: def_parent, getpid());
-	if (mkdir(cgdir, 0755)) {
-		ret = errno;
-		state_close(&st);
-		return die(1, "cannot create cgroup %s: %s%s", cgdir, strerror(ret),
-			   ret == EEXIST ? " (choose another --name)" : "");
+		snprintf(rc->dir, sizeof(rc->dir), "%s/run-%d", parent, getpid());
+	if (mkdir(rc->dir, 0755)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create cgroup %s: %s%s", rc->dir, strerror(-ret),
+			 ret == -EEXIST ? " (choose another --name)" : "");
+		return ret;
 	}
-	if (realpath(cgdir, def_parent))
-		snprintf(cgdir, sizeof(cgdir), "%s", def_parent);
-	ret = name ? state_bind(&st, cgdir, id, err, sizeof(err)) : 0;
-	bound = name && !ret;
+	if (realpath(rc->dir, mnt))
+		snprintf(rc->dir, sizeof(rc->dir), "%s", mnt);
+	ret = name ? state_bind(st, rc->dir, id, err, errlen) : 0;
+	rc->bound = name && !ret;
 	if (!ret)
-		ret = cg_open(cgdir, &fd, &cgid, err, sizeof(err));
+		ret = cg_open(rc->dir, &fd, &rc->id, err, errlen);
 	if (!ret) {
 		close(fd);
 		snprintf(owner, sizeof(owner), "run %d %llu", getpid(), state_proc_start(getpid()));
-		if (bound)
-			state_binding_owner(&st, cgid, owner);
+		if (rc->bound)
+			state_binding_owner(st, rc->id, owner);
 	}
 	if (ret) {
-		if (bound)
-			state_unbind_id(&st, cgid);
-		rmdir(cgdir);
+		if (rc->bound)
+			state_unbind_id(st, rc->id);
+		rmdir(rc->dir);
+	}
+	return ret;
+}
+
+/* In the child: join the bound cgroup, then become CMD, enforced from its first instruction. */
+static void run_exec(const char *cgdir, char **cmd)
+{
+	char procs[PATH_MAX + 96], err[2 * PATH_MAX + ERRBUF_LEN];
+	int pfd;
+
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgdir);
+	pfd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (pfd < 0 || write(pfd, "0", 1) != 1) {
+		fprintf(stderr, "egressctl: run: cannot join %s: %s\n", cgdir, strerror(errno));
+		_exit(126);
+	}
+	close(pfd);
+	if (contain(err, sizeof(err))) {
+		fprintf(stderr, "egressctl: run: cannot contain the command: %s\n", err);
+		_exit(126);
+	}
+	setenv("EGRESS_CGROUP", cgdir, 1);
+	execvp(cmd[0], cmd);
+	fprintf(stderr, "egressctl: run: cannot execute %s: %s\n", cmd[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+static int do_run(int argc, char **argv)
+{
+	struct run_opts o = {};
+	char err[2 * PATH_MAX + ERRBUF_LEN];
+	struct sigaction sa = { .sa_handler = forward_signal };
+	struct run_cgroup rc = {};
+	struct egress_state st;
+	int ret, status = 0;
+	pid_t pid;
+
+	if (parse_opts(argc, argv, &o))
+		return 2;
+	if (o.cmd.n < 1)
+		return errorf(2, "missing command; usage: egressctl %s", USAGE());
+	if (o.policy && parse_policy_name(o.policy, err, sizeof(err)))
+		return errorf(2, "%s", err);
+	if (o.name && !run_name_ok(o.name))
+		return errorf(2, "invalid --name '%s': one cgroup name of letters, digits, '.', '_' and '-' "
+			      "(at most 64, not starting with '.')", o.name);
+	if (!o.parent && cg2_mount(err, sizeof(err)))
+		return errorf(1, "no cgroup2 file system is mounted");
+	if (open_state(&st, &o.c, STATE_LOCK))
+		return 1;
+	ret = run_cgroup_make(&st, &o, &rc, err, sizeof(err));
+	if (ret) {
 		state_close(&st);
-		return die(1, "%s", err);
+		return errorf(1, "%s", err);
 	}
 	/* release the writers' lock while the command runs */
 	close(st.dir_fd);
 	st.dir_fd = -1;
-	if (verbose) {
-		if (name)
-			fprintf(stderr, "egressctl: run: cgroup %s, bound to policy %s\n", cgdir, name);
+	if (o.verbose) {
+		if (rc.bound)
+			fprintf(stderr, "egressctl: run: cgroup %s, bound to policy %s\n", rc.dir,
+				o.policy ? o.policy : "default");
 		else
-			fprintf(stderr, "egressctl: run: cgroup %s, under the binding %s\n", cgdir,
-				inherited);
+			fprintf(stderr, "egressctl: run: cgroup %s, under the binding %s\n", rc.dir,
+				rc.inherited);
 	}
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	pid = fork();
-	if (pid == 0) {
-		char procs[PATH_MAX + 96];
-		int pfd;
-
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		/* join the bound cgroup, then become CMD: enforced from its first instruction */
-		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgdir);
-		pfd = open(procs, O_WRONLY | O_CLOEXEC);
-		if (pfd < 0 || write(pfd, "0", 1) != 1) {
-			fprintf(stderr, "egressctl: run: cannot join %s: %s\n", cgdir, strerror(errno));
-			_exit(126);
-		}
-		close(pfd);
-		if (contain(err, sizeof(err))) {
-			fprintf(stderr, "egressctl: run: cannot contain the command: %s\n", err);
-			_exit(126);
-		}
-		setenv("EGRESS_CGROUP", cgdir, 1);
-		execvp(pos[0], pos);
-		fprintf(stderr, "egressctl: run: cannot execute %s: %s\n", pos[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
-	}
+	if (pid == 0)
+		run_exec(rc.dir, o.cmd.v);
 	if (pid < 0) {
 		ret = -errno;
 		snprintf(err, sizeof(err), "cannot fork: %s", strerror(errno));
@@ -1385,15 +1315,14 @@ static int do_run(int argc, char **argv)
 	}
 	/* the command is gone: kill what it left behind, unbind, remove */
 	if (state_lock(st.pin_dir, &st.dir_fd, err, sizeof(err)) == 0) {
-		cg_destroy(cgdir);
-		if (bound)
-			state_unbind_id(&st, cgid);
+		cg_destroy(rc.dir);
+		if (rc.bound)
+			state_unbind_id(&st, rc.id);
 	}
-	cg_destroy(cgdir);
+	cg_destroy(rc.dir);
 	state_close(&st);
-	free(pos);
 	if (ret)
-		return die(1, "%s", err);
+		return errorf(1, "%s", err);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
@@ -1401,58 +1330,49 @@ static int do_run(int argc, char **argv)
 
 /* ---- files -------------------------------------------------------------- */
 
+struct apply_opts {
+	const char *file;
+	struct common c;
+};
+static const struct opt_spec apply_spec[] = {
+	OPTION_STR(struct apply_opts, file, "file", "FILE", "the policy file, - for standard input (required)",
+		   .short_name = 'f', .flags = OPT_REQUIRED),
+	COMMON_SPEC(struct apply_opts),
+};
+
 static int do_apply(int argc, char **argv)
 {
-	const char *usage = "apply -f FILE [--pin-dir DIR]";
-	const char *file = NULL;
-	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { "file", true, &file, NULL }, { 0 } };
-	char err[ERRBUF_LEN], **args = calloc(argc + 1, sizeof(char *));
+	struct apply_opts o = {};
+	const char *file;
+	char err[ERRBUF_LEN];
 	struct egress_state st;
 	struct policy_file pf;
 	char *text;
-	int npos, ret = 0, nargs = 0;
+	int ret = 0;
 
-	if (!args)
-		return die(1, "out of memory");
-	/* -f is the one short option egressctl has: "-f FILE", as --file */
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-f")) {
-			if (i + 1 == argc) {
-				free(args);
-				return die(2, "-f needs a FILE: the policy file to apply, or - for standard "
-					   "input (usage: egressctl %s)", usage);
-			}
-			args[nargs++] = "--file";
-			args[nargs++] = argv[++i];
-		} else {
-			args[nargs++] = argv[i];
-		}
-	}
-	ret = parse(nargs, args, opts, NULL, 0, &npos, &c, usage);
-	free(args);
-	if (ret)
+	if (parse_opts(argc, argv, &o))
 		return 2;
+	file = o.file;
 	if (!file)
-		return die(2, "missing -f FILE: the policy file to apply, or - for standard input "
-			   "(usage: egressctl %s)", usage);
+		return errorf(2, "missing -f FILE: the policy file to apply, or - for standard input "
+			      "(usage: egressctl %s)", USAGE());
 	if (strcmp(file, "-")) {
 		struct stat sb;
 
 		if (stat(file, &sb))
-			return die(1, "cannot read %s: %s", file, strerror(errno));
+			return errorf(1, "cannot read %s: %s", file, strerror(errno));
 		if (S_ISDIR(sb.st_mode))
-			return die(1, "%s is a directory: -f takes a policy file (see 'egressctl apply --help')",
-				   file);
+			return errorf(1, "%s is a directory: -f takes a policy file (see 'egressctl apply --help')",
+				      file);
 	}
 	text = read_text(file, 64 << 20, NULL);
 	if (!text)
-		return die(1, "cannot read %s: %s", file, strerror(errno));
+		return errorf(1, "cannot read %s: %s", file, strerror(errno));
 	ret = policy_file_parse(text, &pf, err, sizeof(err));
 	free(text);
 	if (ret)
-		return die(1, "%s:%s", file, err);
-	if (open_state(&st, &c, STATE_LOCK)) {
+		return errorf(1, "%s:%s", file, err);
+	if (open_state(&st, &o.c, STATE_LOCK)) {
 		policy_file_free(&pf);
 		return 1;
 	}
@@ -1462,16 +1382,16 @@ static int do_apply(int argc, char **argv)
 
 		if (pf.declared[i] || !state_policy_id(&st, pf.pol[i].name, &id))
 			continue;
-		ret = die(1, "%s:%d: unknown policy '%s' (add a line 'policy add %s' to the file, or "
-			  "create it with 'egressctl policy add %s')", file, pf.line[i], pf.pol[i].name,
-			  pf.pol[i].name, pf.pol[i].name);
+		ret = errorf(1, "%s:%d: unknown policy '%s' (add a line 'policy add %s' to the file, or "
+			     "create it with 'egressctl policy add %s')", file, pf.line[i], pf.pol[i].name,
+			     pf.pol[i].name, pf.pol[i].name);
 		policy_file_free(&pf);
 		state_close(&st);
 		return ret;
 	}
 	ret = state_apply(&st, &pf, err, sizeof(err));
 	if (ret) {
-		ret = die(1, "%s: %s", file, err);
+		ret = errorf(1, "%s: %s", file, err);
 	} else {
 		uint32_t *ids = calloc(pf.n + 1, sizeof(*ids));
 		struct revoke_scope sc = { .policies = ids };
@@ -1480,7 +1400,7 @@ static int do_apply(int argc, char **argv)
 			if (!state_policy_id(&st, pf.pol[i].name, &ids[sc.npolicies]))
 				sc.npolicies++;
 		if (!ids || revoke_after_change(&st, &sc, NULL, err, sizeof(err)))
-			ret = die(1, "%s", ids ? err : "out of memory");
+			ret = errorf(1, "%s", ids ? err : "out of memory");
 		free(ids);
 	}
 	policy_file_free(&pf);
@@ -1488,21 +1408,29 @@ static int do_apply(int argc, char **argv)
 	return ret;
 }
 
+struct export_opts {
+	const char *policy;
+	struct common c;
+};
+static const struct opt_spec export_spec[] = {
+	OPTION_STR(struct export_opts, policy, "policy", "NAME", "only this policy (default: all)"),
+	COMMON_SPEC(struct export_opts),
+};
+
 static int do_export(int argc, char **argv)
 {
-	const char *usage = "export [--policy NAME] [--pin-dir DIR]";
-	const char *name = NULL;
-	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &name, NULL }, { 0 } };
+	struct export_opts o = {};
+	const char *name;
 	struct egress_state st;
 	struct policy_ref *v;
 	char err[ERRBUF_LEN];
 	size_t n;
-	int npos, ret = 0;
+	int ret = 0;
 
-	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+	if (parse_opts(argc, argv, &o))
 		return 2;
-	if (open_state(&st, &c, 0))
+	name = o.policy;
+	if (open_state(&st, &o.c, 0))
 		return 1;
 	if (name) {
 		uint32_t id;
@@ -1510,12 +1438,12 @@ static int do_export(int argc, char **argv)
 		ret = state_policy_find(&st, name, &id, err, sizeof(err));
 		if (ret) {
 			state_close(&st);
-			return die(1, "%s", err);
+			return errorf(1, "%s", err);
 		}
 	}
 	if (state_policies(&st, &v, &n)) {
 		state_close(&st);
-		return die(1, "cannot read policies");
+		return errorf(1, "cannot read policies");
 	}
 	qsort(v, n, sizeof(*v), ref_cmp);
 	printf("# egress policies, for 'egressctl apply -f'\n");
@@ -1526,7 +1454,7 @@ static int do_export(int argc, char **argv)
 			continue;
 		ret = state_policy_load(&st, v[i].id, &p);
 		if (ret) {
-			ret = die(1, "cannot read policy '%s': %s", v[i].name, strerror(-ret));
+			ret = errorf(1, "cannot read policy '%s': %s", v[i].name, strerror(-ret));
 			break;
 		}
 		policy_export(stdout, &p);
@@ -1617,40 +1545,18 @@ static json_t *status_bindings(const struct binding_ref *b, size_t nb, const str
 	return binds;
 }
 
-static int do_status(int argc, char **argv)
+/* The programs' ids by hook name (null: not pinned). */
+static json_t *status_programs(struct egress_state *st)
 {
-	const char *usage = "status [--json] [--pin-dir DIR]";
-	struct common c = {};
-	bool json = false;
-	const struct opt opts[] = { COMMON_OPTS(c), { "json", false, NULL, &json }, { 0 } };
-	json_t *o, *progs, *pols, *binds, *daemon, *lost;
-	struct egress_state st;
-	struct binding_ref *b = NULL;
-	struct policy_ref *v = NULL;
-	char err[ERRBUF_LEN], path[PATH_MAX];
-	size_t n = 0, nb = 0;
-	int npos;
+	json_t *progs = json_object();
+	char path[PATH_MAX];
 
-	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
-		return 2;
-	daemon = egressd_status(state_pin_dir(c.pin_dir), json ? NULL : stdout);
-	if (state_open(&st, state_pin_dir(c.pin_dir), 0, err, sizeof(err))) {
-		if (json)
-			print_json(json_pack("{s:b, s:s, s:s, s:o}", "loaded", 0, "pin_dir",
-					     state_pin_dir(c.pin_dir), "error", err, "egressd", daemon));
-		else
-			fprintf(stderr, "egressctl: status: %s\n", err);
-		if (!json)
-			json_decref(daemon);
-		return 1;
-	}
-	progs = json_object();
 	for (int h = 0; h < EGRESS_NHOOKS; h++) {
 		struct bpf_prog_info info = {};
 		uint32_t len = sizeof(info);
 		int fd;
 
-		state_pin_path(&st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
+		state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
 		fd = bpf_obj_get(path);
 		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
 			json_object_set_new(progs, egress_hooks[h].name, json_integer(info.id));
@@ -1659,6 +1565,110 @@ static int do_status(int argc, char **argv)
 		if (fd >= 0)
 			close(fd);
 	}
+	return progs;
+}
+
+/*
+ * Marks the bindings a killed 'egressctl run' left ("orphan"), and returns
+ * the bound cgroups that were removed (one made again at the path is not
+ * bound).
+ */
+static json_t *status_lost(struct egress_state *st, json_t *binds)
+{
+	struct lost_ref *l = NULL;
+	size_t nl = 0, j;
+	json_t *e, *lost;
+
+	json_array_foreach(binds, j, e)
+		json_object_set_new(e, "orphan", json_boolean(state_binding_orphan(st,
+			json_integer_value(json_object_get(e, "cgroup_id")))));
+	lost = json_array();
+	state_lost(st, &l, &nl);
+	for (j = 0; j < nl; j++)
+		json_array_append_new(lost, json_pack("{s:s, s:I, s:s, s:b}", "cgroup", l[j].path,
+			"cgroup_id", (json_int_t)l[j].cgroup_id, "policy", l[j].policy,
+			"recreated", l[j].recreated));
+	free(l);
+	return lost;
+}
+
+#define JSTR(o, k) json_string_value(json_object_get(o, k))
+#define JINT(o, k) json_integer_value(json_object_get(o, k))
+
+/* status's text: what 'status --json' says (o), for a reader. */
+static void status_print(json_t *o)
+{
+	json_t *progs = json_object_get(o, "programs"), *e;
+	size_t i;
+	const char *k;
+
+	printf("egress %s: loaded, pins in %s\nprograms:", EGRESS_VERSION, JSTR(o, "pin_dir"));
+	json_object_foreach(progs, k, e)
+		printf(" %s=%lld", k, (long long)json_integer_value(e));
+	printf("\npolicies:\n");
+	json_array_foreach(json_object_get(o, "policies"), i, e)
+		printf("  %-20s default %-5s mode %-7s rules %-7lld bound %-5lld allowed %-10lld "
+		       "denied %-10lld audited %lld\n", JSTR(e, "name"), JSTR(e, "default"), JSTR(e, "mode"),
+		       JINT(e, "rules"), JINT(e, "bound"), JINT(e, "allowed"), JINT(e, "denied"),
+		       JINT(e, "audited"));
+	printf("bindings (cgroup -> its policy; below a bound cgroup, every policy on the path decides):\n");
+	json_array_foreach(json_object_get(o, "bindings"), i, e) {
+		json_t *eff = json_object_get(e, "effective"), *x;
+		const char *cg = JSTR(e, "cgroup");
+		size_t k, depth = json_array_size(eff);
+
+		printf("%*s%s -> %s", (int)(2 * (depth ? depth : 1)), "", *cg ? cg : "(removed)",
+		       JSTR(e, "policy"));
+		if (depth > 1) {
+			printf("   (in force:");
+			json_array_foreach(eff, k, x)
+				printf("%s %s", k ? " \u2227" : "", json_string_value(x));
+			printf(")");
+		}
+		if (json_is_true(json_object_get(e, "orphan")))
+			printf("   (orphaned: its 'egressctl run' was killed; gc removes it once empty)");
+		printf("\n");
+	}
+	json_array_foreach(json_object_get(o, "lost_bindings"), i, e)
+		printf("  LOST %s -> %s: the bound cgroup was removed%s\n", JSTR(e, "cgroup"),
+		       JSTR(e, "policy"), json_is_true(json_object_get(e, "recreated")) ?
+		       "; the one there now is NOT bound (attach it, or detach to forget)" : "");
+	printf("events: delivered %llu, suppressed by rate limit %llu, dropped (ring buffer full) %llu\n",
+	       (unsigned long long)JINT(o, "events_delivered"), (unsigned long long)JINT(o, "events_suppressed"),
+	       (unsigned long long)JINT(o, "ringbuf_drops"));
+}
+
+static const struct opt_spec status_spec[] = {
+	OPTION_FLAG(struct json_opts, json, "json", "the same as JSON"),
+	COMMON_SPEC(struct json_opts),
+};
+
+static int do_status(int argc, char **argv)
+{
+	struct json_opts opts = {};
+	json_t *o, *progs, *pols, *binds, *daemon, *lost;
+	struct egress_state st;
+	struct binding_ref *b = NULL;
+	struct policy_ref *v = NULL;
+	char err[ERRBUF_LEN];
+	size_t n = 0, nb = 0;
+	bool json;
+
+	if (parse_opts(argc, argv, &opts))
+		return 2;
+	json = opts.json;
+	daemon = egressd_status(state_pin_dir(opts.c.pin_dir), json ? NULL : stdout);
+	if (state_open(&st, state_pin_dir(opts.c.pin_dir), 0, err, sizeof(err))) {
+		if (json)
+			print_json(json_pack("{s:b, s:s, s:s, s:o}", "loaded", 0, "pin_dir",
+					     state_pin_dir(opts.c.pin_dir), "error", err, "egressd", daemon));
+		else
+			fprintf(stderr, "egressctl: status: %s\n", err);
+		if (!json)
+			json_decref(daemon);
+		return 1;
+	}
+	progs = status_programs(&st);
 	pols = json_array();
 	state_policies(&st, &v, &n);
 	qsort(v, n, sizeof(*v), ref_cmp);
@@ -1696,24 +1706,7 @@ static int do_status(int argc, char **argv)
 		policy_free(&p);
 	}
 	binds = status_bindings(b, nb, v, n);
-	{
-		/* a killed 'egressctl run' left it; and bound cgroups that were
-		 * removed (one made again at the path is not bound) */
-		struct lost_ref *l = NULL;
-		size_t nl = 0, j;
-		json_t *e;
-
-		json_array_foreach(binds, j, e)
-			json_object_set_new(e, "orphan", json_boolean(state_binding_orphan(&st,
-				json_integer_value(json_object_get(e, "cgroup_id")))));
-		lost = json_array();
-		state_lost(&st, &l, &nl);
-		for (j = 0; j < nl; j++)
-			json_array_append_new(lost, json_pack("{s:s, s:I, s:s, s:b}", "cgroup", l[j].path,
-				"cgroup_id", (json_int_t)l[j].cgroup_id, "policy", l[j].policy,
-				"recreated", l[j].recreated));
-		free(l);
-	}
+	lost = status_lost(&st, binds);
 	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "loaded", 1,
 		      "pin_dir", st.pin_dir, "version", EGRESS_VERSION, "egressd", daemon, "programs", progs,
 		      "policies", pols, "bindings", binds, "lost_bindings", lost,
@@ -1725,53 +1718,7 @@ static int do_status(int argc, char **argv)
 	if (json) {
 		print_json(o);
 	} else {
-		size_t i;
-		json_t *e;
-		const char *k;
-
-		printf("egress %s: loaded, pins in %s\nprograms:", EGRESS_VERSION, st.pin_dir);
-		json_object_foreach(progs, k, e)
-			printf(" %s=%lld", k, (long long)json_integer_value(e));
-		printf("\npolicies:\n");
-		json_array_foreach(pols, i, e)
-			printf("  %-20s default %-5s mode %-7s rules %-7lld bound %-5lld allowed %-10lld "
-			       "denied %-10lld audited %lld\n",
-			       json_string_value(json_object_get(e, "name")),
-			       json_string_value(json_object_get(e, "default")),
-			       json_string_value(json_object_get(e, "mode")),
-			       json_integer_value(json_object_get(e, "rules")),
-			       json_integer_value(json_object_get(e, "bound")),
-			       json_integer_value(json_object_get(e, "allowed")),
-			       json_integer_value(json_object_get(e, "denied")),
-			       json_integer_value(json_object_get(e, "audited")));
-		printf("bindings (cgroup -> its policy; below a bound cgroup, every policy on the path decides):\n");
-		json_array_foreach(binds, i, e) {
-			json_t *eff = json_object_get(e, "effective"), *x;
-			const char *cg = json_string_value(json_object_get(e, "cgroup"));
-			size_t k, depth = json_array_size(eff);
-
-			printf("%*s%s -> %s", (int)(2 * (depth ? depth : 1)), "", *cg ? cg : "(removed)",
-			       json_string_value(json_object_get(e, "policy")));
-			if (depth > 1) {
-				printf("   (in force:");
-				json_array_foreach(eff, k, x)
-					printf("%s %s", k ? " \u2227" : "", json_string_value(x));
-				printf(")");
-			}
-			if (json_is_true(json_object_get(e, "orphan")))
-				printf("   (orphaned: its 'egressctl run' was killed; gc removes it once empty)");
-			printf("\n");
-		}
-		json_array_foreach(lost, i, e)
-			printf("  LOST %s -> %s: the bound cgroup was removed%s\n",
-			       json_string_value(json_object_get(e, "cgroup")),
-			       json_string_value(json_object_get(e, "policy")),
-			       json_is_true(json_object_get(e, "recreated")) ?
-			       "; the one there now is NOT bound (attach it, or detach to forget)" : "");
-		printf("events: delivered %llu, suppressed by rate limit %llu, dropped (ring buffer full) %llu\n",
-		       (unsigned long long)state_stat(&st, EGRESS_STAT_DELIVERED),
-		       (unsigned long long)state_stat(&st, EGRESS_STAT_SUPPRESSED),
-		       (unsigned long long)state_stat(&st, EGRESS_STAT_RB_DROPS));
+		status_print(o);
 		json_decref(o);
 	}
 	free(v);
@@ -1804,21 +1751,27 @@ static void unload_detached(const struct binding_ref *b, int links, void *ctx)
 	r->links += links;
 }
 
+/* gc, unload: --pin-dir and --help alone */
+struct common_opts {
+	struct common c;
+};
+static const struct opt_spec common_spec[] = {
+	COMMON_SPEC(struct common_opts),
+};
+
 static int do_unload(int argc, char **argv)
 {
-	const char *usage = "unload [--pin-dir DIR]";
-	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
+	struct common_opts o = {};
 	struct unload_report r = {};
 	struct egressd_info info;
 	struct egress_state st;
 	char err[ERRBUF_LEN], dir[PATH_MAX];
 	bool running;
-	int npos, ret;
+	int ret;
 
-	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+	if (parse_opts(argc, argv, &o))
 		return 2;
-	if (open_state(&st, &c, STATE_LOCK))
+	if (open_state(&st, &o.c, STATE_LOCK))
 		return 1;
 	snprintf(dir, sizeof(dir), "%s", st.pin_dir);
 	running = presence_read(dir, &info) == 1;	/* before its record goes with the pins */
@@ -1827,7 +1780,7 @@ static int do_unload(int argc, char **argv)
 	state_close(&st);
 	free(r.v);
 	if (ret)
-		return die(1, "%s", err);
+		return errorf(1, "%s", err);
 	printf("unloaded: detached %d links of %d cgroups and removed every pin in %s; "
 	       "nothing is enforced now\n", r.links, r.cgroups, dir);
 	if (running)
@@ -1935,27 +1888,30 @@ static int check_enforced(struct egress_state *st, const char *path, int cg_fd, 
 	return missing;
 }
 
+static const struct opt_spec check_spec[] = {
+	OPTION_POS(struct dir_opts, dir, "DIR", "a cgroup v2 directory"),
+	COMMON_SPEC(struct dir_opts),
+};
+
 static int do_check(int argc, char **argv)
 {
-	const char *usage = "check DIR [--pin-dir DIR]";
-	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
-	char err[ERRBUF_LEN], *pos[1];
+	struct dir_opts o = {};
+	char err[ERRBUF_LEN];
 	struct egress_state st;
-	int npos, cg_fd, missing;
+	int cg_fd, missing;
 	uint64_t cgid;
 
-	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+	if (parse_opts(argc, argv, &o))
 		return 2;
-	if (npos != 1)
-		return die(2, "missing cgroup directory; usage: egressctl %s", usage);
-	if (cg_open(pos[0], &cg_fd, &cgid, err, sizeof(err)))
-		return die(1, "%s", err);
-	if (open_state(&st, &c, 0)) {
+	if (!o.dir)
+		return errorf(2, "missing cgroup directory; usage: egressctl %s", USAGE());
+	if (cg_open(o.dir, &cg_fd, &cgid, err, sizeof(err)))
+		return errorf(1, "%s", err);
+	if (open_state(&st, &o.c, 0)) {
 		close(cg_fd);
 		return 1;
 	}
-	missing = check_enforced(&st, pos[0], cg_fd, stdout);
+	missing = check_enforced(&st, o.dir, cg_fd, stdout);
 	close(cg_fd);
 	state_close(&st);
 	return missing ? 1 : 0;
@@ -1963,15 +1919,13 @@ static int do_check(int argc, char **argv)
 
 static int do_gc(int argc, char **argv)
 {
-	const char *usage = "gc [--pin-dir DIR]";
-	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { 0 } };
+	struct common_opts o = {};
 	struct egress_state st;
-	int npos, n;
+	int n;
 
-	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+	if (parse_opts(argc, argv, &o))
 		return 2;
-	if (open_state(&st, &c, STATE_LOCK))
+	if (open_state(&st, &o.c, STATE_LOCK))
 		return 1;
 	n = state_gc(&st);
 	state_close(&st);
@@ -1980,23 +1934,6 @@ static int do_gc(int argc, char **argv)
 }
 
 /* ---- OCI runtime hook -------------------------------------------------- */
-
-/*
- * No network namespace of its own, or a path to the runtime's (the host's)
- * one.  A path that cannot be compared counts as the host's: fail closed.
- */
-static bool host_netns(const struct oci_config *cfg)
-{
-	struct stat a, b;
-
-	if (cfg->own_netns)
-		return false;
-	if (!cfg->netns_path[0])
-		return true;
-	if (stat(cfg->netns_path, &a) || stat("/proc/self/ns/net", &b))
-		return true;
-	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
 
 /* p is dir or below it */
 static bool path_under(const char *p, const char *dir)
@@ -2069,16 +2006,6 @@ static void mounts_risk(const struct oci_config *cfg, char *why, size_t len)
 	}
 }
 
-/* FNV-1a of the bundle path: two runtimes may use the same id */
-static void oci_key(struct egress_oci_key *key, const struct oci_state *os)
-{
-	memset(key, 0, sizeof(*key));
-	snprintf(key->id, sizeof(key->id), "%s", os->id);
-	key->bundle_hash = 0xcbf29ce484222325ULL;
-	for (const char *b = os->bundle; *b; b++)
-		key->bundle_hash = (key->bundle_hash ^ (unsigned char)*b) * 0x100000001b3ULL;
-}
-
 /*
  * poststop: undo what createRuntime made for this container, and only
  * that: the record names the cgroup, the binding there must be the one the
@@ -2104,6 +2031,89 @@ static int oci_poststop(struct egress_state *st, const struct egress_oci_key *ke
 	return 0;
 }
 
+/* The OCI state on stdin (poststop: without a pid).  0, or 1 with an error line. */
+static int oci_read_state(struct oci_state *os, bool poststop)
+{
+	char err[ERRBUF_LEN], *json;
+	size_t len;
+	int ret = 0;
+
+	json = read_text("-", 1 << 20, &len);
+	if (!json)
+		return errorf(1, "cannot read the OCI state on stdin: %s", strerror(errno));
+	if (oci_state_parse(json, len, !poststop, os, err, sizeof(err)))
+		ret = errorf(1, "%s", err);
+	free(json);
+	return ret;
+}
+
+/* The bundle's config: annotations, capabilities, namespaces, mounts.  0, or 1 with an error line. */
+static int oci_load_config(const struct oci_state *os, struct oci_config *cfg, char **text)
+{
+	char err[ERRBUF_LEN], path[sizeof(os->bundle) + 16];
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/config.json", os->bundle);
+	*text = read_text(path, 16 << 20, &len);
+	if (!*text)
+		return errorf(1, "container %s: cannot read %s: %s", os->id, path, strerror(errno));
+	if (oci_config_parse(*text, len, cfg, err, sizeof(err)))
+		return errorf(1, "container %s: %s", os->id, err);
+	return 0;
+}
+
+/*
+ * What in the container's config defeats egress: refused with --strict
+ * (1, with an error line), else a warning (0).
+ */
+static int oci_check_risks(const struct oci_state *os, const struct oci_config *cfg, bool strict)
+{
+	char why[1024] = "";
+
+	if (cfg->risky_caps[0])
+		add_why(why, sizeof(why), "%s%s", cfg->risky_caps, "");
+	if (oci_host_netns(cfg))
+		add_why(why, sizeof(why), "%s%s", "the host's network namespace", "");
+	if (os->bundle[0])
+		mounts_risk(cfg, why, sizeof(why));
+	if (!why[0])
+		return 0;
+	if (strict)
+		return errorf(1, "container %s: refused (--strict): its config defeats egress: %s", os->id, why);
+	fprintf(stderr, "egressctl: oci-hook: warning: container %s: its config weakens egress: %s\n",
+		os->id, why);
+	return 0;
+}
+
+/* cgid is bound already, and not by this container's hook: 1 with an error line, else 0. */
+static int oci_bound_by_another(struct egress_state *st, const struct oci_state *os, const char *cgdir,
+				uint64_t cgid, const char *owner)
+{
+	char at[PATH_MAX + EGRESS_NAME_MAX + 2], have[128] = "", links[PATH_MAX];
+
+	state_pin_path(st, links, sizeof(links), "links/%llu", (unsigned long long)cgid);
+	if (access(links, F_OK))
+		return 0;
+	state_binding_meta(st, cgid, at, sizeof(at), have, sizeof(have));
+	if (!strcmp(have, owner))
+		return 0;
+	return errorf(1, "container %s: cgroup %s is already bound (%s%s%s); the hook binds only a "
+		      "container's own, unbound cgroup", os->id, cgdir, at[0] ? "policy " : "",
+		      at[0] ? at : "", have[0] ? ", by another" : "");
+}
+
+struct oci_hook_opts {
+	const char *stage, *policy;
+	bool strict;
+	struct common c;
+};
+static const struct opt_spec oci_hook_spec[] = {
+	OPTION_POS(struct oci_hook_opts, stage, "poststop", NULL, .flags = OPT_OPTIONAL),
+	OPTION_STR(struct oci_hook_opts, policy, "policy", "NAME", "the policy (default: the annotation egress.policy)"),
+	OPTION_FLAG(struct oci_hook_opts, strict, "strict", "refuse configs that defeat egress (default: warn)"),
+	COMMON_SPEC(struct oci_hook_opts),
+};
+
 /*
  * createRuntime (default): bind the container's cgroup to its policy and
  * verify enforcement before its process runs; any failure exits non-zero,
@@ -2113,14 +2123,10 @@ static int oci_poststop(struct egress_state *st, const struct egress_oci_key *ke
  */
 static int do_oci_hook(int argc, char **argv)
 {
-	const char *usage = "oci-hook [poststop] [--policy NAME] [--strict] [--pin-dir DIR]  (OCI state JSON on stdin)";
-	const char *policy = NULL;
-	struct common c = {};
-	bool strict = false;
-	const struct opt opts[] = { COMMON_OPTS(c), { "policy", true, &policy, NULL },
-				    { "strict", false, NULL, &strict }, { 0 } };
-	char err[ERRBUF_LEN], *pos[1], *json = NULL, *cfgjson = NULL, cgdir[PATH_MAX];
-	char owner[OCI_ID_MAX + 32], why[1024] = "";
+	struct oci_hook_opts o = {};
+	const char *policy;
+	char err[ERRBUF_LEN], *cfgjson = NULL, cgdir[PATH_MAX], why[PATH_MAX + 128];
+	char owner[OCI_ID_MAX + 32];
 	struct egress_oci_key key = {};
 	struct egress_state st = { .dir_fd = -1 };
 	struct oci_config cfg = {};
@@ -2128,131 +2134,80 @@ static int do_oci_hook(int argc, char **argv)
 	bool poststop, bound = false;
 	uint64_t cgid, old;
 	uint32_t id;
-	size_t len;
-	int npos, ret = 1, cg_fd = -1;
+	int ret = 1, cg_fd = -1;
 
 	state_init(&st);
-	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+	if (parse_opts(argc, argv, &o))
 		return 2;
-	poststop = npos == 1 && !strcmp(pos[0], "poststop");
-	if (npos == 1 && !poststop)
-		return die(2, "unknown stage '%s' (createRuntime is the default; or poststop)", pos[0]);
+	policy = o.policy;
+	poststop = o.stage && !strcmp(o.stage, "poststop");
+	if (o.stage && !poststop)
+		return errorf(2, "unknown stage '%s' (createRuntime is the default; or poststop)", o.stage);
 	if (policy && parse_policy_name(policy, err, sizeof(err)))
-		return die(2, "%s", err);
-	json = read_text("-", 1 << 20, &len);
-	if (!json)
-		return die(1, "cannot read the OCI state on stdin: %s", strerror(errno));
-	if (oci_state_parse(json, len, !poststop, &os, err, sizeof(err))) {
-		ret = die(1, "%s", err);
-		goto cleanup;
-	}
+		return errorf(2, "%s", err);
+	if (oci_read_state(&os, poststop))
+		return 1;
 	oci_key(&key, &os);
 	snprintf(owner, sizeof(owner), "oci %s %016llx", os.id, (unsigned long long)key.bundle_hash);
 
 	if (poststop) {
-		if (open_state(&st, &c, STATE_LOCK))
+		if (open_state(&st, &o.c, STATE_LOCK))
 			goto cleanup;
 		ret = oci_poststop(&st, &key, owner);
 		goto cleanup;
 	}
 
-	/* the bundle's config: annotations, capabilities, namespaces, mounts */
-	if (os.bundle[0]) {
-		char path[sizeof(os.bundle) + 16];
-
-		snprintf(path, sizeof(path), "%s/config.json", os.bundle);
-		cfgjson = read_text(path, 16 << 20, &len);
-		if (!cfgjson) {
-			ret = die(1, "container %s: cannot read %s: %s", os.id, path, strerror(errno));
-			goto cleanup;
-		}
-		if (oci_config_parse(cfgjson, len, &cfg, err, sizeof(err))) {
-			ret = die(1, "container %s: %s", os.id, err);
-			goto cleanup;
-		}
-	}
+	if (os.bundle[0] && (ret = oci_load_config(&os, &cfg, &cfgjson)))
+		goto cleanup;
+	ret = 1;
 	if (!policy)
 		policy = os.policy[0] ? os.policy : cfg.policy[0] ? cfg.policy : NULL;
 	if (!policy) {
-		ret = die(1, "container %s: no policy (pass --policy or set the annotation %s)", os.id,
-			  OCI_ANNOTATION);
+		ret = errorf(1, "container %s: no policy (pass --policy or set the annotation %s)", os.id,
+			     OCI_ANNOTATION);
 		goto cleanup;
 	}
-	if (cfg.risky_caps[0])
-		add_why(why, sizeof(why), "%s%s", cfg.risky_caps, "");
-	if (host_netns(&cfg))
-		add_why(why, sizeof(why), "%s%s", "the host's network namespace", "");
-	if (os.bundle[0])
-		mounts_risk(&cfg, why, sizeof(why));
-	if (why[0]) {
-		if (strict) {
-			ret = die(1, "container %s: refused (--strict): its config defeats egress: %s",
-				  os.id, why);
-			goto cleanup;
-		}
-		fprintf(stderr, "egressctl: oci-hook: warning: container %s: its config weakens egress: %s\n",
-			os.id, why);
-	}
+	if (oci_check_risks(&os, &cfg, o.strict))
+		goto cleanup;
 	if (cg_of_pid(os.pid, cgdir, sizeof(cgdir), err, sizeof(err)) ||
 	    cg_open(cgdir, &cg_fd, &cgid, err, sizeof(err))) {
-		ret = die(1, "container %s: %s", os.id, err);
+		ret = errorf(1, "container %s: %s", os.id, err);
 		goto cleanup;
 	}
-	if (open_state(&st, &c, STATE_LOCK))
+	if (open_state(&st, &o.c, STATE_LOCK))
 		goto cleanup;
 	/* only the container's own cgroup, bound by nobody else */
 	{
-		char at[PATH_MAX + EGRESS_NAME_MAX + 2], have[128] = "", links[PATH_MAX];
+		char at[PATH_MAX + EGRESS_NAME_MAX + 2];
 
-		state_pin_path(&st, links, sizeof(links), "links/%llu", (unsigned long long)cgid);
-		if (!access(links, F_OK)) {
-			state_binding_meta(&st, cgid, at, sizeof(at), have, sizeof(have));
-			if (strcmp(have, owner)) {
-				ret = die(1, "container %s: cgroup %s is already bound (%s%s%s); the hook binds "
-					  "only a container's own, unbound cgroup", os.id, cgdir,
-					  at[0] ? "policy " : "", at[0] ? at : "", have[0] ? ", by another" : "");
-				goto cleanup;
-			}
-		}
+		if (oci_bound_by_another(&st, &os, cgdir, cgid, owner))
+			goto cleanup;
 		if (cg_own(cgdir, os.pid, err, sizeof(err))) {
-			ret = die(1, "container %s: %s", os.id, err);
+			ret = errorf(1, "container %s: %s", os.id, err);
 			goto cleanup;
 		}
 		if (!state_oci_get(&st, &key, &old) && old != cgid &&
 		    cg_path(old, at, sizeof(at)) != -ENOENT) {
-			ret = die(1, "container %s: this id and bundle already have a binding, on cgroup %s",
+			ret = errorf(1, "container %s: this id and bundle already have a binding, on cgroup %s",
 				  os.id, at);
 			goto cleanup;
 		}
 	}
 	if (state_policy_find(&st, policy, &id, err, sizeof(err)) ||
 	    state_bind(&st, cgdir, id, err, sizeof(err))) {
-		ret = die(1, "container %s: %s", os.id, err);
+		ret = errorf(1, "container %s: %s", os.id, err);
 		goto cleanup;
 	}
 	bound = true;
 	state_binding_owner(&st, cgid, owner);
 	if (state_oci_put(&st, &key, cgid)) {
-		ret = die(1, "container %s: cannot record the binding: %s", os.id, strerror(errno));
+		ret = errorf(1, "container %s: cannot record the binding: %s", os.id, strerror(errno));
 		goto cleanup;
 	}
 	/* verify, as 'egressctl check' does, before the container's process runs */
-	{
-		char *report = NULL;
-		size_t rlen = 0;
-		FILE *m = open_memstream(&report, &rlen);
-		int missing = m ? check_enforced(&st, cgdir, cg_fd, m) : 1;
-
-		if (m)
-			fclose(m);
-		if (missing) {
-			if (report)
-				report[strcspn(report, "\n")] = '\0';
-			ret = die(1, "container %s: not enforced: %s", os.id, report ? report : "?");
-			free(report);
-			goto cleanup;
-		}
-		free(report);
+	if (!enforced(&st, cgdir, cg_fd, why, sizeof(why))) {
+		ret = errorf(1, "container %s: not enforced: %s", os.id, why);
+		goto cleanup;
 	}
 	bound = false;	/* keep it */
 	ret = 0;
@@ -2266,7 +2221,6 @@ cleanup:
 		close(cg_fd);
 	state_close(&st);
 	oci_config_free(&cfg);
-	free(json);
 	free(cfgjson);
 	return ret;
 }
@@ -2280,128 +2234,64 @@ static void on_stop(int sig)
 	events_stop = 1;
 }
 
+static const char *const log_formats[] = { "json", "text", "hint", NULL };	/* enum log_format */
+
+struct events_opts {
+	bool follow;
+	const char *cgroup;
+	int format;
+	const char *socket;
+	struct common c;
+};
+static const struct opt_spec events_spec[] = {
+	OPTION_FLAG(struct events_opts, follow, "follow",
+		    "keep printing new events until interrupted (default: recent ones, then exit)"),
+	OPTION_STR(struct events_opts, cgroup, "cgroup", "DIR", "only DIR and its descendants (default: all)"),
+	OPTION_ENUM(struct events_opts, format, "format", "F", log_formats,
+		    "json, text, or hint: the policy's hint for the user", .def = "json"),
+	OPTION_STR(struct events_opts, socket, "socket", "PATH",
+		   "egressd's socket (default: $EGRESS_EVENTS_SOCKET, else " EGRESS_DEFAULT_EVENTS_SOCKET ")"),
+	COMMON_SPEC(struct events_opts),
+};
+
+static void events_print(json_t *ev, void *ctx)
+{
+	event_print(ev, *(enum log_format *)ctx, stdout);
+}
+
 static int do_events(int argc, char **argv)
 {
-	const char *usage = "events [--follow] [--cgroup DIR] [--format json|text|hint] [--socket PATH]";
-	const char *cgroup = NULL, *format = "json", *sock = NULL;
-	struct common c = {};
-	bool follow = false;
-	const struct opt opts[] = { COMMON_OPTS(c), { "follow", false, NULL, &follow },
-				    { "cgroup", true, &cgroup, NULL }, { "format", true, &format, NULL },
-				    { "socket", true, &sock, NULL }, { 0 } };
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct events_opts o = {};
 	struct sigaction act = { .sa_handler = on_stop };
 	char real[PATH_MAX] = "", err[ERRBUF_LEN], safe[PATH_MAX * 4 + 1];
 	enum log_format fmt;
-	json_t *req;
-	char *line = NULL, *reqs;
-	size_t cap = 0;
-	int npos, fd, ret = 0;
-	FILE *in;
+	int ret;
 
-	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
+	if (parse_opts(argc, argv, &o))
 		return 2;
-	if (parse_log_format(format, &fmt))
-		return die(2, "invalid --format '%s': json, text or hint", format);
-	if (cgroup) {
+	fmt = o.format;
+	if (o.cgroup) {
 		uint64_t id;
 		int cfd;
 
-		if (cg_open(cgroup, &cfd, &id, err, sizeof(err)))
-			return die(1, "%s", err);
+		if (cg_open(o.cgroup, &cfd, &id, err, sizeof(err)))
+			return errorf(1, "%s", err);
 		close(cfd);
-		if (!realpath(cgroup, real))
-			return die(1, "cgroup '%s': %s", cgroup, strerror(errno));
+		if (!realpath(o.cgroup, real))
+			return errorf(1, "cgroup '%s': %s", o.cgroup, strerror(errno));
 	}
-	sock = events_socket_path(sock);
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return die(2, "socket path too long: %s", sock);
-	strcpy(sa.sun_path, sock);
 	/* egressd shows cgroup paths made safe (events.h): match them so */
 	untrusted_str(real, sizeof(real), safe, sizeof(safe));
-	req = json_pack("{s:s, s:b}", "cgroup", safe, "follow", follow);
-	reqs = req ? json_dumps(req, JSON_COMPACT) : NULL;
-	json_decref(req);
-	if (!reqs)
-		return die(1, "cannot make the request: %s", strerror(ENOMEM));
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	/*
-	 * With --follow, a stream that egressd closes (it stopped or restarts)
-	 * is opened again as soon as egressd is back, and stderr says so.
-	 */
-	for (bool again = false, live = false; !events_stop; again |= live) {
-		bool ended = false;
-
-		live = false;
-
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-			int e = errno;
-
-			if (fd >= 0)
-				close(fd);
-			if (!again) {
-				free(reqs);
-				return die(1, e == EACCES || e == EPERM ?
-					   "permission denied on egressd's socket %s: run as root, or as a user "
-					   "the socket's mode lets in (%s)" :
-					   "egressd is not running or not reachable (%s: %s)", sock, strerror(e));
-			}
-			nanosleep(&(struct timespec){ .tv_nsec = 500000000 }, NULL);
-			continue;
-		}
-		if (dprintf(fd, "%s\n", reqs) < 0) {
-			ret = die(1, "cannot talk to egressd: %s", strerror(errno));
-			close(fd);
-			break;
-		}
-		in = fdopen(fd, "r");
-		if (!in) {
-			close(fd);
-			ret = die(1, "%s", strerror(errno));
-			break;
-		}
-		while (!events_stop && getline(&line, &cap, in) > 0) {
-			json_t *ev = json_loads(line, 0, NULL);
-
-			if (!ev)
-				continue;
-			if (json_object_get(ev, "lost")) {
-				fprintf(stderr, "egressctl: events: %lld events lost (this reader was too slow)\n",
-					(long long)json_integer_value(json_object_get(ev, "lost")));
-			} else if (json_object_get(ev, "error")) {
-				ret = die(1, "egressd: %s", json_string_value(json_object_get(ev, "error")));
-			} else if (json_object_get(ev, "end")) {
-				json_decref(ev);
-				ended = true;
-				break;
-			} else if (json_object_get(ev, "live")) {
-				live = true;
-				fprintf(stderr, "egressctl: events: %s egressd on %s, following\n",
-					again ? "reconnected to" : "connected to", sock);
-			} else {
-				event_print(ev, fmt, stdout);
-			}
-			json_decref(ev);
-		}
-		fclose(in);
-		if (ret || ended || events_stop)
-			break;
-		if (!follow || (!live && !again)) {
-			ret = die(1, "egressd closed the event stream (it stopped, or refused this reader)");
-			break;
-		}
-		if (live)
-			fprintf(stderr, "egressctl: events: egressd closed the stream (stopped or "
-				"restarting); reconnecting when it is back\n");
-		else	/* an egressd on its way out: try again */
-			nanosleep(&(struct timespec){ .tv_nsec = 500000000 }, NULL);
-	}
-	free(line);
-	free(reqs);
-	return ret;
+	ret = events_read(&(struct events_reader){
+		.sock = events_socket_path(o.socket), .cgroup = safe, .follow = o.follow,
+		.stop = &events_stop, .on_event = events_print, .ctx = &fmt, .notes = stderr,
+		.prefix = "egressctl: events: " }, err, sizeof(err));
+	if (ret)
+		return errorf(ret == -ENAMETOOLONG ? 2 : 1, "%s", err);
+	return 0;
 }
 
 /* ---- advise ------------------------------------------------------------- */
@@ -2443,75 +2333,104 @@ static const char *policy_ref_name(uint32_t id, void *ctx)
 	return NULL;
 }
 
-static int do_advise(int argc, char **argv)
-{
-	const char *usage = "advise --cgroup DIR [--since DURATION] [--name NAME]";
-	const char *cgroup = NULL, *since = NULL, *name = NULL;
-	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { "cgroup", true, &cgroup, NULL },
-				    { "since", true, &since, NULL }, { "name", true, &name, NULL }, { 0 } };
-	char real[PATH_MAX], err[ERRBUF_LEN], defname[EGRESS_NAME_MAX], header[PATH_MAX + 128];
-	struct { struct policy_ref *v; size_t n; } refs = {};
-	struct seen_rec *recs = NULL;
-	struct path_bind *pb = NULL;
-	struct policy base;
-	struct egress_state st;
-	uint64_t since_ns = 0, from = 0, id;
-	bool have_base = false;
-	uint32_t pol;
-	size_t n = 0, m = 0;
-	int npos, fd, ret;
+struct advise_opts {
+	const char *cgroup;
+	struct opt_duration since;
+	const char *name;
+	struct common c;
+};
+static const struct opt_spec advise_spec[] = {
+	OPTION_STR(struct advise_opts, cgroup, "cgroup", "DIR",
+		   "a cgroup v2 directory; DIR, an ancestor or a descendant must be\n"
+		   "bound (required)", .flags = OPT_REQUIRED),
+	OPTION_DURATION(struct advise_opts, since, "since", "DURATION",
+			"only destinations seen in the last DURATION: 30s, 10m, 2h, 1d\n"
+			"(default: all that were recorded)"),
+	OPTION_STR(struct advise_opts, name, "name", "NAME",
+		   "the policy the file writes; an existing one keeps its settings and\n"
+		   "rules (default: from DIR's name)"),
+	COMMON_SPEC(struct advise_opts),
+};
 
-	if (parse(argc, argv, opts, NULL, 0, &npos, &c, usage))
-		return 2;
-	if (!cgroup)
-		return die(2, "--cgroup DIR is required (see 'egressctl advise --help')");
-	if (since && advise_duration(since, &since_ns, err, sizeof(err)))
-		return die(2, "--since: %s", err);
-	if (name && parse_policy_name(name, err, sizeof(err)))
-		return die(2, "--name: %s", err);
-	if (cg_open(cgroup, &fd, &id, err, sizeof(err)))
-		return die(2, "%s", err);
-	close(fd);
-	if (!realpath(cgroup, real))
-		return die(2, "cgroup '%s': %s", cgroup, strerror(errno));
-	if (!name) {
-		advise_default_name(real, defname);
-		name = defname;
-	}
-	if (open_state(&st, &c, 0))
-		return 1;
+/*
+ * The cgroups of real and below (subtree_ids, sorted), of which real, an
+ * ancestor or one below must be bound.  0, or 1 with an error line.
+ */
+static int advise_scope(struct egress_state *st, const char *real)
+{
+	struct path_bind *pb = NULL;
+	int ret;
+
 	subtree_n = 0;
-	if (nftw(real, subtree_add, 32, FTW_PHYS | FTW_MOUNT)) {
-		ret = die(1, "cannot walk the cgroups below '%s': %s", real, strerror(errno));
-		goto cleanup;
-	}
+	if (nftw(real, subtree_add, 32, FTW_PHYS | FTW_MOUNT))
+		return errorf(1, "cannot walk the cgroups below '%s': %s", real, strerror(errno));
 	qsort(subtree_ids, subtree_n, sizeof(*subtree_ids), u64_cmp);
 	/* bound: DIR, an ancestor, or a cgroup below DIR */
-	ret = path_bindings(&st, real, &pb);
+	ret = path_bindings(st, real, &pb);
 	free(pb);
 	if (ret == 0) {
 		struct binding_ref *b = NULL;
 		size_t nb = 0;
 
-		if (!state_bindings(&st, &b, &nb))
+		if (!state_bindings(st, &b, &nb))
 			for (size_t i = 0; i < nb && !ret; i++)
 				ret = !!bsearch(&b[i].cgroup_id, subtree_ids, subtree_n, sizeof(*subtree_ids),
 						u64_cmp);
 		free(b);
 	}
-	if (ret <= 0) {
-		ret = ret < 0 ? die(1, "cannot read the bindings of '%s': %s", real, strerror(-ret)) :
-		      die(1, "cgroup '%s' is not bound: nothing on its path or below it is bound to a policy, "
-			  "so nothing there is denied (bind a candidate first: egressctl attach DIR --policy NAME)",
-			  real);
-		goto cleanup;
+	if (ret < 0)
+		return errorf(1, "cannot read the bindings of '%s': %s", real, strerror(-ret));
+	if (ret == 0)
+		return errorf(1, "cgroup '%s' is not bound: nothing on its path or below it is bound to a "
+			      "policy, so nothing there is denied (bind a candidate first: egressctl attach "
+			      "DIR --policy NAME)", real);
+	return 0;
+}
+
+static int do_advise(int argc, char **argv)
+{
+	struct advise_opts o = {};
+	const char *cgroup, *since, *name;
+	char real[PATH_MAX], err[ERRBUF_LEN], defname[EGRESS_NAME_MAX], header[PATH_MAX + 128];
+	struct { struct policy_ref *v; size_t n; } refs = {};
+	struct seen_rec *recs = NULL;
+	struct policy base;
+	struct egress_state st;
+	uint64_t since_ns, from = 0, id;
+	bool have_base = false;
+	uint32_t pol;
+	size_t n = 0, m = 0;
+	int fd, ret;
+
+	if (parse_opts(argc, argv, &o))
+		return 2;
+	cgroup = o.cgroup;
+	since = o.since.text;
+	since_ns = o.since.ns;
+	name = o.name;
+	if (!cgroup)
+		return errorf(2, "--cgroup DIR is required (see 'egressctl advise --help')");
+	if (name && parse_policy_name(name, err, sizeof(err)))
+		return errorf(2, "--name: %s", err);
+	if (cg_open(cgroup, &fd, &id, err, sizeof(err)))
+		return errorf(2, "%s", err);
+	close(fd);
+	if (!realpath(cgroup, real))
+		return errorf(2, "cgroup '%s': %s", cgroup, strerror(errno));
+	if (!name) {
+		advise_default_name(real, defname);
+		name = defname;
 	}
+	if (open_state(&st, &o.c, 0))
+		return 1;
+	ret = advise_scope(&st, real);
+	if (ret)
+		goto cleanup;
 	ret = state_seen(&st, &recs, &n);
 	if (ret) {
-		ret = die(1, ret == -ENOENT ? "egress_seen is missing: the pins in %s were made by an older "
-			  "egressd (restart egressd to record denied destinations)" :
-			  "cannot read the denied destinations in %s: %s", st.pin_dir, strerror(-ret));
+		ret = errorf(1, ret == -ENOENT ? "egress_seen is missing: the pins in %s were made by an older "
+			     "egressd (restart egressd to record denied destinations)" :
+			     "cannot read the denied destinations in %s: %s", st.pin_dir, strerror(-ret));
 		goto cleanup;
 	}
 	if (since_ns) {
@@ -2525,13 +2444,13 @@ static int do_advise(int argc, char **argv)
 		if (advise_match(&recs[i], subtree_ids, subtree_n, from))
 			recs[m++] = recs[i];
 	if (state_policies(&st, &refs.v, &refs.n)) {
-		ret = die(1, "cannot read policies");
+		ret = errorf(1, "cannot read policies");
 		goto cleanup;
 	}
 	if (!state_policy_id(&st, name, &pol)) {
 		ret = state_policy_load(&st, pol, &base);
 		if (ret) {
-			ret = die(1, "cannot read policy '%s': %s", name, strerror(-ret));
+			ret = errorf(1, "cannot read policy '%s': %s", name, strerror(-ret));
 			goto cleanup;
 		}
 		have_base = true;
@@ -2541,7 +2460,7 @@ static int do_advise(int argc, char **argv)
 	ret = advise_print(stdout, recs, m, &(struct advise_out){
 		.name = name, .header = header, .base = have_base ? &base : NULL,
 		.policy_name = policy_ref_name, .ctx = &refs });
-	ret = ret < 0 ? die(1, "%s", strerror(-ret)) : 0;
+	ret = ret < 0 ? errorf(1, "%s", strerror(-ret)) : 0;
 cleanup:
 	if (have_base)
 		policy_free(&base);
@@ -2557,6 +2476,22 @@ cleanup:
 
 #define EXPLAIN_USAGE "explain (--cgroup DIR | --policy NAME) DST [--proto tcp|udp] [--port N] [--json]"
 
+struct explain_opts {
+	const char *dst, *cgroup, *policy, *proto, *port;
+	bool json, batch;
+	struct common c;
+};
+static const struct opt_spec explain_spec[] = {
+	OPTION_POS(struct explain_opts, dst, "DST", "an IPv4 or IPv6 address, without a prefix"),
+	OPTION_STR(struct explain_opts, cgroup, "cgroup", "DIR", "every policy bound on DIR's path (required, or --policy)"),
+	OPTION_STR(struct explain_opts, policy, "policy", "NAME", "one policy alone (required, or --cgroup)"),
+	OPTION_STR(struct explain_opts, proto, "proto", "tcp|udp", "the protocol (default: tcp)"),
+	OPTION_STR(struct explain_opts, port, "port", "N", "the port (default: a port that no port rule names)"),
+	OPTION_FLAG(struct explain_opts, json, "json", "one JSON object"),
+	OPTION_FLAG(struct explain_opts, batch, "batch", "no DST: lines 'DST [tcp|udp] [PORT]' on stdin, one JSON line each"),
+	COMMON_SPEC(struct explain_opts),
+};
+
 /*
  * Exit 0: allowed, 1: denied, 2: no answer (bad usage, bad destination,
  * unknown policy, DIR not a cgroup or not bound anywhere on its path,
@@ -2564,15 +2499,10 @@ cleanup:
  */
 static int do_explain(int argc, char **argv)
 {
-	const char *usage = EXPLAIN_USAGE " [--batch]";
-	const char *cgroup = NULL, *policy = NULL, *proto_s = NULL, *port_s = NULL;
-	bool json = false, batch = false;
-	struct common c = {};
-	const struct opt opts[] = { COMMON_OPTS(c), { "cgroup", true, &cgroup, NULL },
-				    { "policy", true, &policy, NULL }, { "proto", true, &proto_s, NULL },
-				    { "port", true, &port_s, NULL }, { "json", false, NULL, &json },
-				    { "batch", false, NULL, &batch }, { 0 } };
-	char err[ERRBUF_LEN], *pos[1], *line = NULL;
+	struct explain_opts o = {};
+	const char *cgroup, *policy, *proto_s, *port_s;
+	bool json, batch;
+	char err[ERRBUF_LEN], *line = NULL;
 	struct explain_answer a;
 	struct egress_state st;
 	struct explain_dest d;
@@ -2582,25 +2512,32 @@ static int do_explain(int argc, char **argv)
 	size_t cap = 0;
 	uint8_t proto;
 
-	if (parse(argc, argv, opts, pos, 1, &npos, &c, usage))
+	if (parse_opts(argc, argv, &o))
 		return 2;
+	cgroup = o.cgroup;
+	policy = o.policy;
+	proto_s = o.proto;
+	port_s = o.port;
+	json = o.json;
+	batch = o.batch;
+	npos = !!o.dst;
 	if (!cgroup == !policy)
-		return die(2, "give one of --cgroup DIR and --policy NAME; usage: egressctl %s", EXPLAIN_USAGE);
+		return errorf(2, "give one of --cgroup DIR and --policy NAME; usage: egressctl %s", EXPLAIN_USAGE);
 	if (batch && (npos || proto_s || port_s))
-		return die(2, "--batch reads 'DST [tcp|udp] [PORT]' lines from stdin: no DST, --proto "
-			   "or --port on the command line");
+		return errorf(2, "--batch reads 'DST [tcp|udp] [PORT]' lines from stdin: no DST, --proto "
+			      "or --port on the command line");
 	if (!batch && npos != 1)
-		return die(2, "missing destination; usage: egressctl %s", EXPLAIN_USAGE);
-	if (!batch && (explain_parse_dest(pos[0], &d, err, sizeof(err)) ||
+		return errorf(2, "missing destination; usage: egressctl %s", EXPLAIN_USAGE);
+	if (!batch && (explain_parse_dest(o.dst, &d, err, sizeof(err)) ||
 		       explain_parse_case(proto_s, port_s, &proto, &port, err, sizeof(err))))
-		return die(2, "%s", err);
-	if (state_open(&st, state_pin_dir(c.pin_dir), 0, err, sizeof(err)))
-		return die(2, "%s", err);
+		return errorf(2, "%s", err);
+	if (state_open(&st, state_pin_dir(o.c.pin_dir), 0, err, sizeof(err)))
+		return errorf(2, "%s", err);
 	ret = cgroup ? explain_load_cgroup(&st, cgroup, &x, err, sizeof(err))
 		     : explain_load_policy(&st, policy, &x, err, sizeof(err));
 	state_close(&st);
 	if (ret)
-		return die(2, "%s", ret == -ENOMEM ? strerror(ENOMEM) : err);
+		return errorf(2, "%s", ret == -ENOMEM ? strerror(ENOMEM) : err);
 	if (batch) {
 		setvbuf(stdout, NULL, _IOLBF, 0);	/* a driver reads each answer as it comes */
 		while (getline(&line, &cap, stdin) > 0) {
@@ -2609,14 +2546,14 @@ static int do_explain(int argc, char **argv)
 			if (r == -EINVAL)
 				ret = 2;
 			else if (r)
-				return die(2, "line %lu: %s", lineno, strerror(-r));
+				return errorf(2, "line %lu: %s", lineno, strerror(-r));
 		}
 		free(line);
 		explain_ctx_free(&x);
 		return ret;
 	}
 	if (explain_run(&x, &d, proto, port, &a))
-		return die(2, "%s", strerror(ENOMEM));
+		return errorf(2, "%s", strerror(ENOMEM));
 	if (json)
 		print_json(explain_json(&x, &a));
 	else
@@ -2631,52 +2568,127 @@ static int do_explain(int argc, char **argv)
 
 static int do_help(int argc, char **argv);
 
-static const struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *summary;
-} commands[] = {
-	{ "allow", do_allow, "allow CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
-	{ "deny", do_deny, "deny CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
-	{ "remove", do_remove, "remove CIDR [--proto P] [--port N|N-M] [--policy NAME]" },
-	{ "list", do_list, "list [--policy NAME] [--json]" },
-	{ "policy", do_policy, "policy add|set NAME [--default allow|deny] [--errno E] [--hint T]; delete NAME; list" },
-	{ "attach", do_attach, "attach DIR [--policy NAME] [--keep-established]" },
-	{ "detach", do_detach, "detach DIR" },
-	{ "move", do_move, "move PID... --to DIR | move --cgroup SRC --to DIR" },
-	{ "check", do_check, "check DIR                 (exit 1 unless DIR is fully enforced)" },
-	{ "explain", do_explain, EXPLAIN_USAGE "  (exit 0 allowed, 1 denied)" },
-	{ "oci-hook", do_oci_hook, "oci-hook [poststop] [--policy NAME] [--strict]  (OCI runtime hook)" },
-	{ "gc", do_gc, "gc                        (drop the bindings of deleted cgroups)" },
-	{ "run", do_run, "run [--policy NAME] [--cgroup-parent DIR] -- CMD [ARG...]" },
-	{ "apply", do_apply, "apply -f FILE" },
-	{ "export", do_export, "export [--policy NAME]" },
-	{ "status", do_status, "status [--json]" },
-	{ "events", do_events, "events [--follow] [--cgroup DIR] [--format json|text|hint] [--socket PATH]" },
-	{ "advise", do_advise, "advise --cgroup DIR [--since DURATION] [--name NAME]" },
-	{ "unload", do_unload, "unload" },
-	{ "help", do_help, "help" },
+static const struct opt_spec help_spec[] = { OPTION_END };
+
+static const struct command commands[] = {
+	{ "allow", do_allow, rule_spec, NULL,
+	  "Adds an allow rule; a rule with the same CIDR, protocol and ports changes its action.",
+	  "example: egressctl allow 192.0.2.10/32 --proto tcp --port 3128 --policy free\n" },
+	{ "deny", do_deny, rule_spec, NULL,
+	  "Adds a deny rule; a rule with the same CIDR, protocol and ports changes its action.",
+	  "example: egressctl deny 169.254.169.254/32 --policy pro\n" },
+	{ "remove", do_remove, rule_spec, NULL,
+	  "Removes the rule with exactly that CIDR, protocol and ports, whatever its action.", NULL },
+	{ "list", do_list, list_spec, NULL, "Prints a policy's rules (columns ACTION CIDR PROTO PORT POLICY).",
+	  NULL },
+	{ "policy add", policy_add, policy_add_spec, NULL, "Creates an empty policy.",
+	  "example: egressctl policy add free --default deny --hint 'Use the proxy to reach {dst}.'\n" },
+	{ "policy set", policy_set, policy_add_spec, NULL, "Changes a policy's settings; its rules stay.", NULL },
+	{ "policy delete", policy_delete, policy_delete_spec, NULL,
+	  "Deletes a policy; refused while a cgroup is bound to it, and for 'default'.", NULL },
+	{ "policy list", policy_list, policy_list_spec, NULL,
+	  "Prints every policy (by name): NAME DEFAULT ERRNO RULES BOUND MODE.", NULL },
+	{ "attach", do_attach, attach_spec, NULL,
+	  "Binds a cgroup v2 directory and everything below it to a policy.\n\n"
+	  "A bound one switches atomically.  Bound ancestors keep deciding too: a connection must pass\n"
+	  "every policy on the path, so attach warns when one of them denies what NAME allows.\n"
+	  "Established TCP connections the policies now deny are reset before attach returns.",
+	  "example: egressctl attach /sys/fs/cgroup/tiers/free --policy free\n" },
+	{ "detach", do_detach, detach_spec, NULL, "Unbinds a cgroup v2 directory.", NULL },
+	{ "move", do_move, move_spec, "move PID... --to DIR | move --cgroup SRC --to DIR",
+	  "Moves processes into another cgroup: how a sandbox changes tier (free -> pro).\n\n"
+	  "Refused unless DIR is enforced (as 'check' says).  Sockets the processes made before the\n"
+	  "move stay decided where they were made.",
+	  "example: egressctl move --cgroup /sys/fs/cgroup/tiers/free/sb1 --to /sys/fs/cgroup/tiers/pro/sb1\n" },
+	{ "check", do_check, check_spec, NULL,
+	  "Verifies that DIR is enforced; exit 1 unless it is.\n\n"
+	  "Every egress program must be in force on DIR, and DIR or an ancestor bound to an existing\n"
+	  "policy.  Prints every binding on the path and the policy in force (free \u2227 pro: both decide).",
+	  NULL },
+	{ "explain", do_explain, explain_spec, EXPLAIN_USAGE " [--batch]",
+	  "Says what the kernel decides for a destination, and why: exit 0 allowed, 1 denied, 2 no answer.\n\n"
+	  "For each bound cgroup from DIR up to the root: its policy, mode, the deciding rule or the\n"
+	  "default, and the reason; then the verdict and errno.  0.0.0.0, :: and ::ffff:a.b.c.d are\n"
+	  "decided as the kernel decides them: 127.0.0.1, ::1, a.b.c.d.",
+	  "example: egressctl explain --cgroup /sys/fs/cgroup/tiers/free/sb1 169.254.169.254 --port 80\n" },
+	{ "oci-hook", do_oci_hook, oci_hook_spec, NULL,
+	  "The OCI runtime hook: binds a container's cgroup before its process runs.\n\n"
+	  "Reads the OCI state JSON on stdin.  createRuntime (the default) binds the container's cgroup\n"
+	  "and verifies it as 'check' does; poststop removes what createRuntime made.", NULL },
+	{ "gc", do_gc, common_spec, NULL,
+	  "Removes the bindings and per-cgroup state of deleted cgroups (egressd does this every 10 s).", NULL },
+	{ "run", do_run, run_spec, NULL,
+	  "Runs CMD in a fresh cgroup, bound to a policy before CMD's first instruction.\n\n"
+	  "Waits, removes the cgroup, exits with CMD's status (128+N if killed by signal N).  Options\n"
+	  "end at CMD: what follows it is CMD's.",
+	  "example: egressctl run --policy free -- python3 sandbox.py\n" },
+	{ "apply", do_apply, apply_spec, NULL,
+	  "Replaces every policy the file names with exactly what it says, each atomically.\n\n"
+	  "Checks the whole file first and changes nothing when anything is wrong.",
+	  "file format: egressctl's command lines without 'egressctl', one a line, # comments, words\n"
+	  "quoted as in a shell: 'policy add' lines and 'allow'/'deny' lines, every rule with --policy:\n"
+	  "  policy add free --default deny\n"
+	  "  allow 192.0.2.10/32 --proto tcp --port 3128 --policy free\n" },
+	{ "export", do_export, export_spec, NULL,
+	  "Prints the policies as a file 'apply' accepts (export, apply, export prints the same bytes).", NULL },
+	{ "status", do_status, status_spec, NULL,
+	  "Prints egress's state: programs, policies, counters, bindings; exit 1 when not loaded.\n\n"
+	  "Policies by name, with rule counts and counters; bindings as a tree, with the policy in\n"
+	  "force on each.", NULL },
+	{ "events", do_events, events_spec, NULL,
+	  "Prints denial events from egressd: the recent ones, and with --follow every new one.", NULL },
+	{ "advise", do_advise, advise_spec, NULL,
+	  "Prints a policy file with the allow rules that would have permitted what DIR was denied.\n\n"
+	  "One rule per distinct destination, protocol and port that the processes of DIR and below\n"
+	  "were denied (or audited), with the count and the process names as comments; the kernel\n"
+	  "records them before the event rate limit (egressd --max-seen), egressd need not run.",
+	  "example: egressctl advise --cgroup /sys/fs/cgroup/sb1 --since 1h --name sb1 > sb1.policy\n" },
+	{ "unload", do_unload, common_spec, NULL, "Detaches every link and removes every pin: enforcement stops.",
+	  NULL },
+	{ "help", do_help, help_spec, NULL, "Prints this overview.", NULL },
+};
+static const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
+
+/* egressctl's own options, and every command's, for the overview */
+struct top_opts {
+	struct common c;
+	bool help, version;
+};
+static const struct opt_spec every_spec[] = {
+	OPTION_STR(struct top_opts, c.pin_dir, "pin-dir", "DIR", PIN_DIR_HELP),
+	OPTION_FLAG(struct top_opts, c.help, "help", "the command's options, their defaults and an example"),
+	OPTION_END,
+};
+static const struct opt_spec top_spec[] = {
+	OPTION_FLAG(struct top_opts, help, "help", "this overview", .short_name = 'h'),
+	OPTION_FLAG(struct top_opts, version, "version", "the version"),
+	OPTION_END,
 };
 
 static int do_help(int argc, char **argv)
 {
+	char syn[1024];
+
 	printf("usage: egressctl COMMAND [ARGS] [--pin-dir DIR] [--help]\n"
 	       "       egressctl --help | --version\n"
 	       "Edits egress's policies and bindings live, through the pinned maps (egressd need not run).\n\n"
 	       "commands:\n");
-	for (size_t i = 0; i < NHELPS; i++)
-		printf("  %s\n      %.*s\n", helps[i].usage, (int)strcspn(helps[i].what, "\n"), helps[i].what);
-	printf("\noptions of every command:\n" PIN_HELP
-	       "  --help               the command's options, their defaults and an example\n"
-	       "options of egressctl itself:\n"
-	       "  --help, -h           this overview\n"
-	       "  --version            the version\n"
-	       "\nexit status: 0 done, 1 failed, 2 bad usage.  'egressctl COMMAND --help' for one command.\n");
+	for (size_t i = 0; i < ncommands; i++)
+		printf("  %s\n      %.*s\n", synopsis(&commands[i], false, syn, sizeof(syn)),
+		       (int)strcspn(commands[i].what, "\n"), commands[i].what);
+	printf("\noptions of every command:\n");
+	opts_usage(stdout, every_spec);
+	printf("options of egressctl itself:\n");
+	opts_usage(stdout, top_spec);
+	printf("\nexit status: 0 done, 1 failed, 2 bad usage.  'egressctl COMMAND --help' for one command.\n");
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
+	const char *names[sizeof(commands) / sizeof(commands[0])], *near;
+	size_t n = 0;
+
 	libbpf_set_print(libbpf_quiet);
 	if (argc < 2)
 		return do_help(0, NULL), 2;
@@ -2687,23 +2699,28 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	/* whole names only: a prefix could one day mean another command */
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+	for (size_t i = 0; i < ncommands; i++) {
+		if (!strncmp(commands[i].name, "policy ", 7)) {	/* do_policy's */
+			if (!strcmp(commands[i].name, "policy add"))
+				names[n++] = "policy";
+			continue;
+		}
 		if (!strcmp(argv[1], commands[i].name)) {
 			cmd_name = commands[i].name;
+			current = &commands[i];
 			return commands[i].fn(argc - 2, argv + 2);
 		}
+		names[n++] = commands[i].name;
 	}
-	{
-		const char *names[sizeof(commands) / sizeof(commands[0])], *near;
-
-		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-			names[i] = commands[i].name;
-		near = closest(argv[1], names, sizeof(commands) / sizeof(commands[0]));
-		if (near)
-			fprintf(stderr, "egressctl: unknown command '%s' (did you mean %s? see 'egressctl help')\n",
-				argv[1], near);
-		else
-			fprintf(stderr, "egressctl: unknown command '%s' (see 'egressctl help')\n", argv[1]);
+	if (!strcmp(argv[1], "policy")) {
+		cmd_name = "policy";
+		return do_policy(argc - 2, argv + 2);
 	}
+	near = opts_closest(argv[1], names, n);
+	if (near)
+		fprintf(stderr, "egressctl: unknown command '%s' (did you mean %s? see 'egressctl help')\n",
+			argv[1], near);
+	else
+		fprintf(stderr, "egressctl: unknown command '%s' (see 'egressctl help')\n", argv[1]);
 	return 2;
 }

@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -34,6 +33,7 @@
 #include "follow.h"
 #include "loader.h"
 #include "metrics.h"
+#include "options.h"
 #include "policyset.h"
 #include "state.h"
 
@@ -41,9 +41,8 @@ extern const char egress_default_policy[];
 
 static volatile sig_atomic_t stop;
 static volatile sig_atomic_t reload;	/* SIGHUP: re-read the policy source */
-static bool verbose;
-
-static struct {
+/* The options: defaults, ranges and help in egressd_spec below. */
+static struct egressd_opts {
 	const char *pin_dir;
 	const char *policy_file;
 	uint32_t max_rules;
@@ -56,26 +55,16 @@ static struct {
 	const char *metrics_addr;
 	uint32_t metrics_cgroup_limit;
 	const char *events_socket;
-	enum log_format log_format;
+	int log_format;			/* enum log_format */
 	struct policyset_opts src;	/* --policy-dir, --etcd (policyset.c) */
-} opt = {
-	.max_rules = 100000,
-	.max_policies = 256,
-	.ringbuf_bytes = 1 << 22,
-	.max_cgroups = 65536,
-	.max_seen = 65536,
-	.event_rate = 100,
-	.event_burst = 200,
-	.metrics_addr = "127.0.0.1:9464",
-	.metrics_cgroup_limit = 100,
-	.log_format = LOG_JSON,
-};
+	bool verbose, help, version;
+} opt;
 
 #define logf_ ps_logf	/* "egressd: ..." on stderr (policyset.c) */
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && !verbose)
+	if (level == LIBBPF_DEBUG && !opt.verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
@@ -90,173 +79,93 @@ static void on_hup(int sig)
 	reload = 1;
 }
 
+static const char *const log_formats[] = { "json", "text", NULL };	/* enum log_format */
+
+#define T struct egressd_opts
+static const struct opt_spec egressd_spec[] = {
+	OPTION_STR(T, pin_dir, "pin-dir", "DIR",
+		   "pin directory (default: $EGRESS_PIN_DIR or " EGRESS_DEFAULT_PIN_DIR ")"),
+	OPTION_STR(T, policy_file, "policy-file", "FILE",
+		   "apply FILE at start (default: the embedded default policy,\n"
+		   "applied only when the pins are created)"),
+	OPTION_STR(T, src.dir, "policy-dir", "DIR",
+		   "the policy set: every DIR/*.policy, applied as one transaction\n"
+		   "at start and at each change (inotify, ConfigMap volumes too)"),
+	OPTION_STR(T, src.etcd, "etcd", "URL[,URL...]",
+		   "the policy set from etcd v3: one key per policy under --etcd-prefix"),
+	OPTION_STR(T, src.etcd_prefix, "etcd-prefix", "PREFIX",
+		   "the keys' prefix (etcdctl put PREFIXNAME \"$(cat NAME.policy)\")"),
+	OPTION_STR(T, src.etcd_cacert, "etcd-cacert", "FILE", "CA of the etcd servers (https URLs)"),
+	OPTION_STR(T, src.etcd_cert, "etcd-cert", "FILE", "client certificate, with --etcd-key FILE its key"),
+	OPTION_STR(T, src.etcd_key, "etcd-key", "FILE", "the client certificate's key"),
+	OPTION_U32(T, max_rules, "max-rules", "N", 1, 10000000, "rules per policy", .def = "100000"),
+	OPTION_U32(T, max_policies, "max-policies", "N", 1, 65535, "number of policies", .def = "256"),
+	OPTION_U32(T, ringbuf_bytes, "ringbuf-size", "BYTES", 4096, 1U << 30, "event ring buffer, a power of 2",
+		   .def = "4194304", .flags = OPT_POW2),
+	OPTION_U32(T, max_cgroups, "max-cgroups", "N", 1, 1U << 24,
+		   "cgroups tracked for event rate limits and denial counts", .def = "65536"),
+	OPTION_U32(T, max_seen, "max-seen", "N", 1, 1U << 24,
+		   "distinct denied destinations kept for 'egressctl advise'", .def = "65536"),
+	OPTION_U32(T, event_rate, "event-rate", "N", 0, 1000000000,
+		   "denial events per second per bound cgroup, 0 = no limit", .def = "100"),
+	OPTION_U32(T, event_burst, "event-burst", "N", 1, 1000000000,
+		   "burst of the per-bound-cgroup rate limit", .def = "200"),
+	OPTION_STR(T, metrics_addr, "metrics-addr", "A", "HOST:PORT of the Prometheus endpoint, or none",
+		   .def = "127.0.0.1:9464"),
+	OPTION_U32(T, metrics_cgroup_limit, "metrics-cgroup-limit", "N", 0, 1000000,
+		   "cgroups in egress_cgroup_denied_total", .def = "100"),
+	OPTION_STR(T, events_socket, "events-socket", "PATH",
+		   "socket of 'egressctl events' (default: $EGRESS_EVENTS_SOCKET\n"
+		   "or " EGRESS_DEFAULT_EVENTS_SOCKET ")"),
+	OPTION_ENUM(T, log_format, "log-format", "F", log_formats, "json or text", .def = "json"),
+	OPTION_FLAG(T, verbose, "verbose", "libbpf debug output", .short_name = 'v'),
+	OPTION_FLAG(T, help, "help", "this help", .short_name = 'h'),
+	OPTION_FLAG(T, version, "version", "the version, then exit"),
+	OPTION_END,
+};
+#undef T
+
 static void usage(FILE *f)
 {
-	fprintf(f,
-"Usage: egressd [OPTIONS]\n"
-"Loads egress, pins its state under the pin directory and streams denial events.\n"
-"\n"
-"  --pin-dir DIR        pin directory (default $EGRESS_PIN_DIR or " EGRESS_DEFAULT_PIN_DIR ")\n"
-"  --policy-file FILE   apply FILE at start (default: the embedded default policy,\n"
-"                       applied only when the pins are created)\n"
-"  --policy-dir DIR     the policy set: every DIR/*.policy, applied as one transaction\n"
-"                       at start and at each change (inotify, ConfigMap volumes too)\n"
-"  --etcd URL[,URL...]  the policy set from etcd v3: one key per policy under\n"
-"  --etcd-prefix PREFIX PREFIX (etcdctl put PREFIXNAME \"$(cat NAME.policy)\")\n"
-"  --etcd-cacert FILE   CA of the etcd servers (https URLs)\n"
-"  --etcd-cert FILE     client certificate, with --etcd-key FILE its key\n"
-"                       SIGHUP reads the policy file, directory or etcd again\n"
-"  --max-rules N        rules per policy (default 100000)\n"
-"  --max-policies N     number of policies (default 256)\n"
-"  --ringbuf-size BYTES event ring buffer, a power of 2 (default 4194304)\n"
-"  --max-cgroups N      cgroups tracked for event rate limits and denial counts\n"
-"                       (default 65536)\n"
-"  --max-seen N         distinct denied destinations kept for 'egressctl advise'\n"
-"                       (default 65536)\n"
-"  --event-rate N       denial events per second per bound cgroup, 0 = no limit (default 100)\n"
-"  --event-burst N      burst of the per-bound-cgroup rate limit (default 200)\n"
-"  --metrics-addr A     HOST:PORT of the Prometheus endpoint, or none\n"
-"                       (default 127.0.0.1:9464)\n"
-"  --metrics-cgroup-limit N  cgroups in egress_cgroup_denied_total (default 100)\n"
-"  --events-socket PATH socket of 'egressctl events' (default $EGRESS_EVENTS_SOCKET\n"
-"                       or " EGRESS_DEFAULT_EVENTS_SOCKET ")\n"
-"  --log-format F       json (default) or text\n"
-"  -v, --verbose        libbpf debug output\n"
-"  -h, --help           this help\n"
-"  --version            the version, then exit\n"
-"SIGHUP re-applies --policy-file; READY=1 goes to $NOTIFY_SOCKET (systemd) once ready.\n");
+	fprintf(f, "Usage: egressd [OPTIONS]\n"
+		"Loads egress, pins its state under the pin directory and streams denial events.\n\n");
+	opts_usage(f, egressd_spec);
+	fprintf(f, "SIGHUP reads the policy file, directory or etcd again; READY=1 goes to $NOTIFY_SOCKET\n"
+		"(systemd) once ready.\n");
 }
 
+/* 0, or the exit status: 0 after --help or --version, 2 for bad usage (one line). */
 static int parse_args(int argc, char **argv)
 {
-	static const struct option long_opts[] = {
-		{ "pin-dir", required_argument, NULL, 'p' },
-		{ "policy-file", required_argument, NULL, 'f' },
-		{ "max-rules", required_argument, NULL, 'r' },
-		{ "max-policies", required_argument, NULL, 'P' },
-		{ "ringbuf-size", required_argument, NULL, 'b' },
-		{ "log-format", required_argument, NULL, 'l' },
-		{ "max-cgroups", required_argument, NULL, 'C' },
-		{ "max-seen", required_argument, NULL, 'S' },
-		{ "event-rate", required_argument, NULL, 'R' },
-		{ "event-burst", required_argument, NULL, 'B' },
-		{ "metrics-addr", required_argument, NULL, 'm' },
-		{ "metrics-cgroup-limit", required_argument, NULL, 'M' },
-		{ "events-socket", required_argument, NULL, 's' },
-		{ "policy-dir", required_argument, NULL, 'D' },
-		{ "etcd", required_argument, NULL, 'E' },
-		{ "etcd-prefix", required_argument, NULL, 'X' },
-		{ "etcd-cacert", required_argument, NULL, 'A' },
-		{ "etcd-cert", required_argument, NULL, 'c' },
-		{ "etcd-key", required_argument, NULL, 'k' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	int c;
+	char err[ERRBUF_LEN];
+	int ret;
 
-	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			opt.pin_dir = optarg;
-			break;
-		case 'f':
-			opt.policy_file = optarg;
-			break;
-		case 'r':
-			if (parse_u32(optarg, 1, 10000000, &opt.max_rules)) {
-				logf_("invalid --max-rules '%s': 1 to 10000000", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'P':
-			if (parse_u32(optarg, 1, 65535, &opt.max_policies)) {
-				logf_("invalid --max-policies '%s': 1 to 65535", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'b':
-			if (parse_u32(optarg, 4096, 1U << 30, &opt.ringbuf_bytes) ||
-			    (opt.ringbuf_bytes & (opt.ringbuf_bytes - 1))) {
-				logf_("invalid --ringbuf-size '%s': a power of 2, 4096 to 1073741824", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'l':
-			if (parse_log_format(optarg, &opt.log_format) || opt.log_format == LOG_HINT) {
-				logf_("invalid --log-format '%s': json or text", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'C':
-			if (parse_u32(optarg, 1, 1U << 24, &opt.max_cgroups)) {
-				logf_("invalid --max-cgroups '%s': 1 to 16777216", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'S':
-			if (parse_u32(optarg, 1, 1U << 24, &opt.max_seen)) {
-				logf_("invalid --max-seen '%s': 1 to 16777216", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'R':
-			if (parse_u32(optarg, 0, 1000000000, &opt.event_rate)) {
-				logf_("invalid --event-rate '%s': 0 to 1000000000", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'B':
-			if (parse_u32(optarg, 1, 1000000000, &opt.event_burst)) {
-				logf_("invalid --event-burst '%s': 1 to 1000000000", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'V':
-			printf("egressd %s\n", EGRESS_VERSION);
-			exit(0);
-		case 'm':
-			opt.metrics_addr = optarg;
-			break;
-		case 'M':
-			if (parse_u32(optarg, 0, 1000000, &opt.metrics_cgroup_limit)) {
-				logf_("invalid --metrics-cgroup-limit '%s': 0 to 1000000", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 's':
-			opt.events_socket = optarg;
-			break;
-		case 'D': opt.src.dir = optarg; break;
-		case 'E': opt.src.etcd = optarg; break;
-		case 'X': opt.src.etcd_prefix = optarg; break;
-		case 'A': opt.src.etcd_cacert = optarg; break;
-		case 'c': opt.src.etcd_cert = optarg; break;
-		case 'k': opt.src.etcd_key = optarg; break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return -EINVAL;
-		}
+	/*
+	 * As getopt_long did: a unique prefix names an option, and a later one
+	 * wins (a unit's or a DaemonSet's arguments, then an override).
+	 */
+	ret = opts_parse(egressd_spec, argc - 1, argv + 1, &opt, OPTS_PREFIX | OPTS_LAST_WINS, err,
+			 sizeof(err));
+	if (ret == OPTS_HELP) {
+		usage(stdout);
+		exit(0);
 	}
-	if (optind != argc) {
-		logf_("unexpected argument '%s'", argv[optind]);
-		return -EINVAL;
+	if (ret == -EDOM) {
+		logf_("%s", err);
+		return 2;
+	}
+	if (ret) {
+		logf_("%s (see 'egressd --help')", err);
+		return 2;
+	}
+	if (opt.version) {
+		printf("egressd %s\n", EGRESS_VERSION);
+		exit(0);
 	}
 	opt.src.file = opt.policy_file;
-	{
-		char err[ERRBUF_LEN];
-
-		if (policyset_opts_check(&opt.src, err, sizeof(err))) {
-			logf_("%s", err);
-			return -EINVAL;
-		}
+	if (policyset_opts_check(&opt.src, err, sizeof(err))) {
+		logf_("%s", err);
+		return 2;
 	}
 	opt.pin_dir = state_pin_dir(opt.pin_dir);
 	opt.events_socket = events_socket_path(opt.events_socket);
@@ -404,7 +313,8 @@ static int enforcement_problem(struct egress_state *st, int presence_fd, char *b
 	return 0;
 }
 
-struct loop {
+/* The ring buffer callback's: how events are shown, and who follows them. */
+struct event_sink {
 	struct event_ctx ectx;
 	struct followers *followers;
 	uint64_t delivered;	/* not yet added to EGRESS_STAT_DELIVERED */
@@ -412,7 +322,7 @@ struct loop {
 
 static int on_event(void *ctx, void *data, size_t len)
 {
-	struct loop *l = ctx;
+	struct event_sink *l = ctx;
 	struct event_fields f;
 	char *line;
 
@@ -429,21 +339,208 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* One descriptor per follower: as many as the hard limit allows. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* One egressd per pin directory: takes PIN_DIR/egressd and publishes what status shows. */
+static int take_presence(int *presence_fd)
+{
+	struct egressd_info info = { .pid = getpid(), .started = time(NULL) };
+	uint32_t holder;
+	int ret;
+
+	ret = presence_lock(opt.pin_dir, presence_fd, &holder);
+	if (ret == -EBUSY) {
+		fprintf(stderr, "egressd already running (pid %u)\n", holder);
+		return ret;
+	}
+	snprintf(info.events_socket, sizeof(info.events_socket), "%s", opt.events_socket);
+	snprintf(info.metrics_addr, sizeof(info.metrics_addr), "%s", opt.metrics_addr);
+	ret = ret ?: presence_publish(opt.pin_dir, &info);
+	if (ret)
+		logf_("cannot take %s/" PRESENCE_DIR ": %s", opt.pin_dir, strerror(-ret));
+	return ret;
+}
+
+/* What egressd serves once enforcing: events, followers, the policy set, metrics. */
+struct serve {
+	struct egress_state *st;
+	struct ring_buffer *rb;
+	int epfd;
+	struct event_sink sink;
+	struct policyset *pset;
+	struct metrics *metrics;
+	int presence_fd;
+};
+
+static int serve_open(struct serve *sv)
+{
+	char err[ERRBUF_LEN];
+	int ret;
+
+	event_ctx_init(&sv->sink.ectx, sv->st);
+	sv->rb = state_events_open(sv->st, on_event, &sv->sink);
+	if (!sv->rb) {
+		ret = -errno;
+		logf_("cannot open the event ring buffer: %s", strerror(-ret));
+		return ret;
+	}
+	sv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sv->epfd < 0 || epoll_ctl(sv->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(sv->rb),
+				      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = sv->rb })) {
+		ret = -errno;
+		logf_("epoll: %s", strerror(errno));
+		return ret;
+	}
+	ret = followers_open(&sv->sink.followers, opt.events_socket, sv->epfd);
+	if (ret == -EADDRINUSE) {
+		logf_("the event socket %s is served by another egressd: choose another --events-socket",
+		      opt.events_socket);
+		return ret;
+	} else if (ret) {
+		logf_("cannot open the event socket %s: %s", opt.events_socket, strerror(-ret));
+		return ret;
+	}
+	ret = policyset_open(&sv->pset, &opt.src, sv->st, err, sizeof(err));
+	if (!ret && policyset_fd(sv->pset) >= 0 &&
+	    epoll_ctl(sv->epfd, EPOLL_CTL_ADD, policyset_fd(sv->pset),
+		      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = sv->pset }))
+		ret = -errno;
+	if (ret) {
+		logf_("%s", err);
+		return ret;
+	}
+	ret = policyset_start(sv->pset);
+	if (ret)
+		return ret;
+	if (strcmp(opt.metrics_addr, "none")) {
+		ret = metrics_start(&sv->metrics, opt.metrics_addr, sv->st, opt.metrics_cgroup_limit, err,
+				    sizeof(err));
+		if (ret)
+			logf_("%s", err);
+	}
+	return ret;
+}
+
+/* Once a second: still enforcing?  Says when that changes; -EBUSY when egressd must exit. */
+static int check_enforcing(struct serve *sv, char *problem, size_t len)
+{
+	char now[PATH_MAX + 128];
+
+	if (enforcement_problem(sv->st, sv->presence_fd, now, sizeof(now))) {
+		logf_("%s: exiting", now);
+		return -EBUSY;
+	}
+	if (strcmp(now, problem)) {
+		if (now[0])
+			logf_("not enforcing: %s", now);
+		else
+			logf_("enforcing again: pins in %s", opt.pin_dir);
+		metrics_set_health(sv->metrics, now[0] ? now : NULL);
+		snprintf(problem, len, "%s", now);
+	}
+	return 0;
+}
+
+/* Every 10 s: the gc, under the writers' lock, without waiting for a long apply. */
+static void gc_tick(struct serve *sv)
+{
+	int fd;
+
+	event_ctx_clock(&sv->sink.ectx);
+	fd = open(opt.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && !flock(fd, LOCK_EX | LOCK_NB))
+		state_gc(sv->st);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Until SIGINT or SIGTERM (0), or an error (-errno). */
+static int serve_loop(struct serve *sv)
+{
+	time_t last_gc = 0, last_check = 0;
+	char problem[PATH_MAX + 128] = "";
+	int ret;
+
+	while (!stop) {
+		struct epoll_event evs[16];
+		int n = epoll_wait(sv->epfd, evs, 16, policyset_timeout(sv->pset, 200));
+
+		if (n < 0 && errno != EINTR) {
+			ret = -errno;
+			logf_("epoll: %s", strerror(-ret));
+			return ret;
+		}
+		if (reload) {
+			reload = 0;
+			sd_notify(0, "RELOADING=1");
+			if (opt.policy_file || !sv->pset)
+				reload_policy_source(sv->st);
+			policyset_reload(sv->pset);	/* --policy-dir, --etcd: after the file */
+			sd_notify(0, "READY=1");
+		}
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.ptr == sv->rb)
+				continue;	/* consumed below, every round */
+			if (evs[i].data.ptr == sv->pset) {
+				policyset_handle(sv->pset);
+				continue;
+			}
+			followers_handle(sv->sink.followers, evs[i].data.ptr, evs[i].events);
+		}
+		ret = ring_buffer__consume(sv->rb);
+		if (ret < 0 && ret != -EINTR) {
+			logf_("reading events: %s", strerror(-ret));
+			return ret;
+		}
+		policyset_tick(sv->pset);
+		if (sv->sink.delivered && !state_stat_add(sv->st, EGRESS_STAT_DELIVERED, sv->sink.delivered))
+			sv->sink.delivered = 0;
+		if (time(NULL) != last_check) {
+			last_check = time(NULL);
+			ret = check_enforcing(sv, problem, sizeof(problem));
+			if (ret)
+				return ret;
+		}
+		if (time(NULL) - last_gc >= 10) {
+			last_gc = time(NULL);
+			gc_tick(sv);
+		}
+	}
+	return 0;
+}
+
+static void serve_close(struct serve *sv)
+{
+	metrics_stop(sv->metrics);
+	if (sv->rb) {
+		ring_buffer__consume(sv->rb);	/* what is there now is not lost */
+		if (sv->sink.delivered)
+			state_stat_add(sv->st, EGRESS_STAT_DELIVERED, sv->sink.delivered);
+	}
+	policyset_close(sv->pset);
+	followers_close(sv->sink.followers);
+	if (sv->epfd >= 0)
+		close(sv->epfd);
+	ring_buffer__free(sv->rb);
+}
+
 int main(int argc, char **argv)
 {
 	struct egress_state st = { .dir_fd = -1 };
-	struct ring_buffer *rb = NULL;
 	struct loader ld = {};
-	struct metrics *metrics = NULL;
-	struct policyset *pset = NULL;
-	struct loop loop = {};
-	int epfd = -1;
+	struct serve sv = { .st = &st, .epfd = -1, .presence_fd = -1 };
 	char err[ERRBUF_LEN];
 	char *policy_text = NULL;
 	int lock_fd = -1, ret;
-	time_t last_gc = 0, last_check = 0;
-	int presence_fd = -1;
-	char problem[PATH_MAX + 128] = "";
 
 	state_init(&st);
 	ret = parse_args(argc, argv);
@@ -454,15 +551,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	libbpf_set_print(libbpf_print);
-	/* one descriptor per follower: as many as the hard limit allows */
-	{
-		struct rlimit rl;
-
-		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
+	raise_nofile();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_hup);
@@ -480,23 +569,9 @@ int main(int argc, char **argv)
 	ret = ensure_bpffs(opt.pin_dir);
 	if (ret)
 		goto cleanup;
-	{	/* one egressd per pin directory */
-		struct egressd_info info = { .pid = getpid(), .started = time(NULL) };
-		uint32_t holder;
-
-		ret = presence_lock(opt.pin_dir, &presence_fd, &holder);
-		if (ret == -EBUSY) {
-			fprintf(stderr, "egressd already running (pid %u)\n", holder);
-			goto cleanup;
-		}
-		snprintf(info.events_socket, sizeof(info.events_socket), "%s", opt.events_socket);
-		snprintf(info.metrics_addr, sizeof(info.metrics_addr), "%s", opt.metrics_addr);
-		ret = ret ?: presence_publish(opt.pin_dir, &info);
-		if (ret) {
-			logf_("cannot take %s/" PRESENCE_DIR ": %s", opt.pin_dir, strerror(-ret));
-			goto cleanup;
-		}
-	}
+	ret = take_presence(&sv.presence_fd);
+	if (ret)
+		goto cleanup;
 	ret = state_lock(opt.pin_dir, &lock_fd, err, sizeof(err));
 	if (ret) {
 		logf_("%s", err);
@@ -513,139 +588,27 @@ int main(int argc, char **argv)
 	close(lock_fd);
 	lock_fd = -1;
 
-	event_ctx_init(&loop.ectx, &st);
-	rb = state_events_open(&st, on_event, &loop);
-	if (!rb) {
-		ret = -errno;
-		logf_("cannot open the event ring buffer: %s", strerror(errno));
-		goto cleanup;
-	}
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(rb),
-				  &(struct epoll_event){ .events = EPOLLIN, .data.ptr = rb })) {
-		ret = -errno;
-		logf_("epoll: %s", strerror(errno));
-		goto cleanup;
-	}
-	ret = followers_open(&loop.followers, opt.events_socket, epfd);
-	if (ret == -EADDRINUSE) {
-		logf_("the event socket %s is served by another egressd: choose another --events-socket",
-		      opt.events_socket);
-		goto cleanup;
-	} else if (ret) {
-		logf_("cannot open the event socket %s: %s", opt.events_socket, strerror(-ret));
-		goto cleanup;
-	}
-	ret = policyset_open(&pset, &opt.src, &st, err, sizeof(err));
-	if (!ret && policyset_fd(pset) >= 0 &&
-	    epoll_ctl(epfd, EPOLL_CTL_ADD, policyset_fd(pset),
-		      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = pset }))
-		ret = -errno;
-	if (ret) {
-		logf_("%s", err);
-		goto cleanup;
-	}
-	ret = policyset_start(pset);
+	ret = serve_open(&sv);
 	if (ret)
 		goto cleanup;
-	if (strcmp(opt.metrics_addr, "none")) {
-		ret = metrics_start(&metrics, opt.metrics_addr, &st, opt.metrics_cgroup_limit, err,
-				    sizeof(err));
-		if (ret) {
-			logf_("%s", err);
-			goto cleanup;
-		}
-	}
 	logf_("ready: pins in %s (%s), %d links updated, events on %s, metrics on %s", opt.pin_dir,
 	      ld.fresh ? "created" : "taken over", ld.updated, opt.events_socket, opt.metrics_addr);
 	/* systemd Type=notify: no-op without $NOTIFY_SOCKET */
 	sd_notifyf(0, "READY=1\nSTATUS=enforcing, pins in %s", opt.pin_dir);
 
-	while (!stop) {
-		struct epoll_event evs[16];
-		int n = epoll_wait(epfd, evs, 16, policyset_timeout(pset, 200));
-
-		if (n < 0 && errno != EINTR) {
-			ret = -errno;
-			logf_("epoll: %s", strerror(errno));
-			goto cleanup;
-		}
-		if (reload) {
-			reload = 0;
-			sd_notify(0, "RELOADING=1");
-			if (opt.policy_file || !pset)
-				reload_policy_source(&st);
-			policyset_reload(pset);	/* --policy-dir, --etcd: after the file */
-			sd_notify(0, "READY=1");
-		}
-		for (int i = 0; i < n; i++) {
-			if (evs[i].data.ptr == rb)
-				continue;	/* consumed below, every round */
-			if (evs[i].data.ptr == pset) {
-				policyset_handle(pset);
-				continue;
-			}
-			followers_handle(loop.followers, evs[i].data.ptr, evs[i].events);
-		}
-		ret = ring_buffer__consume(rb);
-		if (ret < 0 && ret != -EINTR) {
-			logf_("reading events: %s", strerror(-ret));
-			goto cleanup;
-		}
-		policyset_tick(pset);
-		if (loop.delivered && !state_stat_add(&st, EGRESS_STAT_DELIVERED, loop.delivered))
-			loop.delivered = 0;
-		if (time(NULL) != last_check) {	/* still enforcing? */
-			char now[sizeof(problem)];
-
-			last_check = time(NULL);
-			if (enforcement_problem(&st, presence_fd, now, sizeof(now))) {
-				logf_("%s: exiting", now);
-				ret = -EBUSY;
-				goto cleanup;
-			}
-			if (strcmp(now, problem)) {
-				if (now[0])
-					logf_("not enforcing: %s", now);
-				else
-					logf_("enforcing again: pins in %s", opt.pin_dir);
-				metrics_set_health(metrics, now[0] ? now : NULL);
-				snprintf(problem, sizeof(problem), "%s", now);
-			}
-		}
-		if (time(NULL) - last_gc >= 10) {
-			int fd;
-
-			last_gc = time(NULL);
-			event_ctx_clock(&loop.ectx);
-			/* the writers' lock, without waiting for a long apply */
-			fd = open(opt.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (fd >= 0 && !flock(fd, LOCK_EX | LOCK_NB))
-				state_gc(&st);
-			if (fd >= 0)
-				close(fd);
-		}
-	}
+	ret = serve_loop(&sv);
+	if (ret)
+		goto cleanup;
 	ret = 0;
 	sd_notify(0, "STOPPING=1");
 	logf_("stopping; enforcement stays pinned in %s", opt.pin_dir);
 cleanup:
-	metrics_stop(metrics);
-	if (rb) {
-		ring_buffer__consume(rb);	/* what is there now is not lost */
-		if (loop.delivered)
-			state_stat_add(&st, EGRESS_STAT_DELIVERED, loop.delivered);
-	}
-	policyset_close(pset);
-	followers_close(loop.followers);
-	if (epfd >= 0)
-		close(epfd);
-	ring_buffer__free(rb);
+	serve_close(&sv);
 	state_close(&st);
 	loader_close(&ld);
 	if (lock_fd >= 0)
 		close(lock_fd);
-	presence_release(opt.pin_dir, presence_fd);
+	presence_release(opt.pin_dir, sv.presence_fd);
 	free(policy_text);
 	return ret ? 1 : 0;
 }

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <bpf/bpf.h>
@@ -58,6 +59,124 @@ const char *events_socket_path(const char *opt)
 	if (env && *env)
 		return env;
 	return EGRESS_DEFAULT_EVENTS_SOCKET;
+}
+
+static void half_second(void)
+{
+	nanosleep(&(struct timespec){ .tv_nsec = 500000000 }, NULL);
+}
+
+/*
+ * One connection's lines: events, notes, the end.  *live: egressd said the
+ * stream is live; *ended: it said the stream ended.  0, or -EPROTO with
+ * egressd's error in err.
+ */
+static int events_stream(const struct events_reader *r, FILE *in, bool again, bool *live, bool *ended,
+			 char *err, size_t errlen)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = 0;
+
+	while (!*r->stop && getline(&line, &cap, in) > 0) {
+		json_t *ev = json_loads(line, 0, NULL);
+
+		if (!ev)
+			continue;
+		if (json_object_get(ev, "lost")) {
+			fprintf(r->notes, "%s%lld events lost (this reader was too slow)\n", r->prefix,
+				(long long)json_integer_value(json_object_get(ev, "lost")));
+		} else if (json_object_get(ev, "error")) {
+			snprintf(err, errlen, "egressd: %s", json_string_value(json_object_get(ev, "error")));
+			ret = -EPROTO;
+		} else if (json_object_get(ev, "end")) {
+			json_decref(ev);
+			*ended = true;
+			break;
+		} else if (json_object_get(ev, "live")) {
+			*live = true;
+			fprintf(r->notes, "%s%s egressd on %s, following\n", r->prefix,
+				again ? "reconnected to" : "connected to", r->sock);
+		} else {
+			r->on_event(ev, r->ctx);
+		}
+		json_decref(ev);
+	}
+	free(line);
+	return ret;
+}
+
+int events_read(const struct events_reader *r, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	json_t *req;
+	char *reqs;
+	int fd, ret = 0;
+	FILE *in;
+
+	if (strlen(r->sock) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", r->sock);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, r->sock);
+	req = json_pack("{s:s, s:b}", "cgroup", r->cgroup, "follow", r->follow);
+	reqs = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!reqs) {
+		snprintf(err, errlen, "cannot make the request: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (bool again = false, live = false; !*r->stop; again |= live) {
+		bool ended = false;
+
+		live = false;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			int e = errno;
+
+			if (fd >= 0)
+				close(fd);
+			if (!again) {
+				snprintf(err, errlen, e == EACCES || e == EPERM ?
+					 "permission denied on egressd's socket %s: run as root, or as a user "
+					 "the socket's mode lets in (%s)" :
+					 "egressd is not running or not reachable (%s: %s)", r->sock, strerror(e));
+				ret = -e;
+				break;
+			}
+			half_second();
+			continue;
+		}
+		if (dprintf(fd, "%s\n", reqs) < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot talk to egressd: %s", strerror(errno));
+			close(fd);
+			break;
+		}
+		in = fdopen(fd, "r");
+		if (!in) {
+			ret = -errno;
+			snprintf(err, errlen, "%s", strerror(errno));
+			close(fd);
+			break;
+		}
+		ret = events_stream(r, in, again, &live, &ended, err, errlen);
+		fclose(in);
+		if (ret || ended || *r->stop)
+			break;
+		if (!r->follow || (!live && !again)) {
+			snprintf(err, errlen, "egressd closed the event stream (it stopped, or refused this reader)");
+			ret = -EPIPE;
+			break;
+		}
+		if (live)
+			fprintf(r->notes, "%segressd closed the stream (stopped or restarting); reconnecting when "
+				"it is back\n", r->prefix);
+		else	/* an egressd on its way out: try again */
+			half_second();
+	}
+	free(reqs);
+	return ret;
 }
 
 int followers_open(struct followers **out, const char *path, int epfd)

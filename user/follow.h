@@ -17,6 +17,8 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
 
 #define EGRESS_DEFAULT_EVENTS_SOCKET "/run/egress/events.sock"
 #define FOLLOW_BACKLOG 1024
@@ -45,6 +47,27 @@ void followers_close(struct followers *f);
 
 /* Client side: the socket path from an option or EGRESS_EVENTS_SOCKET. */
 const char *events_socket_path(const char *opt);
+
+struct json_t;
+/*
+ * Client side, 'egressctl events': asks egressd for the events of a cgroup
+ * (its path as egressd shows it, "" for all) and hands each to on_event.
+ * With follow, a stream that egressd closes (it stopped or restarts) is
+ * opened again as soon as egressd is back; notes says so, and events lost
+ * to a slow reader, one line each after prefix.  Stops when *stop is set.
+ */
+struct events_reader {
+	const char *sock;
+	const char *cgroup;
+	bool follow;
+	volatile sig_atomic_t *stop;
+	void (*on_event)(struct json_t *ev, void *ctx);
+	void *ctx;
+	FILE *notes;
+	const char *prefix;	/* of each note: "egressctl: events: " */
+};
+/* 0: the events were read (to the end, or until *stop); else -errno and one line in err. */
+int events_read(const struct events_reader *r, char *err, size_t errlen);
 
 /*
  * egressd's presence, per pin directory: PIN_DIR/egressd is a directory

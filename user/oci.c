@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <jansson.h>
 
@@ -312,4 +313,31 @@ void oci_config_free(struct oci_config *cfg)
 	cfg->nmounts = 0;
 	json_decref(cfg->json);
 	cfg->json = NULL;
+}
+
+/*
+ * No network namespace of its own, or a path to the runtime's (the host's)
+ * one.  A path that cannot be compared counts as the host's: fail closed.
+ */
+bool oci_host_netns(const struct oci_config *cfg)
+{
+	struct stat a, b;
+
+	if (cfg->own_netns)
+		return false;
+	if (!cfg->netns_path[0])
+		return true;
+	if (stat(cfg->netns_path, &a) || stat("/proc/self/ns/net", &b))
+		return true;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* FNV-1a of the bundle path: two runtimes may use the same id */
+void oci_key(struct egress_oci_key *key, const struct oci_state *os)
+{
+	memset(key, 0, sizeof(*key));
+	snprintf(key->id, sizeof(key->id), "%s", os->id);
+	key->bundle_hash = 0xcbf29ce484222325ULL;
+	for (const char *b = os->bundle; *b; b++)
+		key->bundle_hash = (key->bundle_hash ^ (unsigned char)*b) * 0x100000001b3ULL;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * oci.h - what 'egressctl oci-hook' reads from an OCI runtime: the state
- * JSON on stdin and the bundle's config.json (jansson; pure, fuzzed).
+ * JSON on stdin and the bundle's config.json (jansson; the parsers are pure
+ * and fuzzed), and what the hook derives from them.
  *
  * Keys are read as the runtime reads them.  runc (Go's encoding/json)
  * matches a struct's keys case-insensitively (and folds K, ſ, ı, İ to
@@ -58,5 +59,13 @@ void oci_config_free(struct oci_config *cfg);
  * İ (U+0130) to their ASCII letters.
  */
 bool oci_key_folds_to(const char *key, const char *canon);
+
+/*
+ * No network namespace of its own, or a path to the runtime's (the host's)
+ * one.  A path that cannot be compared counts as the host's: fail closed.
+ */
+bool oci_host_netns(const struct oci_config *cfg);
+/* The key of egress_oci: the id and an FNV-1a of the bundle path (two runtimes may use one id). */
+void oci_key(struct egress_oci_key *key, const struct oci_state *os);
 
 #endif

@@ -164,4 +164,28 @@ check help/unknown-command-did-you-mean grep -q "did you mean attach?" "$T/unk.e
 timeout "$TO" "$EGRESSCTL" policy lsit 2>"$T/unk.err"
 check help/unknown-subcommand-did-you-mean grep -q "did you mean 'list'?" "$T/unk.err"
 
+# options come from one typed table per command (user/options.c), in both binaries: an unknown
+# option names the nearest one, a value out of range is one line naming the range, exit 2
+ectl list --polcy free 2>"$T/opt.err"
+check_eq options/unknown-option-exit-2 2 $?
+check_eq options/unknown-option-did-you-mean \
+	"egressctl: list: unknown option '--polcy' (did you mean '--policy'?) (see 'egressctl list --help')" \
+	"$(cat "$T/opt.err")"
+ectl events --format xml 2>"$T/opt.err"
+check_eq options/enum-exit-2 2 $?
+check_eq options/enum-names-choices "egressctl: events: invalid --format 'xml': expected json, text or hint" \
+	"$(cat "$T/opt.err")"
+timeout "$TO" "$EGRESSD" --ringbuf-size 5000 2>"$T/opt.err"
+check_eq options/egressd-range-exit-2 2 $?
+check_eq options/egressd-range-one-line "egressd: invalid --ringbuf-size '5000': a power of 2, 4096 to 1073741824" \
+	"$(cat "$T/opt.err")"
+timeout "$TO" "$EGRESSD" --metrics-adr none 2>"$T/opt.err"
+check_eq options/egressd-unknown-exit-2 2 $?
+check_eq options/egressd-unknown-one-line \
+	"egressd: unknown option '--metrics-adr' (did you mean '--metrics-addr'?) (see 'egressd --help')" \
+	"$(cat "$T/opt.err")"
+# the defaults egressd --help shows are the table's, which egressd uses
+check options/egressd-help-default grep -q -- "--max-rules N        rules per policy (default: 100000)" \
+	<<<"$("$EGRESSD" --help)"
+
 finish

@@ -51,6 +51,7 @@ int advise_group(void);
 int explain_group(void);
 int events_group(void);
 int store_group(void);
+int options_group(void);
 
 /* A CIDR (or a plain address: /32, /128) that must parse. */
 struct cidr cidr_of(const char *s);

@@ -561,64 +561,6 @@ static void test_policy_add_repeated_options_refused(void **state)
 	free(argv);
 }
 
-/* a flag given twice, and the run-style parse that stops at CMD */
-static void test_opts_parse_repeats_and_stop_at_positional(void **state)
-{
-	const char *policy = NULL, *parent = NULL;
-	bool json = false;
-	const struct opt opts[] = { { "policy", true, &policy, NULL },
-				    { "cgroup-parent", true, &parent, NULL },
-				    { "json", false, NULL, &json }, { 0 } };
-	char err[ERRBUF_LEN], *pos[8];
-	int argc, npos;
-	char **argv;
-
-	argv = argv_of("--json --json", &argc);
-	assert_int_equal(opts_parse(argc, argv, opts, pos, 8, &npos, err, sizeof(err)), -EINVAL);
-	assert_contains(err, "'--json' is given twice");
-	free(argv);
-
-	/* issue 16: 'run --policy free CMD ARGS --policy=pro' ran CMD under pro */
-	argv = argv_of("--policy free python3 x.py --policy=pro", &argc);
-	policy = NULL;
-	assert_int_equal(opts_parse_flags(argc, argv, opts, pos, 8, &npos, OPTS_STOP_AT_POS, err,
-					  sizeof(err)), 0);
-	assert_string_equal(policy, "free");
-	assert_int_equal(npos, 3);
-	assert_string_equal(pos[0], "python3");
-	assert_string_equal(pos[1], "x.py");
-	assert_string_equal(pos[2], "--policy=pro");
-	/* without the flag, that line is a repeated --policy */
-	assert_int_equal(opts_parse(argc, argv, opts, pos, 8, &npos, err, sizeof(err)), -EINVAL);
-	assert_contains(err, "twice");
-	free(argv);
-
-	/* CMD's own options stay CMD's; '--' still works */
-	argv = argv_of("--cgroup-parent /x -- ls --json -l", &argc);
-	policy = parent = NULL;
-	json = false;
-	assert_int_equal(opts_parse_flags(argc, argv, opts, pos, 8, &npos, OPTS_STOP_AT_POS, err,
-					  sizeof(err)), 0);
-	assert_string_equal(parent, "/x");
-	assert_false(json);
-	assert_int_equal(npos, 3);
-	assert_string_equal(pos[1], "--json");
-	free(argv);
-	argv = argv_of("ls --json", &argc);
-	assert_int_equal(opts_parse_flags(argc, argv, opts, pos, 8, &npos, OPTS_STOP_AT_POS, err,
-					  sizeof(err)), 0);
-	assert_false(json);
-	assert_int_equal(npos, 2);
-	free(argv);
-
-	/* before CMD, a second --policy is refused */
-	argv = argv_of("--policy free --policy=pro python3", &argc);
-	assert_int_equal(opts_parse_flags(argc, argv, opts, pos, 8, &npos, OPTS_STOP_AT_POS, err,
-					  sizeof(err)), -EINVAL);
-	assert_contains(err, "'--policy' is given twice");
-	free(argv);
-}
-
 /* issue 14: a rule line without --policy silently replaced 'default' */
 static void test_policy_file_rule_without_policy_refused(void **state)
 {
@@ -1137,7 +1079,6 @@ const struct CMUnitTest cmdline_tests[] = {
 	cmocka_unit_test(test_policy_file_other_line_errors),
 	cmocka_unit_test(test_rule_cmd_repeated_options_refused),
 	cmocka_unit_test(test_policy_add_repeated_options_refused),
-	cmocka_unit_test(test_opts_parse_repeats_and_stop_at_positional),
 	cmocka_unit_test(test_policy_file_rule_without_policy_refused),
 	cmocka_unit_test(test_policy_file_records_first_line),
 	cmocka_unit_test(test_policy_narrows_tiers),
