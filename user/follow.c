@@ -563,21 +563,10 @@ int presence_lock(const char *pin_dir, int *out, uint32_t *pid)
 
 int presence_publish(const char *pin_dir, const struct egressd_info *info)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	uint32_t zero = 0;
-	int fd, ret = 0;
+	char path[PATH_MAX];
 
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "egressd_info", sizeof(uint32_t), sizeof(*info), 1, NULL);
-	if (fd < 0)
-		return -errno;
 	presence_path(path, sizeof(path), pin_dir, "info");
-	snprintf(tmp, sizeof(tmp), "%s_new", path);	/* bpffs reserves dots */
-	unlink(tmp);
-	if (bpf_map_update_elem(fd, &zero, info, BPF_ANY) || bpf_obj_pin(fd, tmp) ||
-	    rename(tmp, path))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return state_record_write(path, "egressd_info", info, sizeof(*info));
 }
 
 int presence_read(const char *pin_dir, struct egressd_info *info)

@@ -206,6 +206,23 @@ int state_record_read(const char *path, void *val)
 	return ret;
 }
 
+int state_record_write(const char *path, const char *name, const void *val, size_t size)
+{
+	char tmp[PATH_MAX + 8];
+	uint32_t zero = 0;
+	int fd, ret = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(uint32_t), size, 1, NULL);
+	if (fd < 0)
+		return -errno;
+	snprintf(tmp, sizeof(tmp), "%s_new", path);	/* bpffs reserves dots */
+	unlink(tmp);
+	if (bpf_map_update_elem(fd, &zero, val, BPF_ANY) || bpf_obj_pin(fd, tmp) || rename(tmp, path))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 int state_reuse_map(struct egress_state *st, struct bpf_map *map, enum state_map m)
 {
 	return bpf_map__reuse_fd(map, st->map_fd[m]);

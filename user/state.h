@@ -74,6 +74,8 @@ void state_pins_problem(struct egress_state *st, char *buf, size_t len);
  * (egress_config, egressd's info, the policy set's status).  -errno.
  */
 int state_record_read(const char *path, void *val);
+/* Pins a new record of size bytes at path, whole (a fresh map renamed over the old one). */
+int state_record_write(const char *path, const char *name, const void *val, size_t size);
 /* Another BPF object's map (before its load) becomes st's pinned map m (revoke.c). */
 struct bpf_map;
 int state_reuse_map(struct egress_state *st, struct bpf_map *map, enum state_map m);
