@@ -35,7 +35,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON  := parse options policy cmdline cgroup state events follow oci advise policyset etcd revoke hits
+COMMON  := parse options policy cmdline cgroup pins store bindings counters events follow oci advise policyset etcd revoke hits
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o $(BUILD)/revoke.bpf.o
 SKELS   := $(BUILD)/egress.skel.h $(BUILD)/revoke.skel.h
@@ -70,7 +70,7 @@ $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h include/*.h) | $(BUILD)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/user/egressd.o: $(SKELS)
+$(BUILD)/user/egressd.o $(BUILD)/user/loader.o: $(SKELS)
 $(BUILD)/user/revoke.o: $(BUILD)/revoke.skel.h
 # revoke.h holds the map value both sides of revoke share
 $(BUILD)/revoke.bpf.o: BPF_CFLAGS += -Iuser
@@ -80,7 +80,7 @@ $(BUILD)/user/default_policy.o: user/default_policy.S maps/default.policy | $(BU
 	$(call msg,AS,$@)
 	$(Q)$(CC) -c $< -o $@
 
-$(BUILD)/egressd: $(BUILD)/user/egressd.o $(BUILD)/user/metrics.o $(BUILD)/user/default_policy.o $(COMMON_OBJS)
+$(BUILD)/egressd: $(BUILD)/user/egressd.o $(BUILD)/user/loader.o $(BUILD)/user/metrics.o $(BUILD)/user/default_policy.o $(COMMON_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -93,7 +93,7 @@ $(BUILD)/egressd: $(BUILD)/user/explain.o	# hits.c names rules as explain does
 # ---- tests ---------------------------------------------------------------
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 UNIT_SRCS := $(wildcard tests/unit/*.c) user/parse.c user/options.c user/policy.c user/cmdline.c user/advise.c
-UNIT_SRCS += user/explain.c user/state.c user/cgroup.c user/oci.c
+UNIT_SRCS += user/explain.c user/pins.c user/store.c user/bindings.c user/counters.c user/cgroup.c user/oci.c
 UNIT_SRCS += user/events.c user/follow.c user/hits.c
 # test_events.c answers event_json's policy-info lookups (see its comment)
 UNIT_LDFLAGS := -Wl,--wrap=bpf_map_lookup_elem

@@ -73,37 +73,54 @@ int cg_open(const char *path, int *fdp, uint64_t *id, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The cgroup2 mount, opened once per process (mountinfo is read once, not
+ * for every path): shared by threads, kept until exit.
+ */
+static int cg2_mount_fd(void)
+{
+	static int cached = -1;
+	char mnt[PATH_MAX];
+	int fd = __atomic_load_n(&cached, __ATOMIC_ACQUIRE), expect = -1;
+
+	if (fd >= 0)
+		return fd;
+	if (cg2_mount(mnt, sizeof(mnt)))
+		return -ENOENT;
+	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (!__atomic_compare_exchange_n(&cached, &expect, fd, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		close(fd);	/* another thread was first */
+		fd = expect;
+	}
+	return fd;
+}
+
 int cg_path(uint64_t id, char *buf, size_t len)
 {
 	struct {
 		struct file_handle fh;
 		uint64_t id;
 	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS } };
-	char mnt[PATH_MAX], link[64];
-	int mfd, fd, ret = 0;
+	char link[64];
+	int mfd = cg2_mount_fd(), fd, e;
 	ssize_t n;
 
-	if (cg2_mount(mnt, sizeof(mnt)))
-		return -ENOENT;
-	memcpy(h.fh.f_handle, &id, sizeof(id));
-	mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (mfd < 0)
-		return -errno;
+		return mfd;
+	memcpy(h.fh.f_handle, &id, sizeof(id));
 	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = errno == ESTALE ? -ENOENT : -errno;
-		goto cleanup;
-	}
+	if (fd < 0)
+		return errno == ESTALE ? -ENOENT : -errno;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, buf, len - 1);
-	if (n < 0)
-		ret = -errno;
-	else
+	e = errno;
+	if (n >= 0)
 		buf[n] = '\0';
 	close(fd);
-cleanup:
-	close(mfd);
-	return ret;
+	return n < 0 ? -e : 0;
 }
 
 int cg_destroy(const char *path)

@@ -14,7 +14,7 @@ int cg2_mount(char *buf, size_t len);
  * in err naming the path: it does not exist, or is not a cgroup2 directory.
  */
 int cg_open(const char *path, int *fd, uint64_t *id, char *err, size_t errlen);
-/* The path of a live cgroup from its id; -ENOENT once it is gone. */
+/* The path of a live cgroup from its id; -ENOENT once it is gone (the mount: opened once). */
 int cg_path(uint64_t id, char *buf, size_t len);
 /* Kills what is left in a cgroup and removes it (bounded wait). */
 int cg_destroy(const char *path);

@@ -218,7 +218,7 @@ static struct policy *file_policy(struct policy_file *f, const char *name, int l
 {
 	struct policy *np;
 	bool *nd;
-	int *nl;
+	int *nl, **nr;
 
 	for (size_t i = 0; i < f->n; i++)
 		if (!strcmp(f->pol[i].name, name))
@@ -236,11 +236,31 @@ static struct policy *file_policy(struct policy_file *f, const char *name, int l
 		return NULL;
 	f->line = nl;
 	f->line[f->n] = lineno;
+	nr = realloc(f->rule_line, (f->n + 1) * sizeof(*nr));
+	if (!nr)
+		return NULL;
+	f->rule_line = nr;
+	f->rule_line[f->n] = NULL;
 	memset(&f->pol[f->n], 0, sizeof(*np));
 	snprintf(f->pol[f->n].name, EGRESS_NAME_MAX, "%s", name);
 	f->pol[f->n].dflt = EGRESS_DENY;
 	f->declared[f->n] = false;
 	return &f->pol[f->n++];
+}
+
+/* Each rule keeps its line: the line of p's next rule (before it is appended). */
+static int rule_line_add(struct policy_file *f, const struct policy *p, int lineno)
+{
+	size_t i = p - f->pol, n = p->nrules;
+	/* room for 16, then doubled whenever n reaches a power of two */
+	int *nl = !n || (n >= 16 && !(n & (n - 1))) ?
+		realloc(f->rule_line[i], (n < 16 ? 16 : 2 * n) * sizeof(*nl)) : f->rule_line[i];
+
+	if (!nl)
+		return -ENOMEM;
+	f->rule_line[i] = nl;
+	nl[p->nrules] = lineno;
+	return 0;
 }
 
 static int file_line(struct policy_file *f, int argc, char **argv, int lineno, char *err,
@@ -261,7 +281,7 @@ static int file_line(struct policy_file *f, int argc, char **argv, int lineno, c
 			     "(add '--policy NAME'; for the default policy '--policy default')", argv[0]);
 		rc.rule.action = !strcmp(argv[0], "allow") ? EGRESS_ALLOW : EGRESS_DENY;
 		p = file_policy(f, rc.policy, lineno);
-		return p ? policy_append_rule(p, &rc.rule) : -ENOMEM;
+		return p ? rule_line_add(f, p, lineno) ?: policy_append_rule(p, &rc.rule) : -ENOMEM;
 	}
 	if (!strcmp(argv[0], "policy") && argc > 1 && !strcmp(argv[1], "add")) {
 		struct policy_cmd pc;
@@ -287,39 +307,23 @@ static int file_line(struct policy_file *f, int argc, char **argv, int lineno, c
 	     argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
 }
 
-/* The line whose rule contradicts an earlier one with the same match. */
-static int conflict_line(const char *text, const char *policy, const struct rule *r)
+/*
+ * The line whose rule contradicts an earlier one with the same match: the
+ * rules in file order (as parsed, before policy_normalize) with their lines.
+ */
+static int conflict_line(const struct rule *rules, const int *lines, size_t n, const struct rule *r)
 {
-	const char *line = text;
-	int lineno = 0, first_action = -1;
-	char msg[ERRBUF_LEN];
+	int first_action = -1;
 
-	while (*line) {
-		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		char *copy = strndup(line, len), **argv = NULL;
-		struct rule_cmd rc;
-		int argc, found = 0;
-
-		lineno++;
-		if (copy && !split_words(copy, &argv, &argc, msg, sizeof(msg)) && argc &&
-		    (!strcmp(argv[0], "allow") || !strcmp(argv[0], "deny")) &&
-		    !rule_cmd_parse(argc - 1, argv + 1, &rc, msg, sizeof(msg)) &&
-		    !strcmp(rc.policy ? rc.policy : "default", policy) && rule_same_match(&rc.rule, r)) {
-			int action = !strcmp(argv[0], "allow") ? EGRESS_ALLOW : EGRESS_DENY;
-
-			if (first_action < 0)
-				first_action = action;
-			else if (action != first_action)
-				found = 1;
-		}
-		free(argv);
-		free(copy);
-		if (found)
-			return lineno;
-		line += len + (nl ? 1 : 0);
+	for (size_t i = 0; i < n; i++) {
+		if (!rule_same_match(&rules[i], r))
+			continue;
+		if (first_action < 0)
+			first_action = rules[i].action;
+		else if (rules[i].action != first_action)
+			return lines[i];
 	}
-	return lineno;
+	return n ? lines[n - 1] : 0;
 }
 
 int policy_file_parse(const char *text, struct policy_file *f, char *err, size_t errlen)
@@ -352,13 +356,23 @@ int policy_file_parse(const char *text, struct policy_file *f, char *err, size_t
 		line += len + (nl ? 1 : 0);
 	}
 	for (size_t i = 0; !ret && i < f->n; i++) {
-		struct rule conflict;
+		size_t n = f->pol[i].nrules;
+		/* normalising reorders: the file's order, kept for a conflict's line */
+		struct rule conflict, *order = n ? malloc(n * sizeof(*order)) : NULL;
 
+		if (n && !order) {
+			snprintf(err, errlen, "out of memory");
+			ret = -ENOMEM;
+			break;
+		}
+		if (n)
+			memcpy(order, f->pol[i].rules, n * sizeof(*order));
 		ret = policy_normalize(&f->pol[i], &conflict, msg, sizeof(msg));
 		if (ret == -EEXIST)
-			snprintf(err, errlen, "%d: %s", conflict_line(text, f->pol[i].name, &conflict), msg);
+			snprintf(err, errlen, "%d: %s", conflict_line(order, f->rule_line[i], n, &conflict), msg);
 		else if (ret)
 			snprintf(err, errlen, "%s", msg);
+		free(order);
 	}
 	if (ret)
 		policy_file_free(f);
@@ -372,6 +386,9 @@ void policy_file_free(struct policy_file *f)
 	free(f->pol);
 	free(f->declared);
 	free(f->line);
+	for (size_t i = 0; f->rule_line && i < f->n; i++)
+		free(f->rule_line[i]);
+	free(f->rule_line);
 	memset(f, 0, sizeof(*f));
 }
 

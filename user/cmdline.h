@@ -70,6 +70,7 @@ struct policy_file {
 	struct policy *pol;
 	bool *declared;		/* the file has "policy add" for it */
 	int *line;		/* the first line that names it */
+	int **rule_line;	/* per policy, each rule's line (in the order parsed) */
 	size_t n;
 };
 /*

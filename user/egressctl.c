@@ -592,7 +592,7 @@ static int policy_list(int argc, char **argv)
 		struct policy p;
 		const char *en;
 
-		if (state_policy_load(&st, v[i].id, &p))
+		if (state_policy_summary(&st, v[i].id, &p))
 			continue;
 		en = p.err ? errno_name(p.err) : "EPERM";
 		if (json)
@@ -696,8 +696,8 @@ static int path_bindings(struct egress_state *st, const char *path, struct path_
 			v = nv;
 			memset(&v[n], 0, sizeof(v[n]));
 			snprintf(v[n].dir, sizeof(v[n].dir), "%s", dir);
-			if (!bpf_map_lookup_elem(st->map_fd[M_BINDING], &id, &b) && b.policy &&
-			    !bpf_map_lookup_elem(st->map_fd[M_INFO], &b.policy, &info)) {
+			if (!state_binding_policy(st, id, &b.policy) && b.policy &&
+			    !state_policy_info(st, b.policy, &info)) {
 				v[n].policy = b.policy;
 				snprintf(v[n].name, sizeof(v[n].name), "%.*s", EGRESS_NAME_MAX - 1, info.name);
 			}
@@ -1753,7 +1753,7 @@ static int do_status(int argc, char **argv)
 		struct policy p;
 		int bound = 0;
 
-		if (state_policy_load(&st, v[i].id, &p))
+		if (state_policy_summary(&st, v[i].id, &p))
 			continue;
 		for (int h = 0; h < EGRESS_NHOOKS; h++) {
 			state_policy_counters(&st, v[i].id, h, &one);
@@ -2091,7 +2091,7 @@ static int oci_poststop(struct egress_state *st, const struct egress_oci_key *ke
 	char path[PATH_MAX], have[128];
 	uint64_t cgid;
 
-	if (bpf_map_lookup_elem(st->map_fd[M_OCI], key, &cgid))
+	if (state_oci_get(st, key, &cgid))
 		return 0;
 	state_binding_meta(st, cgid, NULL, 0, have, sizeof(have));
 	if (!strcmp(have, owner)) {
@@ -2101,7 +2101,7 @@ static int oci_poststop(struct egress_state *st, const struct egress_oci_key *ke
 		else
 			state_unbind_id(st, cgid);
 	}
-	bpf_map_delete_elem(st->map_fd[M_OCI], key);
+	state_oci_del(st, key);
 	return 0;
 }
 
@@ -2210,8 +2210,7 @@ static int do_oci_hook(int argc, char **argv)
 	uint32_t id;
 	int ret = 1, cg_fd = -1;
 
-	for (int i = 0; i < M_N; i++)
-		st.map_fd[i] = -1;
+	state_init(&st);
 	if (parse_opts(argc, argv, &o))
 		return 2;
 	policy = o.policy;
@@ -2261,7 +2260,7 @@ static int do_oci_hook(int argc, char **argv)
 			ret = errorf(1, "container %s: %s", os.id, err);
 			goto cleanup;
 		}
-		if (!bpf_map_lookup_elem(st.map_fd[M_OCI], &key, &old) && old != cgid &&
+		if (!state_oci_get(&st, &key, &old) && old != cgid &&
 		    cg_path(old, at, sizeof(at)) != -ENOENT) {
 			ret = errorf(1, "container %s: this id and bundle already have a binding, on cgroup %s",
 				  os.id, at);
@@ -2275,7 +2274,7 @@ static int do_oci_hook(int argc, char **argv)
 	}
 	bound = true;
 	state_binding_owner(&st, cgid, owner);
-	if (bpf_map_update_elem(st.map_fd[M_OCI], &key, &cgid, BPF_ANY)) {
+	if (state_oci_put(&st, &key, cgid)) {
 		ret = errorf(1, "container %s: cannot record the binding: %s", os.id, strerror(errno));
 		goto cleanup;
 	}
@@ -2290,7 +2289,7 @@ cleanup:
 	if (bound && ret) {
 		/* fail closed: the container will not start; leave nothing half-done */
 		state_unbind_id(&st, cgid);
-		bpf_map_delete_elem(st.map_fd[M_OCI], &key);
+		state_oci_del(&st, &key);
 	}
 	if (cg_fd >= 0)
 		close(cg_fd);

@@ -29,10 +29,10 @@
 
 #include "cgroup.h"
 #include "cmdline.h"
-#include "egress.skel.h"
 #include "events.h"
 #include "follow.h"
 #include "hits.h"
+#include "loader.h"
 #include "metrics.h"
 #include "options.h"
 #include "policyset.h"
@@ -233,174 +233,6 @@ static int ensure_bpffs(const char *pin_dir)
 	return 0;
 }
 
-static struct bpf_program *hook_prog(struct egress *skel, int hook)
-{
-	switch (hook) {
-#define HOOK_PROG_(N, num, name, type, prog, sec, ctx) case EGRESS_HOOK_##N: return skel->progs.prog;
-	EGRESS_HOOK_TABLE(HOOK_PROG_)	/* include/egress_hooks.h */
-#undef HOOK_PROG_
-	}
-	return NULL;
-}
-
-/* Takes the sizes of pinned maps, so that they can be reused as they are. */
-static int read_pinned_config(const char *pin_dir, struct egress_config *cfg)
-{
-	char path[PATH_MAX];
-	uint32_t zero = 0;
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "%s/maps/egress_config", pin_dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_lookup_elem(fd, &zero, cfg))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-/* egress_seen keeps the size it was pinned with; a new one gets --max-seen. */
-static uint32_t seen_entries(void)
-{
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/maps/egress_seen", opt.pin_dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return opt.max_seen;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.max_entries)
-		info.max_entries = opt.max_seen;
-	close(fd);
-	if (info.max_entries != opt.max_seen)
-		logf_("keeping the size of the pinned egress_seen (max-seen %u); 'egressctl unload' "
-		      "to change it", info.max_entries);
-	return info.max_entries;
-}
-
-static int size_maps(struct egress *skel, const struct egress_config *cfg)
-{
-	int ret = 0;
-
-	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_policies, cfg->max_policies + 1);
-	/* the inner template is not used for lookups: state.c creates each
-	 * policy's trie with max_rules + 2 entries */
-	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_policy_info, cfg->max_policies + 1);
-	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_counters,
-					      (cfg->max_policies + 1) * EGRESS_HOOK_MAX);
-	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_events, cfg->ringbuf_bytes);
-	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_rate, cfg->max_cgroups);
-	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_cg_denied, cfg->max_cgroups);
-	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_oci, cfg->max_cgroups);
-	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_hosts, 2 * (cfg->max_policies + 1));
-	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_seen, seen_entries());
-	/* the hit counter id pool (user/hits.h): a full policy's rules and every default */
-	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_rule_hits,
-					      cfg->max_rules + cfg->max_policies + 1 < EGRESS_HITS_MAX ?
-					      cfg->max_rules + cfg->max_policies + 1 : EGRESS_HITS_MAX);
-	skel->rodata->count_rule_hits = !getenv("EGRESS_NO_RULE_HITS");	/* make bench only */
-	/* the rate limit is the program's own: new flags take effect with the new programs */
-	if (opt.event_rate) {
-		skel->rodata->rate_cost_ns = 1000000000ULL / opt.event_rate;
-		skel->rodata->rate_burst_ns = skel->rodata->rate_cost_ns * opt.event_burst;
-	} else {
-		skel->rodata->rate_cost_ns = 0;
-	}
-	return ret;
-}
-
-static int pin_maps(struct egress *skel, const char *pin_dir)
-{
-	struct bpf_map *map;
-	char path[PATH_MAX];
-	int ret;
-
-	bpf_object__for_each_map(map, skel->obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		snprintf(path, sizeof(path), "%s/maps/%s", pin_dir, bpf_map__name(map));
-		ret = bpf_map__set_pin_path(map, path);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-/* Pins the new programs over the old ones (rename is atomic on bpffs). */
-static int pin_progs(struct egress *skel, const char *pin_dir)
-{
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	int ret;
-
-	snprintf(path, sizeof(path), "%s/progs", pin_dir);
-	if (mkdir(path, 0700) && errno != EEXIST)
-		return -errno;
-	for (int h = 0; h < EGRESS_NHOOKS; h++) {
-		snprintf(path, sizeof(path), "%s/progs/%s", pin_dir, egress_hooks[h].name);
-		snprintf(tmp, sizeof(tmp), "%s_new", path);	/* bpffs reserves dots */
-		unlink(tmp);
-		ret = bpf_program__pin(hook_prog(skel, h), tmp);
-		if (ret)
-			return ret;
-		if (rename(tmp, path))
-			return -errno;
-	}
-	return 0;
-}
-
-/*
- * Every pinned link runs the programs just loaded: replaced in place.  A
- * binding made by an older build that lacks a hook gets it attached.
- */
-static int update_links(struct egress *skel, struct egress_state *st, int *updated)
-{
-	struct binding_ref *v;
-	char path[PATH_MAX], err[ERRBUF_LEN];
-	size_t n;
-	int ret;
-
-	*updated = 0;
-	ret = state_bindings(st, &v, &n);
-	if (ret)
-		return ret;
-	for (size_t i = 0; i < n; i++) {
-		bool missing = false;
-
-		for (int h = 0; h < EGRESS_NHOOKS; h++) {
-			int fd;
-
-			state_pin_path(st, path, sizeof(path), "links/%llu/%s",
-				       (unsigned long long)v[i].cgroup_id, egress_hooks[h].name);
-			fd = bpf_obj_get(path);
-			if (fd < 0) {
-				missing = true;
-				continue;
-			}
-			if (bpf_link_update(fd, bpf_program__fd(hook_prog(skel, h)), NULL)) {
-				/* a link of a removed cgroup cannot be updated: gc takes it */
-				if (errno != ENOLINK) {
-					ret = -errno;
-					logf_("cannot update link %s: %s", path, strerror(errno));
-				}
-			} else {
-				(*updated)++;
-			}
-			close(fd);
-		}
-		if (missing && v[i].policy && !cg_path(v[i].cgroup_id, path, sizeof(path))) {
-			if (state_bind(st, path, v[i].policy, err, sizeof(err)))
-				logf_("cannot complete the binding of %s: %s", path, err);
-			else
-				logf_("attached the hooks %s lacked", path);
-		}
-	}
-	free(v);
-	return ret;
-}
-
 /* Applies a policy file: each policy it names is replaced atomically. */
 static int apply_text(struct egress_state *st, const char *text, const char *what)
 {
@@ -421,6 +253,16 @@ static int apply_text(struct egress_state *st, const char *text, const char *wha
 		      pf.pol[i].dflt == EGRESS_ALLOW ? "allow" : "deny");
 	policy_file_free(&pf);
 	return ret;
+}
+
+/* The policies before anything attaches: --policy-file, else the embedded default once. */
+static int fill_policies(struct egress_state *st, bool fresh, void *policy_text)
+{
+	if (policy_text)
+		return apply_text(st, policy_text, opt.policy_file);
+	if (fresh || state_policy_id(st, "default", &(uint32_t){ 0 }))
+		return apply_text(st, egress_default_policy, "embedded default policy");
+	return 0;
 }
 
 /*
@@ -464,9 +306,6 @@ static int reload_policy_source(struct egress_state *st)
  */
 static int enforcement_problem(struct egress_state *st, int presence_fd, char *buf, size_t len)
 {
-	char path[PATH_MAX];
-	struct stat sb;
-
 	if (!presence_held(opt.pin_dir, presence_fd)) {
 		struct egressd_info info;
 
@@ -475,33 +314,7 @@ static int enforcement_problem(struct egress_state *st, int presence_fd, char *b
 			return 1;
 		}
 	}
-	for (int h = 0; h < EGRESS_NHOOKS; h++) {
-		state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
-		if (stat(path, &sb)) {
-			snprintf(buf, len, "program pin %s is gone (egressctl unload?)", path);
-			return 0;
-		}
-	}
-	for (int i = 0; i < M_N; i++) {
-		struct bpf_map_info a = {}, b = {};
-		uint32_t la = sizeof(a), lb = sizeof(b);
-		int fd;
-
-		state_pin_path(st, path, sizeof(path), "maps/%s", state_map_names[i]);
-		fd = bpf_obj_get(path);
-		if (fd < 0) {
-			snprintf(buf, len, "map pin %s is gone (egressctl unload?)", path);
-			return 0;
-		}
-		if (!bpf_obj_get_info_by_fd(fd, &a, &la) && !bpf_obj_get_info_by_fd(st->map_fd[i], &b, &lb) &&
-		    a.id != b.id) {
-			snprintf(buf, len, "map pin %s is not the map this egressd serves", path);
-			close(fd);
-			return 0;
-		}
-		close(fd);
-	}
-	buf[0] = '\0';
+	state_pins_problem(st, buf, len);
 	return 0;
 }
 
@@ -515,21 +328,19 @@ struct event_sink {
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct event_sink *l = ctx;
-	json_t *ev;
+	struct event_fields f;
 	char *line;
 
 	if (len < sizeof(struct egress_event))
 		return 0;
 	l->delivered++;
-	ev = event_json(&l->ectx, data);
-	if (!ev)
+	event_fields(&l->ectx, data, &f);
+	line = event_fields_line(&f);	/* serialised once: the log's line and the followers' */
+	if (!line)
 		return 0;
-	event_print(ev, opt.log_format, stdout);
-	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (line)
-		followers_publish(l->followers, line, json_string_value(json_object_get(ev, "cgroup")));
+	event_write(&f, opt.log_format, line, stdout);
+	followers_publish(l->followers, line, f.cgroup);
 	free(line);
-	json_decref(ev);
 	return 0;
 }
 
@@ -581,7 +392,7 @@ static int serve_open(struct serve *sv)
 	int ret;
 
 	event_ctx_init(&sv->sink.ectx, sv->st);
-	sv->rb = ring_buffer__new(sv->st->map_fd[M_EVENTS], on_event, &sv->sink, NULL);
+	sv->rb = state_events_open(sv->st, on_event, &sv->sink);
 	if (!sv->rb) {
 		ret = -errno;
 		logf_("cannot open the event ring buffer: %s", strerror(-ret));
@@ -729,17 +540,14 @@ static void serve_close(struct serve *sv)
 
 int main(int argc, char **argv)
 {
-	struct egress_config cfg = {};
 	struct egress_state st = { .dir_fd = -1 };
-	struct egress *skel = NULL;
+	struct loader ld = {};
 	struct serve sv = { .st = &st, .epfd = -1, .presence_fd = -1 };
 	char err[ERRBUF_LEN];
 	char *policy_text = NULL;
-	int lock_fd = -1, ret, updated = 0;
-	bool fresh;
+	int lock_fd = -1, ret;
 
-	for (int i = 0; i < M_N; i++)
-		st.map_fd[i] = -1;
+	state_init(&st);
 	ret = parse_args(argc, argv);
 	if (ret)
 		return 2;
@@ -775,88 +583,13 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	fresh = read_pinned_config(opt.pin_dir, &cfg) != 0;
-	if (fresh) {
-		cfg = (struct egress_config){
-			.abi = EGRESS_ABI_VERSION, .max_policies = opt.max_policies,
-			.max_rules = opt.max_rules, .ringbuf_bytes = opt.ringbuf_bytes,
-			.max_cgroups = opt.max_cgroups,
-		};
-	} else {
-		if (cfg.abi != EGRESS_ABI_VERSION) {
-			logf_("the state pinned in %s has ABI %u and this egressd speaks %u: refusing to "
-			      "take it over (migrate it, or 'egressctl unload' to start afresh)",
-			      opt.pin_dir, cfg.abi, EGRESS_ABI_VERSION);
-			ret = -EPROTO;
-			goto cleanup;
-		}
-		if (cfg.max_rules != opt.max_rules || cfg.max_policies != opt.max_policies ||
-		    cfg.ringbuf_bytes != opt.ringbuf_bytes || cfg.max_cgroups != opt.max_cgroups)
-			logf_("keeping the sizes of the pinned state (max-rules %u, max-policies %u, "
-			      "ringbuf %u, max-cgroups %u); 'egressctl unload' to change them",
-			      cfg.max_rules, cfg.max_policies, cfg.ringbuf_bytes, cfg.max_cgroups);
-	}
-
-	skel = egress__open();
-	if (!skel) {
-		ret = -errno;
-		logf_("cannot open the BPF object: %s", strerror(errno));
-		goto cleanup;
-	}
-	ret = size_maps(skel, &cfg);
-	if (!ret) {
-		char maps[PATH_MAX];
-
-		snprintf(maps, sizeof(maps), "%s/maps", opt.pin_dir);
-		if (mkdir(maps, 0700) && errno != EEXIST)
-			ret = -errno;
-	}
-	ret = ret ?: pin_maps(skel, opt.pin_dir);
-	if (ret) {
-		logf_("cannot prepare maps: %s", strerror(-ret));
-		goto cleanup;
-	}
-	/* load: creates and pins the maps, or reuses the pinned ones */
-	ret = egress__load(skel);
-	if (ret) {
-		logf_("cannot load the BPF programs: %s%s", strerror(-ret),
-		      fresh ? "" : " (if a pinned map's layout differs, migrate it or 'egressctl unload')");
-		goto cleanup;
-	}
-	if (fresh) {
-		uint32_t zero = 0;
-
-		ret = bpf_map__update_elem(skel->maps.egress_config, &zero, sizeof(zero), &cfg,
-					   sizeof(cfg), BPF_ANY);
-		if (ret) {
-			logf_("cannot write the configuration: %s", strerror(-ret));
-			goto cleanup;
-		}
-	}
-
-	/* fill maps before anything attaches: the policies first */
-	ret = state_open(&st, opt.pin_dir, 0, err, sizeof(err));
-	if (ret) {
-		logf_("%s", err);
-		goto cleanup;
-	}
-	if (policy_text) {
-		ret = apply_text(&st, policy_text, opt.policy_file);
-	} else if (fresh || state_policy_id(&st, "default", &(uint32_t){ 0 })) {
-		ret = apply_text(&st, egress_default_policy, "embedded default policy");
-	}
+	ret = loader_take_over(&ld, &(struct loader_opts){
+		.pin_dir = opt.pin_dir, .max_rules = opt.max_rules, .max_policies = opt.max_policies,
+		.ringbuf_bytes = opt.ringbuf_bytes, .max_cgroups = opt.max_cgroups,
+		.max_seen = opt.max_seen, .event_rate = opt.event_rate, .event_burst = opt.event_burst,
+	}, &st, fill_policies, policy_text);
 	if (ret)
 		goto cleanup;
-
-	ret = pin_progs(skel, opt.pin_dir);
-	if (ret) {
-		logf_("cannot pin programs: %s", strerror(-ret));
-		goto cleanup;
-	}
-	ret = update_links(skel, &st, &updated);
-	if (ret)
-		goto cleanup;
-	state_gc(&st);
 	close(lock_fd);
 	lock_fd = -1;
 
@@ -864,7 +597,7 @@ int main(int argc, char **argv)
 	if (ret)
 		goto cleanup;
 	logf_("ready: pins in %s (%s), %d links updated, events on %s, metrics on %s", opt.pin_dir,
-	      fresh ? "created" : "taken over", updated, opt.events_socket, opt.metrics_addr);
+	      ld.fresh ? "created" : "taken over", ld.updated, opt.events_socket, opt.metrics_addr);
 	/* systemd Type=notify: no-op without $NOTIFY_SOCKET */
 	sd_notifyf(0, "READY=1\nSTATUS=enforcing, pins in %s", opt.pin_dir);
 
@@ -877,7 +610,7 @@ int main(int argc, char **argv)
 cleanup:
 	serve_close(&sv);
 	state_close(&st);
-	egress__destroy(skel);
+	loader_close(&ld);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	presence_release(opt.pin_dir, sv.presence_fd);

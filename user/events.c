@@ -193,56 +193,60 @@ static const char *hint_lookup(const char *name, void *ctx)
 
 /*
  * The event's detail: the option a setsockopt denial refused, by name
- * ("IPV6_RTHDR"), or its numbers when egress does not know it; NULL (JSON
- * null) for every other hook.
+ * ("IPV6_RTHDR"), or its numbers when egress does not know it; "" for
+ * every other hook.
  */
-static const char *detail_str(const struct egress_event *e, char *buf, size_t len)
+static void detail_str(const struct egress_event *e, char *buf, size_t len)
 {
 	unsigned int level = e->detail.sockopt.level, opt = e->detail.sockopt.optname;
+	const char *name = NULL;
 
+	buf[0] = '\0';
 	if (e->hook != EGRESS_HOOK_SETSOCKOPT)
-		return NULL;
+		return;
 	if (level == 0 && opt == 4)
-		return "IP_OPTIONS";
-	if (level == 41 && opt == 57)
-		return "IPV6_RTHDR";
-	if (level == 41 && opt == 5)
-		return "IPV6_2292RTHDR";
-	if (level == 41 && opt == 6)
-		return "IPV6_2292PKTOPTIONS";
-	snprintf(buf, len, "level %u optname %u", level, opt);
-	return buf;
+		name = "IP_OPTIONS";
+	else if (level == 41 && opt == 57)
+		name = "IPV6_RTHDR";
+	else if (level == 41 && opt == 5)
+		name = "IPV6_2292RTHDR";
+	else if (level == 41 && opt == 6)
+		name = "IPV6_2292PKTOPTIONS";
+	if (name)
+		snprintf(buf, len, "%s", name);
+	else
+		snprintf(buf, len, "level %u optname %u", level, opt);
 }
 
-json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
+void event_fields(struct event_ctx *ctx, const struct egress_event *e, struct event_fields *f)
 {
-	char ts[64], dst[64], rule[96], comm[16 * 4 + 1], protobuf[8], hint[EGRESS_HINT_MAX + 256];
-	char cgroup[PATH_MAX * 4 + 1];
 	const char *proto = ip_proto_name(e->proto), *errname = errno_name(e->err), *pol = "(none)";
 	const char *tmpl = DEFAULT_HINT;
 	struct egress_policy_info info = {};
 	struct hint_vals hv;
 
-	rfc3339(e->ts_boot_ns + ctx->boot_to_real_ns, ts, sizeof(ts));
-	format_addr(e->family, e->addr, dst, sizeof(dst));
-	if (e->policy && !bpf_map_lookup_elem(ctx->st->map_fd[M_INFO], &e->policy, &info)) {
+	memset(f, 0, sizeof(*f));
+	rfc3339(e->ts_boot_ns + ctx->boot_to_real_ns, f->ts, sizeof(f->ts));
+	format_addr(e->family, e->addr, f->dst, sizeof(f->dst));
+	if (e->policy && !state_policy_info(ctx->st, e->policy, &info)) {
 		info.name[EGRESS_NAME_MAX - 1] = '\0';
 		info.hint[EGRESS_HINT_MAX - 1] = '\0';
 		pol = info.name;
 	}
-	rule_str(e, rule, sizeof(rule));
+	snprintf(f->policy, sizeof(f->policy), "%s", pol);
+	rule_str(e, f->rule, sizeof(f->rule));
 	/* what the sandbox controls: its comm and its cgroups' names */
-	untrusted_str(e->comm, sizeof(e->comm), comm, sizeof(comm));
-	untrusted_str(cgroup_of(ctx, e->cgroup_id), PATH_MAX, cgroup, sizeof(cgroup));
-	if (!proto) {
-		snprintf(protobuf, sizeof(protobuf), "%u", e->proto);
-		proto = protobuf;
-	}
+	untrusted_str(e->comm, sizeof(e->comm), f->comm, sizeof(f->comm));
+	untrusted_str(cgroup_of(ctx, e->cgroup_id), PATH_MAX, f->cgroup, sizeof(f->cgroup));
+	if (proto)
+		snprintf(f->proto, sizeof(f->proto), "%s", proto);
+	else
+		snprintf(f->proto, sizeof(f->proto), "%u", e->proto);
 	if (e->hook == EGRESS_HOOK_SOCK_CREATE) {
-		dst[0] = '\0';
+		f->dst[0] = '\0';
 		tmpl = "A {proto} socket was refused by the platform firewall (policy {policy}).";
 	} else if (e->hook == EGRESS_HOOK_SETSOCKOPT) {
-		dst[0] = '\0';
+		f->dst[0] = '\0';
 		tmpl = "Source routing was refused by the platform firewall (policy {policy}).";
 	} else if (e->hook == EGRESS_HOOK_REVOKE) {
 		errname = "ECONNABORTED";	/* what the process sees; not a policy errno */
@@ -251,27 +255,56 @@ json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
 	} else if (info.hint[0]) {
 		tmpl = info.hint;
 	}
-	hv = (struct hint_vals){ .dst = dst, .proto = proto, .policy = pol, .comm = comm };
+	snprintf(f->errname, sizeof(f->errname), "%s", errname ? errname : "?");
+	snprintf(f->hook, sizeof(f->hook), "%s", hook_name(e->hook));
+	hv = (struct hint_vals){ .dst = f->dst, .proto = f->proto, .policy = f->policy, .comm = f->comm };
 	snprintf(hv.dport, sizeof(hv.dport), "%u", e->dport);
 	snprintf(hv.pid, sizeof(hv.pid), "%u", e->tgid);
-	hint_fill(tmpl, hint_lookup, &hv, hint, sizeof(hint));
+	hint_fill(tmpl, hint_lookup, &hv, f->hint, sizeof(f->hint));
+	f->cgroup_id = e->cgroup_id;
+	f->bound_cgroup_id = e->bound_cgroup_id;
+	f->pid = e->pid;
+	f->tgid = e->tgid;
+	f->uid = e->uid;
+	f->v6 = e->family != EGRESS_FAM_V4;
+	f->dport = e->dport;
+	f->errno_value = e->err;
+	f->suppressed = e->suppressed;
+	f->audit = e->verdict == EGRESS_VERDICT_AUDIT;
+	detail_str(e, f->detail, sizeof(f->detail));
+}
 
-	char detail[48];
-	const char *det = detail_str(e, detail, sizeof(detail));
-
+json_t *event_fields_json(const struct event_fields *f)
+{
 	return json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:s, s:i, s:s, s:s, s:s, s:s, "
 			 "s:i, s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s*}",
-			 "ts", ts, "cgroup", cgroup,
-			 "cgroup_id", (json_int_t)e->cgroup_id,
-			 "bound_cgroup_id", (json_int_t)e->bound_cgroup_id,
-			 "pid", (int)e->pid, "tgid", (int)e->tgid, "comm", comm,
-			 "uid", (int)e->uid, "hook", hook_name(e->hook),
-			 "family", e->family == EGRESS_FAM_V4 ? "ipv4" : "ipv6",
-			 "proto", proto, "dst", dst, "dport", (int)e->dport,
-			 "policy", pol, "rule", rule, "errno", errname ? errname : "?",
-			 "errno_value", (int)e->err, "suppressed", (int)e->suppressed, "hint", hint,
-			 "verdict", e->verdict == EGRESS_VERDICT_AUDIT ? "audit" : "deny",
-			 "detail", det);
+			 "ts", f->ts, "cgroup", f->cgroup,
+			 "cgroup_id", (json_int_t)f->cgroup_id,
+			 "bound_cgroup_id", (json_int_t)f->bound_cgroup_id,
+			 "pid", (int)f->pid, "tgid", (int)f->tgid, "comm", f->comm,
+			 "uid", (int)f->uid, "hook", f->hook, "family", f->v6 ? "ipv6" : "ipv4",
+			 "proto", f->proto, "dst", f->dst, "dport", (int)f->dport,
+			 "policy", f->policy, "rule", f->rule, "errno", f->errname,
+			 "errno_value", (int)f->errno_value, "suppressed", (int)f->suppressed,
+			 "hint", f->hint, "verdict", f->audit ? "audit" : "deny",
+			 "detail", f->detail[0] ? f->detail : NULL);
+}
+
+char *event_fields_line(const struct event_fields *f)
+{
+	json_t *j = event_fields_json(f);
+	char *line = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(j);
+	return line;
+}
+
+json_t *event_json(struct event_ctx *ctx, const struct egress_event *e)
+{
+	struct event_fields f;
+
+	event_fields(ctx, e, &f);
+	return event_fields_json(&f);
 }
 
 static const char *str(json_t *o, const char *k)
@@ -286,38 +319,71 @@ static long long num(json_t *o, const char *k)
 	return json_integer_value(json_object_get(o, k));
 }
 
-void event_print(json_t *ev, enum log_format fmt, FILE *out)
+/* A follower's line back into fields (egressctl events): what is missing reads "?" or 0. */
+static void fields_of_json(json_t *ev, struct event_fields *f)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->ts, sizeof(f->ts), "%s", str(ev, "ts"));
+	snprintf(f->cgroup, sizeof(f->cgroup), "%s", str(ev, "cgroup"));
+	f->cgroup_id = num(ev, "cgroup_id");
+	f->bound_cgroup_id = num(ev, "bound_cgroup_id");
+	f->pid = num(ev, "pid");
+	f->tgid = num(ev, "tgid");
+	snprintf(f->comm, sizeof(f->comm), "%s", str(ev, "comm"));
+	f->uid = num(ev, "uid");
+	snprintf(f->hook, sizeof(f->hook), "%s", str(ev, "hook"));
+	f->v6 = !strcmp(str(ev, "family"), "ipv6");
+	snprintf(f->proto, sizeof(f->proto), "%s", str(ev, "proto"));
+	snprintf(f->dst, sizeof(f->dst), "%s", str(ev, "dst"));
+	f->dport = num(ev, "dport");
+	snprintf(f->policy, sizeof(f->policy), "%s", str(ev, "policy"));
+	snprintf(f->rule, sizeof(f->rule), "%s", str(ev, "rule"));
+	snprintf(f->errname, sizeof(f->errname), "%s", str(ev, "errno"));
+	f->errno_value = num(ev, "errno_value");
+	f->suppressed = num(ev, "suppressed");
+	snprintf(f->hint, sizeof(f->hint), "%s", str(ev, "hint"));
+	f->audit = !strcmp(str(ev, "verdict"), "audit");
+	if (json_object_get(ev, "detail"))
+		snprintf(f->detail, sizeof(f->detail), "%s", str(ev, "detail"));
+}
+
+void event_write(const struct event_fields *f, enum log_format fmt, const char *line, FILE *out)
 {
 	if (fmt == LOG_JSON) {
-		char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-		if (s)
-			fprintf(out, "%s\n", s);
-		free(s);
+		if (line)
+			fprintf(out, "%s\n", line);
 	} else if (fmt == LOG_HINT) {
 		/* audit: nothing was blocked, nothing to tell the sandbox's user */
-		if (strcmp(str(ev, "verdict"), "audit"))
-			fprintf(out, "%s\n", str(ev, "hint"));
+		if (!f->audit)
+			fprintf(out, "%s\n", f->hint);
 	} else {
-		const char *dst = str(ev, "dst");
-		bool v6 = strchr(dst, ':') != NULL;
+		bool v6 = f->v6 && f->dst[0];	/* brackets around an address, not around nothing */
 		char cg[PATH_MAX * 4 + 32];
 
 		/* a removed cgroup by its id; paths came through untrusted_str */
-		if (*str(ev, "cgroup"))
-			snprintf(cg, sizeof(cg), "%s", str(ev, "cgroup"));
+		if (f->cgroup[0])
+			snprintf(cg, sizeof(cg), "%s", f->cgroup);
 		else
-			snprintf(cg, sizeof(cg), "id:%lld", num(ev, "cgroup_id"));
+			snprintf(cg, sizeof(cg), "id:%lld", f->cgroup_id);
 
 		fprintf(out, "%s %s %s %s %s%s%s:%lld policy=%s rule=\"%s\" errno=%s comm=%s pid=%lld "
-			"tgid=%lld uid=%lld cgroup=%s suppressed=%lld", str(ev, "ts"),
-			strcmp(str(ev, "verdict"), "audit") ? "DENY" : "AUDIT", str(ev, "hook"),
-			str(ev, "proto"), v6 ? "[" : "", dst, v6 ? "]" : "", num(ev, "dport"),
-			str(ev, "policy"), str(ev, "rule"), str(ev, "errno"), str(ev, "comm"),
-			num(ev, "pid"), num(ev, "tgid"), num(ev, "uid"), cg, num(ev, "suppressed"));
-		if (json_object_get(ev, "detail"))	/* setsockopt: the option refused */
-			fprintf(out, " detail=%s", str(ev, "detail"));
-		fputc('\n', out);
+			"tgid=%lld uid=%lld cgroup=%s suppressed=%lld%s%s\n", f->ts,
+			f->audit ? "AUDIT" : "DENY", f->hook, f->proto, v6 ? "[" : "", f->dst,
+			v6 ? "]" : "", f->dport, f->policy, f->rule, f->errname, f->comm, f->pid, f->tgid,
+			f->uid, cg, f->suppressed, f->detail[0] ? " detail=" : "", f->detail);
 	}
 	fflush(out);
+}
+
+void event_print(json_t *ev, enum log_format fmt, FILE *out)
+{
+	struct event_fields f;
+	char *line = NULL;
+
+	if (fmt == LOG_JSON)
+		line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	else
+		fields_of_json(ev, &f);
+	event_write(&f, fmt, line, out);
+	free(line);
 }

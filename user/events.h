@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * events.h - denial events as JSON objects, log lines and hints.  egressd
- * turns each ring-buffer event into one JSON object; the log line, the
- * followers' lines and egressctl's text and hint formats all derive from it.
+ * formats each ring-buffer event once (event_fields), serialises it once
+ * (one JSON line for its log and its followers) and writes text and hints
+ * from the fields; egressctl events reads the followers' JSON lines back.
  */
 #ifndef EGRESS_EVENTS_H
 #define EGRESS_EVENTS_H
@@ -45,9 +46,29 @@ int parse_log_format(const char *s, enum log_format *out);
  */
 void untrusted_str(const char *in, size_t inlen, char *out, size_t outlen);
 
-/* The event as a JSON object (a new reference), hint filled in. */
+/* An event's fields, formatted as they are printed (one JSON key each). */
+struct event_fields {
+	char ts[64];
+	char cgroup[PATH_MAX * 4 + 1];	/* through untrusted_str; "" once removed */
+	long long cgroup_id, bound_cgroup_id, pid, tgid, uid, dport, errno_value, suppressed;
+	char comm[16 * 4 + 1];
+	char hook[16];
+	bool v6;			/* the event's family: IPv6 */
+	char proto[16], dst[64], policy[EGRESS_NAME_MAX], rule[96], errname[24];
+	char hint[EGRESS_HINT_MAX + 256];
+	bool audit;			/* verdict audit, else deny */
+	char detail[48];		/* setsockopt: the option refused; "" none (no JSON field) */
+};
+/* Formats e: its policy's name and hint, cgroup path, rule, hint filled in. */
+void event_fields(struct event_ctx *ctx, const struct egress_event *e, struct event_fields *f);
+/* The fields as a JSON object (a new reference), and as one compact line (malloc'd). */
+json_t *event_fields_json(const struct event_fields *f);
+char *event_fields_line(const struct event_fields *f);
+/* event_fields as a JSON object (a new reference). */
 json_t *event_json(struct event_ctx *ctx, const struct egress_event *e);
-/* One line for people, from an event's JSON object. */
+/* One line for people (fmt text or hint), or line itself (json: event_fields_line). */
+void event_write(const struct event_fields *f, enum log_format fmt, const char *line, FILE *out);
+/* The same from an event's JSON object (a follower's line, read back). */
 void event_print(json_t *ev, enum log_format fmt, FILE *out);
 
 #endif

@@ -305,7 +305,7 @@ int explain_load_cgroup(struct egress_state *st, const char *dir, struct explain
 			int pol;
 
 			/* no storage yet, or policy 0: the programs deny everything */
-			if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &id, &b))
+			if (state_binding_policy(st, id, &b.policy))
 				b.policy = 0;
 			pol = ctx_policy(st, x, b.policy, err, errlen);
 			if (pol < -1) {

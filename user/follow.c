@@ -19,6 +19,7 @@
 #include <bpf/bpf.h>
 
 #include "follow.h"
+#include "state.h"
 
 struct follower {
 	struct follower *next, *prev;
@@ -521,17 +522,11 @@ static void presence_path(char *buf, size_t len, const char *pin_dir, const char
 static int info_get(const char *pin_dir, struct egressd_info *info)
 {
 	char path[PATH_MAX];
-	uint32_t zero = 0;
-	int fd, ret = 0;
+	int ret;
 
 	memset(info, 0, sizeof(*info));
 	presence_path(path, sizeof(path), pin_dir, "info");
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_lookup_elem(fd, &zero, info))
-		ret = -errno;
-	close(fd);
+	ret = state_record_read(path, info);
 	info->events_socket[sizeof(info->events_socket) - 1] = '\0';
 	info->metrics_addr[sizeof(info->metrics_addr) - 1] = '\0';
 	return ret;
@@ -568,21 +563,10 @@ int presence_lock(const char *pin_dir, int *out, uint32_t *pid)
 
 int presence_publish(const char *pin_dir, const struct egressd_info *info)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	uint32_t zero = 0;
-	int fd, ret = 0;
+	char path[PATH_MAX];
 
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "egressd_info", sizeof(uint32_t), sizeof(*info), 1, NULL);
-	if (fd < 0)
-		return -errno;
 	presence_path(path, sizeof(path), pin_dir, "info");
-	snprintf(tmp, sizeof(tmp), "%s_new", path);	/* bpffs reserves dots */
-	unlink(tmp);
-	if (bpf_map_update_elem(fd, &zero, info, BPF_ANY) || bpf_obj_pin(fd, tmp) ||
-	    rename(tmp, path))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return state_record_write(path, "egressd_info", info, sizeof(*info));
 }
 
 int presence_read(const char *pin_dir, struct egressd_info *info)

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -135,26 +136,6 @@ static void family(FILE *out, const char *name, const char *type, const char *he
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-struct cg_row {
-	struct egress_cg_key key;
-	uint64_t denied;
-};
-
-static int cg_row_cmp(const void *a, const void *b)
-{
-	uint64_t x = ((const struct cg_row *)a)->denied, y = ((const struct cg_row *)b)->denied;
-
-	return x < y ? 1 : x > y ? -1 : 0;
-}
-
-static const char *policy_name(struct policy_ref *v, size_t n, uint32_t id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].id == id)
-			return v[i].name;
-	return id ? "?" : "(none)";
-}
-
 /* The policy set in force (policyset.c pins its status). */
 static void policy_set_metrics(FILE *out, struct egress_state *st)
 {
@@ -197,164 +178,195 @@ static void policy_set_metrics(FILE *out, struct egress_state *st)
 	json_decref(o);
 }
 
-void metrics_write(FILE *out, struct egress_state *st, unsigned int cgroup_limit)
+/*
+ * One scrape: the snapshot (each map read once) and where it goes.  Each
+ * metric family is one function below, written in the order of families[].
+ */
+struct scrape {
+	FILE *out;
+	struct egress_state *st;
+	const struct state_snapshot *s;
+	unsigned int cgroup_limit;
+};
+
+/* NAME{policy="P"<rest>} VALUE */
+static void policy_series(FILE *out, const char *name, const char *policy, const char *rest,
+			  unsigned long long value)
 {
-	struct egress_counter c[EGRESS_NHOOKS];
-	struct binding_ref *b = NULL;
-	struct policy_ref *v = NULL;
-	struct cg_row *rows = NULL;
-	struct egress_cg_key key, *prev = NULL;
-	size_t n = 0, nb = 0, nrows = 0, cap = 0;
-	struct utsname un;
-	const char *fields[] = { "denied", "allowed", "audited" };
-	const char *helps[] = { "Connections and datagrams denied, by policy and hook.",
-				"Connections and datagrams allowed, by policy and hook.",
-				"Decisions an audit-mode policy would have denied (allowed), by policy and hook." };
+	fprintf(out, "%s{policy=", name);
+	label(out, policy);
+	fprintf(out, "%s} %llu\n", rest, value);
+}
 
-	state_policies(st, &v, &n);
-	state_bindings(st, &b, &nb);
+/* egress_denied_total, egress_allowed_total, egress_audited_total: by policy and hook */
+static void fam_decisions(const struct scrape *sc)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} fams[] = {
+		{ "egress_denied_total", "Connections and datagrams denied, by policy and hook.",
+		  offsetof(struct egress_counter, denied) },
+		{ "egress_allowed_total", "Connections and datagrams allowed, by policy and hook.",
+		  offsetof(struct egress_counter, allowed) },
+		{ "egress_audited_total",
+		  "Decisions an audit-mode policy would have denied (allowed), by policy and hook.",
+		  offsetof(struct egress_counter, audited) },
+	};
 
-	for (int f = 0; f < 3; f++) {
-		char name[64];
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		family(sc->out, fams[f].name, "counter", fams[f].help);
+		for (size_t i = 0; i < sc->s->npol; i++) {
+			const struct policy_counts *p = &sc->s->pol[i];
 
-		snprintf(name, sizeof(name), "egress_%s_total", fields[f]);
-		family(out, name, "counter", helps[f]);
-		for (size_t i = 0; i < n; i++) {
 			for (int h = 0; h < EGRESS_NHOOKS; h++) {
-				state_policy_counters(st, v[i].id, h, &c[h]);
-				fprintf(out, "%s{policy=", name);
-				label(out, v[i].name);
-				fprintf(out, ",hook=\"%s\"} %llu\n", egress_hooks[h].name,
-					(unsigned long long)(f == 2 ? c[h].audited :
-							     f ? c[h].allowed : c[h].denied));
+				char rest[64];
+				uint64_t v;
+
+				memcpy(&v, (const char *)&p->hook[h] + fams[f].off, sizeof(v));
+				snprintf(rest, sizeof(rest), ",hook=\"%s\"", egress_hooks[h].name);
+				policy_series(sc->out, fams[f].name, p->name, rest, v);
 			}
 		}
 	}
-	family(out, "egress_events_dropped_total", "counter",
+}
+
+static void fam_events(const struct scrape *sc)
+{
+	family(sc->out, "egress_events_dropped_total", "counter",
 	       "Denial events lost because the ring buffer was full.");
-	fprintf(out, "egress_events_dropped_total %llu\n",
-		(unsigned long long)state_stat(st, EGRESS_STAT_RB_DROPS));
-	family(out, "egress_events_delivered_total", "counter", "Denial events read by egressd.");
-	fprintf(out, "egress_events_delivered_total %llu\n",
-		(unsigned long long)state_stat(st, EGRESS_STAT_DELIVERED));
-	family(out, "egress_events_suppressed_total", "counter",
+	fprintf(sc->out, "egress_events_dropped_total %llu\n",
+		(unsigned long long)sc->s->stat[EGRESS_STAT_RB_DROPS]);
+	family(sc->out, "egress_events_delivered_total", "counter", "Denial events read by egressd.");
+	fprintf(sc->out, "egress_events_delivered_total %llu\n",
+		(unsigned long long)sc->s->stat[EGRESS_STAT_DELIVERED]);
+	family(sc->out, "egress_events_suppressed_total", "counter",
 	       "Denial events not sent because of the per-cgroup rate limit, by policy.");
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < sc->s->npol; i++) {
+		const struct policy_counts *p = &sc->s->pol[i];
 		unsigned long long sup = 0;
 
-		for (int h = 0; h < EGRESS_NHOOKS; h++) {
-			state_policy_counters(st, v[i].id, h, &c[h]);
-			sup += c[h].suppressed;
-		}
-		fputs("egress_events_suppressed_total{policy=", out);
-		label(out, v[i].name);
-		fprintf(out, "} %llu\n", sup);
+		for (int h = 0; h < EGRESS_NHOOKS; h++)
+			sup += p->hook[h].suppressed;
+		policy_series(sc->out, "egress_events_suppressed_total", p->name, "", sup);
 	}
-	family(out, "egress_rules", "gauge", "Rules, by policy and action.");
-	for (size_t i = 0; i < n; i++) {
-		struct egress_policy_info info;
+}
 
-		if (bpf_map_lookup_elem(st->map_fd[M_INFO], &v[i].id, &info))
+static void fam_rules(const struct scrape *sc)
+{
+	family(sc->out, "egress_rules", "gauge", "Rules, by policy and action.");
+	for (size_t i = 0; i < sc->s->npol; i++) {
+		const struct policy_counts *p = &sc->s->pol[i];
+
+		if (!p->has_info)
 			continue;
-		fputs("egress_rules{policy=", out);
-		label(out, v[i].name);
-		fprintf(out, ",action=\"allow\"} %u\negress_rules{policy=", info.nallow);
-		label(out, v[i].name);
-		fprintf(out, ",action=\"deny\"} %u\n", info.ndeny);
+		policy_series(sc->out, "egress_rules", p->name, ",action=\"allow\"", p->info.nallow);
+		policy_series(sc->out, "egress_rules", p->name, ",action=\"deny\"", p->info.ndeny);
 	}
-	{
-		struct hits_row *hr = NULL;
-		size_t nh = 0;
+}
 
-		family(out, "egress_rule_hits_total", "counter",
-		       "Decisions of a rule (as written, or default), by verdict, for the busiest rules.");
-		hits_top(st, hits_metrics_limit, &hr, &nh);
-		for (size_t i = 0; i < nh; i++) {
-			const char *verdicts[] = { "allowed", "denied", "audited" };
-			uint64_t vals[] = { hr[i].h.allowed, hr[i].h.denied, hr[i].h.audited };
+/* egress_rule_hits_total: the busiest --metrics-rule-limit rules (hits.c) */
+static void fam_rule_hits(const struct scrape *sc)
+{
+	static const char *const verdicts[] = { "allowed", "denied", "audited" };
+	struct hits_row *hr = NULL;
+	size_t nh = 0;
 
-			for (int k = 0; k < 3; k++) {
-				fputs("egress_rule_hits_total{policy=", out);
-				label(out, hr[i].policy);
-				fputs(",rule=", out);
-				label(out, hr[i].rule);
-				fprintf(out, ",verdict=\"%s\"} %llu\n", verdicts[k], (unsigned long long)vals[k]);
-			}
+	family(sc->out, "egress_rule_hits_total", "counter",
+	       "Decisions of a rule (as written, or default), by verdict, for the busiest rules.");
+	hits_top(sc->st, hits_metrics_limit, &hr, &nh);
+	for (size_t i = 0; i < nh; i++) {
+		uint64_t vals[] = { hr[i].h.allowed, hr[i].h.denied, hr[i].h.audited };
+
+		for (int k = 0; k < 3; k++) {
+			fputs("egress_rule_hits_total{policy=", sc->out);
+			label(sc->out, hr[i].policy);
+			fputs(",rule=", sc->out);
+			label(sc->out, hr[i].rule);
+			fprintf(sc->out, ",verdict=\"%s\"} %llu\n", verdicts[k], (unsigned long long)vals[k]);
 		}
-		free(hr);
 	}
-	family(out, "egress_bound_cgroups", "gauge", "Cgroups bound to each policy.");
-	for (size_t i = 0; i < n; i++) {
-		int cnt = 0;
+	free(hr);
+}
 
-		for (size_t j = 0; j < nb; j++)
-			cnt += b[j].policy == v[i].id;
-		fputs("egress_bound_cgroups{policy=", out);
-		label(out, v[i].name);
-		fprintf(out, "} %d\n", cnt);
-	}
-	{
-		struct lost_ref *l = NULL;
-		size_t nl = 0;
+static void fam_bound(const struct scrape *sc)
+{
+	family(sc->out, "egress_bound_cgroups", "gauge", "Cgroups bound to each policy.");
+	for (size_t i = 0; i < sc->s->npol; i++)
+		policy_series(sc->out, "egress_bound_cgroups", sc->s->pol[i].name, "",
+			      (unsigned long long)sc->s->pol[i].bound);
+}
 
-		family(out, "egress_bindings_lost", "gauge",
-		       "Bound cgroups that were removed, by path; recreated=\"true\": the cgroup there now is not bound.");
-		state_lost(st, &l, &nl);
-		for (size_t i = 0; i < nl; i++) {
-			fputs("egress_bindings_lost{policy=", out);
-			label(out, l[i].policy);
-			fputs(",cgroup=", out);
-			label(out, l[i].path);
-			fprintf(out, ",recreated=\"%s\"} 1\n", l[i].recreated ? "true" : "false");
-		}
-		free(l);
+static void fam_lost(const struct scrape *sc)
+{
+	family(sc->out, "egress_bindings_lost", "gauge",
+	       "Bound cgroups that were removed, by path; recreated=\"true\": the cgroup there now is not bound.");
+	for (size_t i = 0; i < sc->s->nlost; i++) {
+		const struct lost_ref *l = &sc->s->lost[i];
+
+		fputs("egress_bindings_lost{policy=", sc->out);
+		label(sc->out, l->policy);
+		fputs(",cgroup=", sc->out);
+		label(sc->out, l->path);
+		fprintf(sc->out, ",recreated=\"%s\"} 1\n", l->recreated ? "true" : "false");
 	}
-	policy_set_metrics(out, st);
-	family(out, "egress_build_info", "gauge", "egress version, kernel and libbpf.");
+}
+
+static void fam_policy_set(const struct scrape *sc)
+{
+	policy_set_metrics(sc->out, sc->st);
+}
+
+static void fam_build_info(const struct scrape *sc)
+{
+	struct utsname un;
+
+	family(sc->out, "egress_build_info", "gauge", "egress version, kernel and libbpf.");
 	uname(&un);
-	fprintf(out, "egress_build_info{version=");
-	label(out, EGRESS_VERSION);
-	fprintf(out, ",kernel=");
-	label(out, un.release);
-	fprintf(out, ",libbpf=");
-	label(out, libbpf_version_string());
-	fprintf(out, "} 1\n");
+	fprintf(sc->out, "egress_build_info{version=");
+	label(sc->out, EGRESS_VERSION);
+	fprintf(sc->out, ",kernel=");
+	label(sc->out, un.release);
+	fprintf(sc->out, ",libbpf=");
+	label(sc->out, libbpf_version_string());
+	fprintf(sc->out, "} 1\n");
+}
 
-	/* the cgroups with the most denials, at most cgroup_limit of them */
-	while (!bpf_map_get_next_key(st->map_fd[M_CG_DENIED], prev, &key)) {
-		uint64_t d;
-
-		prev = &key;
-		if (bpf_map_lookup_elem(st->map_fd[M_CG_DENIED], &key, &d))
-			continue;
-		if (nrows == cap) {
-			struct cg_row *nr = realloc(rows, (cap = cap ? cap * 2 : 256) * sizeof(*rows));
-
-			if (!nr)
-				break;
-			rows = nr;
-		}
-		rows[nrows++] = (struct cg_row){ .key = key, .denied = d };
-	}
-	if (nrows)
-		qsort(rows, nrows, sizeof(*rows), cg_row_cmp);
-	family(out, "egress_cgroup_denied_total", "counter",
+/* the cgroups with the most denials, at most cgroup_limit of them */
+static void fam_cgroup_denied(const struct scrape *sc)
+{
+	family(sc->out, "egress_cgroup_denied_total", "counter",
 	       "Denials by cgroup and policy, for the cgroups with the most denials.");
-	for (size_t i = 0, shown = 0; i < nrows && shown < cgroup_limit; i++) {
+	for (size_t i = 0, shown = 0; i < sc->s->ncg && shown < sc->cgroup_limit; i++) {
+		const struct cg_denied_row *r = &sc->s->cg[i];
 		char path[PATH_MAX];
 
-		if (cg_path(rows[i].key.cgroup_id, path, sizeof(path)))
+		if (cg_path(r->key.cgroup_id, path, sizeof(path)))
 			continue;	/* removed: its series disappears */
-		fputs("egress_cgroup_denied_total{cgroup=", out);
-		label(out, path);
-		fputs(",policy=", out);
-		label(out, policy_name(v, n, rows[i].key.policy));
-		fprintf(out, "} %llu\n", (unsigned long long)rows[i].denied);
+		fputs("egress_cgroup_denied_total{cgroup=", sc->out);
+		label(sc->out, path);
+		fputs(",policy=", sc->out);
+		label(sc->out, snapshot_policy_name(sc->s, r->key.policy));
+		fprintf(sc->out, "} %llu\n", (unsigned long long)r->denied);
 		shown++;
 	}
-	free(rows);
-	free(v);
-	free(b);
+}
+
+/* The families, in the order of the exposition. */
+static void (*const families[])(const struct scrape *sc) = {
+	fam_decisions, fam_events, fam_rules, fam_rule_hits, fam_bound, fam_lost, fam_policy_set, fam_build_info,
+	fam_cgroup_denied,
+};
+
+void metrics_write(FILE *out, struct egress_state *st, unsigned int cgroup_limit)
+{
+	struct state_snapshot s;
+	struct scrape sc = { .out = out, .st = st, .s = &s, .cgroup_limit = cgroup_limit };
+
+	state_snapshot(st, &s);
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+		families[i](&sc);
+	state_snapshot_free(&s);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, const char *type,

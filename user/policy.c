@@ -611,7 +611,7 @@ int compiled_decide(const struct compiled *c, const struct cidr *dst, uint8_t pr
 
 /* ---- incremental plans ------------------------------------------------ */
 
-_Static_assert(sizeof(struct rule) == 28, "struct rule is the policy store's record (state.c)");
+_Static_assert(sizeof(struct rule) == 28, "struct rule is the policy store's record (store.c)");
 
 /* The first rule (policy_sort order) whose CIDR is not below c. */
 static size_t lower_bound(const struct rule *r, size_t n, const struct cidr *c)

@@ -118,51 +118,25 @@ static int text_cmp(const void *a, const void *b)
 
 /* ---- the pinned status ------------------------------------------------------ */
 
-static int status_map(struct egress_state *st, bool create)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	state_pin_path(st, path, sizeof(path), "policy_set");
-	fd = bpf_obj_get(path);
-	if (fd >= 0 || !create)
-		return fd < 0 ? -errno : fd;
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "egress_pset", sizeof(uint32_t), PS_STATUS_BYTES, 1,
-			    NULL);
-	if (fd < 0)
-		return -errno;
-	if (bpf_obj_pin(fd, path)) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
 json_t *policyset_status(struct egress_state *st)
 {
-	char *buf = calloc(1, PS_STATUS_BYTES);
-	uint32_t zero = 0;
+	char *buf = calloc(1, PS_STATUS_BYTES), path[PATH_MAX];
 	json_t *o = NULL;
-	int fd = status_map(st, false);
 
-	if (fd >= 0 && buf && !bpf_map_lookup_elem(fd, &zero, buf)) {
+	state_pin_path(st, path, sizeof(path), "policy_set");
+	if (buf && !state_record_read(path, buf)) {
 		buf[PS_STATUS_BYTES - 1] = '\0';
 		if (buf[0])
 			o = json_loads(buf, 0, NULL);
 	}
-	if (fd >= 0)
-		close(fd);
 	free(buf);
 	return o;
 }
 
 static int status_write(struct egress_state *st, json_t *o)
 {
-	char *text = json_dumps(o, JSON_COMPACT), *buf = calloc(1, PS_STATUS_BYTES);
-	uint32_t zero = 0;
-	int fd = -1, ret = -ENOMEM;
+	char *text = json_dumps(o, JSON_COMPACT), *buf = calloc(1, PS_STATUS_BYTES), path[PATH_MAX];
+	int ret = -ENOMEM;
 
 	if (!text || !buf)
 		goto out;
@@ -170,15 +144,11 @@ static int status_write(struct egress_state *st, json_t *o)
 	if (strlen(text) >= PS_STATUS_BYTES)
 		goto out;
 	strcpy(buf, text);
-	fd = status_map(st, true);
-	ret = fd < 0 ? fd : 0;
-	if (!ret && bpf_map_update_elem(fd, &zero, buf, BPF_ANY))
-		ret = -errno;
+	state_pin_path(st, path, sizeof(path), "policy_set");
+	ret = state_record_write(path, "egress_pset", buf, PS_STATUS_BYTES);
 out:
 	if (ret)
 		logf_("cannot record the policy set's status: %s", strerror(-ret));
-	if (fd >= 0)
-		close(fd);
 	free(text);
 	free(buf);
 	return ret;

@@ -318,11 +318,11 @@ int revoke_after_change(struct egress_state *st, const struct revoke_scope *sc,
 		snprintf(err, errlen, "cannot open the revoke program: %s", strerror(errno));
 		goto cleanup;
 	}
-	ret = bpf_map__reuse_fd(skel->maps.egress_policies, st->map_fd[M_POLICIES]);
-	ret = ret ?: bpf_map__reuse_fd(skel->maps.egress_hosts, st->map_fd[M_HOSTS]);
-	ret = ret ?: bpf_map__reuse_fd(skel->maps.egress_counters, st->map_fd[M_COUNTERS]);
-	ret = ret ?: bpf_map__reuse_fd(skel->maps.egress_stats, st->map_fd[M_STATS]);
-	ret = ret ?: bpf_map__reuse_fd(skel->maps.egress_events, st->map_fd[M_EVENTS]);
+	ret = state_reuse_map(st, skel->maps.egress_policies, M_POLICIES);
+	ret = ret ?: state_reuse_map(st, skel->maps.egress_hosts, M_HOSTS);
+	ret = ret ?: state_reuse_map(st, skel->maps.egress_counters, M_COUNTERS);
+	ret = ret ?: state_reuse_map(st, skel->maps.egress_stats, M_STATS);
+	ret = ret ?: state_reuse_map(st, skel->maps.egress_events, M_EVENTS);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.revoke_cgroups, w.ncg);
 	ret = ret ?: revoke__load(skel);
 	if (ret) {

@@ -64,6 +64,12 @@ check_eq host-deny/no-read-back 0 "$BATCH"
 check_eq host-deny/no-swap no "$SWAPPED"
 a host-deny/enforced EPERM tcp 192.0.2.30 80
 a host-deny/neighbour-unchanged ok tcp 192.0.2.20 80
+# list and status count rules from egress_policy_info, which each edit keeps
+counts() {
+	check_json "$1/list-rules" ".[] | select(.name == \"big\") | .rules == $2" "$(ectl policy list --json 2>&1)"
+	check_json "$1/status-rules" ".policies[] | select(.name == \"big\") | .rules == $2" "$(ectl status --json 2>&1)"
+}
+counts host-deny 100001
 
 # a subnet: the /24's entry and the two hosts inside it that inherit from it
 edit deny 192.0.2.0/24 --proto tcp --port 80 --policy big
@@ -79,6 +85,7 @@ edit remove 192.0.2.30/32 --proto tcp --port 80 --policy big
 check_eq host-remove/rc 0 "$EDIT_RC"
 check_eq host-remove/entries-written 1 "$UPDATES"
 check_eq host-remove/no-swap no "$SWAPPED"
+counts host-remove 100000
 
 edit allow 192.0.2.0/24 --proto tcp --port 80 --policy big
 check_eq back/rc 0 "$EDIT_RC"
@@ -91,6 +98,7 @@ a back/removed-host ok tcp 192.0.2.30 80
 ectl export --policy big >"$T/after.export"
 check export/unchanged-after-round-trip cmp "$T/before.export" "$T/after.export"
 check_eq export/100k-rules 100000 "$(grep -c '^allow\|^deny' "$T/after.export")"
+counts back 100000
 
 # a missing rule: one line, nothing changed
 edit remove 192.0.2.99/32 --policy big

@@ -7,6 +7,7 @@
 # loaded.
 source "$(dirname "$0")/../lib.sh"
 setup
+command -v strace >/dev/null || die "strace not installed"
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
 mkcg app app/child other
@@ -44,6 +45,16 @@ check_json status/default-policy-untouched '.policies[] | select(.name == "defau
 check_json status/ringbuf-drops '.ringbuf_drops == 0' "$out"
 txt=$(ectl status 2>&1)
 check status/text-shows-binding grep -qF "$CGROOT/app" <<<"$txt"
+
+# the cgroup2 mount is found once per process, not once per binding: status
+# with nine bindings reads /proc/self/mountinfo a fixed number of times
+mkcg b1 b2 b3 b4 b5 b6 b7 b8
+for b in b1 b2 b3 b4 b5 b6 b7 b8; do
+	ectl_ok setup/attach-$b attach "$CGROOT/$b" --policy st || die "attach $b"
+done
+strace -f -qq -e trace=openat,open -o "$T/status.trace" "$EGRESSCTL" status --pin-dir "$PIN" >/dev/null 2>&1
+reads=$(grep -c '/proc/self/mountinfo' "$T/status.trace")
+check status/mountinfo-read-once test "$reads" -ge 1 -a "$reads" -le 2
 
 # bpftool agrees something is attached to the cgroup
 if command -v bpftool >/dev/null; then

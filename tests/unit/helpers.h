@@ -50,6 +50,7 @@ int oci_group(void);
 int advise_group(void);
 int explain_group(void);
 int events_group(void);
+int store_group(void);
 int hooks_group(void);
 int options_group(void);
 

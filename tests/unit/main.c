@@ -11,7 +11,7 @@ int main(void)
 {
 	int (*const groups[])(void) = {
 		parse_group, policy_group, cmdline_group, oci_group,
-		advise_group, explain_group, events_group, options_group, hooks_group,
+		advise_group, explain_group, events_group, store_group, options_group, hooks_group,
 	};
 	int failed = 0;
 

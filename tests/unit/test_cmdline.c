@@ -652,6 +652,32 @@ static void test_policy_file_conflict_error_names_line(void **state)
 		fail_msg("error \"%s\" does not start with \"LINE: \"", err);
 }
 
+/* The conflict's line comes from the rule itself: duplicates, other policies and >64 rules between. */
+static void test_policy_file_conflict_exact_line(void **state)
+{
+	char *text = NULL, err[ERRBUF_LEN];
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	struct policy_file f;
+
+	assert_non_null(m);
+	fprintf(m, "policy add web\n"					/* 1 */
+		   "# the tcp rules of 10/8\n"				/* 2 */
+		   "allow 10.0.0.0/8 --proto tcp --policy web\n"	/* 3 */
+		   "\n"						/* 4 */
+		   "allow 10.0.0.0/8 --proto tcp --policy web\n"	/* 5: same, kept once */
+		   "deny 10.0.0.0/8 --proto tcp --policy other\n"	/* 6: another policy */
+		   "deny 10.0.0.0/8 --proto udp --policy web\n");	/* 7: another match */
+	for (int i = 0; i < 100; i++)					/* 8-107 */
+		fprintf(m, "allow 192.0.2.%d --policy web\n", i);
+	fprintf(m, "deny 10.0.0.0/8 --proto tcp --policy web\n"	/* 108: the conflict */
+		   "deny 10.0.0.0/8 --proto tcp --policy web\n");	/* 109 */
+	assert_int_equal(fclose(m), 0);
+	assert_int_equal(policy_file_parse(text, &f, err, sizeof(err)), -EEXIST);
+	assert_contains(err, "108: policy 'web': both allow and deny for 10.0.0.0/8");
+	free(text);
+}
+
 /* policy_export of every policy of a file, into a string (free it). */
 static char *export_file(const struct policy_file *f)
 {
@@ -1058,6 +1084,7 @@ const struct CMUnitTest cmdline_tests[] = {
 	cmocka_unit_test(test_policy_narrows_tiers),
 	cmocka_unit_test(test_policy_file_conflict_rejected),
 	cmocka_unit_test(test_policy_file_conflict_error_names_line),
+	cmocka_unit_test(test_policy_file_conflict_exact_line),
 	cmocka_unit_test(test_policy_export_golden),
 	cmocka_unit_test(test_policy_export_reparse_is_byte_identical),
 	cmocka_unit_test(test_policy_export_of_compiled_round_trip),

@@ -531,6 +531,70 @@ static void test_event_text(void **state)
 	json_decref(j);
 }
 
+/* event_print of a JSON line read back prints what event_write prints from the fields */
+static void same_both_ways(struct event_ctx *ctx, const struct egress_event *e)
+{
+	static const enum log_format fmts[] = { LOG_JSON, LOG_TEXT, LOG_HINT };
+	struct event_fields f;
+
+	event_fields(ctx, e, &f);
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		char *line = event_fields_line(&f), *direct = NULL, *back;
+		size_t len = 0;
+		FILE *m = open_memstream(&direct, &len);
+		json_t *j;
+
+		assert_non_null(line);
+		event_write(&f, fmts[i], line, m);
+		fclose(m);
+		j = json_loads(line, 0, NULL);
+		assert_non_null(j);
+		back = printed(j, fmts[i]);
+		assert_string_equal(direct, back);
+		if (!(fmts[i] == LOG_HINT && e->verdict == EGRESS_VERDICT_AUDIT))
+			one_line(direct);	/* an audit has no hint to show */
+		free(direct);
+		free(back);
+		free(line);
+		json_decref(j);
+	}
+}
+
+/* egressd writes text from the event's fields; egressctl events from its JSON line: the same bytes */
+static void test_event_write_fields(void **state)
+{
+	static const uint8_t a6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	struct event_ctx ctx;
+	struct egress_event e = ev_free(&ctx, "");
+	struct event_fields f;
+	char *s = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	same_both_ways(&ctx, &e);
+	e.verdict = EGRESS_VERDICT_AUDIT;
+	same_both_ways(&ctx, &e);
+	e.family = EGRESS_FAM_V6;
+	e.hook = EGRESS_HOOK_CONNECT6;
+	memcpy(e.addr, a6, 16);
+	same_both_ways(&ctx, &e);
+	e.hook = EGRESS_HOOK_SOCK_CREATE;	/* no address: no brackets, v6 or not */
+	same_both_ways(&ctx, &e);
+	e.cgroup_id = 999;			/* removed: by id */
+	same_both_ways(&ctx, &e);
+
+	/* brackets come from the family, not from a ':' in the address */
+	e = ev_free(&ctx, "");
+	event_fields(&ctx, &e, &f);
+	assert_false(f.v6);
+	f.v6 = true;
+	m = open_memstream(&s, &len);
+	event_write(&f, LOG_TEXT, NULL, m);
+	fclose(m);
+	assert_contains(s, " tcp [192.0.2.20]:443 ");
+	free(s);
+}
+
 static void test_event_names(void **state)
 {
 	enum log_format f;
@@ -754,6 +818,7 @@ const struct CMUnitTest events_tests[] = {
 	cmocka_unit_test(test_untrusted_str_worst_case),
 	cmocka_unit_test(test_event_untrusted_names),
 	cmocka_unit_test(test_event_text),
+	cmocka_unit_test(test_event_write_fields),
 	cmocka_unit_test(test_event_names),
 	cmocka_unit_test(test_follow_backlog),
 	cmocka_unit_test(test_follow_queue_bound),

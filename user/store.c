@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* state.c - the pinned maps, programs and links of egress. */
+/* store.c - the policy store: policies, their tries and host tables, the pinned source rules, the journal. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,147 +14,9 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
-#include "advise.h"
-#include "cgroup.h"
 #include "cmdline.h"
 #include "hits.h"
-#include "state.h"
-
-const struct hook_desc egress_hooks[EGRESS_NHOOKS] = {
-#define HOOK_DESC_(N, num, name, type, prog, sec, ctx) [EGRESS_HOOK_##N] = { #name, type },
-	EGRESS_HOOK_TABLE(HOOK_DESC_)	/* include/egress_hooks.h */
-#undef HOOK_DESC_
-};
-
-const char *const state_map_names[M_N] = {
-	[M_POLICIES] = "egress_policies",
-	[M_INFO] = "egress_policy_info",
-	[M_BINDING] = "egress_binding",
-	[M_COUNTERS] = "egress_counters",
-	[M_STATS] = "egress_stats",
-	[M_CONFIG] = "egress_config",
-	[M_EVENTS] = "egress_events",
-	[M_RATE] = "egress_rate",
-	[M_RATE_SHARED] = "egress_rate_shared",
-	[M_CG_DENIED] = "egress_cg_denied",
-	[M_OCI] = "egress_oci",
-	[M_HOSTS] = "egress_hosts",
-	[M_SEEN] = "egress_seen",
-	[M_EPOCH] = "egress_epoch",
-};
-
-const char *state_pin_dir(const char *opt)
-{
-	const char *env = getenv("EGRESS_PIN_DIR");
-
-	if (opt && *opt)
-		return opt;
-	if (env && *env)
-		return env;
-	return EGRESS_DEFAULT_PIN_DIR;
-}
-
-void state_pin_path(const struct egress_state *st, char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	int n = snprintf(buf, len, "%s/", st->pin_dir);
-
-	va_start(ap, fmt);
-	vsnprintf(buf + n, len - n, fmt, ap);
-	va_end(ap);
-}
-
-int state_lock(const char *pin_dir, int *dir_fd, char *err, size_t errlen)
-{
-	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0) {
-		int e = errno;
-
-		if (e == ENOENT)
-			snprintf(err, errlen, "egress is not loaded: no pin directory %s (start egressd)", pin_dir);
-		else
-			snprintf(err, errlen, "cannot open pin directory %s: %s", pin_dir, strerror(e));
-		return -e;
-	}
-	if (flock(fd, LOCK_EX) < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "cannot lock %s: %s", pin_dir, strerror(e));
-		close(fd);
-		return -e;
-	}
-	*dir_fd = fd;
-	return 0;
-}
-
-int state_open(struct egress_state *st, const char *pin_dir, int flags, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	uint32_t zero = 0;
-	int ret;
-
-	memset(st, 0, sizeof(*st));
-	st->dir_fd = -1;
-	for (int i = 0; i < M_N; i++)
-		st->map_fd[i] = -1;
-	snprintf(st->pin_dir, sizeof(st->pin_dir), "%s", pin_dir);
-	if (geteuid() != 0) {
-		snprintf(err, errlen, "permission denied: egress state in %s is root's (run as root)", pin_dir);
-		return -EPERM;
-	}
-	if (flags & STATE_LOCK) {
-		ret = state_lock(pin_dir, &st->dir_fd, err, errlen);
-		if (ret)
-			return ret;
-	}
-	for (int i = 0; i < M_N; i++) {
-		state_pin_path(st, path, sizeof(path), "maps/%s", state_map_names[i]);
-		st->map_fd[i] = bpf_obj_get(path);
-		if (st->map_fd[i] < 0 && i == M_SEEN && errno == ENOENT)
-			continue;	/* pinned by an older egressd: state_seen() says so */
-		if (st->map_fd[i] < 0 && i == M_EPOCH && errno == ENOENT)
-			continue;	/* an older egressd's programs cache nothing */
-		if (st->map_fd[i] < 0) {
-			ret = -errno;
-			if (ret == -ENOENT)
-				snprintf(err, errlen, "egress is not loaded: %s is missing (start egressd)", path);
-			else
-				snprintf(err, errlen, "cannot open %s: %s", path, strerror(-ret));
-			goto cleanup;
-		}
-	}
-	ret = bpf_map_lookup_elem(st->map_fd[M_CONFIG], &zero, &st->cfg);
-	if (ret || st->cfg.abi != EGRESS_ABI_VERSION) {
-		snprintf(err, errlen, "pinned egress state in %s has ABI %u, this build speaks %u",
-			 pin_dir, st->cfg.abi, EGRESS_ABI_VERSION);
-		ret = -EPROTO;
-		goto cleanup;
-	}
-	st->ncpus = libbpf_num_possible_cpus();
-	if (st->ncpus < 1) {
-		snprintf(err, errlen, "cannot count CPUs");
-		ret = -EINVAL;
-		goto cleanup;
-	}
-	state_repair(st);	/* what a killed writer left */
-	return 0;
-cleanup:
-	state_close(st);
-	return ret;
-}
-
-void state_close(struct egress_state *st)
-{
-	for (int i = 0; i < M_N; i++)
-		if (st->map_fd[i] >= 0)
-			close(st->map_fd[i]);
-	if (st->dir_fd >= 0)
-		close(st->dir_fd);	/* releases the lock */
-	for (int i = 0; i < M_N; i++)
-		st->map_fd[i] = -1;
-	st->dir_fd = -1;
-}
+#include "state_priv.h"
 
 /* ---- policies ---------------------------------------------------------- */
 
@@ -244,44 +104,6 @@ static void host_key(struct egress_host_key *hk, const struct egress_lpm_key *k)
 	memcpy(hk->addr, k->addr, sizeof(hk->addr));
 }
 
-#define BATCH 4096	/* entries a batch syscall carries */
-
-/*
- * Hands every entry of a map to fn, BATCH at a time.  token_size is the
- * size of a batch position: a key for generic batches (the trie), a bucket
- * number for a hash.  -EOPNOTSUPP if the first batch finds no support.
- */
-static int map_read_batched(int fd, size_t key_size, size_t val_size, size_t token_size,
-			    int (*fn)(void *ctx, const void *k, const void *v), void *ctx)
-{
-	char *keys = malloc(BATCH * key_size), *vals = malloc(BATCH * val_size);
-	char *in = calloc(1, token_size), *out = calloc(1, token_size);
-	bool first = true;
-	int ret = 0;
-
-	while (keys && vals && in && out) {
-		uint32_t n = BATCH;
-		int r = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &n, NULL);
-
-		if (r && errno != ENOENT) {
-			ret = first && !n ? -EOPNOTSUPP : -errno;
-			break;
-		}
-		for (uint32_t i = 0; i < n && !ret; i++)
-			ret = fn(ctx, keys + i * key_size, vals + i * val_size);
-		if (ret || r)	/* ENOENT: that was the last batch */
-			break;
-		memcpy(in, out, token_size);
-		first = false;
-	}
-	if (!keys || !vals || !in || !out)
-		ret = -ENOMEM;
-	free(keys);
-	free(vals);
-	free(in);
-	free(out);
-	return ret;
-}
 
 static int push_entry(void *ctx, const void *k, const void *v)
 {
@@ -684,6 +506,36 @@ static uint64_t fresh_txn(void)
 	return t | 1;
 }
 
+int state_policy_info(struct egress_state *st, uint32_t id, struct egress_policy_info *info)
+{
+	return bpf_map_lookup_elem(st->map_fd[M_INFO], &id, info) ? -errno : 0;
+}
+
+int state_policy_summary(struct egress_state *st, uint32_t id, struct policy *p)
+{
+	struct egress_policy_info info;
+	struct store_view v;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = state_policy_info(st, id, &info);
+	if (ret)
+		return ret;
+	ret = store_open(st, id, false, &v);
+	if (ret == -ENOENT)
+		return state_policy_load(st, id, p);	/* pins an older egress made: no store */
+	if (ret)
+		return ret;
+	snprintf(p->name, sizeof(p->name), "%.*s", EGRESS_NAME_MAX - 1, info.name);
+	snprintf(p->hint, sizeof(p->hint), "%.*s", EGRESS_HINT_MAX - 1, info.hint);
+	p->dflt = v.head->dflt;
+	p->err = v.head->err;
+	p->flags = v.head->flags;
+	p->nrules = (size_t)info.nallow + info.ndeny;
+	store_close(&v);
+	return 0;
+}
+
 int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
 {
 	struct egress_policy_info info;
@@ -823,14 +675,6 @@ struct state_journal {
 	uint32_t pad;
 };
 
-/* The id of the map behind a fd (0 if none). */
-static uint32_t map_id_of(int fd)
-{
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
-
-	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
-}
 
 /* The journal map; one of an older layout is replaced when creating (never while active). */
 static int journal_fd(struct egress_state *st, bool create)
@@ -941,26 +785,8 @@ out:
 	return ret;
 }
 
-/*
- * After a policy or binding change is in the maps: the decisions the
- * programs cached before it no longer count (egress_epoch, egress.h).
- * Writers hold the lock, so read-add-write is enough.
- */
-static int epoch_bump(struct egress_state *st)
-{
-	uint32_t zero = 0;
-	uint64_t v = 0;
 
-	if (st->map_fd[M_EPOCH] < 0)
-		return 0;
-	if (bpf_map_lookup_elem(st->map_fd[M_EPOCH], &zero, &v))
-		return -errno;
-	v++;
-	return bpf_map_update_elem(st->map_fd[M_EPOCH], &zero, &v, BPF_ANY) ? -errno : 0;
-}
-
-/* Finishes or drops what a killed writer left.  Caller holds the lock. */
-static int journal_repair_locked(struct egress_state *st)
+int journal_repair_locked(struct egress_state *st)
 {
 	struct store_view staged, cur;
 	struct state_journal j;
@@ -1164,8 +990,69 @@ out:
 	return ret;
 }
 
-/* Larger edits are swapped in whole (the generation swap); smaller ones go in place. */
-#define EDIT_IN_PLACE_MAX 1024
+/* ---- the edit plan (pure: tests/unit/test_store.c) ----------------------- */
+
+int store_edit_plan(const struct policy *op, const struct rule *r, bool remove, uint32_t max_rules,
+		    struct store_edit *e)
+{
+	int ret = 0;
+
+	memset(e, 0, sizeof(*e));
+	e->at = SIZE_MAX;
+	rules_range(op->rules, op->nrules, &r->cidr, true, &e->lo, &e->hi);
+	for (size_t i = e->lo; i < e->hi; i++)
+		if (rule_same_match(&op->rules[i], r))
+			e->at = i;
+	if (remove && e->at == SIZE_MAX) {
+		e->kind = EDIT_ABSENT;
+		return 0;
+	}
+	if (!remove && e->at != SIZE_MAX && op->rules[e->at].action == r->action) {
+		e->kind = EDIT_SAME;
+		return 0;
+	}
+	e->n = op->nrules + (remove ? -1 : e->at == SIZE_MAX);
+	if (e->n > max_rules) {
+		e->kind = EDIT_FULL;
+		return 0;
+	}
+	/* the rules at r's CIDR, changed and sorted; the others stay as they are */
+	for (size_t i = e->lo; i < e->hi && !ret; i++)
+		ret = policy_append_rule(&e->grp, &op->rules[i]);
+	if (!ret)
+		ret = remove ? policy_remove_rule(&e->grp, r) : policy_set_rule(&e->grp, r);
+	if (ret < 0) {
+		store_edit_free(e);
+		return ret;
+	}
+	policy_sort(&e->grp);
+	if (e->at != SIZE_MAX)
+		*(op->rules[e->at].action == EGRESS_ALLOW ? &e->dallow : &e->ddeny) -= 1;
+	if (!remove)
+		*(r->action == EGRESS_ALLOW ? &e->dallow : &e->ddeny) += 1;
+	e->kind = EDIT_CHANGE;
+	return 0;
+}
+
+void store_edit_rules(const struct policy *op, const struct store_edit *e, struct rule *out)
+{
+	if (e->lo)
+		memcpy(out, op->rules, e->lo * sizeof(*out));
+	if (e->grp.nrules)
+		memcpy(out + e->lo, e->grp.rules, e->grp.nrules * sizeof(*out));
+	if (op->nrules > e->hi)
+		memcpy(out + e->lo + e->grp.nrules, op->rules + e->hi, (op->nrules - e->hi) * sizeof(*out));
+}
+
+bool store_edit_in_place(size_t nput, size_t ndel)
+{
+	return nput + ndel <= STORE_EDIT_IN_PLACE_MAX;
+}
+
+void store_edit_free(struct store_edit *e)
+{
+	policy_free(&e->grp);
+}
 
 static int put_order(const void *a_, const void *b_)
 {
@@ -1225,8 +1112,8 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	struct state_journal j = { .active = 1, .id = id, .mode = JOURNAL_EDIT, .txn = fresh_txn() };
 	struct store_view old = { .fd = -1 }, nv = { .fd = -1 };
 	struct compiled put = {}, del = {}, want = {};
-	struct policy op = {}, np, grp = {};
-	size_t lo, hi, at = SIZE_MAX, n;
+	struct store_edit e = {};
+	struct policy op = {}, np;
 	char cs[CIDR_STR_LEN];
 	int fd = -1, hfd = -1, ret;
 	uint32_t gen;
@@ -1260,43 +1147,31 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	op.dflt_id = old.head->dflt_id;
 	op.rules = old.rules;
 	op.nrules = old.head->n;
-	rules_range(op.rules, op.nrules, &r->cidr, true, &lo, &hi);
-	for (size_t i = lo; i < hi; i++)
-		if (rule_same_match(&op.rules[i], r))
-			at = i;
-	if (remove && at == SIZE_MAX)
-		goto absent;
-	if (!remove && at != SIZE_MAX && op.rules[at].action == r->action)
-		goto cleanup;	/* already so */
-	n = op.nrules + (remove ? -1 : at == SIZE_MAX);
-	if (n > st->cfg.max_rules) {
-		ret = full_error(st, op.name, n, err, errlen);
-		goto cleanup;
-	}
-	/* the rules at r's CIDR, changed and sorted; the others as they are */
-	for (size_t i = lo; i < hi && !ret; i++)
-		ret = policy_append_rule(&grp, &op.rules[i]);
-	if (!ret && !remove) {
+	if (!remove) {
 		struct rule added = *r;
 
 		added.id = hits_take_one(st);	/* a new rule (or action): counts from 0 */
-		ret = policy_set_rule(&grp, &added);
-	} else if (!ret) {
-		ret = policy_remove_rule(&grp, r);
+		ret = store_edit_plan(&op, &added, remove, st->cfg.max_rules, &e);
+	} else {
+		ret = store_edit_plan(&op, r, remove, st->cfg.max_rules, &e);
 	}
 	if (ret < 0)
 		goto fail;
-	ret = 0;
-	policy_sort(&grp);
-	ret = store_create(n, &op, j.txn, &nv);
+	if (e.kind == EDIT_ABSENT)
+		goto absent;
+	if (e.kind == EDIT_SAME)
+		goto cleanup;	/* already so */
+	if (e.kind == EDIT_FULL) {
+		ret = full_error(st, op.name, e.n, err, errlen);
+		goto cleanup;
+	}
+	ret = store_create(e.n, &op, j.txn, &nv);
 	if (ret)
 		goto fail;
-	memcpy(nv.rules, op.rules, lo * sizeof(*op.rules));
-	memcpy(nv.rules + lo, grp.rules, grp.nrules * sizeof(*op.rules));
-	memcpy(nv.rules + lo + grp.nrules, op.rules + hi, (op.nrules - hi) * sizeof(*op.rules));
+	store_edit_rules(&op, &e, nv.rules);
 	np = op;
 	np.rules = nv.rules;
-	np.nrules = n;
+	np.nrules = e.n;
 
 	fd = inner_fd(st, id);
 	if (fd < 0) {
@@ -1308,16 +1183,14 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	if (ret)
 		goto cleanup;	/* more than EGRESS_SLOTS apply somewhere: err says where */
 	/* the info's counts, kept by the writer */
-	if (at != SIZE_MAX)
-		*(op.rules[at].action == EGRESS_ALLOW ? &j.info.nallow : &j.info.ndeny) -= 1;
-	if (!remove)
-		*(r->action == EGRESS_ALLOW ? &j.info.nallow : &j.info.ndeny) += 1;
+	j.info.nallow += e.dallow;
+	j.info.ndeny += e.ddeny;
 
 	ret = store_stage(st, id, nv.fd) ?: journal_write(st, &j);
 	if (ret)
 		goto fail;
 	ret = -E2BIG;
-	if (put.n + del.n <= EDIT_IN_PLACE_MAX) {
+	if (store_edit_in_place(put.n, del.n)) {
 		hfd = hosts_fd(st, id, gen);
 		ret = plan_apply(fd, hfd, &put, &del);
 	}
@@ -1345,7 +1218,7 @@ cleanup:
 		close(hfd);
 	store_close(&old);
 	store_close(&nv);
-	policy_free(&grp);
+	store_edit_free(&e);
 	compiled_free(&put);
 	compiled_free(&del);
 	compiled_free(&want);
@@ -1372,7 +1245,8 @@ int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size
 		if (state_policy_id(st, p->name, &ids[i]) == 0) {
 			struct policy cur;
 
-			if (!pf->declared[i] && !state_policy_load(st, ids[i], &cur)) {
+			/* its settings: the summary, no rule read */
+			if (!pf->declared[i] && !state_policy_summary(st, ids[i], &cur)) {
 				p->dflt = cur.dflt;
 				p->err = cur.err;
 				p->flags = cur.flags;
@@ -1416,584 +1290,7 @@ int state_policy_delete(struct egress_state *st, uint32_t id)
 	return epoch_bump(st) ?: hosts_drop(st, id, 0);
 }
 
-int state_policy_counters(struct egress_state *st, uint32_t id, int hook, struct egress_counter *out)
-{
-	struct egress_counter *v = calloc(st->ncpus, sizeof(*v));
-	uint32_t idx = id * EGRESS_HOOK_MAX + hook;
-	int ret = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (!v)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(st->map_fd[M_COUNTERS], &idx, v)) {
-		ret = -errno;
-	} else {
-		for (int c = 0; c < st->ncpus; c++) {
-			out->allowed += v[c].allowed;
-			out->denied += v[c].denied;
-			out->suppressed += v[c].suppressed;
-			out->dropped += v[c].dropped;
-			out->audited += v[c].audited;
-		}
-	}
-	free(v);
-	return ret;
-}
-
-uint64_t state_stat(struct egress_state *st, enum egress_stat s)
-{
-	uint64_t *v = calloc(st->ncpus, sizeof(*v)), sum = 0;
-	uint32_t idx = s;
-
-	if (v && !bpf_map_lookup_elem(st->map_fd[M_STATS], &idx, v))
-		for (int c = 0; c < st->ncpus; c++)
-			sum += v[c];
-	free(v);
-	return sum;
-}
-
-int state_stat_add(struct egress_state *st, enum egress_stat s, uint64_t n)
-{
-	uint64_t *v = calloc(st->ncpus, sizeof(*v));
-	uint32_t idx = s;
-	int ret = 0;
-
-	if (!v)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(st->map_fd[M_STATS], &idx, v) == 0) {
-		v[0] += n;
-		if (bpf_map_update_elem(st->map_fd[M_STATS], &idx, v, BPF_ANY))
-			ret = -errno;
-	} else {
-		ret = -errno;
-	}
-	free(v);
-	return ret;
-}
-
-/* ---- bindings ---------------------------------------------------------- */
-
-/* The cgroup ids named by the entries of a pin subdirectory (links/, lost/). */
-static int pin_ids(struct egress_state *st, const char *sub, uint64_t **out, size_t *n)
-{
-	char path[PATH_MAX];
-	uint64_t *v = NULL;
-	struct dirent *de;
-	size_t cnt = 0;
-	DIR *d;
-
-	*out = NULL;
-	*n = 0;
-	state_pin_path(st, path, sizeof(path), "%s", sub);
-	d = opendir(path);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		uint64_t *nv, id;
-		char *end;
-
-		id = strtoull(de->d_name, &end, 10);
-		if (de->d_name[0] == '.' || *end)
-			continue;
-		nv = realloc(v, (cnt + 1) * sizeof(*v));
-		if (!nv) {
-			free(v);
-			closedir(d);
-			return -ENOMEM;
-		}
-		v = nv;
-		v[cnt++] = id;
-	}
-	closedir(d);
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
-static int bindings(struct egress_state *st, bool live_only, struct binding_ref **out, size_t *n)
-{
-	struct binding_ref *v;
-	uint64_t *ids;
-	size_t cnt = 0, nids;
-	int ret = pin_ids(st, "links", &ids, &nids);
-
-	*out = NULL;
-	*n = 0;
-	if (ret)
-		return ret;
-	v = calloc(nids + 1, sizeof(*v));
-	if (!v) {
-		free(ids);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < nids; i++) {
-		struct egress_binding b = {};
-		char p[PATH_MAX];
-
-		if (live_only && cg_path(ids[i], p, sizeof(p)) == -ENOENT)
-			continue;	/* removed: gc takes its pins */
-		if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &ids[i], &b))
-			b.policy = 0;	/* no live attachment (yet) */
-		v[cnt].cgroup_id = ids[i];
-		v[cnt].policy = b.policy;
-		cnt++;
-	}
-	free(ids);
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
-int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
-{
-	return bindings(st, true, out, n);
-}
-
-/*
- * The cgroup's storage outlives its links (the kernel frees it with the
- * cgroup): cleared on unbind and before a new binding's first link, so
- * that it reads 0 (deny) until the new policy is written.
- */
-static void binding_clear(struct egress_state *st, uint64_t cgid)
-{
-	struct egress_binding b = { .cgroup_id = cgid };
-
-	bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST);
-}
-
-static int link_dir(struct egress_state *st, uint64_t cgid, char *buf, size_t len)
-{
-	state_pin_path(st, buf, len, "links/%llu", (unsigned long long)cgid);
-	return 0;
-}
-
-/*
- * Beside the links of a binding, two symlinks (bpffs holds no files):
- *   bound -> "POLICY PATH"   what was bound where, still known once the
- *                            cgroup is gone (see state_gc)
- *   owner -> "run PID START" or "oci ID"   who made it, for one lifetime
- * and lost/<cgroup id> -> "POLICY PATH" for a bound path whose cgroup was
- * removed (a tier deleted: a cgroup re-created there is not bound).
- */
-static const char *const meta_names[] = { "bound", "owner" };
-
-static int put_link(const char *path, const char *target)
-{
-	if (unlink(path) && errno != ENOENT)
-		return -errno;
-	return symlink(target, path) ? -errno : 0;
-}
-
-static int get_link(const char *path, char *buf, size_t len)
-{
-	ssize_t n = readlink(path, buf, len - 1);
-
-	if (n < 0) {
-		buf[0] = '\0';
-		return -errno;
-	}
-	buf[n] = '\0';
-	return 0;
-}
-
-int state_binding_meta(struct egress_state *st, uint64_t cgid, char *bound, size_t blen,
-		       char *owner, size_t olen)
-{
-	char path[PATH_MAX];
-	int ret = 0;
-
-	if (bound) {
-		state_pin_path(st, path, sizeof(path), "links/%llu/bound", (unsigned long long)cgid);
-		ret = get_link(path, bound, blen);
-	}
-	if (owner) {
-		state_pin_path(st, path, sizeof(path), "links/%llu/owner", (unsigned long long)cgid);
-		get_link(path, owner, olen);
-	}
-	return ret;
-}
-
-int state_binding_owner(struct egress_state *st, uint64_t cgid, const char *owner)
-{
-	char path[PATH_MAX];
-
-	state_pin_path(st, path, sizeof(path), "links/%llu/owner", (unsigned long long)cgid);
-	return put_link(path, owner);
-}
-
-/* the start time (clock ticks after boot) of a process, 0 if there is none */
-unsigned long long state_proc_start(int pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	/* after "(comm)": state is field 3, starttime field 22 */
-	if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
-			 &start) != 1)
-		return 0;
-	return start;
-}
-
-bool state_binding_orphan(struct egress_state *st, uint64_t cgid)
-{
-	char owner[128];
-	unsigned long long start;
-	int pid;
-
-	state_binding_meta(st, cgid, NULL, 0, owner, sizeof(owner));
-	if (sscanf(owner, "run %d %llu", &pid, &start) != 2)
-		return false;
-	return state_proc_start(pid) != start;
-}
-
-/* a directory at path (a cgroup made again where a bound one was) */
-static bool dir_exists(const char *path)
-{
-	struct stat sb;
-
-	return !stat(path, &sb) && S_ISDIR(sb.st_mode);
-}
-
-/*
- * "POLICY PATH" of an attach binding (no owner) whose cgroup is gone (not
- * yet collected), or of a lost/ entry; -ENOENT for anything else.
- */
-static int lost_target(struct egress_state *st, const char *sub, uint64_t id, char *target, size_t len)
-{
-	char f[PATH_MAX], owner[128];
-
-	if (!strcmp(sub, "lost")) {
-		state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)id);
-		return get_link(f, target, len) || !strchr(target, ' ') ? -ENOENT : 0;
-	}
-	if (state_binding_meta(st, id, target, len, owner, sizeof(owner)) || owner[0] ||
-	    !strchr(target, ' ') || cg_path(id, f, sizeof(f)) != -ENOENT)
-		return -ENOENT;
-	return 0;
-}
-
-int state_lost(struct egress_state *st, struct lost_ref **out, size_t *n)
-{
-	static const char *const subs[] = { "links", "lost" };
-	char target[PATH_MAX + EGRESS_NAME_MAX + 2];
-	struct lost_ref *v = NULL, *nv;
-	size_t cnt = 0;
-
-	*out = NULL;
-	*n = 0;
-	for (size_t k = 0; k < 2; k++) {
-		uint64_t *ids;
-		size_t nids;
-		int ret = pin_ids(st, subs[k], &ids, &nids);
-
-		if (ret) {
-			free(v);
-			return ret;
-		}
-		nv = realloc(v, (cnt + nids + 1) * sizeof(*v));
-		if (!nv) {
-			free(ids);
-			free(v);
-			return -ENOMEM;
-		}
-		v = nv;
-		for (size_t i = 0; i < nids; i++) {
-			char *sp;
-
-			if (lost_target(st, subs[k], ids[i], target, sizeof(target)))
-				continue;
-			sp = strchr(target, ' ');
-			*sp = '\0';
-			v[cnt].cgroup_id = ids[i];
-			snprintf(v[cnt].policy, sizeof(v[cnt].policy), "%.*s", EGRESS_NAME_MAX - 1, target);
-			snprintf(v[cnt].path, sizeof(v[cnt].path), "%s", sp + 1);
-			v[cnt].recreated = dir_exists(v[cnt].path);
-			cnt++;
-		}
-		free(ids);
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
-}
-
-/* Forgets the lost/ entries of path (it is bound again, or detached). */
-static int lost_forget(struct egress_state *st, const char *path)
-{
-	char f[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2];
-	uint64_t *ids;
-	size_t nids;
-	int n = 0;
-
-	if (pin_ids(st, "lost", &ids, &nids))
-		return 0;
-	for (size_t i = 0; i < nids; i++) {
-		const char *p;
-
-		if (lost_target(st, "lost", ids[i], target, sizeof(target)))
-			continue;
-		p = strchr(target, ' ') + 1;
-		if (!strcmp(p, path)) {
-			state_pin_path(st, f, sizeof(f), "lost/%llu", (unsigned long long)ids[i]);
-			n += !unlink(f);
-		}
-	}
-	free(ids);
-	return n;
-}
-
-int state_bound_at(struct egress_state *st, const char *dir, char *at, size_t len)
-{
-	char d[PATH_MAX], mnt[PATH_MAX], err[ERRBUF_LEN], links[PATH_MAX];
-
-	if (!realpath(dir, d) || cg2_mount(mnt, sizeof(mnt)))
-		return -ENOENT;
-	for (;;) {
-		uint64_t id;
-		int fd;
-
-		if (cg_open(d, &fd, &id, err, sizeof(err)))
-			return -ENOENT;
-		close(fd);
-		state_pin_path(st, links, sizeof(links), "links/%llu", (unsigned long long)id);
-		if (!access(links, F_OK)) {
-			char bound[PATH_MAX + EGRESS_NAME_MAX + 2];
-
-			if (state_binding_meta(st, id, bound, sizeof(bound), NULL, 0))
-				snprintf(bound, sizeof(bound), "? %s", d);
-			snprintf(at, len, "%s", bound);
-			return 0;
-		}
-		if (!strcmp(d, mnt) || !strrchr(d, '/') || strrchr(d, '/') == d)
-			return -ENOENT;
-		*strrchr(d, '/') = '\0';
-	}
-}
-
-int state_unbind_id(struct egress_state *st, uint64_t cgid)
-{
-	char dir[PATH_MAX], path[PATH_MAX + 16];
-	int ret = 0;
-
-	link_dir(st, cgid, dir, sizeof(dir));
-	for (int h = 0; h < EGRESS_NHOOKS; h++) {
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
-		fd = bpf_obj_get(path);
-		if (fd < 0) {
-			if (errno != ENOENT)
-				ret = -errno;
-			continue;
-		}
-		/* detach now, whoever else holds the link */
-		bpf_link_detach(fd);
-		close(fd);
-		if (unlink(path) && errno != ENOENT)
-			ret = -errno;
-	}
-	for (size_t i = 0; i < sizeof(meta_names) / sizeof(meta_names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, meta_names[i]);
-		if (unlink(path) && errno != ENOENT)
-			ret = -errno;
-	}
-	if (rmdir(dir) && errno != ENOENT)
-		ret = -errno;
-	binding_clear(st, cgid);
-	return ret;
-}
-
-int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char *err, size_t errlen)
-{
-	struct egress_binding b = { .policy = policy };
-	char dir[PATH_MAX], path[PATH_MAX + 16];
-	bool created[EGRESS_NHOOKS] = {};
-	int cg_fd = -1, ret;
-	uint64_t cgid;
-
-	ret = cg_open(cgdir, &cg_fd, &cgid, err, errlen);
-	if (ret)
-		return ret;
-	b.cgroup_id = cgid;
-	state_pin_path(st, path, sizeof(path), "links");
-	if (mkdir(path, 0700) && errno != EEXIST) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-		goto cleanup;
-	}
-	link_dir(st, cgid, dir, sizeof(dir));
-	if (!mkdir(dir, 0700)) {
-		binding_clear(st, cgid);	/* a new binding: no old policy id */
-	} else if (errno != EEXIST) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-		goto cleanup;
-	}
-	for (int h = 0; h < EGRESS_NHOOKS; h++) {
-		int prog_fd, link_fd;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
-		if (!access(path, F_OK))
-			continue;	/* already attached for this hook */
-		state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
-		prog_fd = bpf_obj_get(path);
-		if (prog_fd < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "egress programs are not loaded (%s: %s)", path, strerror(errno));
-			goto rollback;
-		}
-		link_fd = bpf_link_create(prog_fd, cg_fd, egress_hooks[h].type, NULL);
-		close(prog_fd);
-		if (link_fd < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot attach %s to %s: %s", egress_hooks[h].name, cgdir,
-				 strerror(errno));
-			goto rollback;
-		}
-		snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
-		ret = bpf_obj_pin(link_fd, path) ? -errno : 0;
-		if (ret) {
-			bpf_link_detach(link_fd);
-			close(link_fd);
-			snprintf(err, errlen, "cannot pin %s: %s", path, strerror(-ret));
-			goto rollback;
-		}
-		close(link_fd);
-		created[h] = true;
-		/* the storage exists from the first attachment on: bind it at once */
-		if (bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST)) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot bind %s: %s", cgdir, strerror(errno));
-			goto rollback;
-		}
-	}
-	/* a rebinding (or a bind that found every link) sets the policy here */
-	if (bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST) ||
-	    epoch_bump(st)) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot bind %s: %s", cgdir, strerror(errno));
-		goto rollback;
-	}
-	/* what is bound, by path: for state_gc and status once the cgroup goes */
-	{
-		struct egress_policy_info info = {};
-		char real[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2];
-
-		if (!realpath(cgdir, real))
-			snprintf(real, sizeof(real), "%s", cgdir);
-		bpf_map_lookup_elem(st->map_fd[M_INFO], &policy, &info);
-		snprintf(target, sizeof(target), "%.*s %s", EGRESS_NAME_MAX - 1,
-			 info.name[0] ? info.name : "?", real);
-		snprintf(path, sizeof(path), "%s/bound", dir);
-		put_link(path, target);
-		lost_forget(st, real);
-	}
-	ret = 0;
-	goto cleanup;
-rollback:
-	for (int h = 0; h < EGRESS_NHOOKS; h++) {
-		int fd;
-
-		if (!created[h])
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			bpf_link_detach(fd);
-			close(fd);
-		}
-		unlink(path);
-	}
-	rmdir(dir);	/* only if empty: a pre-existing binding stays */
-cleanup:
-	if (cg_fd >= 0)
-		close(cg_fd);
-	return ret;
-}
-
-int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t errlen)
-{
-	char dir[PATH_MAX], real[PATH_MAX];
-	uint64_t cgid;
-	int fd, ret, forgot;
-
-	/* a lost binding of this path (its cgroup removed): detach forgets it */
-	forgot = lost_forget(st, cgdir);
-	if (realpath(cgdir, real) && strcmp(real, cgdir))
-		forgot += lost_forget(st, real);
-	ret = cg_open(cgdir, &fd, &cgid, err, errlen);
-	if (ret)
-		return forgot ? 0 : ret;
-	close(fd);
-	link_dir(st, cgid, dir, sizeof(dir));
-	if (access(dir, F_OK)) {
-		if (forgot)
-			return 0;
-		snprintf(err, errlen, "%s is not bound to a policy", cgdir);
-		return -ENOENT;
-	}
-	ret = state_unbind_id(st, cgid);
-	if (ret)
-		snprintf(err, errlen, "cannot detach %s: %s", cgdir, strerror(-ret));
-	return ret;
-}
-
-/* A link whose cgroup was removed reports cgroup id 0. */
-static bool link_defunct(const char *path)
-{
-	struct bpf_link_info info = {};
-	uint32_t len = sizeof(info);
-	bool dead = false;
-	int fd = bpf_obj_get(path);
-
-	if (fd < 0)
-		return errno == ENOENT;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-		dead = info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == 0;
-	close(fd);
-	return dead;
-}
-
-/* Deletes the entries of a map keyed by (a struct starting with) a cgroup id
- * whose cgroup no longer exists. */
-static void gc_cgroup_keys(int fd, size_t key_size)
-{
-	unsigned char key[32], next[32], *prev = NULL;
-	char path[PATH_MAX];
-	uint64_t last_id = 0;
-	bool last_alive = true;
-
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		uint64_t id;
-
-		memcpy(&id, next, sizeof(id));
-		if (id != last_id) {
-			last_id = id;
-			last_alive = cg_path(id, path, sizeof(path)) != -ENOENT;
-		}
-		if (!last_alive && !bpf_map_delete_elem(fd, next)) {
-			/* deleted: restart from the previous key (or the start) */
-			continue;
-		}
-		memcpy(key, next, key_size);
-		prev = key;
-	}
-}
-
-/* Host tables of deleted policies, or in the slot no trie names (a killed writer's). */
-static void hosts_gc(struct egress_state *st)
+void hosts_gc(struct egress_state *st)
 {
 	for (uint32_t id = 1; id <= st->cfg.max_policies; id++) {
 		int fd = inner_fd(st, id);
@@ -2003,227 +1300,4 @@ static void hosts_gc(struct egress_state *st)
 			close(fd);
 		hosts_drop(st, id, gen);
 	}
-}
-
-/*
- * A binding made by hand (attach: no owner) whose cgroup is gone: keep
- * "POLICY PATH" in lost/, so that status and metrics say that the path is
- * not bound any more, whether it stays gone or a cgroup is made there again
- * later (a tier deleted and re-created).  At most EGRESS_LOST_MAX are kept:
- * the oldest (lowest cgroup id) makes room, so removed cgroups cost bounded
- * state.
- */
-#define EGRESS_LOST_MAX 256
-
-static void gc_lost(struct egress_state *st, uint64_t cgid)
-{
-	char bound[PATH_MAX + EGRESS_NAME_MAX + 2], owner[128], path[PATH_MAX];
-	uint64_t *ids;
-	size_t nids;
-
-	if (state_binding_meta(st, cgid, bound, sizeof(bound), owner, sizeof(owner)) || owner[0] ||
-	    !strchr(bound, ' '))
-		return;
-	state_pin_path(st, path, sizeof(path), "lost");
-	if (mkdir(path, 0700) && errno != EEXIST)
-		return;
-	/* a path is listed once: its newest binding */
-	lost_forget(st, strchr(bound, ' ') + 1);
-	if (!pin_ids(st, "lost", &ids, &nids)) {
-		while (nids >= EGRESS_LOST_MAX) {
-			size_t oldest = 0;
-
-			for (size_t i = 1; i < nids; i++)
-				if (ids[i] < ids[oldest])
-					oldest = i;
-			state_pin_path(st, path, sizeof(path), "lost/%llu", (unsigned long long)ids[oldest]);
-			unlink(path);
-			ids[oldest] = ids[--nids];
-		}
-		free(ids);
-	}
-	state_pin_path(st, path, sizeof(path), "lost/%llu", (unsigned long long)cgid);
-	put_link(path, bound);
-}
-
-/* egress_oci records of containers whose cgroup is gone (no poststop ran) */
-static void gc_oci(struct egress_state *st)
-{
-	struct egress_oci_key key, next, *prev = NULL;
-	char path[PATH_MAX];
-	uint64_t cgid;
-	int fd = st->map_fd[M_OCI];
-
-	if (fd < 0)
-		return;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		if (!bpf_map_lookup_elem(fd, &next, &cgid) && cg_path(cgid, path, sizeof(path)) == -ENOENT &&
-		    !bpf_map_delete_elem(fd, &next))
-			continue;	/* deleted: go on from the previous key */
-		key = next;
-		prev = &key;
-	}
-}
-
-int state_gc(struct egress_state *st)
-{
-	struct binding_ref *v;
-	char path[PATH_MAX];
-	size_t n;
-	int cleaned = 0;
-
-	journal_repair_locked(st);	/* the caller holds the lock */
-	if (bindings(st, false, &v, &n))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		bool dead = true;
-
-		for (int h = 0; h < EGRESS_NHOOKS && dead; h++) {
-			state_pin_path(st, path, sizeof(path), "links/%llu/%s",
-				       (unsigned long long)v[i].cgroup_id, egress_hooks[h].name);
-			dead = link_defunct(path);
-		}
-		if (!dead && state_binding_orphan(st, v[i].cgroup_id) &&
-		    !cg_path(v[i].cgroup_id, path, sizeof(path)) && !cg_populated(path) && !rmdir(path))
-			dead = true;	/* an 'egressctl run' killed: its cgroup, once empty */
-		if (dead)
-			gc_lost(st, v[i].cgroup_id);
-		if (dead && !state_unbind_id(st, v[i].cgroup_id))
-			cleaned++;
-	}
-	free(v);
-	gc_oci(st);
-	gc_cgroup_keys(st->map_fd[M_RATE], sizeof(uint64_t));
-	gc_cgroup_keys(st->map_fd[M_CG_DENIED], sizeof(struct egress_cg_key));
-	hosts_gc(st);
-	return cleaned;
-}
-
-static int rm_tree(const char *path)
-{
-	struct dirent *de;
-	int ret = 0;
-	DIR *d = opendir(path);
-
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		char sub[PATH_MAX];
-		struct stat st;
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-		if (!lstat(sub, &st) && S_ISDIR(st.st_mode))
-			ret = rm_tree(sub) ?: ret;
-		else if (unlink(sub))
-			ret = -errno;
-	}
-	closedir(d);
-	if (rmdir(path))
-		ret = -errno;
-	return ret;
-}
-
-int state_unload(struct egress_state *st, state_unload_cb detached, void *ctx, char *err,
-		 size_t errlen)
-{
-	struct binding_ref *v;
-	size_t n;
-	int ret;
-
-	ret = bindings(st, false, &v, &n);
-	if (ret) {
-		snprintf(err, errlen, "cannot list bindings: %s", strerror(-ret));
-		return ret;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char dir[PATH_MAX], path[PATH_MAX + 16];
-		int links = 0;
-
-		link_dir(st, v[i].cgroup_id, dir, sizeof(dir));
-		for (int h = 0; h < EGRESS_NHOOKS; h++) {
-			struct stat sb;
-
-			snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
-			links += !stat(path, &sb);
-		}
-		state_unbind_id(st, v[i].cgroup_id);
-		if (detached)
-			detached(&v[i], links, ctx);
-	}
-	free(v);
-	/* close our map fds first; the directory lock stays until state_close */
-	for (int i = 0; i < M_N; i++) {
-		if (st->map_fd[i] >= 0)
-			close(st->map_fd[i]);
-		st->map_fd[i] = -1;
-	}
-	ret = rm_tree(st->pin_dir);
-	if (ret)
-		snprintf(err, errlen, "cannot remove %s: %s", st->pin_dir, strerror(-ret));
-	return ret;
-}
-
-/* ---- distinct denied destinations (egressctl advise) -------------------- */
-
-struct seen_vec {
-	struct seen_rec *v;
-	size_t n, cap;
-};
-
-static int push_seen(void *ctx, const void *k, const void *val)
-{
-	struct seen_vec *s = ctx;
-
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 1024;
-		struct seen_rec *nv = realloc(s->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		s->v = nv;
-		s->cap = cap;
-	}
-	memcpy(&s->v[s->n].key, k, sizeof(s->v[s->n].key));
-	memcpy(&s->v[s->n].val, val, sizeof(s->v[s->n].val));
-	s->n++;
-	return 0;
-}
-
-int state_seen(struct egress_state *st, struct seen_rec **out, size_t *n)
-{
-	struct seen_vec s = {};
-	struct egress_seen_key key, *prev = NULL;
-	struct egress_seen val;
-	int fd = st->map_fd[M_SEEN], ret;
-
-	*out = NULL;
-	*n = 0;
-	if (fd < 0)
-		return -ENOENT;
-	/* a hash's batch position is a bucket number */
-	ret = map_read_batched(fd, sizeof(key), sizeof(val), sizeof(uint32_t), push_seen, &s);
-	if (ret == -EOPNOTSUPP) {
-		s.n = 0;
-		ret = 0;
-		while (!ret && !bpf_map_get_next_key(fd, prev, &key)) {
-			prev = &key;
-			if (!bpf_map_lookup_elem(fd, &key, &val))
-				ret = push_seen(&s, &key, &val);
-		}
-	}
-	if (ret) {
-		free(s.v);
-		return ret;
-	}
-	*out = s.v;
-	*n = s.n;
-	return 0;
-}
-
-/* Every pinned binding, those of removed cgroups too: no path lookup per cgroup (cheap). */
-int state_bindings_all(struct egress_state *st, struct binding_ref **out, size_t *n)
-{
-	return bindings(st, false, out, n);
 }
