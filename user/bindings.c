@@ -384,6 +384,54 @@ int state_unbind_id(struct egress_state *st, uint64_t cgid)
 	return ret;
 }
 
+/* Attaches hook h's program to the cgroup and pins the link in DIR. */
+static int bind_link(struct egress_state *st, int h, int cg_fd, const char *cgdir, const char *dir,
+		     char *err, size_t errlen)
+{
+	char path[PATH_MAX + 16];
+	int prog_fd, link_fd, ret;
+
+	state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
+	prog_fd = bpf_obj_get(path);
+	if (prog_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "egress programs are not loaded (%s: %s)", path, strerror(errno));
+		return ret;
+	}
+	link_fd = bpf_link_create(prog_fd, cg_fd, egress_hooks[h].type, NULL);
+	close(prog_fd);
+	if (link_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot attach %s to %s: %s", egress_hooks[h].name, cgdir,
+			 strerror(errno));
+		return ret;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
+	ret = bpf_obj_pin(link_fd, path) ? -errno : 0;
+	if (ret) {
+		bpf_link_detach(link_fd);
+		snprintf(err, errlen, "cannot pin %s: %s", path, strerror(-ret));
+	}
+	close(link_fd);
+	return ret;
+}
+
+/* What is bound, by path: for state_gc and status once the cgroup goes. */
+static void bind_record(struct egress_state *st, const char *dir, const char *cgdir, uint32_t policy)
+{
+	struct egress_policy_info info = {};
+	char real[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2], path[PATH_MAX + 16];
+
+	if (!realpath(cgdir, real))
+		snprintf(real, sizeof(real), "%s", cgdir);
+	bpf_map_lookup_elem(st->map_fd[M_INFO], &policy, &info);
+	snprintf(target, sizeof(target), "%.*s %s", EGRESS_NAME_MAX - 1,
+		 info.name[0] ? info.name : "?", real);
+	snprintf(path, sizeof(path), "%s/bound", dir);
+	put_link(path, target);
+	lost_forget(st, real);
+}
+
 int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char *err, size_t errlen)
 {
 	struct egress_binding b = { .policy = policy };
@@ -411,35 +459,12 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 		goto cleanup;
 	}
 	for (int h = 0; h < EGRESS_NHOOKS; h++) {
-		int prog_fd, link_fd;
-
 		snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
 		if (!access(path, F_OK))
 			continue;	/* already attached for this hook */
-		state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
-		prog_fd = bpf_obj_get(path);
-		if (prog_fd < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "egress programs are not loaded (%s: %s)", path, strerror(errno));
+		ret = bind_link(st, h, cg_fd, cgdir, dir, err, errlen);
+		if (ret)
 			goto rollback;
-		}
-		link_fd = bpf_link_create(prog_fd, cg_fd, egress_hooks[h].type, NULL);
-		close(prog_fd);
-		if (link_fd < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot attach %s to %s: %s", egress_hooks[h].name, cgdir,
-				 strerror(errno));
-			goto rollback;
-		}
-		snprintf(path, sizeof(path), "%s/%s", dir, egress_hooks[h].name);
-		ret = bpf_obj_pin(link_fd, path) ? -errno : 0;
-		if (ret) {
-			bpf_link_detach(link_fd);
-			close(link_fd);
-			snprintf(err, errlen, "cannot pin %s: %s", path, strerror(-ret));
-			goto rollback;
-		}
-		close(link_fd);
 		created[h] = true;
 		/* the storage exists from the first attachment on: bind it at once */
 		if (bpf_map_update_elem(st->map_fd[M_BINDING], &cgid, &b, BPF_EXIST)) {
@@ -455,20 +480,7 @@ int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char
 		snprintf(err, errlen, "cannot bind %s: %s", cgdir, strerror(errno));
 		goto rollback;
 	}
-	/* what is bound, by path: for state_gc and status once the cgroup goes */
-	{
-		struct egress_policy_info info = {};
-		char real[PATH_MAX], target[PATH_MAX + EGRESS_NAME_MAX + 2];
-
-		if (!realpath(cgdir, real))
-			snprintf(real, sizeof(real), "%s", cgdir);
-		bpf_map_lookup_elem(st->map_fd[M_INFO], &policy, &info);
-		snprintf(target, sizeof(target), "%.*s %s", EGRESS_NAME_MAX - 1,
-			 info.name[0] ? info.name : "?", real);
-		snprintf(path, sizeof(path), "%s/bound", dir);
-		put_link(path, target);
-		lost_forget(st, real);
-	}
+	bind_record(st, dir, cgdir, policy);
 	ret = 0;
 	goto cleanup;
 rollback:

@@ -2195,6 +2195,24 @@ static const struct opt_spec oci_hook_spec[] = {
  * container's own cgroup: one that is not bound yet and holds nothing but
  * the container's process.  poststop: undo that.
  */
+/* Only the container's own cgroup, bound by nobody else; 1 (said) when not. */
+static int oci_check_owner(struct egress_state *st, const struct oci_state *os,
+			   const struct egress_oci_key *key, const char *cgdir, uint64_t cgid,
+			   const char *owner)
+{
+	char at[PATH_MAX + EGRESS_NAME_MAX + 2], err[ERRBUF_LEN];
+	uint64_t old;
+
+	if (oci_bound_by_another(st, os, cgdir, cgid, owner))
+		return 1;
+	if (cg_own(cgdir, os->pid, err, sizeof(err)))
+		return errorf(1, "container %s: %s", os->id, err);
+	if (!state_oci_get(st, key, &old) && old != cgid && cg_path(old, at, sizeof(at)) != -ENOENT)
+		return errorf(1, "container %s: this id and bundle already have a binding, on cgroup %s",
+			      os->id, at);
+	return 0;
+}
+
 static int do_oci_hook(int argc, char **argv)
 {
 	struct oci_hook_opts o = {};
@@ -2206,7 +2224,7 @@ static int do_oci_hook(int argc, char **argv)
 	struct oci_config cfg = {};
 	struct oci_state os;
 	bool poststop, bound = false;
-	uint64_t cgid, old;
+	uint64_t cgid;
 	uint32_t id;
 	int ret = 1, cg_fd = -1;
 
@@ -2250,23 +2268,8 @@ static int do_oci_hook(int argc, char **argv)
 	}
 	if (open_state(&st, &o.c, STATE_LOCK))
 		goto cleanup;
-	/* only the container's own cgroup, bound by nobody else */
-	{
-		char at[PATH_MAX + EGRESS_NAME_MAX + 2];
-
-		if (oci_bound_by_another(&st, &os, cgdir, cgid, owner))
-			goto cleanup;
-		if (cg_own(cgdir, os.pid, err, sizeof(err))) {
-			ret = errorf(1, "container %s: %s", os.id, err);
-			goto cleanup;
-		}
-		if (!state_oci_get(&st, &key, &old) && old != cgid &&
-		    cg_path(old, at, sizeof(at)) != -ENOENT) {
-			ret = errorf(1, "container %s: this id and bundle already have a binding, on cgroup %s",
-				  os.id, at);
-			goto cleanup;
-		}
-	}
+	if (oci_check_owner(&st, &os, &key, cgdir, cgid, owner))
+		goto cleanup;
 	if (state_policy_find(&st, policy, &id, err, sizeof(err)) ||
 	    state_bind(&st, cgdir, id, err, sizeof(err))) {
 		ret = errorf(1, "container %s: %s", os.id, err);
