@@ -1623,21 +1623,14 @@ static json_t *status_bindings(const struct binding_ref *b, size_t nb, const str
 static json_t *status_programs(struct egress_state *st)
 {
 	json_t *progs = json_object();
-	char path[PATH_MAX];
 
 	for (int h = 0; h < EGRESS_NHOOKS; h++) {
-		struct bpf_prog_info info = {};
-		uint32_t len = sizeof(info);
-		int fd;
+		struct bpf_prog_info info;
 
-		state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[h].name);
-		fd = bpf_obj_get(path);
-		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+		if (!state_prog_info(st, h, &info))
 			json_object_set_new(progs, egress_hooks[h].name, json_integer(info.id));
 		else
 			json_object_set_new(progs, egress_hooks[h].name, json_null());
-		if (fd >= 0)
-			close(fd);
 	}
 	return progs;
 }
@@ -1865,22 +1858,6 @@ static int do_unload(int argc, char **argv)
 
 /* ---- check, gc ---------------------------------------------------------- */
 
-static int prog_info_of(struct egress_state *st, int hook, struct bpf_prog_info *info)
-{
-	uint32_t len = sizeof(*info);
-	char path[PATH_MAX];
-	int fd, ret;
-
-	memset(info, 0, sizeof(*info));
-	state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[hook].name);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	ret = bpf_obj_get_info_by_fd(fd, info, &len);
-	close(fd);
-	return ret;
-}
-
 /*
  * Whether the program with this id is egress's for the hook: the pinned
  * one, or one of the same name and type (while an egressd restart moves
@@ -1920,7 +1897,7 @@ static int check_enforced(struct egress_state *st, const char *path, int cg_fd, 
 		struct bpf_prog_info want;
 		bool found = false;
 
-		if (prog_info_of(st, h, &want)) {
+		if (state_prog_info(st, h, &want)) {
 			fprintf(out, "%s: %s: egress program not loaded\n", path, egress_hooks[h].name);
 			missing++;
 			continue;

@@ -288,3 +288,19 @@ int epoch_bump(struct egress_state *st)
 	v++;
 	return bpf_map_update_elem(st->map_fd[M_EPOCH], &zero, &v, BPF_ANY) ? -errno : 0;
 }
+
+int state_prog_info(struct egress_state *st, int hook, struct bpf_prog_info *info)
+{
+	uint32_t len = sizeof(*info);
+	char path[PATH_MAX];
+	int fd, ret;
+
+	memset(info, 0, sizeof(*info));
+	state_pin_path(st, path, sizeof(path), "progs/%s", egress_hooks[hook].name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	ret = bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+	close(fd);
+	return ret;
+}

@@ -63,6 +63,9 @@ int state_open(struct egress_state *st, const char *pin_dir, int flags, char *er
 void state_close(struct egress_state *st);
 void state_pin_path(const struct egress_state *st, char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The pinned program of a hook (egress_hooks[] index): its info; -errno when not pinned. */
+struct bpf_prog_info;
+int state_prog_info(struct egress_state *st, int hook, struct bpf_prog_info *info);
 /*
  * What is missing for enforcement, in buf ("" if nothing): a program pin
  * gone, or a map pin gone or no longer the map st opened.
