@@ -20,17 +20,12 @@ unsigned int hits_metrics_limit = 200;
 
 static int hits_fd(struct egress_state *st, uint32_t *size)
 {
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
-	char path[PATH_MAX];
-	int fd;
+	struct bpf_map_info info;
+	int fd = state_pinned_map(st, "maps/egress_rule_hits", &info);
 
-	state_pin_path(st, path, sizeof(path), "maps/egress_rule_hits");
-	fd = bpf_obj_get(path);
 	if (fd < 0)
-		return -errno;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_MAP_TYPE_PERCPU_ARRAY ||
-	    info.value_size != sizeof(struct egress_hits)) {
+		return fd;
+	if (info.type != BPF_MAP_TYPE_PERCPU_ARRAY || info.value_size != sizeof(struct egress_hits)) {
 		close(fd);
 		return -EPROTO;
 	}

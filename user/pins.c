@@ -304,3 +304,23 @@ int state_prog_info(struct egress_state *st, int hook, struct bpf_prog_info *inf
 	close(fd);
 	return ret;
 }
+
+int state_pinned_map(const struct egress_state *st, const char *rel, struct bpf_map_info *info)
+{
+	uint32_t len = sizeof(*info);
+	char path[PATH_MAX];
+	int fd;
+
+	memset(info, 0, sizeof(*info));
+	state_pin_path(st, path, sizeof(path), "%s", rel);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, info, &len)) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}

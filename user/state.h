@@ -66,6 +66,9 @@ void state_pin_path(const struct egress_state *st, char *buf, size_t len, const 
 /* The pinned program of a hook (egress_hooks[] index): its info; -errno when not pinned. */
 struct bpf_prog_info;
 int state_prog_info(struct egress_state *st, int hook, struct bpf_prog_info *info);
+/* A pinned map below the pin dir (e.g. "journal"): its fd and info; -errno when absent. */
+struct bpf_map_info;
+int state_pinned_map(const struct egress_state *st, const char *rel, struct bpf_map_info *info);
 /*
  * What is missing for enforcement, in buf ("" if nothing): a program pin
  * gone, or a map pin gone or no longer the map st opened.

@@ -679,24 +679,21 @@ struct state_journal {
 /* The journal map; one of an older layout is replaced when creating (never while active). */
 static int journal_fd(struct egress_state *st, bool create)
 {
-	struct bpf_map_info info = {};
-	uint32_t ilen = sizeof(info);
+	struct bpf_map_info info;
 	char path[PATH_MAX];
 	int fd;
 
 	state_pin_path(st, path, sizeof(path), "journal");
-	fd = bpf_obj_get(path);
-	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &ilen) &&
-	    info.value_size != sizeof(struct state_journal)) {
+	fd = state_pinned_map(st, "journal", &info);
+	if (fd >= 0 && info.value_size != sizeof(struct state_journal)) {
 		close(fd);
 		if (!create)
 			return -ENOENT;
 		unlink(path);
-		fd = -1;
-		errno = ENOENT;
+		fd = -ENOENT;
 	}
-	if (fd >= 0 || errno != ENOENT || !create)
-		return fd < 0 ? -errno : fd;
+	if (fd >= 0 || fd != -ENOENT || !create)
+		return fd;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "egress_journal", sizeof(uint32_t),
 			    sizeof(struct state_journal), 1, NULL);
 	if (fd < 0)
