@@ -534,3 +534,19 @@ cleanup() {
 	fi
 	exit $rc
 }
+
+# podman's cgroupfs manager puts conmon under <cgroup2>/libpod_parent.  A test
+# that runs podman calls podman_parent_mark before its first podman command and
+# podman_parent_clean at exit: the cgroup is removed again when this test made
+# it (and it is empty), and left alone when it was there before.
+PODMAN_PARENT=""
+podman_parent_mark() {
+	PODMAN_PARENT=$CG2/libpod_parent
+	[ -d "$PODMAN_PARENT" ] && PODMAN_PARENT=""
+	return 0
+}
+podman_parent_clean() {
+	[ -n "$PODMAN_PARENT" ] && [ -d "$PODMAN_PARENT" ] &&
+		find "$PODMAN_PARENT" -depth -type d -exec rmdir {} + 2>/dev/null
+	return 0
+}

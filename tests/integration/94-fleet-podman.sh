@@ -27,15 +27,10 @@ pod_run() {
 	podmanx run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 \
 		--hooks-dir "$PD/hooks.d" --cgroup-parent "$CGP" --user 65534:65534 "$@"
 }
-# podman's cgroupfs manager puts conmon under <cgroup2>/libpod_parent: removed
-# again at exit when this test made it (and it is empty)
-LIBPOD_PARENT=$CG2/libpod_parent
-[ -d "$LIBPOD_PARENT" ] && LIBPOD_PARENT=""
+podman_parent_mark
 pod_cleanup() {
 	podmanx rm -af >/dev/null 2>&1
-	[ -n "$LIBPOD_PARENT" ] && [ -d "$LIBPOD_PARENT" ] &&
-		find "$LIBPOD_PARENT" -depth -type d -exec rmdir {} + 2>/dev/null
-	return 0
+	podman_parent_clean
 }
 trap 'rc=$?; pod_cleanup; (exit $rc); _e2e_exit' EXIT
 

@@ -12,7 +12,8 @@ PD=$T/podman
 mkdir -p "$PD/tmp" "$T/host"
 PODMAN="podman --root $PD/root --runroot $PD/run --tmpdir $PD/tmp --storage-driver vfs --runtime runc --cgroup-manager cgroupfs --events-backend file"
 IMAGE=localhost/egress-test:$RUNTAG
-trap 'rc=$?; $PODMAN rmi -af >/dev/null 2>&1; (exit $rc); cleanup' EXIT
+podman_parent_mark
+trap 'rc=$?; $PODMAN rm -af >/dev/null 2>&1; $PODMAN rmi -af >/dev/null 2>&1; podman_parent_clean; (exit $rc); cleanup' EXIT
 run() { timeout 120 $PODMAN run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 "$@"; }
 
 if timeout 300 make -C "$ROOT" --no-print-directory image PODMAN="$PODMAN" IMAGE="$IMAGE" >"$T/make.out" 2>&1; then
