@@ -550,3 +550,13 @@ podman_parent_clean() {
 		find "$PODMAN_PARENT" -depth -type d -exec rmdir {} + 2>/dev/null
 	return 0
 }
+
+# The prober's second entry (tests/bypass.c, a tagged payload) copied into $T,
+# where the uids the tests run as can execute it: sets BYPASS.  After setup.
+use_bypass() {
+	local bin
+	bin=$(_abs "${BYPASS:-$ROOT/build/tests/bypass}")
+	[ -x "$bin" ] || die "$bin missing (make build/tests/bypass)"
+	cp "$bin" "$T/bypass" && chmod 755 "$T/bypass" || die "cannot copy $bin"
+	BYPASS=$T/bypass
+}

@@ -7,13 +7,10 @@
 # under nested bindings gives one event (connect, sock_create, backstop).
 source "$(dirname "$0")/../lib.sh"
 
-BYPASS_BIN=$(_abs "${BYPASS:-$ROOT/build/tests/bypass}")
-[ -x "$BYPASS_BIN" ] || { echo "FAIL: nested/setup: $BYPASS_BIN missing (make build/tests/bypass)"; exit 1; }
 command -v bpftool >/dev/null || { echo "FAIL: nested/setup: bpftool not installed"; exit 1; }
 
 setup
-cp "$BYPASS_BIN" "$T/bypass" && chmod 755 "$T/bypass" || die "cannot copy $BYPASS_BIN"
-BYPASS=$T/bypass
+use_bypass
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
 

@@ -20,13 +20,10 @@
 # with a "NOTE:" line, never counted as a pass.
 source "$(dirname "$0")/../lib.sh"
 
-BYPASS_BIN=$(_abs "${BYPASS:-$ROOT/build/tests/bypass}")
-[ -x "$BYPASS_BIN" ] || { echo "FAIL: bypass/setup: $BYPASS_BIN missing (cc -O2 -Wall -o build/tests/bypass tests/bypass.c)"; exit 1; }
 PY=$(command -v python3) || { echo "FAIL: bypass/setup: python3 not installed (the packet sniffer)"; exit 1; }
 
 setup
-cp "$BYPASS_BIN" "$T/bypass" && chmod 755 "$T/bypass" || die "cannot copy $BYPASS_BIN"
-BYPASS=$T/bypass
+use_bypass
 
 P4=192.0.2.10 P6=2001:db8::10	# the proxy (tcp 3128)
 D4=192.0.2.20 D6=2001:db8::20	# a denied host

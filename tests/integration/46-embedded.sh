@@ -11,8 +11,6 @@
 # egress's.
 source "$(dirname "$0")/../lib.sh"
 
-BYPASS_BIN=$(_abs "${BYPASS:-$ROOT/build/tests/bypass}")
-[ -x "$BYPASS_BIN" ] || { echo "FAIL: embedded/setup: $BYPASS_BIN missing (make build/tests/bypass)"; exit 1; }
 
 MD4=169.254.169.254
 COMPAT=::a9fe:a9fe		# ::169.254.169.254
@@ -23,8 +21,7 @@ OK4=192.0.2.30 OK6=2001:db8::30
 OK6TO4=2002:c000:21e::1		# 6to4 of 192.0.2.30: allowed
 
 setup 127.0.0.53 "$MD4" "$OK4" "$OK6" "$COMPAT" "$NAT64" "$SIX2FOUR" "$EC2V6" "$OK6TO4"
-cp "$BYPASS_BIN" "$T/bypass" && chmod 755 "$T/bypass" || die "cannot copy $BYPASS_BIN"
-BYPASS=$T/bypass
+use_bypass
 
 start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
 check apply/free-policy-file ectl apply -f "$ROOT/maps/free.policy"

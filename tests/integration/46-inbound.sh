@@ -11,12 +11,9 @@
 # controls).  The proof is the listener's and the client's own word.
 source "$(dirname "$0")/../lib.sh"
 
-BYPASS_BIN=$(_abs "${BYPASS:-$ROOT/build/tests/bypass}")
-[ -x "$BYPASS_BIN" ] || { echo "FAIL: inbound/setup: $BYPASS_BIN missing (make build/tests/bypass)"; exit 1; }
 
 setup
-cp "$BYPASS_BIN" "$T/bypass" && chmod 755 "$T/bypass" || die "cannot copy $BYPASS_BIN"
-BYPASS=$T/bypass
+use_bypass
 
 L4=192.0.2.10 L6=2001:db8::10	# the listener's address
 D4=192.0.2.20 D6=2001:db8::20	# a client the policies deny

@@ -14,12 +14,9 @@
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../prom-lib.sh"
 
-BYPASS_BIN=$(_abs "${BYPASS:-$ROOT/build/tests/bypass}")
-[ -x "$BYPASS_BIN" ] || { echo "FAIL: audit/setup: $BYPASS_BIN missing (make build/tests/bypass)"; exit 1; }
 
 setup
-cp "$BYPASS_BIN" "$T/bypass" && chmod 755 "$T/bypass" || die "cannot copy $BYPASS_BIN"
-BYPASS=$T/bypass
+use_bypass
 PY=/usr/bin/python3
 CONN=$T/revoke-conn.py
 cp "$ROOT/tests/revoke-conn.py" "$CONN" || die "cannot copy revoke-conn.py"
