@@ -148,9 +148,15 @@ int events_read(const struct events_reader *r, char *err, size_t errlen)
 			continue;
 		}
 		if (dprintf(fd, "%s\n", reqs) < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot talk to egressd: %s", strerror(errno));
+			int e = errno;
+
 			close(fd);
+			if (again && (e == EPIPE || e == ECONNRESET)) {
+				half_second();	/* an egressd on its way out took the connection */
+				continue;
+			}
+			ret = -e;
+			snprintf(err, errlen, "cannot talk to egressd: %s", strerror(e));
 			break;
 		}
 		in = fdopen(fd, "r");
