@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,30 +253,103 @@ static size_t count_hosts(const struct compiled *c)
 }
 
 /*
- * A new host table for a policy generation, filled and registered (not
- * used until a trie names the generation).  Room for the hosts there are
- * and as many again added in place; more makes the next change a swap.
+ * Registering a generation's host table in egress_hosts.  The kernel waits
+ * for running programs after every update of an array of maps from user
+ * space (a grace period, 10-15 ms on a small VM), there to make sure no
+ * program still uses the table the update replaced.  Nothing does: the
+ * slot belongs to the new generation's parity, which the live trie does
+ * not use (its entries name the live generation), so what it held is
+ * garbage.  So the update runs on its own thread: the caller fills the
+ * table and the trie meanwhile (the table may be filled after it is
+ * registered: no trie names it yet), waits only until the slot names the
+ * table (the update's first step, which takes microseconds), swaps the
+ * trie in, and joins the thread after that: its grace period runs beside
+ * the swap's own.  fd < 0:
+ * clear the slot if it holds an old table (nothing waits for that).
  */
-static int hosts_create(struct egress_state *st, uint32_t policy, uint32_t gen,
-			const struct compiled *c)
+struct hosts_reg {
+	pthread_t thread;
+	bool started;
+	int map_fd, fd, ret;
+	uint32_t slot, map_id;	/* map_id: the table's */
+	struct timespec t0;	/* the thread's start */
+};
+
+static void *hosts_reg_run(void *arg)
+{
+	struct hosts_reg *r = arg;
+	uint32_t map_id;
+
+	if (r->fd >= 0)
+		r->ret = bpf_map_update_elem(r->map_fd, &r->slot, &r->fd, BPF_ANY) ? -errno : 0;
+	else if (!bpf_map_lookup_elem(r->map_fd, &r->slot, &map_id))
+		r->ret = bpf_map_delete_elem(r->map_fd, &r->slot) && errno != ENOENT ? -errno : 0;
+	return NULL;
+}
+
+static void hosts_reg_start(struct egress_state *st, uint32_t policy, uint32_t gen, int fd,
+			    struct hosts_reg *r)
+{
+	*r = (struct hosts_reg){ .map_fd = st->map_fd[M_HOSTS], .fd = fd,
+				 .slot = EGRESS_HOSTS_SLOT(policy, gen),
+				 .map_id = fd >= 0 ? map_id_of(fd) : 0 };
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	r->started = !pthread_create(&r->thread, NULL, hosts_reg_run, r);
+	if (!r->started)
+		hosts_reg_run(r);	/* no thread: the same, in line */
+}
+
+static void hosts_reg_join(struct hosts_reg *r)
+{
+	if (r->started)
+		pthread_join(r->thread, NULL);
+	r->started = false;
+}
+
+/*
+ * 0 once the slot names the table: checked once, at least 1 ms after the
+ * thread started (its update swaps the slot within microseconds, then
+ * waits); not yet, the thread is joined (the whole grace period).  One
+ * check, never a loop: a writer's system calls stay the same from run to
+ * run (tests/integration/61-policy-info-faults.sh kills it at one of them).
+ * Clearing (fd < 0) needs no wait: no trie names that slot.
+ */
+static int hosts_reg_visible(struct hosts_reg *r)
+{
+	struct timespec now, wait;
+	uint32_t map_id;
+	long ns;
+
+	if (r->fd < 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (now.tv_sec - r->t0.tv_sec) * 1000000000L + (now.tv_nsec - r->t0.tv_nsec);
+	if (ns < 1000000L) {
+		wait = (struct timespec){ .tv_nsec = 1000000L - ns };
+		nanosleep(&wait, NULL);
+	}
+	if (!bpf_map_lookup_elem(r->map_fd, &r->slot, &map_id) && map_id == r->map_id)
+		return 0;
+	hosts_reg_join(r);
+	return r->ret;
+}
+
+/*
+ * A new, empty host table for a policy generation's c: room for the hosts
+ * there are and as many again added in place; more makes the next change
+ * a swap.
+ */
+static int hosts_create(struct egress_state *st, const struct compiled *c)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
-	uint32_t slot = EGRESS_HOSTS_SLOT(policy, gen);
 	size_t size = 2 * count_hosts(c) + 64;
-	int fd, ret;
+	int fd;
 
 	if (size > st->cfg.max_rules + 2)
 		size = st->cfg.max_rules + 2;
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "egress_hosts", sizeof(struct egress_host_key),
 			    sizeof(struct egress_entry), size, &mopts);
-	if (fd < 0)
-		return -errno;
-	ret = fill_batched(fd, c, true);
-	/* the slot the live trie does not use: whatever was there is garbage */
-	if (!ret && bpf_map_update_elem(st->map_fd[M_HOSTS], &slot, &fd, BPF_ANY))
-		ret = -errno;
-	close(fd);
-	return ret;
+	return fd < 0 ? -errno : fd;
 }
 
 /* Drops the host tables of a policy, but keep_gen's (0: both). */
@@ -723,37 +798,56 @@ static int journal_write(struct egress_state *st, const struct state_journal *j)
 /*
  * Puts a compiled policy in force whole: a new generation's host table
  * and trie that nobody sees yet, then the trie swapped in.  The swap waits
- * for running programs (the kernel does so for map-in-map updates), so the
- * old generation's table can go right after.  A killed writer leaves a
- * table no trie names: gc.  j (if given) is written, with the new trie's
- * map id, just before the swap.
+ * for running programs (the kernel does so for map-in-map updates), so
+ * from then on the old generation's host table is garbage: the next
+ * generation of the policy replaces it, gc drops it earlier (egressd every
+ * 10 s), and nothing looks at it (its entries name the old generation).
+ * Dropping it here would cost the writer one more grace period.  A killed
+ * writer leaves a table no trie names: gc.  j (if given) is written, with
+ * the new trie's map id, just before the swap.
  */
 static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, uint32_t old_gen,
 		   struct state_journal *j)
 {
 	uint32_t gen = fresh_gen(old_gen);
-	int fd, ret;
+	struct hosts_reg reg;
+	int fd, hfd = -1, ret;
 
 	for (size_t i = 0; i < want->n; i++)
 		want->e[i].val.gen = gen;
 	fd = trie_create(st);
 	if (fd < 0)
 		return fd;
-	ret = count_hosts(want) ? hosts_create(st, id, gen, want) : 0;
+	if (count_hosts(want)) {
+		hfd = hosts_create(st, want);
+		if (hfd < 0) {
+			close(fd);
+			return hfd;
+		}
+	}
+	/* the table (or none) into the new generation's slot, while both are filled */
+	hosts_reg_start(st, id, gen, hfd, &reg);
+	ret = hfd >= 0 ? fill_batched(hfd, want, true) : 0;
 	ret = ret ?: fill_batched(fd, want, false);
+	ret = ret ?: hosts_reg_visible(&reg);
 	if (!ret && j) {
 		j->trie_id = map_id_of(fd);
 		ret = journal_write(st, j);
 	}
 	if (!ret && bpf_map_update_elem(st->map_fd[M_POLICIES], &id, &fd, BPF_ANY))
 		ret = -errno;
+	/*
+	 * Joined after the swap: the registration's grace period runs beside
+	 * the swap's.  Its result was known before the swap (the slot named
+	 * the table, or ret is its error); a failed clear leaves garbage (gc).
+	 */
+	hosts_reg_join(&reg);
 	close(fd);
-	if (ret) {
+	if (hfd >= 0)
+		close(hfd);
+	if (ret)
 		hosts_drop(st, id, old_gen);	/* the new table, if made */
-		return ret;
-	}
-	hosts_drop(st, id, gen);
-	return 0;
+	return ret;
 }
 
 /* Rolls an in-place edit forward: the kernel gets the staged rules whole. */

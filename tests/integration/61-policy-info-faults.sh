@@ -41,8 +41,8 @@ rules() {
 # kill_at NAME PATTERN OFFSET CMD...: run egressctl CMD under strace once to
 # find the bpf() call that matches PATTERN (POLICIES and INFO stand for the
 # map fds of egress_policies and egress_policy_info), then again after
-# $RESET with SIGKILL injected OFFSET bpf() calls after it (0: that call,
-# before it runs; 1: the next one).
+# $RESET with SIGKILL injected OFFSET bpf() calls of the main thread after
+# it (0: that call, before it runs; 1: the next one).
 RESET=reset_old
 ARGS_BEFORE_PIN=1	# the command's words: --pin-dir goes after them
 map_fd() {
@@ -57,7 +57,11 @@ kill_at() {
 	ifd=$(map_fd egress_policy_info)
 	pat=${pat//POLICIES/$pfd}
 	pat=${pat//INFO/$ifd}
-	k=$(grep -n -- "$pat" "$T/trace" | head -1 | cut -d: -f1)
+	# strace counts each thread's calls on its own (-e inject ... when=):
+	# the main thread's calls only (its pid is the first line's), one line
+	# a call (not the "<... resumed>" halves of calls another thread cut)
+	awk 'NR == 1 {main = $1} $1 == main && !/resumed>/' "$T/trace" >"$T/trace.main"
+	k=$(grep -n -- "$pat" "$T/trace.main" | head -1 | cut -d: -f1)
 	if [ -z "$pfd" ] || [ -z "$ifd" ] || [ -z "$k" ]; then
 		fail "$n/trace" "no '$pat' in the trace: $(head -c 600 "$T/trace")"
 		return 1
