@@ -596,7 +596,8 @@ md.append("""- Everything runs in the benchmark's own netns (loopback: 127.0.0.1
   realistic mix (IPv4 /8–/32, IPv6 /48–/128, 10% with proto/port, 70% allow) or dense consecutive /32 (/128) next to the
   destination (deepest LPM-trie path). `egress-deny-*`: the same policies, a denied destination.
 - UDP: K unconnected `sendto()` of 16 bytes timed as a batch (receiver drained between batches); TCP: each `connect()` timed
-  alone on a fresh socket, then closed with SO_LINGER 0 and the peer accepted (untimed).
+  alone on a fresh socket, then closed with SO_LINGER 0 and the peer accepted (untimed); the arm's figure in a round is the
+  median of its connects (one stretched by an interrupt moves a mean of a few hundred by more than egress costs).
 - Program cost: BPF run-time stats (run_time_ns / run_cnt) in a separate pass each round: `program` = the hook's program per
   call, `all programs` = the run time of every program of the egress instance (hook + sock_create/setsockopt/skb egress
   programs when the build has them) divided by the number of calls.

@@ -10,6 +10,10 @@
 #include <bpf/bpf_endian.h>
 #include "consts.h"
 #include "egress.h"
+
+/* tests/parser.c runs its table twice: reading in place, and through bpf_skb_load_bytes only */
+const volatile bool direct = true;
+#define PACKET_DIRECT direct
 #include "packet.bpf.h"
 #include "test_parser.h"
 

@@ -322,13 +322,15 @@ static const struct tcase cases[] = {
 
 static int failed, passed;
 
+static const char *mode = "";	/* "" reading in place, "load-bytes/" through the helper only */
+
 static void report(const char *name, const char *sub, const char *why)
 {
 	if (why) {
-		printf("FAIL: parser/%s%s: %s\n", name, sub, why);
+		printf("FAIL: parser/%s%s%s: %s\n", mode, name, sub, why);
 		failed++;
 	} else {
-		printf("PASS: parser/%s%s\n", name, sub);
+		printf("PASS: parser/%s%s%s\n", mode, name, sub);
 		passed++;
 	}
 }
@@ -388,16 +390,28 @@ static const char *check(const struct parser_out *o, const struct want *w, char 
 	return NULL;
 }
 
-int main(void)
+/*
+ * The whole table on the parser built with direct (packet.bpf.h's
+ * PACKET_DIRECT): reading the linear part in place where it holds the
+ * bytes, or bpf_skb_load_bytes only, the path of paged data.
+ */
+static int run_table(bool direct)
 {
 	struct test_parser *skel;
 	int prog_fd, out_fd;
 
-	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
-	skel = test_parser__open_and_load();
+	mode = direct ? "" : "load-bytes/";
+	skel = test_parser__open();
+	if (skel) {
+		skel->rodata->direct = direct;
+		if (test_parser__load(skel)) {
+			test_parser__destroy(skel);
+			skel = NULL;
+		}
+	}
 	if (!skel) {
-		printf("FAIL: parser/load: cannot load build/test_parser.bpf.o: %s\n", strerror(errno));
-		return 1;
+		report("load", "", strerror(errno));
+		return -1;
 	}
 	prog_fd = bpf_program__fd(skel->progs.test_parser);
 	out_fd = bpf_map__fd(skel->maps.parser_out);
@@ -458,6 +472,14 @@ int main(void)
 			report(c->name, sub, NULL);
 	}
 	test_parser__destroy(skel);
+	return 0;
+}
+
+int main(void)
+{
+	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
+	run_table(true);
+	run_table(false);
 	printf("# parser: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
