@@ -396,6 +396,18 @@ static __always_inline void rule_hit(const struct egress_entry *e, const struct 
 		h->denied++;
 }
 
+/* An allowed decision taken from the decision cache: its rule counts as a lookup's would. */
+static __always_inline void rule_hit_cached(__u32 id)
+{
+	struct egress_hits *h;
+
+	if (!count_rule_hits)
+		return;
+	h = bpf_map_lookup_elem(&egress_rule_hits, &id);
+	if (h)
+		h->allowed++;
+}
+
 /*
  * The policy's verdict for d: the first matching slot of the longest
  * matching entry.  any_port: the port is unknown (a non-first IP
@@ -466,12 +478,14 @@ static __always_inline struct egress_cache_slot *cache_slot(const struct egress_
 
 /*
  * sendmsg allowed a UDP datagram to d, or connect a TCP connection, under
- * epoch: this level's backstop may skip its lookup for the datagram or
- * the SYN (cached).  seq is odd while the slot is written: a reader that
- * preempted or interrupted the write on this CPU misses.
+ * epoch, by the rule whose hit id is rule_id: the same hooks of this level
+ * may take the decision for d from the slot, and this level's backstop may
+ * skip its lookup for the datagram or the SYN of this socket (cached()).
+ * seq is odd while the slot is written: a reader that preempted or
+ * interrupted the write on this CPU misses.
  */
 static __always_inline void cache_put(const struct egress_binding *b, const struct dest *d,
-				      __u64 epoch, __u64 cookie)
+				      __u64 epoch, __u64 cookie, __u32 rule_id)
 {
 	struct egress_cache_slot *s = cache_slot(b);
 
@@ -487,20 +501,23 @@ static __always_inline void cache_put(const struct egress_binding *b, const stru
 	s->family = d->key.family;
 	s->proto = d->proto;
 	__builtin_memcpy(s->addr, d->key.addr, 16);
+	s->rule_id = rule_id;
 	asm volatile("" ::: "memory");
 	s->seq++;
 }
 
 /*
- * This level allowed d (protocol, port) for this socket under epoch: the
- * slot says so, and was not being written when read.
+ * This level allowed d (protocol, port) under epoch, and, when cookie is
+ * not 0, for this socket: the slot says so, and was not being written
+ * when read.  *rule_id (if given): the deciding rule's hit id.  *same_sock
+ * (if given): the slot holds this cookie.
  */
 static __always_inline bool cache_hit(const struct egress_binding *b, const struct dest *d,
-				      __u64 epoch, __u64 cookie)
+				      __u64 epoch, __u64 cookie, __u32 *rule_id, bool *same_sock)
 {
 	struct egress_cache_slot *s = cache_slot(b);
-	__u32 a[4], w[4];
-	__u64 seq;
+	__u32 a[4], w[4], id;
+	__u64 seq, sc;
 
 	if (!s)
 		return false;
@@ -509,15 +526,24 @@ static __always_inline bool cache_hit(const struct egress_binding *b, const stru
 		return false;
 	asm volatile("" ::: "memory");
 	if (s->bound_cgroup_id != b->cgroup_id || s->policy != b->policy || s->epoch != epoch ||
-	    s->cookie != cookie || s->port != d->port || s->family != d->key.family ||
-	    s->proto != d->proto)
+	    s->port != d->port || s->family != d->key.family || s->proto != d->proto)
+		return false;
+	sc = s->cookie;
+	if (!rule_id && sc != cookie)
 		return false;
 	__builtin_memcpy(a, s->addr, 16);
 	__builtin_memcpy(w, d->key.addr, 16);
 	if (a[0] != w[0] || a[1] != w[1] || a[2] != w[2] || a[3] != w[3])
 		return false;
+	id = s->rule_id;
 	asm volatile("" ::: "memory");
-	return s->seq == seq;
+	if (s->seq != seq)
+		return false;
+	if (rule_id)
+		*rule_id = id;
+	if (same_sock)
+		*same_sock = sc == cookie;
+	return true;
 }
 
 /*
@@ -532,7 +558,8 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	struct egress_entry *e;
 	__u64 *ep = NULL, epoch = 0, cookie = 0;
 	struct dest d = {};
-	bool first, hit, audit, send;
+	bool first, hit, audit, send, same_sock = false;
+	__u32 rule_id = 0;
 	__s32 err;
 
 	b = bpf_get_local_storage(&egress_binding, 0);
@@ -557,15 +584,23 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 		}
 	}
 
-	/* this socket's last datagram here went to the same destination: decided already */
-	hit = send && ep && cache_hit(b, &d, epoch, cookie);
+	/*
+	 * This level allowed the same destination just before (any socket,
+	 * the same epoch): decided already, its rule counted again.  Not for
+	 * an IPv6 address that embeds an IPv4 one: that decision is two
+	 * lookups, each counting its own rule.
+	 */
+	hit = ep && !d.embeds && cache_hit(b, &d, epoch, cookie, &rule_id, &same_sock);
+	if (hit)
+		rule_hit_cached(rule_id);
 	if (hit || verdict_all(policy_trie(b), b->policy, &d, false, &rule, &e)) {
 		struct egress_counter *c = counter(b->policy, hook);
 
 		if (c)
 			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
-		if (ep && !hit)
-			cache_put(b, &d, epoch, cookie);
+		/* for the backstop: this socket's datagram or SYN */
+		if (ep && !(hit && same_sock))
+			cache_put(b, &d, epoch, cookie, hit ? rule_id : rule ? rule->id : 0);
 		return VERDICT_ALLOW;
 	}
 	first = bpf_get_retval() >= 0;
@@ -842,7 +877,7 @@ static __always_inline bool cached(struct __sk_buff *skb, const struct egress_bi
 	if (p->frag || p->opts || (p->dst.proto != IPPROTO_UDP && p->dst.proto != IPPROTO_TCP))
 		return false;
 	ep = epoch_ptr();
-	return ep && cache_hit(b, &p->dst, *(volatile __u64 *)ep, bpf_get_socket_cookie(skb));
+	return ep && cache_hit(b, &p->dst, *(volatile __u64 *)ep, bpf_get_socket_cookie(skb), NULL, NULL);
 }
 
 /* A packet a cgroup_skb program allowed, counted (softirq may nest). */

@@ -14,7 +14,7 @@
 #include <linux/bpf.h>	/* struct bpf_spin_lock */
 #endif
 
-#define EGRESS_ABI_VERSION	5
+#define EGRESS_ABI_VERSION	6
 
 #define EGRESS_NAME_MAX		32	/* policy name, NUL included */
 #define EGRESS_SLOTS		16	/* rule slots that can apply to one CIDR */
@@ -302,11 +302,15 @@ struct egress_seen {
 /*
  * The decision cache (egress_cache, per CPU): the last allowed unconnected
  * UDP datagram (written by sendmsg4/6) or TCP connect (written by
- * connect4/6) of each bound level, read by the backstop of the same
- * level, which then skips its lookup for a packet of the same socket,
- * protocol, destination and port (a UDP datagram, a TCP SYN) under the
- * same epoch.  Slot: bound cgroup id % EGRESS_CACHE_SLOTS.  seq is odd
- * while a slot is written (a program preempted on the same CPU).
+ * connect4/6) of each bound level.  Read by the same hooks of the same
+ * level, which take a decision for the same protocol, destination and
+ * port under the same epoch from it (any socket: the decision depends on
+ * nothing else), and by the backstop of the same level, which skips its
+ * lookup for a packet of the same socket as well (a UDP datagram, a TCP
+ * SYN).  Slot: bound cgroup id % EGRESS_CACHE_SLOTS.  seq is odd while a
+ * slot is written (a program preempted on the same CPU).  rule_id: the
+ * deciding rule's hit counter id, counted again on every decision taken
+ * from the slot.
  */
 #define EGRESS_CACHE_SLOTS 4
 
@@ -320,6 +324,8 @@ struct egress_cache_slot {
 	__u8 family;		/* EGRESS_FAM_V4 / EGRESS_FAM_V6 */
 	__u8 proto;		/* IPPROTO_UDP (sendmsg) or IPPROTO_TCP (connect) */
 	__u8 addr[16];		/* as decided; v4 in addr[0..3] */
+	__u32 rule_id;		/* the deciding slot's id (egress_rule_hits) */
+	__u32 pad;
 };
 
 struct egress_cache {

@@ -8,6 +8,9 @@
   cache-udp.py sendto ADDR PORT GO     unconnected: sendto() ADDR, print its
         word; wait until the file GO exists, sendto() ADDR again (sendmsg's
         own cache), print its word.
+  cache-udp.py burst ADDR PORT N      unconnected: N sendto() of ADDR on one
+        socket (the first decided by a lookup, the others from sendmsg's
+        cache); prints "WORD=count" pairs, as tests/probe.c's loop.
   cache-udp.py lsrr FINAL FIRST PORT    unconnected: sendto(FINAL), then
         sendmsg() to FINAL with an IP_RETOPTS control message routing
         through FIRST first; print both words.
@@ -65,6 +68,15 @@ def sendto(addr, port, go):
     while not os.path.exists(go) and time.time() < deadline:
         time.sleep(0.02)
     print(word(lambda: s.sendto(b"CACHE-2", (addr, port))), flush=True)
+
+
+def burst(addr, port, n):
+    s = socket.socket(fam(addr), socket.SOCK_DGRAM)
+    counts = {}
+    for _ in range(n):
+        w = word(lambda: s.sendto(b"BURST", (addr, port)))
+        counts[w] = counts.get(w, 0) + 1
+    print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())), flush=True)
 
 
 def lsrr(final, first, port):
@@ -125,6 +137,8 @@ def main():
         syn_count(a[1], int(a[2]), a[3])
     elif len(a) == 5 and a[0] == "syn":
         syn(a[1], int(a[2]), a[3], a[4])
+    elif len(a) == 4 and a[0] == "burst":
+        burst(a[1], int(a[2]), int(a[3]))
     elif len(a) == 4 and a[0] == "lsrr":
         lsrr(a[1], a[2], int(a[3]))
     else:

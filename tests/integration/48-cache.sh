@@ -26,7 +26,12 @@
 #     and dropped (EPERM, an egress event naming the hop).
 #
 # The TCP SYN cache: connect records the connection it allowed in the same
-# slots, and that level's backstop skips the SYN's lookup.  Here:
+# slots, and that level's backstop skips the SYN's lookup.
+#
+# Decisions from the cache: connect and sendmsg take an allowed decision
+# for the same destination, port and protocol from their level's slot,
+# whatever the socket; never across an epoch, port, protocol, policy or
+# level (the last section).  Here:
 #   - the slot holds the connect (protocol TCP, port);
 #   - stale generation: an unanswered connect (a dummy device swallows the
 #     SYN) whose SYN left, then a deny (the socket out of reach of the
@@ -227,5 +232,58 @@ if [ "$(uname -m)" = x86_64 ]; then
 	check tcp-syn/srh-first-hop-looked-up wait_until 10 sh -c \
 		"jq -c 'select(.hook == \"egress\" and .dst == \"2001:db8::30\" and .proto == \"tcp\")' '$T/egressd.out' | grep -q ."
 fi
+
+# ---- decisions taken from the cache, by any socket of the level
+# connect and sendmsg take an allowed decision from their level's slot for
+# the same protocol, destination and port under the same epoch and policy,
+# whatever the socket (a fresh socket each attempt here, all on CPU 0):
+# never across a change (the epoch), a port, a protocol, a policy, or from
+# another level (each nested binding decides for itself).
+ectl_ok setup policy add dc --default allow || die "policy dc"
+ectl_ok setup policy add dco --default allow || die "policy dco"
+ectl_ok setup policy add dc2 --default allow || die "policy dc2"
+ectl_ok setup deny 192.0.2.10/32 --proto tcp --port 5322 --policy dc || die "deny port"
+ectl_ok setup deny 192.0.2.10/32 --proto udp --port 5321 --policy dc || die "deny proto"
+ectl_ok setup deny 192.0.2.10/32 --proto tcp --port 5323 --policy dco || die "deny outer"
+ectl_ok setup deny 192.0.2.10/32 --proto tcp --port 5321 --policy dc2 || die "deny dc2"
+mkcg d d/kid
+ectl_ok setup attach "$CGROOT/d" --policy dco || die "attach dco"
+ectl_ok setup attach "$CGROOT/d/kid" --policy dc || die "attach dc"
+listen dcu udp 192.0.2.10 5320
+listen dct tcp 192.0.2.10 5321
+listen dcp tcp 192.0.2.10 5322
+listen dco tcp 192.0.2.10 5323
+listen dcx udp 192.0.2.10 5321
+pr() { run_as "$CGROOT/d/kid" root taskset -c 0 "$PROBE" "$@" 2>&1; }
+check_eq dcache/udp-first-socket ok "$(pr udp 192.0.2.10 5320)"
+check_eq dcache/udp-second-socket ok "$(pr udp 192.0.2.10 5320)"
+check dcache/udp-both-delivered wait_count dcu 2
+check_eq dcache/tcp-first-socket ok "$(pr tcp 192.0.2.10 5321)"
+check_eq dcache/tcp-second-socket ok "$(pr tcp 192.0.2.10 5321)"
+check dcache/slot-names-rule sh -c "bpftool map dump pinned '$PIN/maps/egress_cache' -j |
+	jq -e '[.. | objects | select(.port? == 5321 and .proto? == 6 and .rule_id? > 0)] | length > 0' >/dev/null"
+check_eq dcache/another-port-EPERM EPERM "$(pr tcp 192.0.2.10 5322)"
+check_eq dcache/tcp-again ok "$(pr tcp 192.0.2.10 5321)"
+check_eq dcache/another-protocol-EPERM EPERM "$(pr udp 192.0.2.10 5321)"
+check_eq dcache/outer-level-decides-EPERM EPERM "$(pr tcp 192.0.2.10 5323)"
+check_eq dcache/outer-level-decides-again-EPERM EPERM "$(pr tcp 192.0.2.10 5323)"
+sleep 0.3
+check_eq dcache/port-refused-got-nothing 0 "$(count dcp)"
+check_eq dcache/proto-refused-got-nothing 0 "$(count dcx)"
+check_eq dcache/outer-refused-got-nothing 0 "$(count dco)"
+check_eq dcache/tcp-again2 ok "$(pr tcp 192.0.2.10 5321)"
+ectl_ok dcache/rebind detach "$CGROOT/d/kid" || die detach
+ectl_ok dcache/rebind attach "$CGROOT/d/kid" --policy dc2 || die "attach dc2"
+check_eq dcache/another-policy-EPERM EPERM "$(pr tcp 192.0.2.10 5321)"
+ectl_ok dcache/rebind detach "$CGROOT/d/kid" || die detach
+ectl_ok dcache/rebind attach "$CGROOT/d/kid" --policy dc || die "attach dc"
+check_eq dcache/udp-cached-again ok "$(pr udp 192.0.2.10 5320)"
+ectl_ok dcache/change deny 192.0.2.10/32 --proto udp --port 5320 --policy dc
+check_eq dcache/udp-after-change-EPERM EPERM "$(pr udp 192.0.2.10 5320)"
+check_eq dcache/tcp-cached-again ok "$(pr tcp 192.0.2.10 5321)"
+ectl_ok dcache/outer-change deny 192.0.2.10/32 --proto tcp --port 5321 --policy dco
+check_eq dcache/tcp-after-outer-change-EPERM EPERM "$(pr tcp 192.0.2.10 5321)"
+sleep 0.3
+check_eq dcache/udp-delivered-before-change-only 3 "$(count dcu)"
 
 finish

@@ -7,8 +7,11 @@
 #   What counts (README "Per-rule hit counters"): every lookup that selects a
 #   rule: connect and sendmsg, and the backstop when it looks up (a packet
 #   the connect or sendmsg program let through without caching its decision,
-#   as an audited one), never a cached decision (the SYN of a connect and a
-#   UDP datagram the program allowed, an established connection's packets).
+#   as an audited one), and a decision connect or sendmsg took from the
+#   decision cache (the same level, epoch and destination allowed just
+#   before: each datagram of a burst on one socket counts), never what the
+#   backstop skips (the SYN of a connect and a UDP datagram the program
+#   allowed, an established connection's packets).
 #   Probes run on one CPU, so that no datagram misses the per-CPU cache.
 # - A rule keeps its counts while other rules are added and removed, across
 #   `apply` of the same file and an egressd restart; a removed rule's counts
@@ -118,6 +121,16 @@ check metrics/promtool-again sh -c "promtool check metrics < '$T/scrape'"
 try 1 hp udp "$U4" 53 ok
 check_eq counts/still-counting "4 0 0" "$(hits hp "$U4/32")"
 
+# one socket, 20 datagrams to the same destination: the first is looked up,
+# the others are decided from sendmsg's cache (the same level, epoch and
+# destination): each counts its rule, as each connect of a burst does
+out=$(run_as "$CGROOT/hp" root taskset -c 0 /usr/bin/python3 "$ROOT/tests/cache-udp.py" burst "$U4" 53 20 2>&1)
+check_eq cached/burst-sent "ok=20" "$out"
+check_eq cached/each-datagram-counts "24 0 0" "$(hits hp "$U4/32")"
+out=$(run_as "$CGROOT/hp" root taskset -c 0 "$PROBE" loop tcp "$P4" 3128 20 2>&1)
+check_eq cached/connects-made "ok=20" "$out"
+check_eq cached/each-connect-counts "28 0 0" "$(hits hp "$P4/32")"
+
 # a removed rule's counts are gone; added again it starts at 0
 ectl_ok edit remove "$D4/32" --policy hp || die "remove deny"
 check_eq removed/gone "" "$(hits hp "$D4/32")"
@@ -127,7 +140,7 @@ try 1 hp tcp "$D4" 80 EPERM
 check_eq removed/re-added-counts "0 1 0" "$(hits hp "$D4/32")"
 # another action is another rule: it starts at 0
 ectl_ok edit allow "$U4/32" --proto udp --port 53 --policy hp || die "same allow"
-check_eq same-rule-again "4 0 0" "$(hits hp "$U4/32")"
+check_eq same-rule-again "24 0 0" "$(hits hp "$U4/32")"
 ectl_ok edit deny "$U4/32" --proto udp --port 53 --policy hp || die "action change"
 check_eq action-change-at-0 "0 0 0" "$(hits hp "$U4/32")"
 # a removed policy's ids go back to the pool: a new policy's counts start at 0
