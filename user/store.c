@@ -264,8 +264,8 @@ static size_t count_hosts(const struct compiled *c)
  * registered: no trie names it yet), waits only until the slot names the
  * table (the update's first step, which takes microseconds), swaps the
  * trie in, and joins the thread after that: its grace period runs beside
- * the swap's own.  fd < 0:
- * clear the slot if it holds an old table (nothing waits for that).
+ * the swap's own.  fd < 0: clear the slot if it holds an old table
+ * (nothing waits for that).
  */
 struct hosts_reg {
 	pthread_t thread;
@@ -278,11 +278,10 @@ struct hosts_reg {
 static void *hosts_reg_run(void *arg)
 {
 	struct hosts_reg *r = arg;
-	uint32_t map_id;
-
+	/* a delete that finds nothing fails at once: the kernel waits only after a change */
 	if (r->fd >= 0)
 		r->ret = bpf_map_update_elem(r->map_fd, &r->slot, &r->fd, BPF_ANY) ? -errno : 0;
-	else if (!bpf_map_lookup_elem(r->map_fd, &r->slot, &map_id))
+	else
 		r->ret = bpf_map_delete_elem(r->map_fd, &r->slot) && errno != ENOENT ? -errno : 0;
 	return NULL;
 }
