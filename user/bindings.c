@@ -39,13 +39,15 @@ static int pin_ids(struct egress_state *st, const char *sub, uint64_t **out, siz
 		id = strtoull(de->d_name, &end, 10);
 		if (de->d_name[0] == '.' || *end)
 			continue;
-		nv = realloc(v, (cnt + 1) * sizeof(*v));
-		if (!nv) {
-			free(v);
-			closedir(d);
-			return -ENOMEM;
+		if (!(cnt & (cnt - 1))) {	/* 0, 1, 2, 4, ...: doubled */
+			nv = realloc(v, (cnt ? 2 * cnt : 1) * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
 		}
-		v = nv;
 		v[cnt++] = id;
 	}
 	closedir(d);
@@ -72,9 +74,7 @@ static int bindings(struct egress_state *st, bool live_only, struct binding_ref 
 	}
 	for (size_t i = 0; i < nids; i++) {
 		struct egress_binding b = {};
-		char p[PATH_MAX];
-
-		if (live_only && cg_path(ids[i], p, sizeof(p)) == -ENOENT)
+		if (live_only && cg_alive(ids[i]) == -ENOENT)
 			continue;	/* removed: gc takes its pins */
 		if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &ids[i], &b))
 			b.policy = 0;	/* no live attachment (yet) */
@@ -91,6 +91,22 @@ static int bindings(struct egress_state *st, bool live_only, struct binding_ref 
 int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
 {
 	return bindings(st, true, out, n);
+}
+
+int state_binding_of(struct egress_state *st, uint64_t cgid, struct binding_ref *out)
+{
+	struct egress_binding b = {};
+	char p[PATH_MAX];
+	struct stat sb;
+
+	state_pin_path(st, p, sizeof(p), "links/%llu", (unsigned long long)cgid);
+	if (stat(p, &sb))
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &cgid, &b))
+		b.policy = 0;	/* as bindings(): no live attachment (yet) */
+	out->cgroup_id = cgid;
+	out->policy = b.policy;
+	return 0;
 }
 
 /*

@@ -98,22 +98,40 @@ static int cg2_mount_fd(void)
 	return fd;
 }
 
-int cg_path(uint64_t id, char *buf, size_t len)
+/* An open fd of the cgroup whose id is id, or -errno (-ENOENT: removed). */
+static int cg_open_id(uint64_t id)
 {
 	struct {
 		struct file_handle fh;
 		uint64_t id;
 	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS } };
-	char link[64];
-	int mfd = cg2_mount_fd(), fd, e;
-	ssize_t n;
+	int mfd = cg2_mount_fd(), fd;
 
 	if (mfd < 0)
 		return mfd;
 	memcpy(h.fh.f_handle, &id, sizeof(id));
 	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd >= 0 ? fd : errno == ESTALE ? -ENOENT : -errno;
+}
+
+int cg_alive(uint64_t id)
+{
+	int fd = cg_open_id(id);
+
 	if (fd < 0)
-		return errno == ESTALE ? -ENOENT : -errno;
+		return fd;
+	close(fd);
+	return 0;
+}
+
+int cg_path(uint64_t id, char *buf, size_t len)
+{
+	char link[64];
+	int fd = cg_open_id(id), e;
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, buf, len - 1);
 	e = errno;

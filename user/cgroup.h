@@ -16,6 +16,8 @@ int cg2_mount(char *buf, size_t len);
 int cg_open(const char *path, int *fd, uint64_t *id, char *err, size_t errlen);
 /* The path of a live cgroup from its id; -ENOENT once it is gone (the mount: opened once). */
 int cg_path(uint64_t id, char *buf, size_t len);
+/* 0 if the cgroup whose id is id exists, -ENOENT if it was removed, or -errno. */
+int cg_alive(uint64_t id);
 /* Kills what is left in a cgroup and removes it (bounded wait). */
 int cg_destroy(const char *path);
 /*

@@ -396,16 +396,24 @@ static int ref_cmp(const void *a, const void *b)
 }
 
 
+static int count_in(const struct binding_ref *b, size_t n, uint32_t id)
+{
+	int cnt = 0;
+
+	for (size_t i = 0; i < n; i++)
+		cnt += b[i].policy == id;
+	return cnt;
+}
+
 static int count_bound(struct egress_state *st, uint32_t id)
 {
 	struct binding_ref *b;
 	size_t n;
-	int cnt = 0;
+	int cnt;
 
 	if (state_bindings(st, &b, &n))
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		cnt += b[i].policy == id;
+	cnt = count_in(b, n, id);
 	free(b);
 	return cnt;
 }
@@ -571,9 +579,10 @@ static int policy_list(int argc, char **argv)
 	struct json_opts o = {};
 	struct egress_state st;
 	struct policy_ref *v;
+	struct binding_ref *b = NULL;
 	json_t *a = json_array();
+	size_t n, nb = 0;
 	bool json;
-	size_t n;
 
 	if (parse_opts(argc, argv, &o))
 		return 2;
@@ -584,6 +593,9 @@ static int policy_list(int argc, char **argv)
 		state_close(&st);
 		return errorf(1, "cannot read policies");
 	}
+	/* read once: each binding's liveness is a path lookup */
+	if (state_bindings(&st, &b, &nb))
+		nb = 0;
 	/* by name, as status and export */
 	qsort(v, n, sizeof(*v), ref_cmp);
 	if (!json)
@@ -599,14 +611,15 @@ static int policy_list(int argc, char **argv)
 			json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:i, s:s, s:s}", "name", p.name,
 					      "default", p.dflt == EGRESS_ALLOW ? "allow" : "deny",
 					      "errno", en ? en : "?", "rules", (json_int_t)p.nrules,
-					      "bound", count_bound(&st, v[i].id), "hint", p.hint,
+					      "bound", count_in(b, nb, v[i].id), "hint", p.hint,
 					      "mode", policy_mode(&p)));
 		else
 			printf("%-20s %-7s %-13s %7zu %5d %s\n", p.name,
 			       p.dflt == EGRESS_ALLOW ? "allow" : "deny", en ? en : "?", p.nrules,
-			       count_bound(&st, v[i].id), policy_mode(&p));
+			       count_in(b, nb, v[i].id), policy_mode(&p));
 		policy_free(&p);
 	}
+	free(b);
 	free(v);
 	state_close(&st);
 	if (json)

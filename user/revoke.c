@@ -49,30 +49,79 @@ struct ns_ent {
 };
 
 struct walk {
-	const struct binding_ref *b;
+	struct egress_state *st;
+	const struct binding_ref *b;	/* sorted by cgroup id, unless by_id */
 	size_t nb;
+	bool by_id;			/* b not read: bound() asks for each cgroup */
+	struct binding_ref one;		/* bound()'s answer when asked one by one */
 	struct cg_ent *cg;
 	size_t ncg, cgcap;
+	uint64_t *seen;			/* the ids of cg, open addressing (ids are never 0) */
+	size_t seencap;
+	char mnt[PATH_MAX];		/* the cgroup2 mount, read once ("" until then) */
 	struct ns_ent *ns;
 	size_t nns, nscap;
 	char *err;
 	size_t errlen;
 };
 
-static const struct binding_ref *bound(const struct walk *w, uint64_t id)
+static int ref_cmp(const void *a, const void *b)
 {
-	for (size_t i = 0; i < w->nb; i++)
-		if (w->b[i].cgroup_id == id)
-			return &w->b[i];
-	return NULL;
+	uint64_t x = ((const struct binding_ref *)a)->cgroup_id, y = ((const struct binding_ref *)b)->cgroup_id;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The binding of cgroup id, if any.  A pass over a policy's bindings has
+ * them all, sorted; a pass for one cgroup (attach, move) asks for the few
+ * cgroups it walks, so that its cost does not grow with the node's other
+ * bindings.
+ */
+static const struct binding_ref *bound(struct walk *w, uint64_t id)
+{
+	struct binding_ref key = { .cgroup_id = id };
+
+	if (w->by_id)
+		return state_binding_of(w->st, id, &w->one) ? NULL : &w->one;
+	return w->nb ? bsearch(&key, w->b, w->nb, sizeof(*w->b), ref_cmp) : NULL;
+}
+
+static size_t seen_slot(const struct walk *w, uint64_t id)
+{
+	size_t i = (id * 0x9e3779b97f4a7c15ull) >> 32;
+
+	for (i &= w->seencap - 1; w->seen[i] && w->seen[i] != id; i = (i + 1) & (w->seencap - 1))
+		;
+	return i;
 }
 
 static bool walked(const struct walk *w, uint64_t id)
 {
-	for (size_t i = 0; i < w->ncg; i++)
-		if (w->cg[i].id == id)
-			return true;
-	return false;
+	return w->seencap && w->seen[seen_slot(w, id)] == id;
+}
+
+/* Records id as walked (the set stays at most half full). */
+static int seen_add(struct walk *w, uint64_t id)
+{
+	if (2 * (w->ncg + 1) > w->seencap) {
+		size_t cap = w->seencap ? 2 * w->seencap : 64;
+		uint64_t *old = w->seen;
+		size_t ocap = w->seencap;
+
+		w->seen = calloc(cap, sizeof(*w->seen));
+		if (!w->seen) {
+			w->seen = old;
+			return -ENOMEM;
+		}
+		w->seencap = cap;
+		for (size_t i = 0; i < ocap; i++)
+			if (old[i])
+				w->seen[seen_slot(w, old[i])] = old[i];
+		free(old);
+	}
+	w->seen[seen_slot(w, id)] = id;
+	return 0;
 }
 
 /* Adds the binding of cgroup id (if any) to the path; fails past REVOKE_DEPTH. */
@@ -166,6 +215,9 @@ static int walk_tree(struct walk *w, const char *dir, const struct revoke_path *
 		w->cg = v;
 		w->cgcap = cap;
 	}
+	ret = seen_add(w, st.st_ino);
+	if (ret)
+		return ret;
 	w->cg[w->ncg++] = (struct cg_ent){ .id = st.st_ino, .path = p };
 	ret = add_netns(w, dir);
 	if (ret)
@@ -191,7 +243,7 @@ static int walk_tree(struct walk *w, const char *dir, const struct revoke_path *
 /* A bound cgroup's subtree, with the bindings of its ancestors. */
 static int walk_bound(struct walk *w, uint64_t id)
 {
-	char path[PATH_MAX], mnt[PATH_MAX];
+	char path[PATH_MAX], *mnt = w->mnt;
 	struct revoke_path above = {};
 	size_t mlen;
 	int ret;
@@ -201,9 +253,11 @@ static int walk_bound(struct walk *w, uint64_t id)
 	ret = cg_path(id, path, sizeof(path));
 	if (ret)
 		return ret == -ENOENT ? 0 : ret;	/* removed meanwhile */
-	ret = cg2_mount(mnt, sizeof(mnt));
-	if (ret)
-		return ret;
+	if (!mnt[0]) {
+		ret = cg2_mount(mnt, sizeof(w->mnt));
+		if (ret)
+			return ret;
+	}
 	mlen = strlen(mnt);
 	/* the ancestors, from the root of the hierarchy down to the parent */
 	for (char *s = path + mlen; s; s = strchr(s + 1, '/')) {
@@ -278,27 +332,34 @@ static int run_iter_in(struct bpf_link *link, int ns_fd, int self_fd, char *err,
 int revoke_after_change(struct egress_state *st, const struct revoke_scope *sc,
 			struct revoke_stats *stats, char *err, size_t errlen)
 {
-	struct walk w = { .err = err, .errlen = errlen };
+	struct walk w = { .st = st, .by_id = !sc->npolicies, .err = err, .errlen = errlen };
 	struct binding_ref *b = NULL;
 	struct bpf_link *link = NULL;
 	struct revoke *skel = NULL;
 	struct stat self_st;
-	int self_fd = -1, ret;
+	int self_fd = -1, ret = 0;
 	size_t nb = 0;
 
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
-	/* a removed cgroup's binding matches no live cgroup: no need to sort them out */
-	ret = state_bindings_all(st, &b, &nb);
-	if (ret) {
-		snprintf(err, errlen, "cannot read the bindings: %s", strerror(-ret));
-		return ret;
+	if (sc->npolicies) {
+		/* a removed cgroup's binding matches no live cgroup: no need to sort them out */
+		ret = state_bindings_all(st, &b, &nb);
+		if (ret) {
+			snprintf(err, errlen, "cannot read the bindings: %s", strerror(-ret));
+			return ret;
+		}
+		if (nb)
+			qsort(b, nb, sizeof(*b), ref_cmp);
+		w.b = b;
+		w.nb = nb;
+		for (size_t i = 0; i < nb && !ret; i++)
+			if (in_scope(sc, &b[i]))
+				ret = walk_bound(&w, b[i].cgroup_id);
 	}
-	w.b = b;
-	w.nb = nb;
-	for (size_t i = 0; i < nb && !ret; i++)
-		if (in_scope(sc, &b[i]))
-			ret = walk_bound(&w, b[i].cgroup_id);
+	/* one cgroup's binding (its own, or none left: nothing to walk) */
+	if (!ret && sc->cgroup_id && bound(&w, sc->cgroup_id))
+		ret = walk_bound(&w, sc->cgroup_id);
 	if (ret) {
 		if (ret != -E2BIG)
 			snprintf(err, errlen, "cannot walk the affected cgroups: %s", strerror(-ret));
@@ -398,6 +459,7 @@ cleanup:
 		close(w.ns[i].fd);
 	free(w.ns);
 	free(w.cg);
+	free(w.seen);
 	free(b);
 	return ret;
 }

@@ -214,6 +214,8 @@ struct binding_ref {
 int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n);
 /* Every pinned binding, removed cgroups' too (cheap: no path lookups). */
 int state_bindings_all(struct egress_state *st, struct binding_ref **out, size_t *n);
+/* The binding of one cgroup, as state_bindings_all would list it: 0, or -ENOENT if not bound. */
+int state_binding_of(struct egress_state *st, uint64_t cgid, struct binding_ref *out);
 int state_bind(struct egress_state *st, const char *cgdir, uint32_t policy, char *err, size_t errlen);
 int state_unbind(struct egress_state *st, const char *cgdir, char *err, size_t errlen);
 int state_unbind_id(struct egress_state *st, uint64_t cgid);

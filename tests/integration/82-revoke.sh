@@ -20,6 +20,9 @@
 #     allowed, in the bound cgroup and in a nested bound child (the AND of
 #     both bindings), and nothing in an unrelated cgroup;
 #   - each cut connection is one event with "hook":"revoke"; kept ones none.
+#   - attach below an ancestor whose policy narrowed (--keep-established):
+#     the ancestor's policy cuts what it denies; with 120 other bindings on
+#     the node, the attach makes fewer than 40 map lookups.
 source "$(dirname "$0")/../lib.sh"
 setup
 source "$(dirname "$0")/../conn-lib.sh"
@@ -195,5 +198,35 @@ wait_until 10 sh -c "[ \$(jq -c 'select(.hook == \"revoke\")' '$T/egressd.out' |
 check_eq big/two-revoke-events $((n0 + 2)) "$(revokes)"
 ev=$(events_matching ".hook == \"revoke\" and (.cgroup | endswith(\"$CGN/sb5/inner\"))" | head -1)
 check_json big/event-names-the-parents-policy '.policy == "big" and .rule == "192.0.2.0/24"' "$ev"
+
+# ---- attach under an ancestor whose policy narrowed with --keep-established:
+# the attach's revoke pass decides by every binding on the path (the
+# ancestor's found by its id, not from a list of all bindings), and the
+# number of binding lookups does not grow with the node's other bindings
+ectl_ok setup policy add wide --default allow || die "policy add wide"
+mkcg sb7 sb7/c
+for i in $(seq 120); do mkcg "sib/s$i"; done
+for i in $(seq 120); do ectl attach "$CGROOT/sib/s$i" --policy wide >/dev/null 2>&1 || die "attach sib/s$i"; done
+ectl_ok setup attach "$CGROOT/sb7" --policy pro || die "attach pro"
+hold anc-direct sb7/c tcp 192.0.2.20 443
+hold anc-proxy sb7/c tcp 192.0.2.10 3128
+ectl_ok ancestor/narrow-kept attach "$CGROOT/sb7" --policy free --keep-established
+if command -v strace >/dev/null; then
+	timeout "$TO" strace -f -qq -e trace=bpf -o "$T/attach.trace" \
+		"$EGRESSCTL" attach --pin-dir "$PIN" "$CGROOT/sb7/c" --policy wide >/dev/null 2>"$T/attach.err" ||
+		fail ancestor/attach "egressctl attach failed: $(cat "$T/attach.err")"
+	n=$(grep -c 'BPF_MAP_LOOKUP_ELEM' "$T/attach.trace")
+	if [ "$n" -lt 40 ]; then
+		pass ancestor/lookups-independent-of-other-bindings
+	else
+		fail ancestor/lookups-independent-of-other-bindings "$n map lookups for one attach with 120 other bindings"
+	fi
+else
+	fail ancestor/strace "strace is missing (scripts/deps.sh test installs it)"
+	ectl_ok ancestor/attach attach "$CGROOT/sb7/c" --policy wide
+fi
+go anc-direct anc-proxy
+was_cut ancestor/cut-by-the-ancestors-policy anc-direct
+was_kept ancestor/proxy-kept anc-proxy
 
 finish
