@@ -1617,12 +1617,18 @@ static json_t *status_bindings(const struct binding_ref *b, size_t nb, const str
 		const char *cg = json_string_value(json_object_get(o[j], "cgroup"));
 		json_t *eff = json_array();
 
-		for (size_t k = 0; *cg && k < j; k++) {
-			const char *up = json_string_value(json_object_get(o[k], "cgroup"));
-			size_t ul = strlen(up);
+		/* each ancestor path, outermost first, looked up in the sorted bindings */
+		snprintf(path, sizeof(path), "%s", cg);
+		for (char *s = strchr(path + 1, '/'); *cg && s; s = strchr(s + 1, '/')) {
+			json_t *key, **up;
 
-			if (*up && !strncmp(cg, up, ul) && cg[ul] == '/')
-				json_array_append(eff, json_object_get(o[k], "policy"));
+			*s = '\0';
+			key = json_pack("{s:s}", "cgroup", path);
+			up = key ? bsearch(&key, o, j, sizeof(*o), bind_path_cmp) : NULL;
+			json_decref(key);
+			*s = '/';
+			if (up)
+				json_array_append(eff, json_object_get(*up, "policy"));
 		}
 		json_array_append(eff, json_object_get(o[j], "policy"));
 		json_object_set_new(o[j], "effective", eff);

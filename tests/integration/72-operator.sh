@@ -47,11 +47,18 @@ check upgrade/attach-points-to-move grep -q "egressctl move --cgroup $FREE/sb1" 
 check_eq upgrade/attach-warning-one-line 1 "$(wc -l <"$T/attach.err")"
 out=$(ectl check "$FREE/sb1" 2>&1)
 check upgrade/check-says-free-and-pro grep -q "enforced: policy free ∧ pro (every one decides: free bound at $FREE, pro bound at $FREE/sb1)" <<<"$out"
+# a bound sibling whose name extends the tier's sorts between the tier and
+# its child: it is not an ancestor of either
+mkdir -p "$FREE-x" || die "mkdir $FREE-x"
+ectl_ok setup attach "$FREE-x" --policy pro
 out=$(ectl status --json 2>&1)
+check_json upgrade/status-json-sibling-not-ancestor \
+	"[.bindings[] | select(.cgroup == \"$FREE-x\" and .effective == [\"pro\"])] | length == 1" "$out"
 check_json upgrade/status-json-effective \
 	"[.bindings[] | select(.cgroup == \"$FREE/sb1\" and .policy == \"pro\" and .effective == [\"free\", \"pro\"])] | length == 1" "$out"
 check_json upgrade/status-json-tier-effective \
 	"[.bindings[] | select(.cgroup == \"$FREE\" and .effective == [\"free\"])] | length == 1" "$out"
+check upgrade/detach-sibling ectl detach "$FREE-x"
 out=$(ectl status 2>&1)
 check upgrade/status-tree-nested grep -qF "    $FREE/sb1 -> pro   (in force: free ∧ pro)" <<<"$out"
 check upgrade/status-tree-top grep -qxF "  $FREE -> free" <<<"$out"
