@@ -36,7 +36,10 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-COMMON  := parse options policy cmdline cgroup pins store bindings counters events follow oci advise policyset etcd revoke hits
+COMMON  := parse options policy cmdline cgroup pins store bindings counters events follow oci advise \
+	   policyset_status revoke hits
+# egressd's alone: the policy-set sources (libcurl for etcd, libcrypto), kept out of egressctl's start
+DAEMON  := egressd loader metrics policyset etcd
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
 BPF_OBJS := $(BUILD)/egress.bpf.o $(BUILD)/revoke.bpf.o
 SKELS   := $(BUILD)/egress.skel.h $(BUILD)/revoke.skel.h
@@ -81,7 +84,7 @@ $(BUILD)/user/default_policy.o: user/default_policy.S maps/default.policy | $(BU
 	$(call msg,AS,$@)
 	$(Q)$(CC) -c $< -o $@
 
-$(BUILD)/egressd: $(BUILD)/user/egressd.o $(BUILD)/user/loader.o $(BUILD)/user/metrics.o $(BUILD)/user/default_policy.o $(COMMON_OBJS)
+$(BUILD)/egressd: $(DAEMON:%=$(BUILD)/user/%.o) $(BUILD)/user/default_policy.o $(COMMON_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -36,7 +36,6 @@
 #include "policyset.h"
 #include "revoke.h"
 
-#define PS_STATUS_BYTES 65536	/* the pinned JSON value */
 #define PS_SETTLE_MS 50		/* quiet time after a directory event */
 #define PS_TEXT_LIMIT (64 << 20)
 #define PS_ERRLEN (2 * PATH_MAX + ERRBUF_LEN)
@@ -116,22 +115,7 @@ static int text_cmp(const void *a, const void *b)
 	return strcmp(((const struct ps_text *)a)->name, ((const struct ps_text *)b)->name);
 }
 
-/* ---- the pinned status ------------------------------------------------------ */
-
-json_t *policyset_status(struct egress_state *st)
-{
-	char *buf = calloc(1, PS_STATUS_BYTES), path[PATH_MAX];
-	json_t *o = NULL;
-
-	state_pin_path(st, path, sizeof(path), "policy_set");
-	if (buf && !state_record_read(path, buf)) {
-		buf[PS_STATUS_BYTES - 1] = '\0';
-		if (buf[0])
-			o = json_loads(buf, 0, NULL);
-	}
-	free(buf);
-	return o;
-}
+/* ---- the pinned status (read by policyset_status.c) -------------------------- */
 
 static int status_write(struct egress_state *st, json_t *o)
 {

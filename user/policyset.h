@@ -76,5 +76,6 @@ int policyset_apply(struct policyset *ps, struct ps_texts *t, bool force, char *
  * when no set was ever applied there.
  */
 json_t *policyset_status(struct egress_state *st);
+#define PS_STATUS_BYTES 65536	/* its pinned value: JSON, NUL-padded */
 
 #endif
