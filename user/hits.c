@@ -33,8 +33,10 @@ static int hits_fd(struct egress_state *st, uint32_t *size)
 	return fd;
 }
 
-static void mark(struct hits_pool *hp, uint32_t id)
+static void mark(void *ctx, uint32_t id)
 {
+	struct hits_pool *hp = ctx;
+
 	if (id && id < hp->size && !hp->used[id]) {
 		hp->used[id] = 1;
 		hp->nfree--;
@@ -64,16 +66,8 @@ int hits_pool_open(struct egress_state *st, struct hits_pool *hp)
 	}
 	/* every id a store holds is in use (a writer holds the lock: no store moves) */
 	ret = state_policies(st, &v, &n);
-	for (size_t i = 0; !ret && i < n; i++) {
-		struct policy p;
-
-		if (state_policy_load(st, v[i].id, &p))
-			continue;
-		mark(hp, p.dflt_id);
-		for (size_t r = 0; r < p.nrules; r++)
-			mark(hp, p.rules[r].id);
-		policy_free(&p);
-	}
+	for (size_t i = 0; !ret && i < n; i++)
+		state_policy_ids(st, v[i].id, mark, hp);	/* as before: an unreadable one marks nothing */
 	free(v);
 	if (ret)
 		hits_pool_close(hp);

@@ -99,6 +99,9 @@ int state_policy_id(struct egress_state *st, const char *name, uint32_t *id);
 /* "unknown policy 'x'" in err when missing */
 int state_policy_find(struct egress_state *st, const char *name, uint32_t *id, char *err, size_t errlen);
 int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p);
+/* each(ctx, id) for the hit counter id of every stored rule of policy id and of its default. */
+int state_policy_ids(struct egress_state *st, uint32_t id, void (*each)(void *ctx, uint32_t hit_id),
+		     void *ctx);
 /*
  * A policy's settings, name, hint and rule count (nrules; p->rules stays
  * NULL): from egress_policy_info and the store's header, no rule read.

@@ -641,6 +641,34 @@ int state_policy_load(struct egress_state *st, uint32_t id, struct policy *p)
 	return ret;
 }
 
+int state_policy_ids(struct egress_state *st, uint32_t id, void (*each)(void *ctx, uint32_t hit_id),
+		     void *ctx)
+{
+	struct store_view v;
+	struct policy p;
+	int ret = store_open(st, id, false, &v);
+
+	if (ret == -ENOENT) {
+		/* pins an older egress made: the rules as state_policy_load finds them */
+		ret = state_policy_load(st, id, &p);
+		if (ret)
+			return ret;
+		each(ctx, p.dflt_id);
+		for (size_t i = 0; i < p.nrules; i++)
+			each(ctx, p.rules[i].id);
+		policy_free(&p);
+		return 0;
+	}
+	if (ret)
+		return ret;
+	/* read in place: no copy of the rules */
+	each(ctx, v.head->dflt_id);
+	for (size_t i = 0; i < v.head->n; i++)
+		each(ctx, v.rules[i].id);
+	store_close(&v);
+	return 0;
+}
+
 static int trie_create(struct egress_state *st)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
