@@ -577,7 +577,10 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	/*
 	 * A plain UDP datagram's decision, or a plain TCP socket's connect, is
 	 * cached, under the epoch read before the lookup: the backstop skips
-	 * the datagram's or the SYN's lookup (cached()).
+	 * the datagram's or the SYN's lookup (cached()).  An odd epoch: a
+	 * writer is changing a policy (or was killed doing so), nothing is
+	 * taken from the cache or put in it until it is even again; slots
+	 * only ever hold even epochs.
 	 */
 	send = hook == EGRESS_HOOK_SENDMSG4 || hook == EGRESS_HOOK_SENDMSG6;
 	if (send ? ctx->type == SOCK_DGRAM && ctx->protocol == IPPROTO_UDP
@@ -586,6 +589,8 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 		if (ep) {
 			epoch = *(volatile __u64 *)ep;
 			cookie = bpf_get_socket_cookie(ctx);
+			if (epoch & 1)
+				ep = NULL;
 		}
 	}
 

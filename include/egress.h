@@ -297,6 +297,12 @@ struct egress_seen {
  * The policy epoch (egress_epoch, one u64): user/state.c bumps it after
  * every policy or binding change, once the change is in the maps.  A
  * cached decision (below) counts only under the epoch it was made in.
+ * Odd while a writer changes a policy's maps (epoch_begin, before the
+ * first update): the programs neither take a decision from the cache nor
+ * put one there, so a writer killed between its change and its bump
+ * leaves no cached decision of the old rules in use; the next even value
+ * (epoch_bump, after the change, or the repair of what a killed writer
+ * left) is past every epoch a slot holds.
  */
 
 /*

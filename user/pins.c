@@ -272,11 +272,11 @@ uint32_t map_id_of(int fd)
 }
 
 /*
- * After a policy or binding change is in the maps: the decisions the
- * programs cached before it no longer count (egress_epoch, egress.h).
- * Writers hold the lock, so read-add-write is enough.
+ * egress_epoch (egress.h): odd while a writer changes a policy's maps,
+ * even otherwise.  Writers hold the lock, so read-modify-write is enough.
+ * how: 0 epoch_begin, 1 epoch_bump, 2 epoch_settle.
  */
-int epoch_bump(struct egress_state *st)
+static int epoch_step(struct egress_state *st, int how)
 {
 	uint32_t zero = 0;
 	uint64_t v = 0;
@@ -285,8 +285,35 @@ int epoch_bump(struct egress_state *st)
 		return 0;
 	if (bpf_map_lookup_elem(st->map_fd[M_EPOCH], &zero, &v))
 		return -errno;
-	v++;
+	if (how == 0 ? (v & 1) : how == 2 ? !(v & 1) : false)
+		return 0;	/* already so */
+	v = how == 0 ? v + 1 : (v | 1) + 1;
 	return bpf_map_update_elem(st->map_fd[M_EPOCH], &zero, &v, BPF_ANY) ? -errno : 0;
+}
+
+/*
+ * Before a policy's maps change: the programs stop using and filling the
+ * decision cache (an odd epoch) until epoch_bump.  A writer killed after
+ * this leaves it odd: decisions are looked up until the repair.
+ */
+int epoch_begin(struct egress_state *st)
+{
+	return epoch_step(st, 0);
+}
+
+/*
+ * After a policy or binding change is in the maps: the decisions the
+ * programs cached before it no longer count.  The next even value.
+ */
+int epoch_bump(struct egress_state *st)
+{
+	return epoch_step(st, 1);
+}
+
+/* Under the lock, no writer at work: an epoch a killed writer left odd is ended. */
+int epoch_settle(struct egress_state *st)
+{
+	return epoch_step(st, 2);
 }
 
 int state_prog_info(struct egress_state *st, int hook, struct bpf_prog_info *info)

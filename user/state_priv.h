@@ -21,8 +21,12 @@ int map_read_batched(int fd, size_t key_size, size_t val_size, size_t token_size
 		     int (*fn)(void *ctx, const void *k, const void *v), void *ctx);
 /* The id of the map behind a fd (0 if none). */
 uint32_t map_id_of(int fd);
+/* Before a policy's maps change: no decision cached or taken from the cache (odd epoch). */
+int epoch_begin(struct egress_state *st);
 /* After a policy or binding change: the programs' cached decisions no longer count. */
 int epoch_bump(struct egress_state *st);
+/* Caller holds the lock: an odd epoch a killed writer left is ended. */
+int epoch_settle(struct egress_state *st);
 
 /* store.c */
 /* Finishes or drops what a killed writer left.  Caller holds the lock. */

@@ -913,8 +913,11 @@ int journal_repair_locked(struct egress_state *st)
 	int fd = journal_fd(st, false), ret = 0;
 
 	if (fd < 0)
-		return fd == -ENOENT ? 0 : fd;
+		return fd == -ENOENT ? epoch_settle(st) : fd;
 	if (bpf_map_lookup_elem(fd, &zero, &j) || !j.active)
+		goto done;
+	ret = epoch_begin(st);	/* a roll forward changes the maps */
+	if (ret)
 		goto done;
 	if (!store_open(st, j.id, true, &staged) && staged.head->txn == j.txn) {
 		if (j.mode == JOURNAL_EDIT) {
@@ -949,7 +952,8 @@ int journal_repair_locked(struct egress_state *st)
 	}
 done:
 	close(fd);
-	return ret;
+	/* no writer at work (the lock): an epoch left odd by one killed before its journal ends */
+	return ret ?: epoch_settle(st);
 }
 
 int state_repair(struct egress_state *st)
@@ -1036,7 +1040,8 @@ static int policy_store_compiled(struct egress_state *st, uint32_t *id, const st
 		zero_counters(st, *id);
 	}
 	j.id = *id;
-	ret = store_write(st, *id, p, j.txn);
+	/* odd epoch from here to store_finish: nothing cached while the maps change */
+	ret = store_write(st, *id, p, j.txn) ?: epoch_begin(st);
 	if (ret)
 		goto fail;
 	if (fd >= 0 && !(flags & STORE_SWAP)) {
@@ -1304,7 +1309,7 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	j.info.nallow += e.dallow;
 	j.info.ndeny += e.ddeny;
 
-	ret = store_stage(st, id, nv.fd) ?: journal_write(st, &j);
+	ret = store_stage(st, id, nv.fd) ?: epoch_begin(st) ?: journal_write(st, &j);
 	if (ret)
 		goto fail;
 	ret = -E2BIG;
@@ -1399,8 +1404,13 @@ int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size
 
 int state_policy_delete(struct egress_state *st, uint32_t id)
 {
+	int ret;
+
 	if (bpf_map_delete_elem(st->map_fd[M_INFO], &id) && errno != ENOENT)
 		return -errno;
+	ret = epoch_begin(st);
+	if (ret)
+		return ret;
 	if (bpf_map_delete_elem(st->map_fd[M_POLICIES], &id) && errno != ENOENT)
 		return -errno;
 	store_unlink(st, id, false);
