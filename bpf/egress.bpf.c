@@ -486,17 +486,23 @@ static __always_inline struct egress_cache_slot *cache_slot(const struct egress_
  * may take the decision for d from the slot, and this level's backstop may
  * skip its lookup for the datagram or the SYN of this socket (cached()).
  * seq is odd while the slot is written: a reader that preempted or
- * interrupted the write on this CPU misses.
+ * interrupted the write on this CPU misses.  The writer claims the slot
+ * by a compare-and-swap from the even value it read: a writer preempted
+ * between its read and its claim (a preemptible kernel) finds seq moved
+ * on and gives up, so seq only ever grows and a reader never meets a
+ * value it saw before over other contents.
  */
 static __always_inline void cache_put(const struct egress_binding *b, const struct dest *d,
 				      __u64 epoch, __u64 cookie, __u32 rule_id)
 {
 	struct egress_cache_slot *s = cache_slot(b);
+	__u64 seq;
 
-	if (!s || (s->seq & 1))
+	if (!s)
 		return;
-	s->seq++;
-	asm volatile("" ::: "memory");
+	seq = *(volatile __u64 *)&s->seq;
+	if ((seq & 1) || __sync_val_compare_and_swap(&s->seq, seq, seq + 1) != seq)
+		return;
 	s->epoch = epoch;
 	s->bound_cgroup_id = b->cgroup_id;
 	s->cookie = cookie;
@@ -507,7 +513,7 @@ static __always_inline void cache_put(const struct egress_binding *b, const stru
 	__builtin_memcpy(s->addr, d->key.addr, 16);
 	s->rule_id = rule_id;
 	asm volatile("" ::: "memory");
-	s->seq++;
+	*(volatile __u64 *)&s->seq = seq + 2;
 }
 
 /*
