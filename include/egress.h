@@ -294,7 +294,7 @@ struct egress_seen {
 };
 
 /*
- * The policy epoch (egress_epoch, one u64): user/state.c bumps it after
+ * The policy epoch (egress_epoch, one u64): user/pins.c bumps it after
  * every policy or binding change, once the change is in the maps.  A
  * cached decision (below) counts only under the epoch it was made in.
  * Odd while a writer changes a policy's maps (epoch_begin, before the
