@@ -25,6 +25,9 @@
 #     cache meanwhile) they were allowed from the slot until the next
 #     repair, as long as the sandbox kept its slot warm.  Once repaired, the
 #     epoch is even and the cache is used again.
+#   - a writer held after its epoch went odd (strace delays it) while the
+#     sandbox connects, then killed after its swap: that connect was not
+#     cached, so the new rule denies the next one.
 source "$(dirname "$0")/../lib.sh"
 setup 192.0.2.10 192.0.2.20 192.0.2.30 2001:db8::10 2001:db8::20 2001:db8::30 c000:20a::
 for t in strace bpftool jq taskset stat; do
@@ -200,5 +203,45 @@ check_eq repaired/tcp-still-EPERM EPERM "$(pr kw tcp 192.0.2.10 5430)"
 check_eq repaired/udp-still-EPERM EPERM "$(pr kw udp 192.0.2.10 5431)"
 check_eq repaired/allowed-ok ok "$(pr kw tcp 192.0.2.10 5432)"
 check repaired/cache-used-again slot_has 5432 6
+
+# a decision made while a writer is at work (the epoch odd) is not cached:
+# the writer held (strace delays its thread creation, after the epoch went
+# odd, before its swap), the sandbox connects meanwhile (the old rules
+# allow), then the writer swaps in a deny and is killed before its bump.
+# A slot written under the odd epoch would still match it afterwards.
+cat >"$T/deny2.policy" <<'EOF2'
+policy add kw --default allow
+deny 192.0.2.30/32 --policy kw
+deny 192.0.2.10/32 --proto tcp --port 5433 --policy kw
+EOF2
+listen w33 tcp 192.0.2.10 5433
+ectl apply -f "$T/allow.policy" >/dev/null 2>&1
+strace -f -qq -e trace=bpf -o "$T/trace" "$EGRESSCTL" apply --pin-dir "$PIN" -f "$T/deny2.policy" >/dev/null 2>&1
+pfd=$(map_fd egress_policies)
+awk 'NR == 1 {main = $1} $1 == main && !/resumed>/' "$T/trace" >"$T/trace.main"
+k=$(grep -n -- "BPF_MAP_UPDATE_ELEM, {map_fd=$pfd," "$T/trace.main" | head -1 | cut -d: -f1)
+if [ -z "$pfd" ] || [ -z "$k" ]; then
+	fail held-writer/trace "no swap in the trace: $(head -c 600 "$T/trace")"
+else
+	ectl apply -f "$T/allow.policy" >/dev/null 2>&1
+	strace -f -qq -e trace=bpf,clone3 -e inject=clone3:delay_enter=1500000:when=1 \
+		-e inject=bpf:signal=KILL:when=$((k + 1)) -o /dev/null \
+		"$EGRESSCTL" apply --pin-dir "$PIN" -f "$T/deny2.policy" >/dev/null 2>&1 &
+	wpid=$!
+	wait_until 5 sh -c "[ \$((\$(bpftool map dump pinned '$PIN/maps/egress_epoch' -j | jq -r '.[0].formatted.value // .[0].value') % 2)) = 1 ]" ||
+		fail held-writer/epoch-odd "the epoch did not go odd while the writer was held"
+	check_eq held-writer/old-rules-allow-meanwhile ok "$(pr kw tcp 192.0.2.10 5433)"
+	if slot_has 5433 6; then
+		fail held-writer/nothing-cached-meanwhile "a decision was cached under the odd epoch"
+	else
+		pass held-writer/nothing-cached-meanwhile
+	fi
+	wait "$wpid" 2>/dev/null
+	check_eq held-writer/killed-after-swap 137 "$?"
+	check_eq held-writer/epoch-still-odd 1 "$(($(epoch) % 2))"
+	check_eq held-writer/new-connect-EPERM EPERM "$(pr kw tcp 192.0.2.10 5433)"
+	sleep 0.3
+	check_eq held-writer/only-the-first-arrived 1 "$(count w33)"
+fi
 
 finish
