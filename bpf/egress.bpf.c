@@ -594,9 +594,10 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 		ep = epoch_ptr();
 		if (ep) {
 			epoch = *(volatile __u64 *)ep;
-			cookie = bpf_get_socket_cookie(ctx);
 			if (epoch & 1)
-				ep = NULL;
+				ep = NULL;	/* no cookie needed: nothing cached */
+			else
+				cookie = bpf_get_socket_cookie(ctx);
 		}
 	}
 

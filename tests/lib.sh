@@ -551,6 +551,52 @@ podman_parent_clean() {
 	return 0
 }
 
+# ---------------------------------------------------------------- egressctl killed at a bpf() call
+# bpf_call_at PATTERN CMD...: runs egressctl CMD once under strace (its
+# first $ARGS_BEFORE_PIN words, default 1, before --pin-dir) and prints the
+# index of the main thread's first bpf() call that matches PATTERN (POLICIES
+# and INFO stand for the map fds of egress_policies and egress_policy_info);
+# nothing if there is none.  The index is what strace's "inject ... when="
+# counts: it counts each thread's calls on its own, so only the main
+# thread's (its pid is the first line's), one line a call (not the
+# "<... resumed>" halves of calls another thread cut).
+traced_map_fd() {	# NAME: the fd $T/trace's process opened the pinned map NAME as
+	grep -o "BPF_OBJ_GET, {pathname=\"[^\"]*/maps/$1\".*= [0-9]*\$" "$T/trace" | head -1 | awk '{print $NF}'
+}
+bpf_call_at() {
+	local pat=$1 nb=${ARGS_BEFORE_PIN:-1} pfd ifd
+	shift
+	strace -f -qq -e trace=bpf -o "$T/trace" "$EGRESSCTL" "${@:1:$nb}" --pin-dir "$PIN" "${@:$((nb + 1))}" >/dev/null 2>&1
+	pfd=$(traced_map_fd egress_policies)
+	ifd=$(traced_map_fd egress_policy_info)
+	[ -n "$pfd" ] && [ -n "$ifd" ] || return 0
+	pat=${pat//POLICIES/$pfd}
+	pat=${pat//INFO/$ifd}
+	awk 'NR == 1 {main = $1} $1 == main && !/resumed>/' "$T/trace" | grep -n -- "$pat" | head -1 | cut -d: -f1
+}
+
+# kill_at NAME PATTERN OFFSET CMD...: finds the call (bpf_call_at) after
+# $RESET, then runs CMD again after $RESET with SIGKILL injected OFFSET
+# bpf() calls of the main thread after it (0: that call, before it runs;
+# 1: the next one); KILL_RC is its exit status.  1 (and a failed check
+# NAME/trace) if the call is not in the trace.
+kill_at() {
+	local n=$1 pat=$2 off=$3 nb=${ARGS_BEFORE_PIN:-1} k
+	shift 3
+	$RESET
+	k=$(bpf_call_at "$pat" "$@")
+	if [ -z "$k" ]; then
+		fail "$n/trace" "no '$pat' in the trace: $(head -c 600 "$T/trace")"
+		return 1
+	fi
+	$RESET
+	strace -f -qq -e trace=bpf -e inject=bpf:signal=KILL:when=$((k + off)) -o /dev/null \
+		"$EGRESSCTL" "${@:1:$nb}" --pin-dir "$PIN" "${@:$((nb + 1))}" >/dev/null 2>&1 &
+	wait $! 2>/dev/null
+	KILL_RC=$?
+}
+
+
 # The prober's second entry (tests/bypass.c, a tagged payload) copied into $T,
 # where the uids the tests run as can execute it: sets BYPASS.  After setup.
 use_bypass() {

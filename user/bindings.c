@@ -56,6 +56,17 @@ static int pin_ids(struct egress_state *st, const char *sub, uint64_t **out, siz
 	return 0;
 }
 
+/* A pinned binding (links/<cgid>) with its policy from the cgroup's storage. */
+static void binding_ref_of(struct egress_state *st, uint64_t cgid, struct binding_ref *out)
+{
+	struct egress_binding b = {};
+
+	if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &cgid, &b))
+		b.policy = 0;	/* no live attachment (yet) */
+	out->cgroup_id = cgid;
+	out->policy = b.policy;
+}
+
 static int bindings(struct egress_state *st, bool live_only, struct binding_ref **out, size_t *n)
 {
 	struct binding_ref *v;
@@ -73,14 +84,9 @@ static int bindings(struct egress_state *st, bool live_only, struct binding_ref 
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < nids; i++) {
-		struct egress_binding b = {};
 		if (live_only && cg_alive(ids[i]) == -ENOENT)
 			continue;	/* removed: gc takes its pins */
-		if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &ids[i], &b))
-			b.policy = 0;	/* no live attachment (yet) */
-		v[cnt].cgroup_id = ids[i];
-		v[cnt].policy = b.policy;
-		cnt++;
+		binding_ref_of(st, ids[i], &v[cnt++]);
 	}
 	free(ids);
 	*out = v;
@@ -95,17 +101,13 @@ int state_bindings(struct egress_state *st, struct binding_ref **out, size_t *n)
 
 int state_binding_of(struct egress_state *st, uint64_t cgid, struct binding_ref *out)
 {
-	struct egress_binding b = {};
 	char p[PATH_MAX];
 	struct stat sb;
 
 	state_pin_path(st, p, sizeof(p), "links/%llu", (unsigned long long)cgid);
 	if (stat(p, &sb))
 		return errno == ENOENT ? -ENOENT : -errno;
-	if (bpf_map_lookup_elem(st->map_fd[M_BINDING], &cgid, &b))
-		b.policy = 0;	/* as bindings(): no live attachment (yet) */
-	out->cgroup_id = cgid;
-	out->policy = b.policy;
+	binding_ref_of(st, cgid, out);
 	return 0;
 }
 

@@ -273,10 +273,11 @@ uint32_t map_id_of(int fd)
 
 /*
  * egress_epoch (egress.h): odd while a writer changes a policy's maps,
- * even otherwise.  Writers hold the lock, so read-modify-write is enough.
- * how: 0 epoch_begin, 1 epoch_bump, 2 epoch_settle.
+ * even otherwise.  Moves it to the next value of the parity odd; unless
+ * always, only if it has the other parity now.  Writers hold the lock, so
+ * read-modify-write is enough.
  */
-static int epoch_step(struct egress_state *st, int how)
+static int epoch_next(struct egress_state *st, bool odd, bool always)
 {
 	uint32_t zero = 0;
 	uint64_t v = 0;
@@ -285,9 +286,9 @@ static int epoch_step(struct egress_state *st, int how)
 		return 0;
 	if (bpf_map_lookup_elem(st->map_fd[M_EPOCH], &zero, &v))
 		return -errno;
-	if (how == 0 ? (v & 1) : how == 2 ? !(v & 1) : false)
+	if (!always && (v & 1) == odd)
 		return 0;	/* already so */
-	v = how == 0 ? v + 1 : (v | 1) + 1;
+	v += ((v + 1) & 1) == odd ? 1 : 2;
 	return bpf_map_update_elem(st->map_fd[M_EPOCH], &zero, &v, BPF_ANY) ? -errno : 0;
 }
 
@@ -298,7 +299,7 @@ static int epoch_step(struct egress_state *st, int how)
  */
 int epoch_begin(struct egress_state *st)
 {
-	return epoch_step(st, 0);
+	return epoch_next(st, true, false);
 }
 
 /*
@@ -307,13 +308,13 @@ int epoch_begin(struct egress_state *st)
  */
 int epoch_bump(struct egress_state *st)
 {
-	return epoch_step(st, 1);
+	return epoch_next(st, false, true);
 }
 
 /* Under the lock, no writer at work: an epoch a killed writer left odd is ended. */
 int epoch_settle(struct egress_state *st)
 {
-	return epoch_step(st, 2);
+	return epoch_next(st, false, false);
 }
 
 int state_prog_info(struct egress_state *st, int hook, struct bpf_prog_info *info)

@@ -645,27 +645,26 @@ int state_policy_ids(struct egress_state *st, uint32_t id, void (*each)(void *ct
 		     void *ctx)
 {
 	struct store_view v;
-	struct policy p;
+	struct policy p = {};
 	int ret = store_open(st, id, false, &v);
 
-	if (ret == -ENOENT) {
-		/* pins an older egress made: the rules as state_policy_load finds them */
-		ret = state_policy_load(st, id, &p);
-		if (ret)
-			return ret;
-		each(ctx, p.dflt_id);
-		for (size_t i = 0; i < p.nrules; i++)
-			each(ctx, p.rules[i].id);
-		policy_free(&p);
-		return 0;
+	if (ret == -ENOENT)
+		ret = state_policy_load(st, id, &p);	/* pins an older egress made: no store */
+	else if (!ret) {
+		/* the store read in place, no copy of its rules */
+		p.dflt_id = v.head->dflt_id;
+		p.rules = v.rules;
+		p.nrules = v.head->n;
 	}
 	if (ret)
 		return ret;
-	/* read in place: no copy of the rules */
-	each(ctx, v.head->dflt_id);
-	for (size_t i = 0; i < v.head->n; i++)
-		each(ctx, v.rules[i].id);
-	store_close(&v);
+	each(ctx, p.dflt_id);
+	for (size_t i = 0; i < p.nrules; i++)
+		each(ctx, p.rules[i].id);
+	if (v.fd >= 0)
+		store_close(&v);
+	else
+		policy_free(&p);
 	return 0;
 }
 

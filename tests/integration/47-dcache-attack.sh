@@ -121,35 +121,7 @@ listen w32 tcp 192.0.2.10 5432
 stop_egressd
 check_eq killed/egressd-stopped 0 "$EGRESSD_RC"
 
-map_fd() {
-	grep -o "BPF_OBJ_GET, {pathname=\"[^\"]*/maps/$1\".*= [0-9]*\$" "$T/trace" | head -1 | awk '{print $NF}'
-}
-# kill_at NAME PATTERN OFFSET NWORDS CMD...: run egressctl CMD (its first
-# NWORDS words before --pin-dir) under strace once to find the bpf() call of
-# the main thread that matches PATTERN (POLICIES and INFO stand for the map
-# fds of egress_policies and egress_policy_info), then again after $RESET
-# with SIGKILL injected OFFSET bpf() calls after it (0: at that call).
-kill_at() {
-	local n=$1 pat=$2 off=$3 nw=$4 pfd ifd k
-	shift 4
-	$RESET
-	strace -f -qq -e trace=bpf -o "$T/trace" "$EGRESSCTL" "${@:1:$nw}" --pin-dir "$PIN" "${@:$((nw + 1))}" >/dev/null 2>&1
-	pfd=$(map_fd egress_policies)
-	ifd=$(map_fd egress_policy_info)
-	pat=${pat//POLICIES/$pfd}
-	pat=${pat//INFO/$ifd}
-	awk 'NR == 1 {main = $1} $1 == main && !/resumed>/' "$T/trace" >"$T/trace.main"
-	k=$(grep -n -- "$pat" "$T/trace.main" | head -1 | cut -d: -f1)
-	if [ -z "$pfd" ] || [ -z "$ifd" ] || [ -z "$k" ]; then
-		fail "$n/trace" "no '$pat' in the trace: $(head -c 600 "$T/trace")"
-		return 1
-	fi
-	$RESET
-	strace -f -qq -e trace=bpf -e inject=bpf:signal=KILL:when=$((k + off)) -o /dev/null \
-		"$EGRESSCTL" "${@:1:$nw}" --pin-dir "$PIN" "${@:$((nw + 1))}" >/dev/null 2>&1 &
-	wait $! 2>/dev/null
-	KILL_RC=$?
-}
+# kill_at and bpf_call_at (tests/lib.sh): egressctl killed at an exact bpf() call.
 
 # an apply killed just after its swap (a new generation in force), TCP
 cat >"$T/allow.policy" <<'EOF'
@@ -168,7 +140,7 @@ reset_swap() {
 	slot_has 5430 6 && WARM+=+
 }
 RESET=reset_swap
-if kill_at killed-swap "BPF_MAP_UPDATE_ELEM, {map_fd=POLICIES," 1 1 apply -f "$T/deny.policy"; then
+if kill_at killed-swap "BPF_MAP_UPDATE_ELEM, {map_fd=POLICIES," 1 apply -f "$T/deny.policy"; then
 	check_eq killed-swap/killed 137 "$KILL_RC"
 	check_eq killed-swap/slot-warm-before "ok+ok+" "$WARM"
 	check_eq killed-swap/new-connect-EPERM EPERM "$(pr kw tcp 192.0.2.10 5430)"
@@ -186,7 +158,7 @@ reset_edit() {
 	slot_has 5431 17 && WARM+=+
 }
 RESET=reset_edit
-if kill_at killed-edit "BPF_MAP_UPDATE_ELEM, {map_fd=INFO," 0 1 deny 192.0.2.0/28 --proto udp --port 5431 --policy kw; then
+if kill_at killed-edit "BPF_MAP_UPDATE_ELEM, {map_fd=INFO," 0 deny 192.0.2.0/28 --proto udp --port 5431 --policy kw; then
 	check_eq killed-edit/killed 137 "$KILL_RC"
 	check_eq killed-edit/slot-warm-before "ok+ok+" "$WARM"
 	check_eq killed-edit/new-socket-sendto-EPERM EPERM "$(pr kw udp 192.0.2.10 5431)"
@@ -216,11 +188,8 @@ deny 192.0.2.10/32 --proto tcp --port 5433 --policy kw
 EOF2
 listen w33 tcp 192.0.2.10 5433
 ectl apply -f "$T/allow.policy" >/dev/null 2>&1
-strace -f -qq -e trace=bpf -o "$T/trace" "$EGRESSCTL" apply --pin-dir "$PIN" -f "$T/deny2.policy" >/dev/null 2>&1
-pfd=$(map_fd egress_policies)
-awk 'NR == 1 {main = $1} $1 == main && !/resumed>/' "$T/trace" >"$T/trace.main"
-k=$(grep -n -- "BPF_MAP_UPDATE_ELEM, {map_fd=$pfd," "$T/trace.main" | head -1 | cut -d: -f1)
-if [ -z "$pfd" ] || [ -z "$k" ]; then
+k=$(bpf_call_at "BPF_MAP_UPDATE_ELEM, {map_fd=POLICIES," apply -f "$T/deny2.policy")
+if [ -z "$k" ]; then
 	fail held-writer/trace "no swap in the trace: $(head -c 600 "$T/trace")"
 else
 	ectl apply -f "$T/allow.policy" >/dev/null 2>&1

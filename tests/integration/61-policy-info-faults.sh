@@ -38,40 +38,9 @@ rules() {
 		"$(sed -n "s/^policy add $1 .*--hint '\([^']*\)'.*/\1/p" "$T/export")"
 }
 
-# kill_at NAME PATTERN OFFSET CMD...: run egressctl CMD under strace once to
-# find the bpf() call that matches PATTERN (POLICIES and INFO stand for the
-# map fds of egress_policies and egress_policy_info), then again after
-# $RESET with SIGKILL injected OFFSET bpf() calls of the main thread after
-# it (0: that call, before it runs; 1: the next one).
+# kill_at and bpf_call_at (tests/lib.sh): egressctl killed at an exact bpf() call.
 RESET=reset_old
 ARGS_BEFORE_PIN=1	# the command's words: --pin-dir goes after them
-map_fd() {
-	grep -o "BPF_OBJ_GET, {pathname=\"[^\"]*/maps/$1\".*= [0-9]*\$" "$T/trace" | head -1 | awk '{print $NF}'
-}
-kill_at() {
-	local n=$1 pat=$2 off=$3 pfd ifd k
-	shift 3
-	$RESET
-	strace -f -qq -e trace=bpf -o "$T/trace" "$EGRESSCTL" "${@:1:$ARGS_BEFORE_PIN}" --pin-dir "$PIN" "${@:$((ARGS_BEFORE_PIN + 1))}" >/dev/null 2>&1
-	pfd=$(map_fd egress_policies)
-	ifd=$(map_fd egress_policy_info)
-	pat=${pat//POLICIES/$pfd}
-	pat=${pat//INFO/$ifd}
-	# strace counts each thread's calls on its own (-e inject ... when=):
-	# the main thread's calls only (its pid is the first line's), one line
-	# a call (not the "<... resumed>" halves of calls another thread cut)
-	awk 'NR == 1 {main = $1} $1 == main && !/resumed>/' "$T/trace" >"$T/trace.main"
-	k=$(grep -n -- "$pat" "$T/trace.main" | head -1 | cut -d: -f1)
-	if [ -z "$pfd" ] || [ -z "$ifd" ] || [ -z "$k" ]; then
-		fail "$n/trace" "no '$pat' in the trace: $(head -c 600 "$T/trace")"
-		return 1
-	fi
-	$RESET
-	strace -f -qq -e trace=bpf -e inject=bpf:signal=KILL:when=$((k + off)) -o /dev/null \
-		"$EGRESSCTL" "${@:1:$ARGS_BEFORE_PIN}" --pin-dir "$PIN" "${@:$((ARGS_BEFORE_PIN + 1))}" >/dev/null 2>&1 &
-	wait $! 2>/dev/null
-	KILL_RC=$?
-}
 
 # ------------------------------------------------------------ apply: swap
 
