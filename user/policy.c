@@ -274,18 +274,27 @@ void policy_free(struct policy *p)
 	p->nrules = p->cap = 0;
 }
 
+/* A copy of src's live rules (rule_live): a removed one is not copied. */
 int policy_copy(struct policy *dst, const struct policy *src)
 {
 	*dst = *src;
 	dst->rules = NULL;
-	dst->cap = 0;
+	dst->cap = dst->nrules = dst->ndead = 0;
+	dst->gone = NULL;
 	if (!src->nrules)
 		return 0;
 	dst->rules = malloc(src->nrules * sizeof(*src->rules));
 	if (!dst->rules)
 		return -ENOMEM;
-	memcpy(dst->rules, src->rules, src->nrules * sizeof(*src->rules));
 	dst->cap = src->nrules;
+	if (!src->ndead && !src->gone) {
+		memcpy(dst->rules, src->rules, src->nrules * sizeof(*src->rules));
+		dst->nrules = src->nrules;
+		return 0;
+	}
+	for (size_t i = 0; i < src->nrules; i++)
+		if (rule_live(src, &src->rules[i]))
+			dst->rules[dst->nrules++] = src->rules[i];
 	return 0;
 }
 
@@ -393,6 +402,12 @@ static int compile(const struct policy *src, struct compiled *out, bool sorted, 
 	struct policy p = {};
 	size_t depth = 0;
 	int ret;
+
+	if (src->ndead || src->gone) {
+		/* a store read in place: policy_copy drops its removed rules first */
+		snprintf(err, errlen, "policy '%s': removed rules in a compile (a bug)", src->name);
+		return -EINVAL;
+	}
 
 	memset(out, 0, sizeof(*out));
 	ret = policy_copy(&p, src);
@@ -679,18 +694,21 @@ static int plan_region(const struct policy *p, const struct cidr *at, struct com
 	int best = -1, ret = 0;
 
 	s.rules = NULL;
-	s.nrules = s.cap = 0;
+	s.nrules = s.cap = s.ndead = 0;
+	s.gone = NULL;
 	memset(out, 0, sizeof(*out));
 	for (unsigned int q = 0; q < at->plen && !ret; q++) {
 		struct cidr a = cidr_masked(at, q);
 
 		rules_range(p->rules, p->nrules, &a, true, &lo, &hi);
 		for (size_t i = lo; i < hi && !ret; i++)
-			ret = policy_append_rule(&s, &p->rules[i]);
+			if (rule_live(p, &p->rules[i]))
+				ret = policy_append_rule(&s, &p->rules[i]);
 	}
 	rules_range(p->rules, p->nrules, at, false, &lo, &hi);
 	for (size_t i = lo; i < hi && !ret; i++)
-		ret = policy_append_rule(&s, &p->rules[i]);
+		if (rule_live(p, &p->rules[i]))
+			ret = policy_append_rule(&s, &p->rules[i]);
 	ret = ret ?: policy_compile(&s, &c, err, errlen);
 	policy_free(&s);
 	if (ret)
@@ -730,7 +748,11 @@ static bool direct_host_outside(const struct policy *p, const struct cidr *par, 
 			i = ahi;
 			continue;
 		}
-		if (!cidr_cmp(c, par)) {
+		/*
+		 * par's own rules, and removed ones: a CIDR whose rules are all
+		 * removed is no container, its contents are walked on
+		 */
+		if (!cidr_cmp(c, par) || !rule_live(p, &p->rules[i])) {
 			i++;
 			continue;
 		}

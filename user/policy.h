@@ -31,7 +31,30 @@ struct policy {
 	uint32_t dflt_id;	/* the default's hit counter id (user/hits.c); 0: none yet */
 	struct rule *rules;
 	size_t nrules, cap;
+	/*
+	 * A policy store read in place (user/store.c) may hold removed rules,
+	 * marked RULE_DEAD where they stood, until its next version is written
+	 * whole: ndead counts them.  gone: one more rule of rules that an edit
+	 * plans as removed before the store marks it.  Only the edit plan
+	 * (store_edit_plan, policy_plan_edit) and policy_copy read such views;
+	 * every other policy has neither (rule_live()).
+	 */
+	size_t ndead;
+	const struct rule *gone;
 };
+
+#define RULE_DEAD 0xff	/* struct rule's action: removed, in a store read in place */
+
+static inline bool rule_live(const struct policy *p, const struct rule *r)
+{
+	return r->action != RULE_DEAD && r != p->gone;
+}
+
+/* p's rules that are not removed (rule_live) */
+static inline size_t policy_live(const struct policy *p)
+{
+	return p->nrules - p->ndead - (p->gone != NULL);
+}
 
 struct centry {
 	struct egress_lpm_key key;

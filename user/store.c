@@ -402,7 +402,7 @@ struct store_head {
 	uint8_t dflt;
 	uint8_t flags;
 	uint32_t dflt_id;	/* the default's hit counter id (hits.h) */
-	uint32_t pad;
+	uint32_t ndead;		/* rules marked RULE_DEAD in place (a removal), not yet dropped */
 } __attribute__((packed, aligned(4)));	/* 28 bytes, as a rule (txn stays at offset 8) */
 _Static_assert(sizeof(struct store_head) == sizeof(struct rule), "header is element 0");
 
@@ -429,8 +429,8 @@ static void store_close(struct store_view *v)
 	v->fd = -1;
 }
 
-/* Maps a store's array; checks the header when only reading. */
-static int store_map(int fd, bool rw, struct store_view *v)
+/* Maps a store's array; checks the header unless it is a fresh one. */
+static int store_map(int fd, bool rw, bool fresh, struct store_view *v)
 {
 	struct bpf_map_info info = {};
 	uint32_t ilen = sizeof(info);
@@ -450,13 +450,15 @@ static int store_map(int fd, bool rw, struct store_view *v)
 	}
 	v->head = v->mem;
 	v->rules = (struct rule *)v->mem + 1;
-	if (!rw && (v->head->magic != STORE_MAGIC || v->head->n >= info.max_entries))
+	if (!fresh && (v->head->magic != STORE_MAGIC || v->head->n >= info.max_entries ||
+		    v->head->ndead > v->head->n))
 		return -EPROTO;
 	return 0;
 }
 
-/* Opens a policy's store (or its staged version), read-only.  -ENOENT: none. */
-static int store_open(struct egress_state *st, uint32_t id, bool staged, struct store_view *v)
+/* Opens a policy's store (or its staged version).  -ENOENT: none. */
+static int store_open_mode(struct egress_state *st, uint32_t id, bool staged, bool rw,
+			   struct store_view *v)
 {
 	char path[PATH_MAX];
 	int fd, ret;
@@ -467,10 +469,15 @@ static int store_open(struct egress_state *st, uint32_t id, bool staged, struct 
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	ret = store_map(fd, false, v);
+	ret = store_map(fd, rw, false, v);
 	if (ret)
 		store_close(v);
 	return ret;
+}
+
+static int store_open(struct egress_state *st, uint32_t id, bool staged, struct store_view *v)
+{
+	return store_open_mode(st, id, staged, false, v);
 }
 
 /* A fresh store of n rules (unpinned, writable). */
@@ -485,7 +492,7 @@ static int store_create(size_t n, const struct policy *p, uint64_t txn, struct s
 			    n + 1, &opts);
 	if (fd < 0)
 		return -errno;
-	ret = store_map(fd, true, v);
+	ret = store_map(fd, true, true, v);
 	if (ret) {
 		store_close(v);
 		return ret;
@@ -566,9 +573,36 @@ static int store_load(struct store_view *v, struct policy *p)
 		p->rules = nr;
 		p->cap = v->head->n;
 	}
+	/*
+	 * Copied, then the rules marked removed dropped from the copy: a
+	 * removal in place may mark one while this reads (not ndead, which
+	 * the writer counts after the mark), so the copy is what is filtered.
+	 */
 	memcpy(p->rules, v->rules, v->head->n * sizeof(*p->rules));
-	p->nrules = v->head->n;
+	for (size_t i = 0; i < v->head->n; i++)
+		if (p->rules[i].action != RULE_DEAD)
+			p->rules[p->nrules++] = p->rules[i];
 	return 0;
+}
+
+/*
+ * Removes rule `at` of a store in place: marked RULE_DEAD, one byte, what a
+ * reader sees at once or not at all (readers skip it), counted in ndead.
+ * The next version written whole drops it.  Again on a rule marked already:
+ * nothing (a killed writer's, done again).
+ */
+static void store_mark_dead(struct store_view *v, size_t at)
+{
+	if (v->rules[at].action == RULE_DEAD)
+		return;
+	__atomic_store_n(&v->rules[at].action, RULE_DEAD, __ATOMIC_RELEASE);
+	v->head->ndead++;
+}
+
+/* A removal in place, or the store written whole: marked rules at most as many as live ones. */
+static bool store_remove_in_place(const struct policy *op)
+{
+	return op->ndead + 2 <= policy_live(op);
 }
 
 static uint64_t fresh_txn(void)
@@ -660,7 +694,8 @@ int state_policy_ids(struct egress_state *st, uint32_t id, void (*each)(void *ct
 		return ret;
 	each(ctx, p.dflt_id);
 	for (size_t i = 0; i < p.nrules; i++)
-		each(ctx, p.rules[i].id);
+		if (p.rules[i].action != RULE_DEAD)	/* a removed rule's id is free */
+			each(ctx, p.rules[i].id);
 	if (v.fd >= 0)
 		store_close(&v);
 	else
@@ -761,19 +796,23 @@ static int free_policy_id(struct egress_state *st, uint32_t *id)
  *    what the kernel enforces);
  *  - an in-place edit (JOURNAL_EDIT) may have written some of its entries:
  *    it is rolled forward, the staged rules compiled and swapped in whole
- *    unless the entries are already theirs, then committed.
+ *    unless the entries are already theirs, then committed;
+ *  - a removal in place (JOURNAL_REMOVE) stages nothing: the journal names
+ *    the store version (txn) and the rule it marks (at); the mark is made
+ *    again (store_mark_dead does nothing twice) and the store rolled
+ *    forward like an edit's.
  * Either way the store and the kernel agree again, on a whole version.
  */
-enum { JOURNAL_SWAP = 0, JOURNAL_EDIT = 1 };
+enum { JOURNAL_SWAP = 0, JOURNAL_EDIT = 1, JOURNAL_REMOVE = 2 };
 
 struct state_journal {
 	uint32_t active;
 	uint32_t id;		/* the policy */
 	uint64_t trie_id;	/* the map id of the trie a swap puts in force */
 	struct egress_policy_info info;
-	uint64_t txn;		/* the staged store's */
+	uint64_t txn;		/* the staged store's; JOURNAL_REMOVE: the store's */
 	uint32_t mode;		/* JOURNAL_* */
-	uint32_t pad;
+	uint32_t at;		/* JOURNAL_REMOVE: the rule marked removed */
 };
 
 
@@ -876,7 +915,7 @@ static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, 
 	return ret;
 }
 
-/* Rolls an in-place edit forward: the kernel gets the staged rules whole. */
+/* Rolls an in-place edit forward: the kernel gets the staged (or marked) rules whole. */
 static int journal_roll_forward(struct egress_state *st, uint32_t id, struct store_view *staged)
 {
 	struct policy p = {};
@@ -902,6 +941,33 @@ out:
 	return ret;
 }
 
+/*
+ * A removal in place killed: the rule marked (again) when the store is
+ * still the version the journal names, ndead counted afresh, and the
+ * kernel given the store's rules whole unless it has them.  *commit: the
+ * removal happened (the journal's info is the policy's).
+ */
+static int journal_remove_forward(struct egress_state *st, const struct state_journal *j, bool *commit)
+{
+	struct store_view v;
+	int ret = store_open_mode(st, j->id, false, true, &v);
+
+	*commit = false;
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;	/* the policy is gone: nothing to finish */
+	if (v.head->txn == j->txn && j->at < v.head->n) {
+		store_mark_dead(&v, j->at);
+		*commit = true;
+	}
+	v.head->ndead = 0;
+	for (size_t i = 0; i < v.head->n; i++)
+		v.head->ndead += v.rules[i].action == RULE_DEAD;
+	ret = journal_roll_forward(st, j->id, &v);
+	store_close(&v);
+	if (ret)
+		*commit = false;
+	return ret;
+}
 
 int journal_repair_locked(struct egress_state *st)
 {
@@ -918,7 +984,9 @@ int journal_repair_locked(struct egress_state *st)
 	ret = epoch_begin(st);	/* a roll forward changes the maps */
 	if (ret)
 		goto done;
-	if (!store_open(st, j.id, true, &staged) && staged.head->txn == j.txn) {
+	if (j.mode == JOURNAL_REMOVE) {
+		ret = journal_remove_forward(st, &j, &commit);
+	} else if (!store_open(st, j.id, true, &staged) && staged.head->txn == j.txn) {
 		if (j.mode == JOURNAL_EDIT) {
 			ret = journal_roll_forward(st, j.id, &staged);
 			commit = !ret;
@@ -999,10 +1067,13 @@ static int full_error(const struct egress_state *st, const char *name, size_t n,
 	return -E2BIG;
 }
 
-/* The store's end: the staged rules committed, the info written, the journal closed. */
+/*
+ * The store's end: the staged rules committed (none for a removal in
+ * place, marked already), the info written, the journal closed.
+ */
 static int store_finish(struct egress_state *st, uint32_t id, struct state_journal *j)
 {
-	int ret = store_commit(st, id);
+	int ret = j->mode == JOURNAL_REMOVE ? 0 : store_commit(st, id);
 
 	if (!ret && bpf_map_update_elem(st->map_fd[M_INFO], &id, &j->info, BPF_ANY))
 		ret = -errno;
@@ -1123,7 +1194,7 @@ int store_edit_plan(const struct policy *op, const struct rule *r, bool remove, 
 	e->at = SIZE_MAX;
 	rules_range(op->rules, op->nrules, &r->cidr, true, &e->lo, &e->hi);
 	for (size_t i = e->lo; i < e->hi; i++)
-		if (rule_same_match(&op->rules[i], r))
+		if (rule_live(op, &op->rules[i]) && rule_same_match(&op->rules[i], r))
 			e->at = i;
 	if (remove && e->at == SIZE_MAX) {
 		e->kind = EDIT_ABSENT;
@@ -1133,14 +1204,15 @@ int store_edit_plan(const struct policy *op, const struct rule *r, bool remove, 
 		e->kind = EDIT_SAME;
 		return 0;
 	}
-	e->n = op->nrules + (remove ? -1 : e->at == SIZE_MAX);
+	e->n = policy_live(op) + (remove ? -1 : e->at == SIZE_MAX);
 	if (e->n > max_rules) {
 		e->kind = EDIT_FULL;
 		return 0;
 	}
 	/* the rules at r's CIDR, changed and sorted; the others stay as they are */
 	for (size_t i = e->lo; i < e->hi && !ret; i++)
-		ret = policy_append_rule(&e->grp, &op->rules[i]);
+		if (rule_live(op, &op->rules[i]))
+			ret = policy_append_rule(&e->grp, &op->rules[i]);
 	if (!ret)
 		ret = remove ? policy_remove_rule(&e->grp, r) : policy_set_rule(&e->grp, r);
 	if (ret < 0) {
@@ -1156,14 +1228,32 @@ int store_edit_plan(const struct policy *op, const struct rule *r, bool remove, 
 	return 0;
 }
 
+/* op's live rules of [from, to) into out, a run of live ones at a time; how many */
+static size_t live_rules(const struct policy *op, size_t from, size_t to, struct rule *out)
+{
+	size_t n = 0, i = from, j;
+
+	while (i < to) {
+		j = i;
+		if (op->ndead || op->gone)
+			while (j < to && rule_live(op, &op->rules[j]))
+				j++;
+		else
+			j = to;
+		memcpy(out + n, op->rules + i, (j - i) * sizeof(*out));
+		n += j - i;
+		i = j + 1;	/* past the removed one */
+	}
+	return n;
+}
+
 void store_edit_rules(const struct policy *op, const struct store_edit *e, struct rule *out)
 {
-	if (e->lo)
-		memcpy(out, op->rules, e->lo * sizeof(*out));
+	size_t n = live_rules(op, 0, e->lo, out);
+
 	if (e->grp.nrules)
-		memcpy(out + e->lo, e->grp.rules, e->grp.nrules * sizeof(*out));
-	if (op->nrules > e->hi)
-		memcpy(out + e->lo + e->grp.nrules, op->rules + e->hi, (op->nrules - e->hi) * sizeof(*out));
+		memcpy(out + n, e->grp.rules, e->grp.nrules * sizeof(*out));
+	live_rules(op, e->hi, op->nrules, out + n + e->grp.nrules);
 }
 
 bool store_edit_in_place(size_t nput, size_t ndel)
@@ -1235,9 +1325,10 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	struct store_view old = { .fd = -1 }, nv = { .fd = -1 };
 	struct compiled put = {}, del = {}, want = {};
 	struct store_edit e = {};
-	struct policy op = {}, np;
+	struct policy op = {}, np, clean = {};
 	char cs[CIDR_STR_LEN];
 	int fd = -1, hfd = -1, ret;
+	bool in_place;
 	uint32_t gen;
 
 	journal_repair_locked(st);
@@ -1247,7 +1338,8 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 		return ret;
 	}
 	snprintf(op.name, sizeof(op.name), "%.*s", EGRESS_NAME_MAX - 1, j.info.name);
-	ret = store_open(st, id, false, &old);
+	/* writable: a removal marks its rule in place */
+	ret = store_open_mode(st, id, false, remove, &old);
 	if (ret == -ENOENT) {
 		/* pins an older egress made: the whole policy, once; it gets a store */
 		struct policy p;
@@ -1269,6 +1361,7 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	op.dflt_id = old.head->dflt_id;
 	op.rules = old.rules;
 	op.nrules = old.head->n;
+	op.ndead = old.head->ndead;
 	if (!remove) {
 		struct rule added = *r;
 
@@ -1287,13 +1380,24 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 		ret = full_error(st, op.name, e.n, err, errlen);
 		goto cleanup;
 	}
-	ret = store_create(e.n, &op, j.txn, &nv);
-	if (ret)
-		goto fail;
-	store_edit_rules(&op, &e, nv.rules);
 	np = op;
-	np.rules = nv.rules;
-	np.nrules = e.n;
+	in_place = remove && store_remove_in_place(&op);
+	if (in_place) {
+		/* the rule marked removed where it stands, after the kernel has the change */
+		np.gone = &op.rules[e.at];
+		j.mode = JOURNAL_REMOVE;
+		j.txn = old.head->txn;
+		j.at = e.at;
+	} else {
+		/* a new version written whole (dropping the rules marked removed) */
+		ret = store_create(e.n, &op, j.txn, &nv);
+		if (ret)
+			goto fail;
+		store_edit_rules(&op, &e, nv.rules);
+		np.rules = nv.rules;
+		np.nrules = e.n;
+		np.ndead = 0;
+	}
 
 	fd = inner_fd(st, id);
 	if (fd < 0) {
@@ -1308,7 +1412,7 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	j.info.nallow += e.dallow;
 	j.info.ndeny += e.ddeny;
 
-	ret = store_stage(st, id, nv.fd) ?: epoch_begin(st) ?: journal_write(st, &j);
+	ret = (in_place ? 0 : store_stage(st, id, nv.fd)) ?: epoch_begin(st) ?: journal_write(st, &j);
 	if (ret)
 		goto fail;
 	ret = -E2BIG;
@@ -1318,10 +1422,13 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	}
 	if (ret) {
 		/* big, or no room for a host in place: the new version swapped in whole */
-		ret = policy_compile(&np, &want, err, errlen) ?: swap_in(st, id, &want, gen, NULL);
+		ret = policy_copy(&clean, &np) ?: policy_compile(&clean, &want, err, errlen) ?:
+		      swap_in(st, id, &want, gen, NULL);
 		if (ret)
 			goto fail;	/* the journal stays: the next writer rolls forward */
 	}
+	if (in_place)
+		store_mark_dead(&old, e.at);
 	ret = store_finish(st, id, &j);
 	if (ret)
 		goto fail;
@@ -1340,6 +1447,7 @@ cleanup:
 		close(hfd);
 	store_close(&old);
 	store_close(&nv);
+	policy_free(&clean);
 	store_edit_free(&e);
 	compiled_free(&put);
 	compiled_free(&del);

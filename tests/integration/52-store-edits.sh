@@ -6,7 +6,9 @@
 # map (no generation swap), the command makes no batch read and a handful
 # of element updates, and the next connect is decided by the new rule.  A
 # subnet edit changes the subnet's entry and the entries of the hosts
-# inside it that inherit from it, and nothing else.  Export is the store.
+# inside it that inherit from it, and nothing else.  A removal writes no
+# new version of the store: its rule is marked where it stands.  Export is
+# the store.
 source "$(dirname "$0")/../lib.sh"
 setup 192.0.2.20 192.0.2.21 192.0.2.30
 command -v strace >/dev/null || die "strace not installed"
@@ -85,6 +87,8 @@ edit remove 192.0.2.30/32 --proto tcp --port 80 --policy big
 check_eq host-remove/rc 0 "$EDIT_RC"
 check_eq host-remove/entries-written 1 "$UPDATES"
 check_eq host-remove/no-swap no "$SWAPPED"
+# marked removed in the store where it stands: no new version of 100,000 rules written
+check_eq host-remove/store-marked-in-place 0 "$(grep -c 'BPF_MAP_CREATE' "$T/trace")"
 counts host-remove 100000
 
 edit allow 192.0.2.0/24 --proto tcp --port 80 --policy big

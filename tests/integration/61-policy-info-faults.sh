@@ -69,6 +69,49 @@ r=$(rules small)
 check_eq inplace/rule-in-force "1 1 old hint {dst}" "$r"
 check_eq inplace/info-matches-rules "$r" "$(info small)"
 
+# ------------------------------------------------------------ one rule removed in place
+# A removal marks its rule in the store where it stands (no new version):
+# the journal names the store and the rule, and the repair marks it again.
+cat >"$T/rm.policy" <<'EOF'
+policy add small --default deny --hint 'new hint {dst}'
+allow 192.0.2.10/32 --proto tcp --port 3128 --policy small
+allow 192.0.2.0/24 --proto udp --port 53 --policy small
+deny 192.0.2.20/32 --policy small
+deny 192.0.2.30/32 --policy small
+EOF
+reset_new() { ectl apply -f "$T/rm.policy" >/dev/null 2>&1; }
+RESET=reset_new
+mkcg rmapp
+ectl_ok rm/attach attach "$CGROOT/rmapp" --policy small || die attach
+reset_new
+expect rm/setup-denied EPERM "$CGROOT/rmapp" nobody udp 192.0.2.20 53
+for off in 0 1; do
+	# 0: killed before the rule's host entry is deleted; 1: just after
+	kill_at "rm-$off" "BPF_MAP_DELETE_ELEM" "$off" remove 192.0.2.20/32 --policy small || continue
+	check_eq "rm-$off/killed" 137 "$KILL_RC"
+	r=$(rules small)
+	check_eq "rm-$off/rules" "2 1 new hint {dst}" "$r"
+	check_eq "rm-$off/info-matches-rules" "$r" "$(info small)"
+	expect "rm-$off/in-force" ok "$CGROOT/rmapp" nobody udp 192.0.2.20 53
+	expect "rm-$off/other-deny-stays" EPERM "$CGROOT/rmapp" nobody udp 192.0.2.30 53
+done
+# a second removal on the marked store, then the rule back (a version written whole)
+ectl_ok rm/second remove 192.0.2.30/32 --policy small
+r=$(rules small)
+check_eq rm/second-rules "2 0 new hint {dst}" "$r"
+check_eq rm/second-info "$r" "$(info small)"
+expect rm/second-in-force ok "$CGROOT/rmapp" nobody udp 192.0.2.30 53
+check_eq rm/removed-twice-absent 1 "$(ectl remove 192.0.2.30/32 --policy small >/dev/null 2>&1; echo $?)"
+ectl_ok rm/back deny 192.0.2.20/32 --policy small
+r=$(rules small)
+check_eq rm/back-rules "2 1 new hint {dst}" "$r"
+check_eq rm/back-info "$r" "$(info small)"
+check_eq rm/back-listed "deny 192.0.2.20/32" "$(ectl list --policy small --json | jq -r '.[] | select(.cidr == "192.0.2.20/32" or .cidr == "192.0.2.30/32") | "\(.action) \(.cidr)"' | tr '\n' ' ' | sed 's/ $//')"
+expect rm/back-in-force EPERM "$CGROOT/rmapp" nobody udp 192.0.2.20 53
+expect rm/back-other-stays-removed ok "$CGROOT/rmapp" nobody udp 192.0.2.30 53
+RESET=reset_old
+reset_old
+
 # ------------------------------------------------------------ a new policy
 
 reset_fresh() { ectl policy delete fresh >/dev/null 2>&1; }

@@ -1520,6 +1520,142 @@ static void test_random_edits_plan_matches_recompile(void **state)
 	assert_true(touched > planned);	/* edits that cascade were among them */
 }
 
+/*
+ * The same against a policy store read in place: some rules marked
+ * removed (RULE_DEAD) where they stood, and a removal planned with the
+ * rule named `gone` instead of taken out (user/store.c's removal in
+ * place).  The plan must be the one of the policy without them.
+ */
+static void test_random_edits_with_removed_rules(void **state)
+{
+	struct genctx g = { .r = { 0xdeadf1e1d5ULL } };
+	char err[ERRBUF_LEN];
+	int planned = 0, marked = 0, gone = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		struct compiled full, c, c2, put, del;
+		struct policy view, clean, q, qv;
+		struct rule r;
+		bool remove;
+		int ret;
+
+		if (!gen_policy(&g, &view, &full, err, sizeof(err))) {
+			policy_free(&view);
+			continue;
+		}
+		compiled_free(&full);
+		for (size_t k = 0; k < view.nrules; k++)
+			if (rng_below(&g.r, 3) == 0) {
+				view.rules[k].action = RULE_DEAD;
+				view.ndead++;
+			}
+		marked += view.ndead;
+		assert_int_equal(policy_copy(&clean, &view), 0);
+		assert_int_equal(clean.nrules, policy_live(&view));
+		if (policy_compile(&clean, &c, err, sizeof(err))) {
+			policy_free(&clean);	/* fewer rules, more slots at one CIDR: E2BIG */
+			policy_free(&view);
+			continue;
+		}
+		/* a compile of the view itself is refused: removed rules never reach the kernel */
+		if (view.ndead)
+			assert_int_equal(policy_compile(&view, &c2, err, sizeof(err)), -EINVAL);
+		gen_edit(&g, &clean, &r, &remove);
+		assert_int_equal(policy_copy(&q, &clean), 0);
+		if (remove ? policy_remove_rule(&q, &r) : policy_set_rule(&q, &r) != 1) {
+			policy_free(&q);
+			policy_free(&clean);
+			free_both(&view, &c);
+			continue;
+		}
+		policy_sort(&q);
+		qv = q;
+		if (remove) {
+			/* the store's way: the view, its rule named gone */
+			qv = view;
+			qv.gone = NULL;
+			for (size_t k = 0; k < view.nrules; k++)
+				if (rule_live(&view, &view.rules[k]) && rule_same_match(&view.rules[k], &r))
+					qv.gone = &view.rules[k];
+			assert_non_null(qv.gone);
+			gone++;
+		}
+		ret = policy_plan_edit(&view, &qv, &r.cidr, 7, &put, &del, err, sizeof(err));
+		if (policy_compile(&q, &c2, err, sizeof(err))) {
+			assert_int_equal(ret, -E2BIG);
+		} else {
+			assert_int_equal(ret, 0);
+			set_gen(&c, 7);
+			set_gen(&c2, 7);
+			assert_int_equal(put.n + del.n, compiled_diff(&c, &c2));
+			apply_plan(&c, &put, &del);
+			assert_int_equal(c.n, c2.n);
+			for (size_t e = 0; e < c.n; e++) {
+				assert_memory_equal(&c.e[e].key, &c2.e[e].key, sizeof(c.e[e].key));
+				assert_memory_equal(&c.e[e].val, &c2.e[e].val, sizeof(c.e[e].val));
+			}
+			planned++;
+			compiled_free(&put);
+			compiled_free(&del);
+			compiled_free(&c2);
+		}
+		policy_free(&q);
+		policy_free(&clean);
+		free_both(&view, &c);
+	}
+	assert_true(planned > 1000);
+	assert_true(marked > 1000);
+	assert_true(gone > 300);
+}
+
+/*
+ * A CIDR whose only rule was removed in place is no container: a host
+ * inside it has the next CIDR up as its longest container, which keeps
+ * its hosts flag when another host below it goes.
+ */
+static void test_plan_removed_container(void **state)
+{
+	struct compiled c, c2, put, del;
+	struct policy view, clean, q, qv;
+	struct rule r = mkrule("10.2.0.1", ALLOW, ANYP, 0, 65535);
+	char err[ERRBUF_LEN];
+
+	pol_init(&view, "t", DENY);
+	pol_add(&view, "10.0.0.0/8", ALLOW, TCP, 443, 443);
+	pol_add(&view, "10.1.0.0/16", ALLOW, ANYP, 0, 65535);
+	pol_add(&view, "10.1.2.3", ALLOW, UDP, 53, 53);
+	pol_add(&view, "10.2.0.1", ALLOW, ANYP, 0, 65535);
+	policy_sort(&view);
+	assert_int_equal(view.rules[1].cidr.plen, 16);
+	view.rules[1].action = RULE_DEAD;	/* the /16, removed in place */
+	view.ndead = 1;
+	assert_int_equal(policy_copy(&clean, &view), 0);
+	assert_int_equal(clean.nrules, 3);
+	pol_compile(&clean, &c);
+	assert_int_equal(policy_copy(&q, &clean), 0);
+	assert_int_equal(policy_remove_rule(&q, &r), 0);
+	policy_sort(&q);
+	pol_compile(&q, &c2);
+	/* removed in place too: the view, the host named gone */
+	qv = view;
+	qv.gone = &view.rules[3];
+	assert_true(rule_same_match(qv.gone, &r));
+	assert_int_equal(policy_plan_edit(&view, &qv, &r.cidr, 0, &put, &del, err, sizeof(err)), 0);
+	assert_int_equal(put.n + del.n, compiled_diff(&c, &c2));
+	apply_plan(&c, &put, &del);
+	assert_int_equal(c.n, c2.n);
+	for (size_t e = 0; e < c.n; e++) {
+		assert_memory_equal(&c.e[e].key, &c2.e[e].key, sizeof(c.e[e].key));
+		assert_memory_equal(&c.e[e].val, &c2.e[e].val, sizeof(c.e[e].val));
+	}
+	compiled_free(&put);
+	compiled_free(&del);
+	compiled_free(&c2);
+	policy_free(&q);
+	policy_free(&clean);
+	free_both(&view, &c);
+}
+
 static void test_plan_host_edit_touches_one_entry(void **state)
 {
 	struct compiled c, put, del;
@@ -1653,6 +1789,8 @@ const struct CMUnitTest policy_tests[] = {
 	cmocka_unit_test(test_random_policies_diff_after_one_change),
 	cmocka_unit_test(test_normalize_large_matches_canonical_sort),
 	cmocka_unit_test(test_random_edits_plan_matches_recompile),
+	cmocka_unit_test(test_random_edits_with_removed_rules),
+	cmocka_unit_test(test_plan_removed_container),
 	cmocka_unit_test(test_plan_host_edit_touches_one_entry),
 };
 UNIT_GROUP(policy)

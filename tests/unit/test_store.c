@@ -212,11 +212,87 @@ static void test_plan_random_matches_whole_edit(void **state)
 	assert_true(kinds[EDIT_ABSENT] > 10);
 }
 
+/*
+ * A store read in place with rules removed in place (RULE_DEAD): the plan
+ * is the one of the policy without them, and a version written whole
+ * (store_edit_rules) drops them.
+ */
+static void test_plan_random_with_removed_rules(void **state)
+{
+	struct rng g = { 0x7e3b0dead5ULL };
+	int changes = 0, marked = 0;
+
+	for (int it = 0; it < 4000; it++) {
+		struct policy view, clean, ref, q;
+		struct store_edit e;
+		struct rule r;
+		char err[ERRBUF_LEN];
+		unsigned int n = 1 + rng_below(&g, 12);
+		bool remove;
+		int set;
+
+		pol_init(&view, "r", DENY);
+		for (unsigned int i = 0; i < n; i++) {
+			r = pool_rule(&g);
+			assert_int_equal(policy_append_rule(&view, &r), 0);
+		}
+		if (policy_normalize(&view, NULL, err, sizeof(err))) {
+			policy_free(&view);
+			continue;
+		}
+		policy_sort(&view);
+		for (size_t i = 0; i < view.nrules; i++)
+			if (rng_below(&g, 3) == 0) {
+				view.rules[i].action = RULE_DEAD;
+				view.ndead++;
+			}
+		marked += view.ndead;
+		assert_int_equal(policy_copy(&clean, &view), 0);
+		r = pool_rule(&g);
+		remove = rng_below(&g, 3) == 0;
+		assert_int_equal(policy_copy(&ref, &clean), 0);
+		set = remove ? policy_remove_rule(&ref, &r) : policy_set_rule(&ref, &r);
+		policy_sort(&ref);
+		assert_int_equal(store_edit_plan(&view, &r, remove, 1000, &e), 0);
+		if (remove && set == -ENOENT) {
+			assert_int_equal(e.kind, EDIT_ABSENT);	/* a removed rule is not there */
+		} else if (!remove && set == 0) {
+			assert_int_equal(e.kind, EDIT_SAME);
+		} else {
+			assert_int_equal(e.kind, EDIT_CHANGE);
+			assert_int_equal(e.n, ref.nrules);
+			planned(&view, &e, &q);
+			assert_same_policy(&q, &ref);
+			if (remove) {
+				/* in place: the view with the rule named gone is ref too */
+				struct policy gv = view, g2;
+
+				assert_true(e.at < view.nrules);
+				assert_true(rule_live(&view, &view.rules[e.at]));
+				gv.gone = &view.rules[e.at];
+				assert_int_equal(policy_live(&gv), ref.nrules);
+				assert_int_equal(policy_copy(&g2, &gv), 0);
+				assert_same_policy(&g2, &ref);
+				policy_free(&g2);
+			}
+			policy_free(&q);
+			changes++;
+		}
+		store_edit_free(&e);
+		policy_free(&ref);
+		policy_free(&clean);
+		policy_free(&view);
+	}
+	assert_true(changes > 1000);
+	assert_true(marked > 2000);
+}
+
 const struct CMUnitTest store_tests[] = {
 	cmocka_unit_test(test_plan_add),
 	cmocka_unit_test(test_plan_flip_and_remove),
 	cmocka_unit_test(test_plan_nothing_to_write),
 	cmocka_unit_test(test_plan_in_place_bound),
 	cmocka_unit_test(test_plan_random_matches_whole_edit),
+	cmocka_unit_test(test_plan_random_with_removed_rules),
 };
 UNIT_GROUP(store)
