@@ -135,7 +135,7 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
  * new version is swapped in whole).
  */
 enum store_edit_kind {
-	EDIT_CHANGE,	/* e->n rules after it; store_edit_rules writes them */
+	EDIT_CHANGE,	/* e->n rules after it; store_edit_rules writes e->size records */
 	EDIT_SAME,	/* the rule is already so */
 	EDIT_ABSENT,	/* remove of a rule that is not there */
 	EDIT_FULL,	/* e->n rules would pass max_rules */
@@ -145,13 +145,21 @@ struct store_edit {
 	size_t lo, hi;		/* op's rules at r's CIDR: [lo, hi) */
 	size_t at;		/* the one with r's match, SIZE_MAX if none */
 	size_t n;		/* rules after the edit */
+	/*
+	 * The new version's records: op's rules marked removed are carried
+	 * over (as ndead of them) unless there are more than one in
+	 * STORE_COMPACT_SHARE of the rules, or op names one gone: then they
+	 * are dropped (size == n).
+	 */
+	size_t size, ndead;
 	struct policy grp;	/* the rules at r's CIDR after it, sorted */
 	int dallow, ddeny;	/* change of the allow and deny counts */
 };
+#define STORE_COMPACT_SHARE 8
 #define STORE_EDIT_IN_PLACE_MAX 1024	/* entries; larger edits are swapped in whole */
 int store_edit_plan(const struct policy *op, const struct rule *r, bool remove, uint32_t max_rules,
 		    struct store_edit *e);
-/* The new version: op's rules with [lo, hi) replaced by grp (e->n rules into out). */
+/* The new version: op's rules with [lo, hi) replaced by grp (e->size records into out). */
 void store_edit_rules(const struct policy *op, const struct store_edit *e, struct rule *out);
 bool store_edit_in_place(size_t nput, size_t ndel);
 void store_edit_free(struct store_edit *e);

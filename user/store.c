@@ -1205,6 +1205,16 @@ int store_edit_plan(const struct policy *op, const struct rule *r, bool remove, 
 		return 0;
 	}
 	e->n = policy_live(op) + (remove ? -1 : e->at == SIZE_MAX);
+	e->size = e->n;
+	if (!op->gone && op->ndead && op->ndead <= policy_live(op) / STORE_COMPACT_SHARE) {
+		/* a few marked rules stay: the version is copied in runs as long as the store */
+		size_t dead_here = 0;
+
+		for (size_t i = e->lo; i < e->hi; i++)
+			dead_here += !rule_live(op, &op->rules[i]);
+		e->ndead = op->ndead - dead_here;
+		e->size = e->n + e->ndead;
+	}
 	if (e->n > max_rules) {
 		e->kind = EDIT_FULL;
 		return 0;
@@ -1249,11 +1259,22 @@ static size_t live_rules(const struct policy *op, size_t from, size_t to, struct
 
 void store_edit_rules(const struct policy *op, const struct store_edit *e, struct rule *out)
 {
-	size_t n = live_rules(op, 0, e->lo, out);
+	size_t n;
 
+	if (e->ndead) {
+		/* the marked rules outside r's CIDR kept as they are */
+		memcpy(out, op->rules, e->lo * sizeof(*out));
+		n = e->lo;
+	} else {
+		n = live_rules(op, 0, e->lo, out);
+	}
 	if (e->grp.nrules)
 		memcpy(out + n, e->grp.rules, e->grp.nrules * sizeof(*out));
-	live_rules(op, e->hi, op->nrules, out + n + e->grp.nrules);
+	n += e->grp.nrules;
+	if (e->ndead)
+		memcpy(out + n, op->rules + e->hi, (op->nrules - e->hi) * sizeof(*out));
+	else
+		live_rules(op, e->hi, op->nrules, out + n);
 }
 
 bool store_edit_in_place(size_t nput, size_t ndel)
@@ -1390,13 +1411,14 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 		j.at = e.at;
 	} else {
 		/* a new version written whole (dropping the rules marked removed) */
-		ret = store_create(e.n, &op, j.txn, &nv);
+		ret = store_create(e.size, &op, j.txn, &nv);
 		if (ret)
 			goto fail;
 		store_edit_rules(&op, &e, nv.rules);
+		nv.head->ndead = e.ndead;
 		np.rules = nv.rules;
-		np.nrules = e.n;
-		np.ndead = 0;
+		np.nrules = e.size;
+		np.ndead = e.ndead;
 	}
 
 	fd = inner_fd(st, id);

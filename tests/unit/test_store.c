@@ -26,14 +26,30 @@ static void store_order(struct policy *p)
 	policy_sort(p);
 }
 
-/* the plan's new version, as a policy (p's settings) */
+/*
+ * The plan's new version, as a policy (p's settings): its live rules (the
+ * marked ones it carries over counted and dropped), still in store order.
+ */
 static void planned(const struct policy *p, const struct store_edit *e, struct policy *out)
 {
-	*out = *p;
-	out->rules = calloc(e->n + 1, sizeof(*out->rules));
-	assert_non_null(out->rules);
-	out->nrules = out->cap = e->n;
-	store_edit_rules(p, e, out->rules);
+	struct policy v = *p;
+	size_t dead = 0;
+
+	v.gone = NULL;
+	v.rules = calloc(e->size + 1, sizeof(*v.rules));
+	assert_non_null(v.rules);
+	v.nrules = v.cap = e->size;
+	store_edit_rules(p, e, v.rules);
+	for (size_t i = 0; i < v.nrules; i++) {
+		dead += v.rules[i].action == RULE_DEAD;
+		if (i)
+			assert_true(cidr_cmp(&v.rules[i - 1].cidr, &v.rules[i].cidr) <= 0);
+	}
+	assert_int_equal(dead, e->ndead);
+	assert_int_equal(e->size, e->n + e->ndead);
+	v.ndead = dead;
+	assert_int_equal(policy_copy(out, &v), 0);
+	free(v.rules);
 }
 
 static struct policy sample(void)
@@ -220,14 +236,15 @@ static void test_plan_random_matches_whole_edit(void **state)
 static void test_plan_random_with_removed_rules(void **state)
 {
 	struct rng g = { 0x7e3b0dead5ULL };
-	int changes = 0, marked = 0;
+	int changes = 0, marked = 0, carried = 0;
 
 	for (int it = 0; it < 4000; it++) {
 		struct policy view, clean, ref, q;
 		struct store_edit e;
 		struct rule r;
 		char err[ERRBUF_LEN];
-		unsigned int n = 1 + rng_below(&g, 12);
+		unsigned int n = 1 + rng_below(&g, 40);
+		unsigned int share = 2 + rng_below(&g, 12);	/* one rule in `share` marked */
 		bool remove;
 		int set;
 
@@ -242,7 +259,7 @@ static void test_plan_random_with_removed_rules(void **state)
 		}
 		policy_sort(&view);
 		for (size_t i = 0; i < view.nrules; i++)
-			if (rng_below(&g, 3) == 0) {
+			if (rng_below(&g, share) == 0) {
 				view.rules[i].action = RULE_DEAD;
 				view.ndead++;
 			}
@@ -263,6 +280,7 @@ static void test_plan_random_with_removed_rules(void **state)
 			assert_int_equal(e.n, ref.nrules);
 			planned(&view, &e, &q);
 			assert_same_policy(&q, &ref);
+			carried += e.ndead > 0;
 			if (remove) {
 				/* in place: the view with the rule named gone is ref too */
 				struct policy gv = view, g2;
@@ -285,6 +303,7 @@ static void test_plan_random_with_removed_rules(void **state)
 	}
 	assert_true(changes > 1000);
 	assert_true(marked > 2000);
+	assert_true(carried > 100);	/* versions that kept a few marked rules */
 }
 
 const struct CMUnitTest store_tests[] = {
