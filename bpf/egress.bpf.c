@@ -845,12 +845,13 @@ static __always_inline bool tcp_connected_peer(struct __sk_buff *skb, const stru
 
 	if (!sk || p->frag || p->dst.proto != IPPROTO_TCP)
 		return false;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk || sk->type != SOCK_STREAM || sk->protocol != IPPROTO_TCP)
-		return false;
+	/* the state is a sock_common field: a SYN needs no bpf_sk_fullsock() */
 	state = sk->state;
 	if (state == BPF_TCP_LISTEN || state == BPF_TCP_SYN_SENT || state == BPF_TCP_SYN_RECV ||
 	    state == BPF_TCP_CLOSE)
+		return false;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->type != SOCK_STREAM || sk->protocol != IPPROTO_TCP)
 		return false;
 	if ((__u16)sk->dst_port != bpf_htons(p->dst.port))
 		return false;
@@ -990,9 +991,12 @@ int egress_ingress(struct __sk_buff *skb)
 	struct pkt p = {};
 	bool ip, ok;
 
-	if (!sk)
-		return VERDICT_ALLOW;
-	sk = bpf_sk_fullsock(sk);
+	/*
+	 * Only a full socket listens (a request or timewait socket has its own
+	 * state); the state is a sock_common field, read without
+	 * bpf_sk_fullsock(): every packet a sandbox's client sockets receive
+	 * leaves here.
+	 */
 	if (!sk || sk->state != BPF_TCP_LISTEN)
 		return VERDICT_ALLOW;
 	ok = packet(skb, &p, &ip);
