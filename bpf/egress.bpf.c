@@ -484,7 +484,8 @@ static __always_inline struct egress_cache_slot *cache_slot(const struct egress_
  * sendmsg allowed a UDP datagram to d, or connect a TCP connection, under
  * epoch, by the rule whose hit id is rule_id: the same hooks of this level
  * may take the decision for d from the slot, and this level's backstop may
- * skip its lookup for the datagram or the SYN of this socket (cached()).
+ * skip its lookup for the datagram of this socket (cookie), or for the SYN
+ * of a plain TCP socket (cookie 0: connect keeps none, cached()).
  * seq is odd while the slot is written: a reader that preempted or
  * interrupted the write on this CPU misses.  The writer claims the slot
  * by a compare-and-swap from the even value it read: a writer preempted
@@ -519,9 +520,10 @@ static __always_inline void cache_put(const struct egress_binding *b, const stru
 /*
  * This level allowed d (protocol, port) under epoch: the slot says so, and
  * was not being written when read.  Without rule_id (the backstop), only
- * for the socket of cookie.  With it (connect, sendmsg: the decision does
- * not depend on the socket), for any socket: *rule_id is the deciding
- * rule's hit id and *same_sock whether the slot holds this cookie.
+ * for the socket of cookie (0: a TCP slot, for the plain TCP socket the
+ * backstop checked).  With it (connect, sendmsg: the decision does not
+ * depend on the socket), for any socket: *rule_id is the deciding rule's
+ * hit id and *same_sock whether the slot holds this cookie.
  */
 static __always_inline bool cache_hit(const struct egress_binding *b, const struct dest *d,
 				      __u64 epoch, __u64 cookie, __u32 *rule_id, bool *same_sock)
@@ -583,10 +585,12 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	/*
 	 * A plain UDP datagram's decision, or a plain TCP socket's connect, is
 	 * cached, under the epoch read before the lookup: the backstop skips
-	 * the datagram's or the SYN's lookup (cached()).  An odd epoch: a
-	 * writer is changing a policy (or was killed doing so), nothing is
-	 * taken from the cache or put in it until it is even again; slots
-	 * only ever hold even epochs.
+	 * the datagram's lookup (its socket's: the cookie) or the SYN's (any
+	 * plain TCP socket's of this level: a connect's slot keeps no cookie,
+	 * so a connect from the slot writes nothing).  An odd epoch: a writer
+	 * is changing a policy (or was killed doing so), nothing is taken from
+	 * the cache or put in it until it is even again; slots only ever hold
+	 * even epochs.
 	 */
 	send = hook == EGRESS_HOOK_SENDMSG4 || hook == EGRESS_HOOK_SENDMSG6;
 	if (send ? ctx->type == SOCK_DGRAM && ctx->protocol == IPPROTO_UDP
@@ -596,7 +600,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 			epoch = *(volatile __u64 *)ep;
 			if (epoch & 1)
 				ep = NULL;	/* no cookie needed: nothing cached */
-			else
+			else if (send)
 				cookie = bpf_get_socket_cookie(ctx);
 		}
 	}
@@ -615,7 +619,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 
 		if (c)
 			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
-		/* for the backstop: this socket's datagram or SYN */
+		/* for the backstop: this socket's datagram, a SYN (a TCP slot from the slot: as it is) */
 		if (ep && !(hit && same_sock))
 			cache_put(b, &d, epoch, cookie, hit ? rule_id : rule ? rule->id : 0);
 		return VERDICT_ALLOW;
@@ -879,23 +883,40 @@ static __always_inline bool tcp_connected_peer(struct __sk_buff *skb, const stru
  * The decision cache in the backstop: a UDP datagram (IP protocol 17:
  * never UDP-Lite, raw or ping, whose sockets never write the cache) of the
  * socket whose sendmsg this level's program allowed, or a TCP packet (the
- * SYN, a Fast Open SYN's data, a retransmitted SYN) of the TCP stream
- * socket whose connect this level's program allowed, to the same
- * destination and port, under the epoch of that decision.  The
- * destination compared is the packet's own: a routing header or source
- * route (from a control message or an option set where no setsockopt
- * program ran) makes it another one, looked up; a packet with IPv4
- * options or IPv6 extension headers is always looked up.
+ * SYN, a Fast Open SYN's data, a retransmitted SYN) of a full TCP stream
+ * socket (never a raw one) to a destination and port a connect of this
+ * level allowed, under the epoch of that decision.  That decision is the
+ * lookup's for the packet's own key (level, policy, epoch, destination,
+ * port, TCP), whichever socket's connect made it: the socket need not be
+ * the same (and the connect, whose cache hit for another socket writes
+ * nothing, takes no socket cookie).  The destination compared is the
+ * packet's own: a routing header or source route (from a control message
+ * or an option set where no setsockopt program ran) makes it another one,
+ * looked up; a packet with IPv4 options or IPv6 extension headers is
+ * always looked up.
  */
 static __always_inline bool cached(struct __sk_buff *skb, const struct egress_binding *b,
 				   const struct pkt *p)
 {
-	__u64 *ep;
+	__u64 *ep, cookie = 0;
 
-	if (p->frag || p->opts || (p->dst.proto != IPPROTO_UDP && p->dst.proto != IPPROTO_TCP))
+	if (p->frag || p->opts)
 		return false;
+	if (p->dst.proto == IPPROTO_TCP) {
+		struct bpf_sock *sk = skb->sk;
+
+		if (!sk)
+			return false;
+		sk = bpf_sk_fullsock(sk);
+		if (!sk || sk->type != SOCK_STREAM || sk->protocol != IPPROTO_TCP)
+			return false;
+	} else if (p->dst.proto == IPPROTO_UDP) {
+		cookie = bpf_get_socket_cookie(skb);
+	} else {
+		return false;
+	}
 	ep = epoch_ptr();
-	return ep && cache_hit(b, &p->dst, *(volatile __u64 *)ep, bpf_get_socket_cookie(skb), NULL, NULL);
+	return ep && cache_hit(b, &p->dst, *(volatile __u64 *)ep, cookie, NULL, NULL);
 }
 
 /* A packet a cgroup_skb program allowed, counted (softirq may nest). */

@@ -312,8 +312,8 @@ struct egress_seen {
  * level, which take a decision for the same protocol, destination and
  * port under the same epoch from it (any socket: the decision depends on
  * nothing else), and by the backstop of the same level, which skips its
- * lookup for a packet of the same socket as well (a UDP datagram, a TCP
- * SYN).  Slot: bound cgroup id % EGRESS_CACHE_SLOTS.  seq is odd while a
+ * lookup for a UDP datagram of the same socket as well, and for the SYN of
+ * any full TCP stream socket (never a raw one).  Slot: bound cgroup id % EGRESS_CACHE_SLOTS.  seq is odd while a
  * slot is written (a program preempted on the same CPU).  rule_id: the
  * deciding rule's hit counter id, counted again on every decision taken
  * from the slot.
@@ -324,7 +324,7 @@ struct egress_cache_slot {
 	__u64 seq;
 	__u64 epoch;
 	__u64 bound_cgroup_id;
-	__u64 cookie;		/* the socket's (bpf_get_socket_cookie) */
+	__u64 cookie;		/* sendmsg: the socket's (bpf_get_socket_cookie); connect: 0 */
 	__u32 policy;
 	__u16 port;		/* host order */
 	__u8 family;		/* EGRESS_FAM_V4 / EGRESS_FAM_V6 */

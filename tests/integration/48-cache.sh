@@ -286,4 +286,21 @@ check_eq dcache/tcp-after-outer-change-EPERM EPERM "$(pr tcp 192.0.2.10 5321)"
 sleep 0.3
 check_eq dcache/udp-delivered-before-change-only 3 "$(count dcu)"
 
+# The SYN's slot is any plain TCP socket's of the level, never a raw
+# socket's: counted by the rule's hit counter, which a lookup of the
+# backstop counts and a decision from the slot does not (connect counts
+# each of its own).
+ectl_ok setup allow 192.0.2.10/32 --proto tcp --port 5324 --policy dc || die "allow 5324"
+listen dcr tcp 192.0.2.10 5324
+hits_5324() {
+	ectl list --policy dc --counters --json |
+		jq -r '.[] | select(.cidr == "192.0.2.10/32" and (.port | tostring) == "5324") | .hits.allowed'
+}
+check_eq dcache/syn-first-connect ok "$(pr tcp 192.0.2.10 5324)"
+check_eq dcache/syn-from-slot-counted-once 1 "$(hits_5324)"
+check_eq dcache/syn-second-socket ok "$(pr tcp 192.0.2.10 5324)"
+check_eq dcache/syn-second-socket-from-slot 2 "$(hits_5324)"
+check_eq dcache/raw-syn-sent ok "$(pr raw-connected tcp 192.0.2.10 5324)"
+check_eq dcache/raw-syn-looked-up 3 "$(hits_5324)"
+
 finish
