@@ -1442,6 +1442,22 @@ static void apply_plan(struct compiled *c, const struct compiled *put, const str
 	compiled_sort(c);
 }
 
+/*
+ * The plan writes exactly the entries that differ (nothing else), and c
+ * (the old policy's entries) with it applied is c2 (the new policy's).
+ */
+static void assert_plan_is_recompile(struct compiled *c, const struct compiled *c2,
+				     const struct compiled *put, const struct compiled *del)
+{
+	assert_int_equal(put->n + del->n, compiled_diff(c, c2));
+	apply_plan(c, put, del);
+	assert_int_equal(c->n, c2->n);
+	for (size_t e = 0; e < c->n; e++) {
+		assert_memory_equal(&c->e[e].key, &c2->e[e].key, sizeof(c->e[e].key));
+		assert_memory_equal(&c->e[e].val, &c2->e[e].val, sizeof(c->e[e].val));
+	}
+}
+
 /* A rule edit likely to interact: an existing CIDR, one of its containers, or a fresh one. */
 static void gen_edit(struct genctx *g, const struct policy *p, struct rule *r, bool *remove)
 {
@@ -1498,14 +1514,7 @@ static void test_random_edits_plan_matches_recompile(void **state)
 			assert_int_equal(ret, 0);
 			set_gen(&c, 7);
 			set_gen(&c2, 7);
-			/* exactly the entries that differ, nothing else written */
-			assert_int_equal(put.n + del.n, compiled_diff(&c, &c2));
-			apply_plan(&c, &put, &del);
-			assert_int_equal(c.n, c2.n);
-			for (size_t e = 0; e < c.n; e++) {
-				assert_memory_equal(&c.e[e].key, &c2.e[e].key, sizeof(c.e[e].key));
-				assert_memory_equal(&c.e[e].val, &c2.e[e].val, sizeof(c.e[e].val));
-			}
+			assert_plan_is_recompile(&c, &c2, &put, &del);
 			touched += put.n + del.n;
 			planned++;
 			compiled_free(&put);
@@ -1587,13 +1596,7 @@ static void test_random_edits_with_removed_rules(void **state)
 			assert_int_equal(ret, 0);
 			set_gen(&c, 7);
 			set_gen(&c2, 7);
-			assert_int_equal(put.n + del.n, compiled_diff(&c, &c2));
-			apply_plan(&c, &put, &del);
-			assert_int_equal(c.n, c2.n);
-			for (size_t e = 0; e < c.n; e++) {
-				assert_memory_equal(&c.e[e].key, &c2.e[e].key, sizeof(c.e[e].key));
-				assert_memory_equal(&c.e[e].val, &c2.e[e].val, sizeof(c.e[e].val));
-			}
+			assert_plan_is_recompile(&c, &c2, &put, &del);
 			planned++;
 			compiled_free(&put);
 			compiled_free(&del);
@@ -1641,13 +1644,7 @@ static void test_plan_removed_container(void **state)
 	qv.gone = &view.rules[3];
 	assert_true(rule_same_match(qv.gone, &r));
 	assert_int_equal(policy_plan_edit(&view, &qv, &r.cidr, 0, &put, &del, err, sizeof(err)), 0);
-	assert_int_equal(put.n + del.n, compiled_diff(&c, &c2));
-	apply_plan(&c, &put, &del);
-	assert_int_equal(c.n, c2.n);
-	for (size_t e = 0; e < c.n; e++) {
-		assert_memory_equal(&c.e[e].key, &c2.e[e].key, sizeof(c.e[e].key));
-		assert_memory_equal(&c.e[e].val, &c2.e[e].val, sizeof(c.e[e].val));
-	}
+	assert_plan_is_recompile(&c, &c2, &put, &del);
 	compiled_free(&put);
 	compiled_free(&del);
 	compiled_free(&c2);
