@@ -1361,8 +1361,18 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	snprintf(op.name, sizeof(op.name), "%.*s", EGRESS_NAME_MAX - 1, j.info.name);
 	/* writable: a removal marks its rule in place */
 	ret = store_open_mode(st, id, false, remove, &old);
+	if (!ret && old.head->n - old.head->ndead != (uint64_t)j.info.nallow + j.info.ndeny) {
+		/*
+		 * The header's count of marked rules disagrees with the info
+		 * (which the journal keeps equal to the rules): the edit's sizes
+		 * would be wrong, so the policy is written whole again, as read
+		 * (readers skip marks by the mark, not the count).
+		 */
+		store_close(&old);
+		ret = -ENOENT;
+	}
 	if (ret == -ENOENT) {
-		/* pins an older egress made: the whole policy, once; it gets a store */
+		/* pins an older egress made, or a miscounted store: the whole policy, once; it gets a store */
 		struct policy p;
 
 		ret = state_policy_load(st, id, &p);

@@ -109,6 +109,24 @@ check_eq rm/back-info "$r" "$(info small)"
 check_eq rm/back-listed "deny 192.0.2.20/32" "$(ectl list --policy small --json | jq -r '.[] | select(.cidr == "192.0.2.20/32" or .cidr == "192.0.2.30/32") | "\(.action) \(.cidr)"' | tr '\n' ' ' | sed 's/ $//')"
 expect rm/back-in-force EPERM "$CGROOT/rmapp" nobody udp 192.0.2.20 53
 expect rm/back-other-stays-removed ok "$CGROOT/rmapp" nobody udp 192.0.2.30 53
+# a header that miscounts its marked rules (ndead raised to the record count) is
+# not trusted for the edit's sizes: the store is written whole again, as read
+ectl_ok rm/mark remove 192.0.2.10/32 --proto tcp --port 3128 --policy small
+sid=$(bpftool -j map dump pinned "$PIN/maps/egress_policy_info" |
+	jq -r '.[] | select(.formatted.value.name == "small") | .formatted.key')
+hdr=($(bpftool -j map lookup pinned "$PIN/store/$sid" key 0 0 0 0 | jq -r '.value[]'))
+check_eq rm/header-read 28 "${#hdr[@]}"
+check_eq rm/header-one-mark "0x01 0x00 0x00 0x00" "${hdr[*]:24:4}"
+hdr=("${hdr[@]:0:24}" "${hdr[@]:4:4}")	# ndead = n
+bpftool map update pinned "$PIN/store/$sid" key 0 0 0 0 value "${hdr[@]}" ||
+	fail rm/header-write "bpftool map update failed"
+ectl_ok rm/miscounted-edit deny 192.0.2.40/32 --policy small
+r=$(rules small)
+check_eq rm/miscounted-rules "1 2 new hint {dst}" "$r"
+check_eq rm/miscounted-info "$r" "$(info small)"
+check_not rm/miscounted-removed-stays-removed grep -q "192.0.2.10/32" "$T/export"
+expect rm/miscounted-deny-in-force EPERM "$CGROOT/rmapp" nobody udp 192.0.2.20 53
+expect rm/miscounted-allow-in-force ok "$CGROOT/rmapp" nobody udp 192.0.2.30 53
 RESET=reset_old
 reset_old
 
