@@ -619,7 +619,11 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 
 		if (c)
 			c->allowed++;	/* per-CPU, and sock_addr programs do not nest */
-		/* for the backstop: this socket's datagram, a SYN (a TCP slot from the slot: as it is) */
+		/*
+		 * for the backstop: this socket's datagram, or the SYN of any
+		 * plain TCP socket (a TCP decision taken from the slot leaves it
+		 * as it is: same_sock, both cookies 0)
+		 */
 		if (ep && !(hit && same_sock))
 			cache_put(b, &d, epoch, cookie, hit ? rule_id : rule ? rule->id : 0);
 		return VERDICT_ALLOW;

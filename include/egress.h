@@ -313,10 +313,10 @@ struct egress_seen {
  * port under the same epoch from it (any socket: the decision depends on
  * nothing else), and by the backstop of the same level, which skips its
  * lookup for a UDP datagram of the same socket as well, and for the SYN of
- * any full TCP stream socket (never a raw one).  Slot: bound cgroup id % EGRESS_CACHE_SLOTS.  seq is odd while a
- * slot is written (a program preempted on the same CPU).  rule_id: the
- * deciding rule's hit counter id, counted again on every decision taken
- * from the slot.
+ * any full TCP stream socket (never a raw one).  Slot: bound cgroup id %
+ * EGRESS_CACHE_SLOTS.  seq is odd while a slot is written (a program
+ * preempted on the same CPU).  rule_id: the deciding rule's hit counter
+ * id, counted again on every decision taken from the slot.
  */
 #define EGRESS_CACHE_SLOTS 4
 
