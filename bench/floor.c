@@ -6,9 +6,10 @@
  *   floor PIN_DIR POLICY ROUNDS
  *
  * Reads the entries egress put in force for POLICY (its trie, and the host
- * table its generation names; untimed), then ROUNDS times: creates a fresh
- * LPM trie and host hash shaped as egress makes them (same key/value
- * sizes, flags and max_entries), inserts every entry in batches of 4096
+ * and list tables its generation names; untimed), then ROUNDS times:
+ * creates a fresh LPM trie, host hash and list hash (when the policy has
+ * lists) shaped as egress makes them (same key/value sizes, flags and
+ * max_entries), inserts every entry in batches of 4096
  * (BPF_MAP_UPDATE_BATCH: the trie through the kernel's generic batch, the
  * hash natively), closes them.  Prints one line per round: "floor<TAB>µs".
  * The maps are never pinned or attached.
@@ -27,7 +28,7 @@
 
 struct ents {
 	void *k, *v;
-	size_t n, cap, ksz;
+	size_t n, cap, ksz, vsz;
 };
 
 static int push(struct ents *e, const void *k, const void *v)
@@ -39,14 +40,14 @@ static int push(struct ents *e, const void *k, const void *v)
 		if (!nk)
 			return -ENOMEM;
 		e->k = nk;
-		nv = realloc(e->v, nc * sizeof(struct egress_entry));
+		nv = realloc(e->v, nc * e->vsz);
 		if (!nv)
 			return -ENOMEM;
 		e->v = nv;
 		e->cap = nc;
 	}
 	memcpy((char *)e->k + e->n * e->ksz, k, e->ksz);
-	memcpy((char *)e->v + e->n * sizeof(struct egress_entry), v, sizeof(struct egress_entry));
+	memcpy((char *)e->v + e->n * e->vsz, v, e->vsz);
 	e->n++;
 	return 0;
 }
@@ -54,7 +55,7 @@ static int push(struct ents *e, const void *k, const void *v)
 /* Every entry of a map, by get_next_key (untimed). */
 static int dump(int fd, struct ents *e)
 {
-	char key[64], prev[64], val[sizeof(struct egress_entry)];
+	char key[64], prev[64], val[sizeof(struct egress_list)];
 	void *pk = NULL;
 
 	while (!bpf_map_get_next_key(fd, pk, key)) {
@@ -74,7 +75,7 @@ static int fill(int fd, const struct ents *e)
 		uint32_t n = e->n - i < BATCH ? e->n - i : BATCH;
 
 		if (bpf_map_update_batch(fd, (char *)e->k + i * e->ksz,
-					 (char *)e->v + i * sizeof(struct egress_entry), &n, &opts))
+					 (char *)e->v + i * e->vsz, &n, &opts))
 			return -errno;
 	}
 	return 0;
@@ -90,15 +91,16 @@ static double now_us(void)
 
 int main(int argc, char **argv)
 {
-	struct ents trie = { .ksz = sizeof(struct egress_lpm_key) };
-	struct ents hosts = { .ksz = sizeof(struct egress_host_key) };
+	struct ents trie = { .ksz = sizeof(struct egress_lpm_key), .vsz = sizeof(struct egress_entry) };
+	struct ents hosts = { .ksz = sizeof(struct egress_host_key), .vsz = sizeof(struct egress_entry) };
+	struct ents lists = { .ksz = sizeof(struct egress_lpm_key), .vsz = sizeof(struct egress_list) };
 	struct egress_lpm_key root = { .prefixlen = EGRESS_KEY_HDR_BITS, .family = EGRESS_FAM_V4 };
 	struct egress_policy_info info;
 	struct egress_config cfg;
 	struct egress_entry re;
 	char path[4096];
 	uint32_t key, *prev = NULL, id = 0, zero = 0, map_id, slot;
-	int info_fd, pol_fd, hosts_fd, cfg_fd, tfd, hfd, rounds;
+	int info_fd, pol_fd, hosts_fd, lists_fd, cfg_fd, tfd, hfd, lfd, rounds;
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: floor PIN_DIR POLICY ROUNDS\n");
@@ -111,9 +113,11 @@ int main(int argc, char **argv)
 	pol_fd = bpf_obj_get(path);
 	snprintf(path, sizeof(path), "%s/maps/egress_hosts", argv[1]);
 	hosts_fd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/maps/egress_lists", argv[1]);
+	lists_fd = bpf_obj_get(path);
 	snprintf(path, sizeof(path), "%s/maps/egress_config", argv[1]);
 	cfg_fd = bpf_obj_get(path);
-	if (info_fd < 0 || pol_fd < 0 || hosts_fd < 0 || cfg_fd < 0 ||
+	if (info_fd < 0 || pol_fd < 0 || hosts_fd < 0 || lists_fd < 0 || cfg_fd < 0 ||
 	    bpf_map_lookup_elem(cfg_fd, &zero, &cfg)) {
 		fprintf(stderr, "floor: cannot open the pins in %s: %s\n", argv[1], strerror(errno));
 		return 1;
@@ -133,14 +137,18 @@ int main(int argc, char **argv)
 	if (!bpf_map_lookup_elem(hosts_fd, &slot, &map_id) && (hfd = bpf_map_get_fd_by_id(map_id)) >= 0 &&
 	    dump(hfd, &hosts))
 		return 1;
-	fprintf(stderr, "floor: policy '%s': %zu trie entries, %zu host entries\n", argv[2], trie.n, hosts.n);
+	if (!bpf_map_lookup_elem(lists_fd, &slot, &map_id) && (lfd = bpf_map_get_fd_by_id(map_id)) >= 0 &&
+	    dump(lfd, &lists))
+		return 1;
+	fprintf(stderr, "floor: policy '%s': %zu trie entries, %zu host entries, %zu lists\n", argv[2],
+		trie.n, hosts.n, lists.n);
 
 	for (int r = 0; r < rounds; r++) {
 		LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
 		double t0 = now_us();
-		int t = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "floor_trie", trie.ksz, sizeof(struct egress_entry),
+		int t = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "floor_trie", trie.ksz, trie.vsz,
 				       cfg.max_rules + 2, &o);
-		int h = -1;
+		int h = -1, l = -1;
 
 		if (t < 0 || fill(t, &trie))
 			return 1;
@@ -149,15 +157,26 @@ int main(int argc, char **argv)
 
 			if (size > cfg.max_rules + 2)
 				size = cfg.max_rules + 2;
-			h = bpf_map_create(BPF_MAP_TYPE_HASH, "floor_hosts", hosts.ksz, sizeof(struct egress_entry),
+			h = bpf_map_create(BPF_MAP_TYPE_HASH, "floor_hosts", hosts.ksz, hosts.vsz,
 					   size, &o);
 			if (h < 0 || fill(h, &hosts))
+				return 1;
+		}
+		if (lists.n) {
+			size_t size = 2 * lists.n + 64;
+
+			if (size > cfg.max_rules + 2)
+				size = cfg.max_rules + 2;
+			l = bpf_map_create(BPF_MAP_TYPE_HASH, "floor_lists", lists.ksz, lists.vsz, size, &o);
+			if (l < 0 || fill(l, &lists))
 				return 1;
 		}
 		printf("floor\t%.0f\n", now_us() - t0);
 		close(t);
 		if (h >= 0)
 			close(h);
+		if (l >= 0)
+			close(l);
 	}
 	return 0;
 }

@@ -433,7 +433,7 @@ static __always_inline bool verdict(void *trie, __u32 policy, const struct dest 
 	if (!e)
 		return false;
 	*entry = e;
-	*rule = entry_slot(e, d, any_port);
+	*rule = entry_slot(policy, e, d, any_port);
 	if (*rule)
 		rule_hit(e, *rule);
 	return *rule && (*rule)->action == EGRESS_ALLOW;

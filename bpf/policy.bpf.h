@@ -35,6 +35,23 @@ struct hosts_table {
 	__uint(value_size, sizeof(struct egress_entry));
 };
 
+/* A policy generation's slot lists (egress.h, struct egress_list); state.c sizes each one. */
+struct lists_table {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 64);
+	__uint(key_size, sizeof(struct egress_lpm_key));
+	__uint(value_size, sizeof(struct egress_list));
+};
+
+/* EGRESS_HOSTS_SLOT(policy, generation) -> list table; sized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2 * 257);
+	__type(key, __u32);
+	__array(values, struct lists_table);
+} egress_lists SEC(".maps");
+
 /* EGRESS_HOSTS_SLOT(policy, generation) -> host table; sized by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
@@ -120,21 +137,17 @@ static __always_inline struct egress_entry *policy_entry(void *trie, __u32 polic
 	return e;
 }
 
-/*
- * The slot of e that decides d: the first whose protocol and port range
- * match.  any_port: the port is unknown (a non-first IP fragment), any
- * range matches.  The list ends in a full rule, so NULL means a corrupt
- * entry: the caller denies.
- */
-static __always_inline const struct egress_slot *entry_slot(const struct egress_entry *e,
-							    const struct dest *d, bool any_port)
+/* The first of n slots whose protocol and port range match d (any_port: any range). */
+static __always_inline const struct egress_slot *slot_scan(const struct egress_slot *slot, __u32 n,
+							   __u32 max, const struct dest *d,
+							   bool any_port)
 {
 	__u32 i;
 
-	for (i = 0; i < EGRESS_SLOTS; i++) {
-		const struct egress_slot *s = &e->slot[i];
+	for (i = 0; i < max; i++) {
+		const struct egress_slot *s = &slot[i];
 
-		if (i >= e->nslots)
+		if (i >= n)
 			break;
 		if (s->proto && s->proto != d->proto)
 			continue;
@@ -143,6 +156,55 @@ static __always_inline const struct egress_slot *entry_slot(const struct egress_
 		return s;
 	}
 	return NULL;
+}
+
+/*
+ * The slot of an entry with EGRESS_ENT_LIST that decides d, from its list
+ * (found by the entry's CIDR: d's address masked to its prefix); NULL if
+ * the list of its generation is missing.  Out of line: most entries have
+ * no list, and the programs stay small.
+ */
+static __noinline const struct egress_slot *list_slot(__u32 policy, const struct egress_entry *e,
+						      const struct dest *d, bool any_port)
+{
+	__u32 slot = EGRESS_HOSTS_SLOT(policy, e->gen), plen = e->plen, w[4], i;
+	struct egress_lpm_key k = { .family = d->key.family };
+	const struct egress_list *l;
+	void *lists;
+
+	if (plen > 128)
+		return NULL;
+	k.prefixlen = EGRESS_KEY_HDR_BITS + plen;
+	__builtin_memcpy(w, d->key.addr, sizeof(w));
+	/* the address masked to the entry's prefix, a 32-bit word at a time */
+	for (i = 0; i < 4; i++) {
+		if (plen >= 32 * (i + 1))
+			continue;
+		if (plen <= 32 * i)
+			w[i] = 0;
+		else
+			w[i] &= bpf_htonl(~0u << (32 * (i + 1) - plen));
+	}
+	__builtin_memcpy(k.addr, w, sizeof(w));
+	lists = bpf_map_lookup_elem(&egress_lists, &slot);
+	l = lists ? bpf_map_lookup_elem(lists, &k) : NULL;
+	if (!l || l->gen != e->gen)
+		return NULL;
+	return slot_scan(l->slot, l->nslots, EGRESS_SLOTS, d, any_port);
+}
+
+/*
+ * The slot of e that decides d: the first whose protocol and port range
+ * match.  any_port: the port is unknown (a non-first IP fragment), any
+ * range matches.  The list ends in a full rule, so NULL means a corrupt
+ * entry (or a missing list): the caller denies.
+ */
+static __always_inline const struct egress_slot *entry_slot(__u32 policy, const struct egress_entry *e,
+							    const struct dest *d, bool any_port)
+{
+	if (!(e->ent_flags & EGRESS_ENT_LIST))
+		return slot_scan(e->slot, e->nslots, EGRESS_INLINE, d, any_port);
+	return list_slot(policy, e, d, any_port);
 }
 
 /*

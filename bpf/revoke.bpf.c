@@ -91,7 +91,7 @@ __noinline int policy_allows(__u32 policy, const struct dest *d, struct egress_s
 		return 0;
 	if (e->pol_flags & EGRESS_POL_AUDIT)
 		return 1;	/* audit mode never denies: nothing to cut (policy-wide flag) */
-	s = entry_slot(e, d, false);
+	s = entry_slot(policy, e, d, false);
 	if (!s)
 		return 0;
 	*rule = *s;

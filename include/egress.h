@@ -14,10 +14,11 @@
 #include <linux/bpf.h>	/* struct bpf_spin_lock */
 #endif
 
-#define EGRESS_ABI_VERSION	7
+#define EGRESS_ABI_VERSION	8
 
 #define EGRESS_NAME_MAX		32	/* policy name, NUL included */
 #define EGRESS_SLOTS		16	/* rule slots that can apply to one CIDR */
+#define EGRESS_INLINE		2	/* of them in the entry itself (egress_entry) */
 #define EGRESS_FAM_V4		4	/* egress_lpm_key.family */
 #define EGRESS_FAM_V6		6
 /* key prefixlen = EGRESS_KEY_HDR_BITS + CIDR prefix length */
@@ -89,8 +90,7 @@ struct egress_lpm_key {
 
 /*
  * 8 bytes: proto, action and flags are narrowed so that the rule's hit
- * counter id fits beside them (an entry stays 144 bytes, see README
- * "Per-rule hit counters").  Bit-fields of one __u32: clang (BPF) and gcc
+ * counter id fits beside them (README "Per-rule hit counters").  Bit-fields of one __u32: clang (BPF) and gcc
  * lay them out alike on little-endian targets.
  */
 #define EGRESS_HITS_ID_BITS	17
@@ -107,16 +107,40 @@ struct egress_slot {
 };
 
 #define EGRESS_ENT_HOSTS	0x01	/* host entries below: look in egress_hosts */
+#define EGRESS_ENT_LIST		0x02	/* more than EGRESS_INLINE slots: in egress_lists */
 
+/*
+ * A trie or host entry: 24 bytes, so that a rule costs the kernel about
+ * what nftables' set element does (issue 12, goal 7).  Up to EGRESS_INLINE
+ * slots are in the entry; an entry with more has EGRESS_ENT_LIST, and all
+ * its slots are in its list (below), found by the entry's own CIDR.  The
+ * policy-wide fields are in every entry, so that one lookup decides.
+ */
 struct egress_entry {
-	__u16 nslots;
-	__u16 err;		/* errno of a denial (policy-wide), 0 = EPERM */
-	__u8 dflt;		/* the policy's default verdict (policy-wide) */
-	__u8 pol_flags;		/* EGRESS_POL_*: the policy's, the same in every entry */
+	__u8 nslots;
 	__u8 ent_flags;		/* EGRESS_ENT_*: this entry's own */
-	__u8 pad;
-	__u32 gen;		/* generation of the policy's host entries (policy-wide) */
-	__u32 pad2;
+	__u8 err;		/* errno of a denial (policy-wide), 0 = EPERM */
+	__u8 dflt : 1;		/* the policy's default verdict (policy-wide) */
+	__u8 pol_flags : 7;	/* EGRESS_POL_*: the policy's, the same in every entry */
+	__u32 gen;		/* generation of the policy's host entries and lists (policy-wide) */
+	union {
+		struct egress_slot slot[EGRESS_INLINE];	/* nslots <= EGRESS_INLINE */
+		__u32 plen;	/* EGRESS_ENT_LIST: the entry's CIDR prefix length (its list's key) */
+	};
+};
+
+/*
+ * The slots of an entry with EGRESS_ENT_LIST, in a hash of its own
+ * (egress_lists, an array of maps slotted as egress_hosts) keyed by the
+ * entry's CIDR as a trie key (address masked to the prefix).  A list is
+ * written before the entry that names it and is never deleted while its
+ * table is live: an entry that stops naming it leaves it unreachable (an
+ * entry names a list only once it is written), and the next generation's
+ * table starts empty.  Changing a list is one update of one element.
+ */
+struct egress_list {
+	__u32 gen;		/* the entry's: a list counts only with the same one */
+	__u32 nslots;
 	struct egress_slot slot[EGRESS_SLOTS];
 };
 

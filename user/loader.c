@@ -79,6 +79,7 @@ static int size_maps(struct egress *skel, const struct egress_config *cfg, const
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_cg_denied, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_oci, cfg->max_cgroups);
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_hosts, 2 * (cfg->max_policies + 1));
+	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_lists, 2 * (cfg->max_policies + 1));
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_seen, seen_entries(o));
 	/* the hit counter id pool (user/hits.h): a full policy's rules and every default */
 	ret = ret ?: bpf_map__set_max_entries(skel->maps.egress_rule_hits,

@@ -35,6 +35,7 @@ const char *const state_map_names[M_N] = {
 	[M_HOSTS] = "egress_hosts",
 	[M_SEEN] = "egress_seen",
 	[M_EPOCH] = "egress_epoch",
+	[M_LISTS] = "egress_lists",
 };
 
 void state_init(struct egress_state *st)

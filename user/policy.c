@@ -322,7 +322,7 @@ static struct egress_slot slot_of(const struct rule *r)
 	};
 }
 
-int compiled_push(struct compiled *c, const struct egress_lpm_key *key, const struct egress_entry *val)
+int compiled_push(struct compiled *c, const struct egress_lpm_key *key, const struct entry_val *val)
 {
 	int err = grow((void **)&c->e, &c->cap, c->n + 1, sizeof(*c->e));
 
@@ -334,7 +334,50 @@ int compiled_push(struct compiled *c, const struct egress_lpm_key *key, const st
 	return 0;
 }
 
-static int compiled_push_cidr(struct compiled *c, const struct cidr *cidr, const struct egress_entry *e)
+bool entry_split(const struct egress_lpm_key *k, const struct entry_val *v, struct egress_entry *e,
+		 struct egress_list *l)
+{
+	memset(e, 0, sizeof(*e));
+	e->nslots = v->nslots;
+	e->ent_flags = v->ent_flags & ~EGRESS_ENT_LIST;
+	e->err = v->err;
+	e->dflt = v->dflt;
+	e->pol_flags = v->pol_flags;
+	e->gen = v->gen;
+	if (v->nslots <= EGRESS_INLINE) {
+		memcpy(e->slot, v->slot, v->nslots * sizeof(e->slot[0]));
+		return false;
+	}
+	e->ent_flags |= EGRESS_ENT_LIST;
+	e->plen = k->prefixlen - EGRESS_KEY_HDR_BITS;
+	memset(l, 0, sizeof(*l));
+	l->gen = v->gen;
+	l->nslots = v->nslots < EGRESS_SLOTS ? v->nslots : EGRESS_SLOTS;
+	memcpy(l->slot, v->slot, l->nslots * sizeof(l->slot[0]));
+	return true;
+}
+
+int entry_join(const struct egress_entry *e, const struct egress_list *l, struct entry_val *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->ent_flags = e->ent_flags & ~EGRESS_ENT_LIST;
+	v->err = e->err;
+	v->dflt = e->dflt;
+	v->pol_flags = e->pol_flags;
+	v->gen = e->gen;
+	if (!(e->ent_flags & EGRESS_ENT_LIST)) {
+		v->nslots = e->nslots < EGRESS_INLINE ? e->nslots : EGRESS_INLINE;
+		memcpy(v->slot, e->slot, v->nslots * sizeof(v->slot[0]));
+		return 0;
+	}
+	if (!l || l->gen != e->gen)
+		return -ENOENT;
+	v->nslots = l->nslots < EGRESS_SLOTS ? l->nslots : EGRESS_SLOTS;
+	memcpy(v->slot, l->slot, v->nslots * sizeof(v->slot[0]));
+	return 0;
+}
+
+static int compiled_push_cidr(struct compiled *c, const struct cidr *cidr, const struct entry_val *e)
 {
 	struct egress_lpm_key k;
 
@@ -347,7 +390,7 @@ static int compiled_push_cidr(struct compiled *c, const struct cidr *cidr, const
  * unless an own rule matches everything.
  */
 static int build_entry(const struct policy *p, const struct rule *own, size_t nown,
-		       const struct egress_entry *parent, struct egress_entry *e,
+		       const struct entry_val *parent, struct entry_val *e,
 		       const struct cidr *cidr, char *err, size_t errlen)
 {
 	bool full = false;
@@ -397,8 +440,8 @@ int policy_compile_unsorted(const struct policy *src, struct compiled *out, char
 
 static int compile(const struct policy *src, struct compiled *out, bool sorted, char *err, size_t errlen)
 {
-	struct { struct cidr cidr; struct egress_entry e; size_t at; } *stack = NULL;
-	struct egress_entry dflt_entry = {};
+	struct { struct cidr cidr; struct entry_val e; size_t at; } *stack = NULL;
+	struct entry_val dflt_entry = {};
 	struct policy p = {};
 	size_t depth = 0;
 	int ret;
@@ -494,7 +537,7 @@ int policy_decompile(struct policy *p, const struct compiled *cp)
 
 	p->nrules = 0;
 	for (size_t i = 0; i < cp->n; i++) {
-		const struct egress_entry *v = &cp->e[i].val;
+		const struct entry_val *v = &cp->e[i].val;
 		struct cidr c;
 
 		cidr_from_lpm_key(&c, &cp->e[i].key);
@@ -593,7 +636,7 @@ int policy_decide_slow(const struct policy *p, const struct cidr *dst, uint8_t p
 
 int compiled_decide(const struct compiled *c, const struct cidr *dst, uint8_t proto, uint16_t port)
 {
-	const struct egress_entry *e = NULL;
+	const struct entry_val *e = NULL;
 	int best = -1;
 
 	/* as the kernel: the longest entry of the trie, which holds no hosts */

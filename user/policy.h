@@ -56,10 +56,32 @@ static inline size_t policy_live(const struct policy *p)
 	return p->nrules - p->ndead - (p->gone != NULL);
 }
 
+/*
+ * A compiled entry's value as user space holds it: every slot that
+ * applies.  The kernel gets an egress_entry, and an egress_list when there
+ * are more than EGRESS_INLINE slots (entry_split).
+ */
+struct entry_val {
+	uint8_t nslots;
+	uint8_t ent_flags;	/* EGRESS_ENT_HOSTS (EGRESS_ENT_LIST is entry_split's) */
+	uint8_t err;
+	uint8_t dflt;
+	uint8_t pol_flags;
+	uint8_t pad[3];
+	uint32_t gen;
+	struct egress_slot slot[EGRESS_SLOTS];
+};
+
 struct centry {
 	struct egress_lpm_key key;
-	struct egress_entry val;
+	struct entry_val val;
 };
+
+/* The kernel's entry for (k, v); true when it needs its list, *l. */
+bool entry_split(const struct egress_lpm_key *k, const struct entry_val *v, struct egress_entry *e,
+		 struct egress_list *l);
+/* v from a kernel entry and its list (NULL: none; -ENOENT when e needs one). */
+int entry_join(const struct egress_entry *e, const struct egress_list *l, struct entry_val *v);
 
 /* A policy's trie entries, sorted by key. */
 struct compiled {
@@ -95,7 +117,7 @@ int policy_compile(const struct policy *p, struct compiled *out, char *err, size
 int policy_compile_unsorted(const struct policy *p, struct compiled *out, char *err, size_t errlen);
 /* The rules, default and errno back from a policy's entries (any order). */
 int policy_decompile(struct policy *p, const struct compiled *c);
-int compiled_push(struct compiled *c, const struct egress_lpm_key *key, const struct egress_entry *val);
+int compiled_push(struct compiled *c, const struct egress_lpm_key *key, const struct entry_val *val);
 void compiled_sort(struct compiled *c);
 void compiled_free(struct compiled *c);
 /* Number of keys to put or delete to turn a into b (both sorted). */

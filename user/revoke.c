@@ -381,6 +381,7 @@ int revoke_after_change(struct egress_state *st, const struct revoke_scope *sc,
 	}
 	ret = state_reuse_map(st, skel->maps.egress_policies, M_POLICIES);
 	ret = ret ?: state_reuse_map(st, skel->maps.egress_hosts, M_HOSTS);
+	ret = ret ?: state_reuse_map(st, skel->maps.egress_lists, M_LISTS);
 	ret = ret ?: state_reuse_map(st, skel->maps.egress_counters, M_COUNTERS);
 	ret = ret ?: state_reuse_map(st, skel->maps.egress_stats, M_STATS);
 	ret = ret ?: state_reuse_map(st, skel->maps.egress_events, M_EVENTS);

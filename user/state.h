@@ -39,7 +39,7 @@ extern const struct hook_desc egress_hooks[EGRESS_NHOOKS];
 
 enum state_map {
 	M_POLICIES, M_INFO, M_BINDING, M_COUNTERS, M_STATS, M_CONFIG, M_EVENTS,
-	M_RATE, M_RATE_SHARED, M_CG_DENIED, M_OCI, M_HOSTS, M_SEEN, M_EPOCH, M_N,
+	M_RATE, M_RATE_SHARED, M_CG_DENIED, M_OCI, M_HOSTS, M_SEEN, M_EPOCH, M_LISTS, M_N,
 };
 extern const char *const state_map_names[M_N];
 

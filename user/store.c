@@ -107,29 +107,143 @@ static void host_key(struct egress_host_key *hk, const struct egress_lpm_key *k)
 }
 
 
+/* The maps of one policy generation: its trie, host table and list table (-1: none). */
+struct gen_maps {
+	int trie, hosts, lists;
+};
+
+/* Reading a generation's entries back: c gets them whole, lists joined. */
+struct read_ctx {
+	struct compiled *c;
+	uint32_t gen;		/* host tables: a stale entry is skipped */
+	int lists;		/* the generation's list table, -1 if none */
+};
+
+/*
+ * One kernel entry into r->c, its list joined.  A list that is missing
+ * leaves the entry with no slots: it differs from what is wanted, and the
+ * writer puts it right.
+ */
+static int push_kernel(struct read_ctx *r, const struct egress_lpm_key *k, const struct egress_entry *e)
+{
+	struct egress_list l;
+	struct entry_val v;
+	bool has = (e->ent_flags & EGRESS_ENT_LIST) && r->lists >= 0 &&
+		   !bpf_map_lookup_elem(r->lists, k, &l);
+
+	if (entry_join(e, has ? &l : NULL, &v))
+		v.nslots = 0;
+	return compiled_push(r->c, k, &v);
+}
+
 static int push_entry(void *ctx, const void *k, const void *v)
 {
-	return compiled_push(ctx, k, v);
+	return push_kernel(ctx, k, v);
 }
 
 /* All entries of a trie (unsorted): batched, one at a time without batch support. */
-static int trie_read(int fd, struct compiled *c)
+static int trie_read(int fd, struct read_ctx *r)
 {
 	struct egress_lpm_key key, *prev = NULL;
 	struct egress_entry val;
 	int ret;
 
-	ret = map_read_batched(fd, sizeof(key), sizeof(val), sizeof(key), push_entry, c);
+	ret = map_read_batched(fd, sizeof(key), sizeof(val), sizeof(key), push_entry, r);
 	if (ret != -EOPNOTSUPP)
 		return ret;
 	while (!bpf_map_get_next_key(fd, prev, &key)) {
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &val))
 			continue;
-		ret = compiled_push(c, &key, &val);
+		ret = push_kernel(r, &key, &val);
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/* How many of c's entries have a list. */
+static size_t count_lists(const struct compiled *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n; i++)
+		n += c->e[i].val.nslots > EGRESS_INLINE;
+	return n;
+}
+
+/* Fills a fresh list table with the lists of c's entries, BATCH at a time. */
+static int fill_lists(int fd, const struct compiled *c)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct egress_lpm_key *keys = malloc(BATCH * sizeof(*keys));
+	struct egress_list *vals = malloc(BATCH * sizeof(*vals));
+	struct egress_entry e;
+	size_t i = 0;
+	int ret = 0;
+
+	while (keys && vals && i < c->n) {
+		uint32_t n = 0;
+
+		for (; i < c->n && n < BATCH; i++) {
+			if (!entry_split(&c->e[i].key, &c->e[i].val, &e, &vals[n]))
+				continue;
+			keys[n++] = c->e[i].key;
+		}
+		if (n && bpf_map_update_batch(fd, keys, vals, &n, &opts)) {
+			ret = -errno;
+			break;
+		}
+	}
+	if (!keys || !vals)
+		ret = -ENOMEM;
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+/*
+ * Writes one entry into a generation's maps: its list first (an entry
+ * names its list only once the list is there), then the entry.  No table
+ * for it: -ENOENT (a swap makes one).
+ */
+static int entry_put(const struct gen_maps *m, const struct centry *ce)
+{
+	bool host = key_is_host(&ce->key);
+	int fd = host ? m->hosts : m->trie;
+	struct egress_host_key hk;
+	struct egress_entry e;
+	struct egress_list l;
+
+	if (entry_split(&ce->key, &ce->val, &e, &l)) {
+		if (m->lists < 0)
+			return -ENOENT;
+		if (bpf_map_update_elem(m->lists, &ce->key, &l, BPF_ANY))
+			return -errno;
+	}
+	if (fd < 0)
+		return -ENOENT;
+	host_key(&hk, &ce->key);
+	return bpf_map_update_elem(fd, host ? (void *)&hk : (void *)&ce->key, &e, BPF_ANY) ? -errno : 0;
+}
+
+/*
+ * Deletes one entry.  Its list (if any) stays: nothing names it, a later
+ * entry for the same CIDR rewrites it before naming it, and the next
+ * generation's table starts empty.  Deleting it would race a program
+ * that read the entry just before.
+ */
+static int entry_del(const struct gen_maps *m, const struct egress_lpm_key *k)
+{
+	bool host = key_is_host(k);
+	int fd = host ? m->hosts : m->trie;
+	struct egress_host_key hk;
+
+	if (fd < 0)
+		return -ENOENT;
+	host_key(&hk, k);
+	if (bpf_map_delete_elem(fd, host ? (void *)&hk : (void *)k) && errno != ENOENT)
+		return -errno;
 	return 0;
 }
 
@@ -143,6 +257,7 @@ static int fill_batched(int fd, const struct compiled *c, bool hosts)
 	size_t key_size = hosts ? sizeof(struct egress_host_key) : sizeof(struct egress_lpm_key);
 	char *keys = malloc(BATCH * key_size);
 	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
+	struct egress_list l;
 	size_t i = 0;
 	int ret = 0;
 
@@ -158,7 +273,7 @@ static int fill_batched(int fd, const struct compiled *c, bool hosts)
 				host_key((struct egress_host_key *)(keys + n * key_size), k);
 			else
 				memcpy(keys + n * key_size, k, key_size);
-			vals[n++] = c->e[i].val;
+			entry_split(k, &c->e[i].val, &vals[n++], &l);	/* the list: fill_lists */
 		}
 		if (n && bpf_map_update_batch(fd, keys, vals, &n, &opts)) {
 			ret = -errno;
@@ -174,44 +289,40 @@ static int fill_batched(int fd, const struct compiled *c, bool hosts)
 
 /* ---- host entries (egress_hosts) ------------------------------------- */
 
-/* The host table in a generation's slot (it may hold another generation's entries). */
-static int hosts_fd(struct egress_state *st, uint32_t policy, uint32_t gen)
+/*
+ * The host table (which = M_HOSTS) or list table (M_LISTS) in a
+ * generation's slot (it may hold another generation's entries).
+ */
+static int slot_fd(struct egress_state *st, int which, uint32_t policy, uint32_t gen)
 {
 	uint32_t slot = EGRESS_HOSTS_SLOT(policy, gen), map_id;
 	int fd;
 
-	if (bpf_map_lookup_elem(st->map_fd[M_HOSTS], &slot, &map_id))
+	if (bpf_map_lookup_elem(st->map_fd[which], &slot, &map_id))
 		return -errno;
 	fd = bpf_map_get_fd_by_id(map_id);
 	return fd < 0 ? -errno : fd;
 }
 
-struct hosts_of {
-	uint32_t gen;
-	struct compiled *c;
-};
-
 static int push_host(void *ctx, const void *k, const void *v)
 {
 	const struct egress_host_key *hk = k;
 	const struct egress_entry *e = v;
-	struct hosts_of *h = ctx;
+	struct read_ctx *r = ctx;
 	struct egress_lpm_key key = { .family = hk->family };
 
-	if (e->gen != h->gen)
+	if (e->gen != r->gen)
 		return 0;	/* a stale table's entry */
 	key.prefixlen = EGRESS_KEY_HDR_BITS + (key.family == EGRESS_FAM_V4 ? 32 : 128);
 	memcpy(key.addr, hk->addr, sizeof(key.addr));
-	return compiled_push(h->c, &key, e);
+	return push_kernel(r, &key, e);
 }
 
-/* Adds a host table's entries of generation gen to c. */
-static int hosts_read(int fd, uint32_t gen, struct compiled *c)
+/* Adds a host table's entries of generation r->gen to r->c. */
+static int hosts_read(int fd, struct read_ctx *r)
 {
-	struct hosts_of h = { .gen = gen, .c = c };
-
 	return map_read_batched(fd, sizeof(struct egress_host_key), sizeof(struct egress_entry),
-				sizeof(uint32_t), push_host, &h);
+				sizeof(uint32_t), push_host, r);
 }
 
 /* The generation a policy's trie names (its roots carry it), 0 if none. */
@@ -223,24 +334,44 @@ static uint32_t trie_gen(int fd)
 	return fd >= 0 && !bpf_map_lookup_elem(fd, &root, &e) ? e.gen : 0;
 }
 
-/* Every entry of a policy: its trie's and its current host table's. */
+/* Every entry of a policy: its trie's and its current host table's, lists joined. */
 static int policy_read(struct egress_state *st, uint32_t id, int fd, struct compiled *c)
 {
 	uint32_t gen = trie_gen(fd);
-	int hfd = hosts_fd(st, id, gen), ret;
+	int hfd = slot_fd(st, M_HOSTS, id, gen), ret;
+	struct read_ctx r = { .c = c, .gen = gen, .lists = slot_fd(st, M_LISTS, id, gen) };
 
 	memset(c, 0, sizeof(*c));
-	ret = trie_read(fd, c);
+	ret = trie_read(fd, &r);
 	if (!ret && hfd >= 0)
-		ret = hosts_read(hfd, gen, c);
+		ret = hosts_read(hfd, &r);
 	if (hfd >= 0)
 		close(hfd);
+	if (r.lists >= 0)
+		close(r.lists);
 	if (ret) {
 		compiled_free(c);
 		return ret;
 	}
 	compiled_sort(c);
 	return 0;
+}
+
+/* A generation's maps of policy id: its trie (fd) and the tables of gen (-1: none). */
+static struct gen_maps gen_maps_open(struct egress_state *st, uint32_t id, int fd, uint32_t gen)
+{
+	return (struct gen_maps){ .trie = fd, .hosts = slot_fd(st, M_HOSTS, id, gen),
+				  .lists = slot_fd(st, M_LISTS, id, gen) };
+}
+
+/* Closes the tables (not the trie, the caller's). */
+static void gen_maps_close(struct gen_maps *m)
+{
+	if (m->hosts >= 0)
+		close(m->hosts);
+	if (m->lists >= 0)
+		close(m->lists);
+	m->hosts = m->lists = -1;
 }
 
 static size_t count_hosts(const struct compiled *c)
@@ -286,10 +417,10 @@ static void *hosts_reg_run(void *arg)
 	return NULL;
 }
 
-static void hosts_reg_start(struct egress_state *st, uint32_t policy, uint32_t gen, int fd,
+static void hosts_reg_start(struct egress_state *st, int which, uint32_t policy, uint32_t gen, int fd,
 			    struct hosts_reg *r)
 {
-	*r = (struct hosts_reg){ .map_fd = st->map_fd[M_HOSTS], .fd = fd,
+	*r = (struct hosts_reg){ .map_fd = st->map_fd[which], .fd = fd,
 				 .slot = EGRESS_HOSTS_SLOT(policy, gen),
 				 .map_id = fd >= 0 ? map_id_of(fd) : 0 };
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
@@ -334,26 +465,31 @@ static int hosts_reg_visible(struct hosts_reg *r)
 }
 
 /*
- * A new, empty host table for a policy generation's c: room for the hosts
- * there are and as many again added in place; more makes the next change
- * a swap.
+ * A new, empty host table (which = M_HOSTS) or list table (M_LISTS) for
+ * a policy generation's c: room for the entries there are and as many
+ * again added in place; more makes the next change a swap.
  */
-static int hosts_create(struct egress_state *st, const struct compiled *c)
+static int table_create(struct egress_state *st, int which, const struct compiled *c)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
-	size_t size = 2 * count_hosts(c) + 64;
+	size_t size = 2 * (which == M_HOSTS ? count_hosts(c) : count_lists(c)) + 64;
 	int fd;
 
 	if (size > st->cfg.max_rules + 2)
 		size = st->cfg.max_rules + 2;
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "egress_hosts", sizeof(struct egress_host_key),
-			    sizeof(struct egress_entry), size, &mopts);
+	if (which == M_HOSTS)
+		fd = bpf_map_create(BPF_MAP_TYPE_HASH, "egress_hosts", sizeof(struct egress_host_key),
+				    sizeof(struct egress_entry), size, &mopts);
+	else
+		fd = bpf_map_create(BPF_MAP_TYPE_HASH, "egress_lists", sizeof(struct egress_lpm_key),
+				    sizeof(struct egress_list), size, &mopts);
 	return fd < 0 ? -errno : fd;
 }
 
-/* Drops the host tables of a policy, but keep_gen's (0: both). */
+/* Drops the host and list tables of a policy, but keep_gen's (0: both). */
 static int hosts_drop(struct egress_state *st, uint32_t policy, uint32_t keep_gen)
 {
+	static const int which[] = { M_HOSTS, M_LISTS };
 	int ret = 0;
 
 	for (uint32_t parity = 0; parity < 2; parity++) {
@@ -361,8 +497,9 @@ static int hosts_drop(struct egress_state *st, uint32_t policy, uint32_t keep_ge
 
 		if (keep_gen && (keep_gen & 1) == parity)
 			continue;
-		if (bpf_map_delete_elem(st->map_fd[M_HOSTS], &slot) && errno != ENOENT)
-			ret = -errno;
+		for (size_t w = 0; w < 2; w++)
+			if (bpf_map_delete_elem(st->map_fd[which[w]], &slot) && errno != ENOENT)
+				ret = -errno;
 	}
 	return ret;
 }
@@ -716,33 +853,22 @@ static int trie_create(struct egress_state *st)
  * Applies the difference between two sorted compilations of a policy:
  * host entries in egress_hosts (generation gen), the others in its trie.
  */
-static int policy_apply_diff(int fd, int hfd, const struct compiled *a, const struct compiled *b)
+static int policy_apply_diff(const struct gen_maps *m, const struct compiled *a, const struct compiled *b)
 {
-	struct egress_host_key hk;
 	size_t i = 0, j = 0;
-	int r;
+	int r, ret;
 
 	while (i < a->n || j < b->n) {
 		r = i == a->n ? 1 : j == b->n ? -1 : memcmp(&a->e[i].key, &b->e[j].key, sizeof(a->e[i].key));
 		if (r < 0) {
-			const struct egress_lpm_key *k = &a->e[i].key;
-
-			host_key(&hk, k);
-			if (key_is_host(k) && hfd < 0)
-				return -ENOENT;
-			if (bpf_map_delete_elem(key_is_host(k) ? hfd : fd,
-						key_is_host(k) ? (void *)&hk : (void *)k) && errno != ENOENT)
-				return -errno;
+			ret = entry_del(m, &a->e[i].key);
+			if (ret)
+				return ret;
 			i++;
 		} else if (r > 0 || memcmp(&a->e[i].val, &b->e[j].val, sizeof(b->e[j].val))) {
-			const struct egress_lpm_key *k = &b->e[j].key;
-
-			host_key(&hk, k);
-			if (key_is_host(k) && hfd < 0)
-				return -ENOENT;	/* no table yet: a swap makes one */
-			if (bpf_map_update_elem(key_is_host(k) ? hfd : fd,
-						key_is_host(k) ? (void *)&hk : (void *)k, &b->e[j].val, BPF_ANY))
-				return -errno;
+			ret = entry_put(m, &b->e[j]);	/* no table yet: -ENOENT, a swap makes one */
+			if (ret)
+				return ret;
 			if (r == 0)
 				i++;
 			j++;
@@ -875,8 +1001,8 @@ static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, 
 		   struct state_journal *j)
 {
 	uint32_t gen = fresh_gen(old_gen);
-	struct hosts_reg reg;
-	int fd, hfd = -1, ret;
+	struct hosts_reg reg, lreg;
+	int fd, hfd = -1, lfd = -1, ret = 0;
 
 	for (size_t i = 0; i < want->n; i++)
 		want->e[i].val.gen = gen;
@@ -884,17 +1010,27 @@ static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, 
 	if (fd < 0)
 		return fd;
 	if (count_hosts(want)) {
-		hfd = hosts_create(st, want);
-		if (hfd < 0) {
-			close(fd);
-			return hfd;
-		}
+		hfd = table_create(st, M_HOSTS, want);
+		ret = hfd < 0 ? hfd : 0;
 	}
-	/* the table (or none) into the new generation's slot, while both are filled */
-	hosts_reg_start(st, id, gen, hfd, &reg);
+	if (!ret && count_lists(want)) {
+		lfd = table_create(st, M_LISTS, want);
+		ret = lfd < 0 ? lfd : 0;
+	}
+	if (ret) {
+		close(fd);
+		if (hfd >= 0)
+			close(hfd);
+		return ret;
+	}
+	/* the tables (or none) into the new generation's slots, while they are filled */
+	hosts_reg_start(st, M_HOSTS, id, gen, hfd, &reg);
+	hosts_reg_start(st, M_LISTS, id, gen, lfd, &lreg);
 	ret = hfd >= 0 ? fill_batched(hfd, want, true) : 0;
+	ret = ret ?: (lfd >= 0 ? fill_lists(lfd, want) : 0);
 	ret = ret ?: fill_batched(fd, want, false);
 	ret = ret ?: hosts_reg_visible(&reg);
+	ret = ret ?: hosts_reg_visible(&lreg);
 	if (!ret && j) {
 		j->trie_id = map_id_of(fd);
 		ret = journal_write(st, j);
@@ -902,16 +1038,20 @@ static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, 
 	if (!ret && bpf_map_update_elem(st->map_fd[M_POLICIES], &id, &fd, BPF_ANY))
 		ret = -errno;
 	/*
-	 * Joined after the swap: the registration's grace period runs beside
-	 * the swap's.  Its result was known before the swap (the slot named
-	 * the table, or ret is its error); a failed clear leaves garbage (gc).
+	 * Joined after the swap: the registrations' grace periods run beside
+	 * the swap's.  Their results were known before the swap (the slots
+	 * named the tables, or ret is an error); a failed clear leaves
+	 * garbage (gc).
 	 */
 	hosts_reg_join(&reg);
+	hosts_reg_join(&lreg);
 	close(fd);
 	if (hfd >= 0)
 		close(hfd);
+	if (lfd >= 0)
+		close(lfd);
 	if (ret)
-		hosts_drop(st, id, old_gen);	/* the new table, if made */
+		hosts_drop(st, id, old_gen);	/* the new tables, if made */
 	return ret;
 }
 
@@ -1123,13 +1263,12 @@ static int policy_store_compiled(struct egress_state *st, uint32_t *id, const st
 		compiled_sort(want);	/* no-op when sorted */
 		if (compiled_diff(&now, want) <= 1) {
 			/* one entry: an update of one element is atomic */
-			int hfd = hosts_fd(st, *id, gen);
+			struct gen_maps m = gen_maps_open(st, *id, fd, gen);
 
 			j.mode = JOURNAL_EDIT;
 			ret = journal_write(st, &j);
-			ret = ret ?: policy_apply_diff(fd, hfd, &now, want);
-			if (hfd >= 0)
-				close(hfd);
+			ret = ret ?: policy_apply_diff(&m, &now, want);
+			gen_maps_close(&m);
 			if (!ret)
 				goto done;
 			/* no room (or no table) for a host in place: a swap makes one */
@@ -1303,37 +1442,32 @@ static int put_order(const void *a_, const void *b_)
  * counts only once its container names hosts), trie entries deepest first
  * (a new CIDR before its parent drops the hosts flag), then deletions:
  * trie entries (the parent already names the hosts they held), hosts.
+ * An entry with a list writes the list first (entry_put), and a deleted
+ * entry leaves its list (entry_del).
  */
-static int plan_apply(int fd, int hfd, struct compiled *put, const struct compiled *del)
+static int plan_apply(const struct gen_maps *m, struct compiled *put, const struct compiled *del)
 {
-	struct egress_host_key hk;
+	int ret;
 
+	/* a table the plan needs and the generation lacks: -ENOENT before anything is written */
+	for (size_t i = 0; i < put->n; i++)
+		if ((key_is_host(&put->e[i].key) && m->hosts < 0) ||
+		    (put->e[i].val.nslots > EGRESS_INLINE && m->lists < 0))
+			return -ENOENT;
 	if (put->n)
 		qsort(put->e, put->n, sizeof(*put->e), put_order);
 	for (size_t i = 0; i < put->n; i++) {
-		const struct egress_lpm_key *k = &put->e[i].key;
-		bool host = key_is_host(k);
-
-		host_key(&hk, k);
-		if (host && hfd < 0)
-			return -ENOENT;	/* no table yet: a swap makes one */
-		if (bpf_map_update_elem(host ? hfd : fd, host ? (void *)&hk : (void *)k,
-					&put->e[i].val, BPF_ANY))
-			return -errno;
+		ret = entry_put(m, &put->e[i]);	/* no table yet: -ENOENT, a swap makes one */
+		if (ret)
+			return ret;
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < del->n; i++) {
-			const struct egress_lpm_key *k = &del->e[i].key;
-			bool host = key_is_host(k);
-
-			if (host != (pass == 1))
+			if (key_is_host(&del->e[i].key) != (pass == 1))
 				continue;
-			host_key(&hk, k);
-			if (host && hfd < 0)
-				return -ENOENT;
-			if (bpf_map_delete_elem(host ? hfd : fd, host ? (void *)&hk : (void *)k) &&
-			    errno != ENOENT)
-				return -errno;
+			ret = entry_del(m, &del->e[i].key);
+			if (ret)
+				return ret;
 		}
 	}
 	return 0;
@@ -1348,7 +1482,8 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	struct store_edit e = {};
 	struct policy op = {}, np, clean = {};
 	char cs[CIDR_STR_LEN];
-	int fd = -1, hfd = -1, ret;
+	struct gen_maps m = { .trie = -1, .hosts = -1, .lists = -1 };
+	int fd = -1, ret;
 	bool in_place;
 	uint32_t gen;
 
@@ -1449,8 +1584,8 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 		goto fail;
 	ret = -E2BIG;
 	if (store_edit_in_place(put.n, del.n)) {
-		hfd = hosts_fd(st, id, gen);
-		ret = plan_apply(fd, hfd, &put, &del);
+		m = gen_maps_open(st, id, fd, gen);
+		ret = plan_apply(&m, &put, &del);
 	}
 	if (ret) {
 		/* big, or no room for a host in place: the new version swapped in whole */
@@ -1475,8 +1610,7 @@ fail:
 cleanup:
 	if (fd >= 0)
 		close(fd);
-	if (hfd >= 0)
-		close(hfd);
+	gen_maps_close(&m);
 	store_close(&old);
 	store_close(&nv);
 	policy_free(&clean);

@@ -37,8 +37,9 @@ a() { expect "$1" "$2" "$CGROOT/app" nobody "${@:3}"; }
 trie_id() { bpftool -j map dump pinned "$PIN/maps/egress_policies" | jq -r '[.[] | .formatted.value // .value] | map(tostring) | join(",")'; }
 
 # edit CMD...: runs egressctl CMD under strace; sets UPDATES (element
-# updates and deletes of the policy's trie and host table: the maps opened
-# by id, fds followed through the trace as they are reused), BATCH (batch
+# updates and deletes of the policy's trie, host table and list table: the
+# maps opened by id, fds followed through the trace as they are reused;
+# an entry with more than two slots writes its list, then itself), BATCH (batch
 # reads) and SWAPPED (the policies' tries changed)
 edit() {
 	local before after
@@ -57,11 +58,12 @@ edit() {
 }
 ectl export --policy big >"$T/before.export"
 
-# a host: its own entry (the /24 already names hosts: 192.0.2.21)
+# a host: its own entry (the /24 already names hosts: 192.0.2.21), with
+# three slots (its deny, the /24's allow, the default): its list and itself
 a host/before ok tcp 192.0.2.30 80
 edit deny 192.0.2.30/32 --proto tcp --port 80 --policy big
 check_eq host-deny/rc 0 "$EDIT_RC"
-check_eq host-deny/entries-written 1 "$UPDATES"
+check_eq host-deny/entries-written 2 "$UPDATES"
 check_eq host-deny/no-read-back 0 "$BATCH"
 check_eq host-deny/no-swap no "$SWAPPED"
 a host-deny/enforced EPERM tcp 192.0.2.30 80
@@ -73,10 +75,11 @@ counts() {
 }
 counts host-deny 100001
 
-# a subnet: the /24's entry and the two hosts inside it that inherit from it
+# a subnet: the /24's entry and the two hosts inside it that inherit from
+# it (three slots each: two lists)
 edit deny 192.0.2.0/24 --proto tcp --port 80 --policy big
 check_eq subnet-deny/rc 0 "$EDIT_RC"
-check_eq subnet-deny/entries-written 3 "$UPDATES"
+check_eq subnet-deny/entries-written 5 "$UPDATES"
 check_eq subnet-deny/no-read-back 0 "$BATCH"
 check_eq subnet-deny/no-swap no "$SWAPPED"
 a subnet-deny/enforced EPERM tcp 192.0.2.20 80
@@ -93,7 +96,7 @@ counts host-remove 100000
 
 edit allow 192.0.2.0/24 --proto tcp --port 80 --policy big
 check_eq back/rc 0 "$EDIT_RC"
-check_eq back/entries-written 2 "$UPDATES"
+check_eq back/entries-written 3 "$UPDATES"	# the /24, and 192.0.2.21's list and entry
 a back/enforced ok tcp 192.0.2.20 80
 a back/inheriting-host ok tcp 192.0.2.21 80
 a back/removed-host ok tcp 192.0.2.30 80

@@ -415,7 +415,7 @@ static void test_compile_has_both_roots_with_default_slot(void **state)
 	assert_non_null(r4);
 	assert_non_null(r6);
 	for (int i = 0; i < 2; i++) {
-		const struct egress_entry *e = i ? &r6->val : &r4->val;
+		const struct entry_val *e = i ? &r6->val : &r4->val;
 
 		assert_int_equal(e->nslots, 1);
 		assert_true(slot_is_full(&e->slot[0]));
@@ -518,7 +518,7 @@ static void build_sample(struct policy *p, int which)
 static void check_entries_have_full_slot(const struct compiled *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
-		const struct egress_entry *e = &c->e[i].val;
+		const struct entry_val *e = &c->e[i].val;
 		bool full = false;
 
 		assert_true(e->nslots >= 1 && e->nslots <= EGRESS_SLOTS);
@@ -542,7 +542,7 @@ static void check_entries_have_full_slot(const struct compiled *c)
 static bool entries_end_with_full_slot(const struct compiled *c, char *msg, size_t len)
 {
 	for (size_t i = 0; i < c->n; i++) {
-		const struct egress_entry *e = &c->e[i].val;
+		const struct entry_val *e = &c->e[i].val;
 		struct cidr k;
 		char buf[CIDR_STR_LEN];
 		int full = -1;
@@ -576,7 +576,7 @@ static bool entries_end_with_full_slot(const struct compiled *c, char *msg, size
 static void check_entries_slot_order(const struct compiled *c, const struct policy *p)
 {
 	for (size_t i = 0; i < c->n; i++) {
-		const struct egress_entry *e = &c->e[i].val;
+		const struct entry_val *e = &c->e[i].val;
 		struct cidr k;
 
 		cidr_from_lpm_key(&k, &c->e[i].key);
@@ -1227,10 +1227,45 @@ static void gen_dest(struct genctx *g, const struct policy *p, struct cidr *d)
 #define RANDOM_POLICIES 1500
 #define DESTS_PER_POLICY 120
 
+/*
+ * Every entry as the kernel gets it (entry_split) and back (entry_join):
+ * the same value; at most EGRESS_INLINE slots in the entry, the rest in a
+ * list keyed by the entry's own prefix; a list entry without its list (or
+ * with another generation's) joins to an error, never to slots.
+ */
+static void check_split_round_trip(const struct compiled *c, unsigned long *nlists)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		const struct centry *ce = &c->e[i];
+		struct egress_entry e;
+		struct egress_list l;
+		struct entry_val back;
+		bool has = entry_split(&ce->key, &ce->val, &e, &l);
+
+		assert_int_equal(has, ce->val.nslots > EGRESS_INLINE);
+		assert_int_equal(!!(e.ent_flags & EGRESS_ENT_LIST), has);
+		assert_int_equal(e.ent_flags & EGRESS_ENT_HOSTS, ce->val.ent_flags & EGRESS_ENT_HOSTS);
+		assert_int_equal(e.dflt, ce->val.dflt);
+		assert_int_equal(e.pol_flags, ce->val.pol_flags);
+		assert_int_equal(e.err, ce->val.err);
+		if (has) {
+			*nlists += 1;
+			assert_int_equal(e.plen, ce->key.prefixlen - EGRESS_KEY_HDR_BITS);
+			assert_int_equal(l.nslots, ce->val.nslots);
+			assert_int_equal(entry_join(&e, NULL, &back), -ENOENT);
+			l.gen++;
+			assert_int_equal(entry_join(&e, &l, &back), -ENOENT);
+			l.gen--;
+		}
+		assert_int_equal(entry_join(&e, has ? &l : NULL, &back), 0);
+		assert_memory_equal(&back, &ce->val, sizeof(back));
+	}
+}
+
 static void test_random_policies_compiled_matches_reference(void **state)
 {
 	struct genctx g = { .r = { 0x9e3779b97f4a7c15ULL } };
-	unsigned long checks = 0, compiled = 0, skipped = 0, allows = 0;
+	unsigned long checks = 0, compiled = 0, skipped = 0, allows = 0, nlists = 0;
 	char err[ERRBUF_LEN];
 
 	for (int i = 0; i < RANDOM_POLICIES; i++) {
@@ -1245,6 +1280,7 @@ static void test_random_policies_compiled_matches_reference(void **state)
 		compiled++;
 		check_entries_have_full_slot(&c);
 		check_entries_slot_order(&c, &p);
+		check_split_round_trip(&c, &nlists);
 		/* the rules in any order: the same reference verdicts, the same entries */
 		assert_int_equal(policy_copy(&shuf, &p), 0);
 		for (size_t k = shuf.nrules; k > 1; k--) {
@@ -1286,8 +1322,9 @@ static void test_random_policies_compiled_matches_reference(void **state)
 		policy_free(&shuf);
 		free_both(&p, &c);
 	}
-	print_message("# %lu policies compiled, %lu skipped (E2BIG), %lu checks, %lu allowed\n",
-		      compiled, skipped, checks, allows);
+	print_message("# %lu policies compiled, %lu skipped (E2BIG), %lu checks, %lu allowed, "
+		      "%lu entries with a list\n", compiled, skipped, checks, allows, nlists);
+	assert_true(nlists > 1000);	/* the generator does reach the lists */
 	assert_true(compiled >= RANDOM_POLICIES * 8 / 10);
 	assert_true(skipped > 0);	/* the generator does reach the slot limit */
 	assert_true(checks >= 100000);
@@ -1723,7 +1760,8 @@ static void test_compile_carries_hit_ids(void **state)
 	assert_true(e->val.slot[1].flags & EGRESS_SLOT_DEFAULT);
 	assert_int_equal(e->val.slot[1].id, 7);
 	assert_int_equal(sizeof(struct egress_slot), 8);
-	assert_int_equal(sizeof(struct egress_entry), 144);
+	assert_int_equal(sizeof(struct egress_entry), 24);	/* issue 12, goal 7: the kernel entry */
+	assert_int_equal(sizeof(struct egress_list), 8 + EGRESS_SLOTS * 8);
 	assert_int_equal(policy_decompile(&back, &c), 0);
 	assert_int_equal(back.dflt_id, 7);
 	assert_int_equal(back.nrules, 2);
