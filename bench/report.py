@@ -386,13 +386,13 @@ try:
             if a and b:
                 add(sec4, f"per rule, IPv{fam} {'realistic' if mix == 'r' else 'dense'}",
                     f"{(b[1] - a[1]) / (b[0] - a[0]):.0f} bytes (100,000-rule trie minus 1-rule trie)")
-    notes.append("memlock counts the trie's entries (node + key + 136-byte value); the kernel's "
+    notes.append("memlock counts the trie's entries (node + key + 24-byte value); the kernel's "
                  "intermediate (branch) nodes are not in it, so the real footprint is up to ~2x.")
 except (OSError, ValueError, IndexError, KeyError) as e:
     notes.append(f"map memory: not available ({e})")
 
 # ------------------------------------------------------------------ memory per rule vs nft (issue 12 goal 7)
-sec5 = "Kernel memory per rule: egress's maps (bpftool memlock: trie + host tables + store) beside nftables' set (slab)"
+sec5 = "Kernel memory per rule: egress's maps (bpftool memlock: trie + host tables + list tables + store) beside nftables' set (slab)"
 try:
     status = json.load(open(os.path.join(OUT, "mem-status.json")))
     outer = json.load(open(os.path.join(OUT, "outer.json")))
@@ -406,6 +406,10 @@ try:
                 int.from_bytes(bytes(int(x, 16) for x in e["value"]), "little"))
     tries = dict(kv(e) for e in outer)
     htabs = dict(kv(e) for e in hosts)
+    try:
+        ltabs = dict(kv(e) for e in json.load(open(os.path.join(OUT, "lists-outer.json"))))
+    except (OSError, ValueError):
+        ltabs = {}	# a build before the list tables
     store = {}
     nft = {}
     for line in read("mem.tsv").splitlines():
@@ -421,12 +425,13 @@ try:
         pid, n = rules[name]
         trie = maps.get(tries.get(pid), {}).get("bytes_memlock", 0)
         ht = sum(maps.get(htabs.get(slot), {}).get("bytes_memlock", 0) for slot in (2 * pid, 2 * pid + 1))
+        lt = sum(maps.get(ltabs.get(slot), {}).get("bytes_memlock", 0) for slot in (2 * pid, 2 * pid + 1))
         st = store.get(name, 0)
-        per = (trie + ht + st) / n
+        per = (trie + ht + lt + st) / n
         nname = "s" + name[1:]
         nb = med(nft.get(nname, [])) if nft.get(nname) else None
-        fig = (f"egress {per:,.0f} B/rule (trie {trie / n:,.0f} + hosts {ht / n:,.0f} + store {st / n:,.0f}; "
-               f"{(trie + ht + st) / 1024:,.0f} KiB for {n:,} rules)")
+        fig = (f"egress {per:,.0f} B/rule (trie {trie / n:,.0f} + hosts {ht / n:,.0f} + lists {lt / n:,.0f} + "
+               f"store {st / n:,.0f}; {(trie + ht + lt + st) / 1024:,.0f} KiB for {n:,} rules)")
         if nb is not None:
             fig += f"; nft {nb / n:,.0f} B/rule ({nb / 1024:,.0f} KiB, IQR {spread([v / n for v in nft[nname]])})"
         verdict = ok(per <= nb / n) if nb else ""
@@ -434,7 +439,7 @@ try:
         if nb:
             goal_rows.append((f"kernel memory per rule ≤ nftables ({name})",
                               f"egress {per:,.0f} B/rule, nft {nb / n:,.0f} B/rule", verdict))
-    notes.append("memory: egress = bytes_memlock (bpftool) of the policy's LPM trie, both host-table slots and its "
+    notes.append("memory: egress = bytes_memlock (bpftool) of the policy's LPM trie, both host-table and list-table slots and its "
                  "store map; nft = the growth of /proc/slabinfo caches (active objects × object size) when the "
                  "same set is loaded alone into a table, counting only caches that shrink back when the table is "
                  "deleted, median of 3 cycles. The LPM trie's memlock leaves out its branch nodes (see above).")

@@ -434,13 +434,14 @@ bpftool map show -j > "$OUT/maps.json" 2>/dev/null
 
 # ---------------------------------------------------------------- 8b. memory per rule, egress and nft
 # egress: bpftool's bytes_memlock of every map a policy owns (trie, host
-# tables, store).  nft: the kernel objects a set adds, as /proc/slabinfo
+# tables, list tables, store).  nft: the kernel objects a set adds, as /proc/slabinfo
 # sees them (bytes of active objects per cache): a set loaded alone into its
 # own table, the caches that grew and shrank back when the table went,
 # median of 3 load/delete cycles (other tenants' allocations cancel out).
 : > "$OUT/mem.tsv"
 ctl status --json --pin-dir "$PM" > "$OUT/mem-status.json"
 bpftool -j map dump pinned "$PM/maps/egress_hosts" > "$OUT/hosts-outer.json" 2>/dev/null
+bpftool -j map dump pinned "$PM/maps/egress_lists" > "$OUT/lists-outer.json" 2>/dev/null || echo "[]" > "$OUT/lists-outer.json"
 for n in p4-1 p4-1k-r p4-100k-r p4-100k-d p6-1k-r p6-100k-r; do
 	id=$(python3 -c 'import json,sys; print([p["id"] for p in json.load(open(sys.argv[1]))["policies"] if p["name"]==sys.argv[2]][0])' "$OUT/mem-status.json" $n)
 	st=$(bpftool -j map show pinned "$PM/store/$id" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("bytes_memlock", 0))' 2>/dev/null || echo 0)
