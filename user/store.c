@@ -107,6 +107,21 @@ static void host_key(struct egress_host_key *hk, const struct egress_lpm_key *k)
 }
 
 
+/*
+ * The key of the list of k's entry: k, its address masked to the prefix
+ * as the programs mask a destination (a rule's CIDR has no host bits:
+ * this only makes sure).
+ */
+static struct egress_lpm_key list_key(const struct egress_lpm_key *k)
+{
+	struct egress_lpm_key lk = *k;
+
+	mask_addr(lk.addr, k->family == EGRESS_FAM_V4 ? 32 : 128, k->prefixlen - EGRESS_KEY_HDR_BITS);
+	if (k->family == EGRESS_FAM_V4)
+		memset(lk.addr + 4, 0, sizeof(lk.addr) - 4);
+	return lk;
+}
+
 /* The maps of one policy generation: its trie, host table and list table (-1: none). */
 struct gen_maps {
 	int trie, hosts, lists;
@@ -126,10 +141,11 @@ struct read_ctx {
  */
 static int push_kernel(struct read_ctx *r, const struct egress_lpm_key *k, const struct egress_entry *e)
 {
+	struct egress_lpm_key lk = list_key(k);
 	struct egress_list l;
 	struct entry_val v;
 	bool has = (e->ent_flags & EGRESS_ENT_LIST) && r->lists >= 0 &&
-		   !bpf_map_lookup_elem(r->lists, k, &l);
+		   !bpf_map_lookup_elem(r->lists, &lk, &l);
 
 	if (entry_join(e, has ? &l : NULL, &v))
 		v.nslots = 0;
@@ -188,7 +204,7 @@ static int fill_lists(int fd, const struct compiled *c)
 		for (; i < c->n && n < BATCH; i++) {
 			if (!entry_split(&c->e[i].key, &c->e[i].val, &e, &vals[n]))
 				continue;
-			keys[n++] = c->e[i].key;
+			keys[n++] = list_key(&c->e[i].key);
 		}
 		if (n && bpf_map_update_batch(fd, keys, vals, &n, &opts)) {
 			ret = -errno;
@@ -216,9 +232,11 @@ static int entry_put(const struct gen_maps *m, const struct centry *ce)
 	struct egress_list l;
 
 	if (entry_split(&ce->key, &ce->val, &e, &l)) {
+		struct egress_lpm_key lk = list_key(&ce->key);
+
 		if (m->lists < 0)
 			return -ENOENT;
-		if (bpf_map_update_elem(m->lists, &ce->key, &l, BPF_ANY))
+		if (bpf_map_update_elem(m->lists, &lk, &l, BPF_ANY))
 			return -errno;
 	}
 	if (fd < 0)
