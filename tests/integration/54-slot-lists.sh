@@ -17,6 +17,8 @@
 # everything); one more, by `allow` on the CIDR itself, on its parent, on
 # a host's parent two levels up, or by `apply -f`, is refused with one line
 # naming the entry, and the policy and its verdicts stay as they were.
+# The kernel keeps an entry's slots beyond two in its list (egress_lists):
+# the lists are there, and an entry whose list is gone denies.
 #
 # Expected verdicts come from a model of the rules (the documented order:
 # longest prefix first, at equal prefix deny before allow, a rule that
@@ -401,5 +403,48 @@ for FAM in v4 v6; do
 	whole "$n/26-apply-2" h:allow:tcp:7004 c:allow:tcp:7003
 	whole "$n/27-apply-1" h:allow:tcp:7004 c:allow:any:any
 done
+
+# ---------------------------------------------------------------- the lists in the kernel
+# Entries of more than two slots keep their slots in the generation's list
+# table (egress_lists, slot policy * 2 + parity, keyed by the entry's CIDR
+# as a trie key); an entry whose list is missing denies (fail closed)
+pid_of() { ectl status --json 2>/dev/null | jq -r ".policies[] | select(.name == \"$1\") | .id"; }
+# the map ids of the list tables of policy $1 (both parities)
+list_tables() {
+	local id
+	id=$(pid_of "$1")
+	bpftool -j map dump pinned "$PIN/maps/egress_lists" 2>/dev/null | python3 -c '
+import json, sys
+for e in json.load(sys.stdin):
+    k = int.from_bytes(bytes(int(x, 16) for x in e["key"]), "little")
+    if k // 2 == int(sys.argv[1]):
+        print(int.from_bytes(bytes(int(x, 16) for x in e["value"]), "little"))' "$id"
+}
+nlists=0
+for m in $(list_tables pd); do
+	nlists=$((nlists + $(bpftool -j map dump id "$m" | jq length)))
+done
+# pd's entries of more than two slots: cases 3, 4, 8, 16, 17 (/24, /64) and 21-23 (hosts), both families
+check "kernel/pd-lists-in-table" test "$nlists" -ge 16
+# case 3's /24 (own allow tcp 7001, its /16's allow tcp 7002, the default): its list deleted, the
+# addresses under it denied even on the ports its rules allow (looked up: not the cached decision);
+# an apply puts the list back
+net v4 3
+check_eq kernel/case3-before ok "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7001)"
+# the level's decision cache holds its last allowed connect (a map changed
+# by hand is no policy change): the last one made elsewhere
+check_eq kernel/case3-sibling-before ok "$(probe_as "$CGROOT/pd" nobody tcp "$SIB" 7002)"
+key="56 0 0 0 4 0 0 0 10 3 1 0 0 0 0 0 0 0 0 0 0 0 0 0"
+deleted=0
+for m in $(list_tables pd); do
+	# shellcheck disable=SC2086
+	bpftool map delete id "$m" key $key 2>/dev/null && deleted=$((deleted + 1))
+done
+check_eq kernel/case3-list-deleted 1 "$deleted"
+check_eq kernel/case3-no-list-denies EPERM "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7001)"
+check_eq kernel/case3-no-list-denies-inherited EPERM "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7002)"
+{ policy_file pd; policy_file pa; } >"$T/back.policy"
+check kernel/apply-again ectl apply -f "$T/back.policy"
+verify_case kernel/case3-after-apply pd v4 3
 
 finish
