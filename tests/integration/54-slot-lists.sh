@@ -431,9 +431,12 @@ check "kernel/pd-lists-in-table" test "$nlists" -ge 16
 # an apply puts the list back
 net v4 3
 check_eq kernel/case3-before ok "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7001)"
-# the level's decision cache holds its last allowed connect (a map changed
-# by hand is no policy change): the last one made elsewhere
-check_eq kernel/case3-sibling-before ok "$(probe_as "$CGROOT/pd" nobody tcp "$SIB" 7002)"
+# the level's decision cache holds its last allowed connect on each CPU (a
+# map changed by hand is no policy change): the last one on every CPU made
+# elsewhere
+for ((cpu = 0; cpu < $(nproc); cpu++)); do
+	check_eq "kernel/case3-sibling-before-cpu$cpu" ok "$(run_as "$CGROOT/pd" nobody taskset -c "$cpu" "$PROBE" tcp "$SIB" 7002)"
+done
 key="56 0 0 0 4 0 0 0 10 3 1 0 0 0 0 0 0 0 0 0 0 0 0 0"
 deleted=0
 for m in $(list_tables pd); do
