@@ -393,11 +393,14 @@ except (OSError, ValueError, IndexError, KeyError) as e:
 
 # ------------------------------------------------------------------ memory per rule vs nft (issue 12 goal 7)
 sec5 = "Kernel memory per rule: egress's maps (bpftool memlock: trie + host tables + list tables + store) beside nftables' set (slab)"
-try:
-    status = json.load(open(os.path.join(OUT, "mem-status.json")))
-    outer = json.load(open(os.path.join(OUT, "outer.json")))
-    hosts = json.load(open(os.path.join(OUT, "hosts-outer.json")))
-    maps = {m["id"]: m for m in json.load(open(os.path.join(OUT, "maps.json")))}
+
+
+def mem_per_rule(outdir):
+    """{policy: (rules, trie, hosts, lists, store, nft samples)} of one run's raw data (bytes)."""
+    status = json.load(open(os.path.join(outdir, "mem-status.json")))
+    outer = json.load(open(os.path.join(outdir, "outer.json")))
+    hosts = json.load(open(os.path.join(outdir, "hosts-outer.json")))
+    maps = {m["id"]: m for m in json.load(open(os.path.join(outdir, "maps.json")))}
 
     def kv(e):
         if "formatted" in e:
@@ -407,18 +410,19 @@ try:
     tries = dict(kv(e) for e in outer)
     htabs = dict(kv(e) for e in hosts)
     try:
-        ltabs = dict(kv(e) for e in json.load(open(os.path.join(OUT, "lists-outer.json"))))
+        ltabs = dict(kv(e) for e in json.load(open(os.path.join(outdir, "lists-outer.json"))))
     except (OSError, ValueError):
         ltabs = {}	# a build before the list tables
     store = {}
     nft = {}
-    for line in read("mem.tsv").splitlines():
+    for line in open(os.path.join(outdir, "mem.tsv")).read().splitlines():
         f = line.split("\t")
         if f[0] == "store":
             store[f[1]] = int(f[3])
         elif f[0] == "nft":
             nft.setdefault(f[1], []).append(int(f[3]))
     rules = {p["name"]: (p["id"], p["rules"]) for p in status["policies"]}
+    out = {}
     for name in ("p4-1k-r", "p4-100k-r", "p4-100k-d", "p6-1k-r", "p6-100k-r"):
         if name not in rules:
             continue
@@ -426,14 +430,18 @@ try:
         trie = maps.get(tries.get(pid), {}).get("bytes_memlock", 0)
         ht = sum(maps.get(htabs.get(slot), {}).get("bytes_memlock", 0) for slot in (2 * pid, 2 * pid + 1))
         lt = sum(maps.get(ltabs.get(slot), {}).get("bytes_memlock", 0) for slot in (2 * pid, 2 * pid + 1))
-        st = store.get(name, 0)
+        out[name] = (n, trie, ht, lt, store.get(name, 0), nft.get("s" + name[1:], []))
+    return out
+
+
+try:
+    for name, (n, trie, ht, lt, st, ns) in mem_per_rule(OUT).items():
         per = (trie + ht + lt + st) / n
-        nname = "s" + name[1:]
-        nb = med(nft.get(nname, [])) if nft.get(nname) else None
+        nb = med(ns) if ns else None
         fig = (f"egress {per:,.0f} B/rule (trie {trie / n:,.0f} + hosts {ht / n:,.0f} + lists {lt / n:,.0f} + "
                f"store {st / n:,.0f}; {(trie + ht + lt + st) / 1024:,.0f} KiB for {n:,} rules)")
         if nb is not None:
-            fig += f"; nft {nb / n:,.0f} B/rule ({nb / 1024:,.0f} KiB, IQR {spread([v / n for v in nft[nname]])})"
+            fig += f"; nft {nb / n:,.0f} B/rule ({nb / 1024:,.0f} KiB, IQR {spread([v / n for v in ns])})"
         verdict = ok(per <= nb / n) if nb else ""
         add(sec5, name, fig, "≤ nftables" if nb else "", verdict)
         if nb:
@@ -517,6 +525,14 @@ def issue12(outdir):
         out.append(("6. unbound cgroup: egress loaded elsewhere vs no-op programs elsewhere ≤ +10 ns",
                     f"{spread(d, '{:+.0f}')} ns (vs nothing loaded: egress {spread(d0, '{:+.0f}')} ns, "
                     f"no-op {spread(n0, '{:+.0f}')} ns{own})", med(d) <= 10))
+    try:
+        for name, (n, trie, ht, lt, st, ns) in mem_per_rule(outdir).items():
+            if ns:
+                per, nb = (trie + ht + lt + st) / n, med(ns) / n
+                out.append((f"7. kernel memory per rule ≤ nftables ({name})",
+                            f"egress {per:,.0f} B/rule, nft {nb:,.0f} B/rule", per <= nb))
+    except (OSError, ValueError, IndexError, KeyError):
+        pass
     return out
 
 
