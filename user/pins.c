@@ -115,6 +115,8 @@ int state_open(struct egress_state *st, const char *pin_dir, int flags, char *er
 			continue;	/* pinned by an older egressd: state_seen() says so */
 		if (st->map_fd[i] < 0 && i == M_EPOCH && errno == ENOENT)
 			continue;	/* an older egressd's programs cache nothing */
+		if (st->map_fd[i] < 0 && i == M_LISTS && errno == ENOENT)
+			continue;	/* pins of ABI 7 or older: the ABI check below says so */
 		if (st->map_fd[i] < 0) {
 			ret = -errno;
 			if (ret == -ENOENT)
@@ -129,6 +131,12 @@ int state_open(struct egress_state *st, const char *pin_dir, int flags, char *er
 		snprintf(err, errlen, "pinned egress state in %s has ABI %u, this build speaks %u",
 			 pin_dir, st->cfg.abi, EGRESS_ABI_VERSION);
 		ret = -EPROTO;
+		goto cleanup;
+	}
+	if (st->map_fd[M_LISTS] < 0) {
+		state_pin_path(st, path, sizeof(path), "maps/%s", state_map_names[M_LISTS]);
+		snprintf(err, errlen, "egress is not loaded: %s is missing (start egressd)", path);
+		ret = -ENOENT;
 		goto cleanup;
 	}
 	st->ncpus = libbpf_num_possible_cpus();

@@ -13,7 +13,8 @@
 #  - egressd restart: programs replaced through bpf_link_update (new ids),
 #    `egressctl check` passes throughout, D never allowed meanwhile;
 #  - pins of another ABI: egressd refuses with a clear message and changes
-#    nothing;
+#    nothing; egressctl on pins of ABI 7 (no egress_lists yet) names the
+#    ABI, not the missing pin;
 #  - dead cgroups: create/bind/remove cycles, then `egressctl gc`: links,
 #    maps (egress_rate, egress_cg_denied, egress_binding) and the pin
 #    directory are back where they started;
@@ -325,6 +326,15 @@ else
 	check_eq abi/config-not-reset "0x39 0x05 0x00 0x00 $*" "$(cfg_hex)"
 	check_eq abi/programs-unchanged "$ids_before" "$(prog_ids)"
 	check_eq abi/pins-unchanged "$links_before" "$(find "$PIN" | sort)"
+	# egressctl on pins of ABI 7, which had no egress_lists: it names the
+	# ABI, not the pin it cannot find
+	mv "$PIN/maps/egress_lists" "$PIN/maps/egress_lists_aside" 2>"$T/mv.err" || fail abi/move-lists "cannot move the pin: $(cat "$T/mv.err")"
+	bpftool map update pinned "$CFG" key 0 0 0 0 value 0x07 0 0 0 "$@" || fail abi/write-config-7 "bpftool map update failed"
+	rc=0
+	ectl policy list >"$T/abi7.out" 2>"$T/abi7.err" || rc=$?
+	check_eq abi/egressctl-abi7-fails yes "$([ "$rc" != 0 ] && echo yes || echo "no (exit 0)")"
+	check abi/egressctl-abi7-names-abi grep -q "has ABI 7, this build speaks" "$T/abi7.err"
+	mv "$PIN/maps/egress_lists_aside" "$PIN/maps/egress_lists" || die "cannot put the egress_lists pin back"
 	# the ABI itself must be restored before anything reads the pins
 	bpftool map update pinned "$CFG" key 0 0 0 0 value $orig || die "cannot restore egress_config"
 	check_eq abi/policies-unchanged "$export_before" "$(ectl export)"
