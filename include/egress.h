@@ -119,7 +119,7 @@ struct egress_slot {
 struct egress_entry {
 	__u8 nslots;
 	__u8 ent_flags;		/* EGRESS_ENT_*: this entry's own */
-	__u8 err;		/* errno of a denial (policy-wide), 0 = EPERM */
+	__u8 err;		/* errno of a denial (policy-wide), 0 = EPERM; all of parse.c's are < 256 */
 	__u8 dflt : 1;		/* the policy's default verdict (policy-wide) */
 	__u8 pol_flags : 7;	/* EGRESS_POL_*: the policy's, the same in every entry */
 	__u32 gen;		/* generation of the policy's host entries and lists (policy-wide) */
