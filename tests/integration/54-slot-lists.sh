@@ -18,7 +18,10 @@
 # a host's parent two levels up, or by `apply -f`, is refused with one line
 # naming the entry, and the policy and its verdicts stay as they were.
 # The kernel keeps an entry's slots beyond two in its list (egress_lists):
-# the lists are there, and an entry whose list is gone denies.
+# the lists are there, an entry whose list is gone denies, and list tables
+# live as host tables do (one per generation, the old one until gc, none
+# for a generation without lists, one made by the swap of an edit that
+# needs it, gone with the policy).
 #
 # Expected verdicts come from a model of the rules (the documented order:
 # longest prefix first, at equal prefix deny before allow, a rule that
@@ -449,5 +452,37 @@ check_eq kernel/case3-no-list-denies-inherited EPERM "$(probe_as "$CGROOT/pd" no
 { policy_file pd; policy_file pa; } >"$T/back.policy"
 check kernel/apply-again ectl apply -f "$T/back.policy"
 verify_case kernel/case3-after-apply pd v4 3
+
+# list tables across generations, as host tables: the apply above made a
+# generation whose table is in the other slot, the old one stays until gc
+check_eq kernel/tables-after-swap 2 "$(list_tables pd | wc -l)"
+check kernel/gc ectl gc
+check_eq kernel/tables-after-gc 1 "$(list_tables pd | wc -l)"
+# a generation without lists clears its slot; gc drops the old one
+net v4 3
+{ echo "policy add pd --default deny"; echo "allow $C --proto tcp --port 7001 --policy pd"; } >"$T/nolists.policy"
+check kernel/apply-no-lists ectl apply -f "$T/nolists.policy"
+check kernel/gc-again ectl gc
+check_eq kernel/no-tables 0 "$(list_tables pd | wc -l)"
+check_eq kernel/no-lists-allowed ok "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7001)"
+check_eq kernel/no-lists-default EPERM "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7002)"
+# an edit that needs a list in a generation without a table: swapped in
+# whole, with one (nothing written before: the plan is checked first)
+check kernel/edit-needs-list ectl allow "$P" --proto tcp --port 7002 --policy pd
+check_eq kernel/edit-made-table 1 "$(list_tables pd | wc -l)"
+check_eq kernel/edit-own ok "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7001)"
+check_eq kernel/edit-inherited ok "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7002)"
+check_eq kernel/edit-default EPERM "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7003)"
+# and the next one in place, into that table
+check kernel/edit-in-place ectl deny "$P" --proto tcp --port 7003 --policy pd
+check_eq kernel/edit-in-place-same-table 1 "$(list_tables pd | wc -l)"
+check_eq kernel/edit-in-place-denied EPERM "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7003)"
+check_eq kernel/edit-in-place-kept ok "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7002)"
+PD_ID=$(pid_of pd)
+ectl_ok teardown detach "$CGROOT/pd"
+check kernel/delete ectl policy delete pd
+check_eq kernel/delete-no-tables 0 "$(bpftool -j map dump pinned "$PIN/maps/egress_lists" | python3 -c '
+import json, sys
+print(sum(1 for e in json.load(sys.stdin) if int.from_bytes(bytes(int(x, 16) for x in e["key"]), "little") // 2 == int(sys.argv[1])))' "$PD_ID")"
 
 finish
