@@ -188,36 +188,6 @@ static size_t count_lists(const struct compiled *c)
 	return n;
 }
 
-/* Fills a fresh list table with the lists of c's entries, BATCH at a time. */
-static int fill_lists(int fd, const struct compiled *c)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct egress_lpm_key *keys = malloc(BATCH * sizeof(*keys));
-	struct egress_list *vals = malloc(BATCH * sizeof(*vals));
-	struct egress_entry e;
-	size_t i = 0;
-	int ret = 0;
-
-	while (keys && vals && i < c->n) {
-		uint32_t n = 0;
-
-		for (; i < c->n && n < BATCH; i++) {
-			if (!entry_split(&c->e[i].key, &c->e[i].val, &e, &vals[n]))
-				continue;
-			keys[n++] = list_key(&c->e[i].key);
-		}
-		if (n && bpf_map_update_batch(fd, keys, vals, &n, &opts)) {
-			ret = -errno;
-			break;
-		}
-	}
-	if (!keys || !vals)
-		ret = -ENOMEM;
-	free(keys);
-	free(vals);
-	return ret;
-}
-
 /*
  * Writes one entry into a generation's maps: its list first (an entry
  * names its list only once the list is there), then the entry.  No table
@@ -265,34 +235,51 @@ static int entry_del(const struct gen_maps *m, const struct egress_lpm_key *k)
 	return 0;
 }
 
+/* The maps of a policy generation that fill_batched fills. */
+enum fill_what { FILL_TRIE, FILL_HOSTS, FILL_LISTS };
+
+/* ce's key and value in the map `what`; false: ce has none there. */
+static bool fill_elem(const struct centry *ce, enum fill_what what, void *key, void *val)
+{
+	struct egress_entry e;
+	struct egress_list l;
+
+	if (what == FILL_LISTS) {
+		if (ce->val.nslots <= EGRESS_INLINE)
+			return false;
+		entry_split(&ce->key, &ce->val, &e, val);
+		*(struct egress_lpm_key *)key = list_key(&ce->key);
+		return true;
+	}
+	if (key_is_host(&ce->key) != (what == FILL_HOSTS))
+		return false;
+	if (what == FILL_HOSTS)
+		host_key(key, &ce->key);
+	else
+		memcpy(key, &ce->key, sizeof(ce->key));
+	entry_split(&ce->key, &ce->val, val, &l);	/* its list: FILL_LISTS */
+	return true;
+}
+
 /*
  * Fills a fresh map with a policy's entries, BATCH at a time: the trie
- * with the non-host entries, or a host table (hosts) with the host ones.
+ * with the non-host entries, a host table with the host ones, a list
+ * table with the lists of the entries that have one.
  */
-static int fill_batched(int fd, const struct compiled *c, bool hosts)
+static int fill_batched(int fd, const struct compiled *c, enum fill_what what)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);	/* elem_flags: BPF_F_LOCK only */
-	size_t key_size = hosts ? sizeof(struct egress_host_key) : sizeof(struct egress_lpm_key);
-	char *keys = malloc(BATCH * key_size);
-	struct egress_entry *vals = malloc(BATCH * sizeof(*vals));
-	struct egress_list l;
+	size_t ksz = what == FILL_HOSTS ? sizeof(struct egress_host_key) : sizeof(struct egress_lpm_key);
+	size_t vsz = what == FILL_LISTS ? sizeof(struct egress_list) : sizeof(struct egress_entry);
+	char *keys = malloc(BATCH * ksz), *vals = malloc(BATCH * vsz);
 	size_t i = 0;
 	int ret = 0;
 
 	while (keys && vals && i < c->n) {
 		uint32_t n = 0;
 
-		for (; i < c->n && n < BATCH; i++) {
-			const struct egress_lpm_key *k = &c->e[i].key;
-
-			if (key_is_host(k) != hosts)
-				continue;
-			if (hosts)
-				host_key((struct egress_host_key *)(keys + n * key_size), k);
-			else
-				memcpy(keys + n * key_size, k, key_size);
-			entry_split(k, &c->e[i].val, &vals[n++], &l);	/* the list: fill_lists */
-		}
+		for (; i < c->n && n < BATCH; i++)
+			n += fill_elem(&c->e[i], what, keys + n * ksz, vals + n * vsz);
 		if (n && bpf_map_update_batch(fd, keys, vals, &n, &opts)) {
 			ret = -errno;
 			break;
@@ -1044,9 +1031,9 @@ static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, 
 	/* the tables (or none) into the new generation's slots, while they are filled */
 	hosts_reg_start(st, M_HOSTS, id, gen, hfd, &reg);
 	hosts_reg_start(st, M_LISTS, id, gen, lfd, &lreg);
-	ret = hfd >= 0 ? fill_batched(hfd, want, true) : 0;
-	ret = ret ?: (lfd >= 0 ? fill_lists(lfd, want) : 0);
-	ret = ret ?: fill_batched(fd, want, false);
+	ret = hfd >= 0 ? fill_batched(hfd, want, FILL_HOSTS) : 0;
+	ret = ret ?: (lfd >= 0 ? fill_batched(lfd, want, FILL_LISTS) : 0);
+	ret = ret ?: fill_batched(fd, want, FILL_TRIE);
 	ret = ret ?: hosts_reg_visible(&reg);
 	ret = ret ?: hosts_reg_visible(&lreg);
 	if (!ret && j) {
