@@ -124,8 +124,9 @@ struct egress_entry {
 	__u8 pol_flags : 7;	/* EGRESS_POL_*: the policy's, the same in every entry */
 	__u32 gen;		/* generation of the policy's host entries and lists (policy-wide) */
 	union {
-		struct egress_slot slot[EGRESS_INLINE];	/* nslots <= EGRESS_INLINE */
-		__u32 plen;	/* EGRESS_ENT_LIST: the entry's CIDR prefix length (its list's key) */
+		struct egress_slot slot[EGRESS_INLINE];	/* without EGRESS_ENT_LIST */
+		__u32 plen;	/* EGRESS_ENT_LIST: the entry's CIDR prefix length (its list's key);
+				 * nslots is then the list's count, the list's own decides */
 	};
 };
 

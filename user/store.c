@@ -136,8 +136,9 @@ struct read_ctx {
 
 /*
  * One kernel entry into r->c, its list joined.  A list that is missing
- * leaves the entry with no slots: it differs from what is wanted, and the
- * writer puts it right.
+ * (or of another generation) fails the read with -EIO: the programs deny
+ * under that entry, and rules read back without it would lose the
+ * entry's own (a writer swaps the policy in whole instead).
  */
 static int push_kernel(struct read_ctx *r, const struct egress_lpm_key *k, const struct egress_entry *e)
 {
@@ -148,7 +149,7 @@ static int push_kernel(struct read_ctx *r, const struct egress_lpm_key *k, const
 		   !bpf_map_lookup_elem(r->lists, &lk, &l);
 
 	if (entry_join(e, has ? &l : NULL, &v))
-		v.nslots = 0;
+		return -EIO;
 	return compiled_push(r->c, k, &v);
 }
 
@@ -1236,7 +1237,7 @@ static int policy_store_compiled(struct egress_state *st, uint32_t *id, const st
 {
 	struct compiled now = {};
 	struct state_journal j = { .active = 1, .txn = fresh_txn() };
-	bool created = false;
+	bool created = false, journaled = false;
 	uint32_t gen = 0;
 	int fd = -1, ret;
 
@@ -1259,26 +1260,31 @@ static int policy_store_compiled(struct egress_state *st, uint32_t *id, const st
 	ret = store_write(st, *id, p, j.txn) ?: epoch_begin(st);
 	if (ret)
 		goto fail;
-	if (fd >= 0 && !(flags & STORE_SWAP)) {
-		ret = policy_read(st, *id, fd, &now);
-		if (ret)
-			goto fail;
+	/* what the kernel has, unless unreadable (a list missing): then swapped in whole */
+	if (fd >= 0 && !(flags & STORE_SWAP) && !policy_read(st, *id, fd, &now)) {
 		for (size_t i = 0; i < want->n; i++)
 			want->e[i].val.gen = gen;
 		compiled_sort(want);	/* no-op when sorted */
 		if (compiled_diff(&now, want) <= 1) {
-			/* one entry: an update of one element is atomic */
+			/* one entry (its list first, if it has one): atomic per address */
 			struct gen_maps m = gen_maps_open(st, *id, fd, gen);
 
 			j.mode = JOURNAL_EDIT;
 			ret = journal_write(st, &j);
-			ret = ret ?: policy_apply_diff(&m, &now, want);
+			if (ret) {
+				gen_maps_close(&m);
+				goto fail;
+			}
+			journaled = true;
+			ret = policy_apply_diff(&m, &now, want);
 			gen_maps_close(&m);
 			if (!ret)
 				goto done;
-			/* no room (or no table) for a host in place: a swap makes one */
-			if (ret != -E2BIG && ret != -ENOENT && ret != -ENOMEM)
-				goto fail;
+			/*
+			 * No room (or no table) for a host or list in place, or an
+			 * update refused after the list was written: the swap puts
+			 * the whole policy in.
+			 */
 		}
 	}
 	ret = swap_in(st, *id, want, gen, &j);
@@ -1290,7 +1296,12 @@ done:
 		goto fail;
 	goto cleanup;
 fail:
-	if (!j.active || !j.trie_id)
+	/*
+	 * The staged rules stay when the journal names them: a swap that may
+	 * be in force, or an edit that may have written part of its entries
+	 * (the next writer rolls it forward).
+	 */
+	if (!j.trie_id && !journaled)
 		store_unlink(st, *id, true);
 	if (created)
 		*id = 0;
@@ -1516,8 +1527,14 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 		struct policy p;
 
 		ret = state_policy_load(st, id, &p);
-		if (!ret)
-			ret = remove ? policy_remove_rule(&p, r) : policy_set_rule(&p, r);
+		if (ret) {
+			/* a list missing, say: its programs deny there; nothing is written from a partial read */
+			policy_free(&p);
+			snprintf(err, errlen, "cannot read policy '%s' back from the kernel: %s (apply it again "
+				 "with 'egressctl apply -f')", op.name, strerror(-ret));
+			return ret;
+		}
+		ret = remove ? policy_remove_rule(&p, r) : policy_set_rule(&p, r);
 		ret = ret < 0 ? ret : state_policy_store(st, &id, &p, 0, err, errlen);
 		policy_free(&p);
 		if (ret == -ENOENT)

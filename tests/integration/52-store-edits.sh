@@ -47,11 +47,16 @@ edit() {
 	strace -f -qq -e trace=bpf,close -o "$T/trace" "$EGRESSCTL" "$1" --pin-dir "$PIN" "${@:2}" >/dev/null 2>"$T/edit.err"
 	EDIT_RC=$?
 	after=$(trie_id)
-	UPDATES=$(awk '
-		/BPF_MAP_GET_FD_BY_ID/ { inner[$NF] = 1; next }
-		/BPF_OBJ_GET|BPF_MAP_CREATE/ { delete inner[$NF]; next }
-		/BPF_MAP_(UPDATE|DELETE)_ELEM/ { if (match($0, /map_fd=[0-9]+/)) { fd = substr($0, RSTART + 7, RLENGTH - 7); if (fd in inner) n++ } }
-		END { print n + 0 }' "$T/trace")
+	# ORDER: those writes in order, L for a list table's, E for the others
+	# (a list table: the fd opened by id right after a successful lookup in
+	# the pinned egress_lists)
+	read -r UPDATES ORDER < <(awk '
+		/BPF_OBJ_GET/ && /maps\/egress_lists"/ { lo = $NF; next }
+		/BPF_MAP_LOOKUP_ELEM/ { nextlist = 0; if (match($0, /map_fd=[0-9]+/) && substr($0, RSTART + 7, RLENGTH - 7) == lo && $NF == "0") nextlist = 1; next }
+		/BPF_MAP_GET_FD_BY_ID/ { inner[$NF] = 1; islist[$NF] = nextlist; nextlist = 0; next }
+		/BPF_OBJ_GET|BPF_MAP_CREATE/ { delete inner[$NF]; delete islist[$NF]; next }
+		/BPF_MAP_(UPDATE|DELETE)_ELEM/ { if (match($0, /map_fd=[0-9]+/)) { fd = substr($0, RSTART + 7, RLENGTH - 7); if (fd in inner) { n++; order = order (islist[fd] ? "L" : "E") } } }
+		END { print n + 0, (order == "" ? "-" : order) }' "$T/trace")
 	BATCH=$(grep -c 'LOOKUP_BATCH' "$T/trace")
 	SWAPPED=no
 	[ "$before" = "$after" ] || SWAPPED=yes
@@ -64,6 +69,7 @@ a host/before ok tcp 192.0.2.30 80
 edit deny 192.0.2.30/32 --proto tcp --port 80 --policy big
 check_eq host-deny/rc 0 "$EDIT_RC"
 check_eq host-deny/entries-written 2 "$UPDATES"
+check_eq host-deny/list-before-entry LE "$ORDER"
 check_eq host-deny/no-read-back 0 "$BATCH"
 check_eq host-deny/no-swap no "$SWAPPED"
 a host-deny/enforced EPERM tcp 192.0.2.30 80
@@ -80,6 +86,7 @@ counts host-deny 100001
 edit deny 192.0.2.0/24 --proto tcp --port 80 --policy big
 check_eq subnet-deny/rc 0 "$EDIT_RC"
 check_eq subnet-deny/entries-written 5 "$UPDATES"
+check_eq subnet-deny/lists-before-entries LELEE "$ORDER"	# the hosts' (list, entry), then the /24
 check_eq subnet-deny/no-read-back 0 "$BATCH"
 check_eq subnet-deny/no-swap no "$SWAPPED"
 a subnet-deny/enforced EPERM tcp 192.0.2.20 80
@@ -97,6 +104,7 @@ counts host-remove 100000
 edit allow 192.0.2.0/24 --proto tcp --port 80 --policy big
 check_eq back/rc 0 "$EDIT_RC"
 check_eq back/entries-written 3 "$UPDATES"	# the /24, and 192.0.2.21's list and entry
+check_eq back/list-before-entry LEE "$ORDER"
 a back/enforced ok tcp 192.0.2.20 80
 a back/inheriting-host ok tcp 192.0.2.21 80
 a back/removed-host ok tcp 192.0.2.30 80

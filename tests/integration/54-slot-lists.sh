@@ -18,7 +18,9 @@
 # a host's parent two levels up, or by `apply -f`, is refused with one line
 # naming the entry, and the policy and its verdicts stay as they were.
 # The kernel keeps an entry's slots beyond two in its list (egress_lists):
-# the lists are there, an entry whose list is gone denies, and list tables
+# the lists are there, an entry whose list is gone (or of another
+# generation) denies, in a default-allow policy too, an edit that would
+# read such a policy back from the kernel refuses, and list tables
 # live as host tables do (one per generation, the old one until gc, none
 # for a generation without lists, one made by the swap of an edit that
 # needs it, gone with the policy).
@@ -449,9 +451,50 @@ done
 check_eq kernel/case3-list-deleted 1 "$deleted"
 check_eq kernel/case3-no-list-denies EPERM "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7001)"
 check_eq kernel/case3-no-list-denies-inherited EPERM "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7002)"
+# a list of another generation counts as none: case 4's /24 (own allow tcp
+# 7001 and 7002, its /16's allow tcp 7003), its list's generation changed
+net v4 4
+key4="56 0 0 0 4 0 0 0 10 4 1 0 0 0 0 0 0 0 0 0 0 0 0 0"
+changed=0
+for m in $(list_tables pd); do
+	val=$(bpftool -j map lookup id "$m" key $key4 2>/dev/null | python3 -c '
+import json, sys
+v = [int(x, 16) for x in json.load(sys.stdin)["value"]]
+v[0] ^= 0xff
+print(" ".join(str(x) for x in v))' 2>/dev/null) || continue
+	# shellcheck disable=SC2086
+	bpftool map update id "$m" key $key4 value $val && changed=$((changed + 1))
+done
+check_eq kernel/case4-list-gen-changed 1 "$changed"
+check_eq kernel/case4-other-gen-denies EPERM "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7001)"
+check_eq kernel/case4-other-gen-denies-inherited EPERM "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7003)"
+# the default-allow policy: case 3's /24 denies tcp 7001 and its /16 tcp
+# 7002 (errno EACCES); with the /24's list gone its addresses are denied
+# every port, not allowed by the default
+net v4 3
+for ((cpu = 0; cpu < $(nproc); cpu++)); do
+	check_eq "kernel/pa-sibling-before-cpu$cpu" ok "$(run_as "$CGROOT/pa" nobody taskset -c "$cpu" "$PROBE" tcp "$SIB" 7099)"
+done
+deleted=0
+for m in $(list_tables pa); do
+	# shellcheck disable=SC2086
+	bpftool map delete id "$m" key $key 2>/dev/null && deleted=$((deleted + 1))
+done
+check_eq kernel/pa-case3-list-deleted 1 "$deleted"
+check_eq kernel/pa-case3-no-list-denies-default-port EACCES "$(probe_as "$CGROOT/pa" nobody tcp "$TGT" 7099)"
+check_eq kernel/pa-case3-no-list-denies EACCES "$(probe_as "$CGROOT/pa" nobody tcp "$TGT" 7001)"
+# without its store an edit reads the policy back from the kernel: with a
+# list missing it refuses in one line (rules read back without the list
+# would lose the /24's denies, and the edit would write them away)
+rm "$PIN/store/$(pid_of pa)" || fail kernel/pa-store-rm "cannot remove the store pin"
+check_bad kernel/pa-edit-without-store-refused ectl allow 10.99.0.0/16 --policy pa
+check kernel/pa-edit-without-store-says grep -q "cannot read policy 'pa' back" "$T/bad.err"
+check_eq kernel/pa-edit-without-store-still-denied EACCES "$(probe_as "$CGROOT/pa" nobody tcp "$TGT" 7001)"
 { policy_file pd; policy_file pa; } >"$T/back.policy"
 check kernel/apply-again ectl apply -f "$T/back.policy"
 verify_case kernel/case3-after-apply pd v4 3
+verify_case kernel/case4-after-apply pd v4 4
+verify_case kernel/pa-case3-after-apply pa v4 3
 
 # list tables across generations, as host tables: the apply above made a
 # generation whose table is in the other slot, the old one stays until gc
