@@ -682,7 +682,7 @@ int state_gc(struct egress_state *st)
 	gc_oci(st);
 	gc_cgroup_keys(st->map_fd[M_RATE], sizeof(uint64_t));
 	gc_cgroup_keys(st->map_fd[M_CG_DENIED], sizeof(struct egress_cg_key));
-	hosts_gc(st);
+	tables_gc(st);
 	return cleaned;
 }
 

@@ -31,7 +31,7 @@ int epoch_settle(struct egress_state *st);
 /* store.c */
 /* Finishes or drops what a killed writer left.  Caller holds the lock. */
 int journal_repair_locked(struct egress_state *st);
-/* Host tables of deleted policies, or in the slot no trie names (a killed writer's). */
-void hosts_gc(struct egress_state *st);
+/* Host and list tables of deleted policies, or in the slot no trie names (a killed writer's). */
+void tables_gc(struct egress_state *st);
 
 #endif

@@ -142,11 +142,15 @@ struct read_ctx {
  */
 static int push_kernel(struct read_ctx *r, const struct egress_lpm_key *k, const struct egress_entry *e)
 {
-	struct egress_lpm_key lk = list_key(k);
+	struct egress_lpm_key lk;
 	struct egress_list l;
 	struct entry_val v;
-	bool has = (e->ent_flags & EGRESS_ENT_LIST) && r->lists >= 0 &&
-		   !bpf_map_lookup_elem(r->lists, &lk, &l);
+	bool has = false;
+
+	if ((e->ent_flags & EGRESS_ENT_LIST) && r->lists >= 0) {
+		lk = list_key(k);
+		has = !bpf_map_lookup_elem(r->lists, &lk, &l);
+	}
 
 	if (entry_join(e, has ? &l : NULL, &v))
 		return -EIO;
@@ -390,7 +394,8 @@ static size_t count_hosts(const struct compiled *c)
 }
 
 /*
- * Registering a generation's host table in egress_hosts.  The kernel waits
+ * Registering a generation's host table in egress_hosts (or its list
+ * table in egress_lists, the same way).  The kernel waits
  * for running programs after every update of an array of maps from user
  * space (a grace period, 10-15 ms on a small VM), there to make sure no
  * program still uses the table the update replaced.  Nothing does: the
@@ -404,7 +409,7 @@ static size_t count_hosts(const struct compiled *c)
  * the swap's own.  fd < 0: clear the slot if it holds an old table
  * (nothing waits for that).
  */
-struct hosts_reg {
+struct table_reg {
 	pthread_t thread;
 	bool started;
 	int map_fd, fd, ret;
@@ -412,9 +417,9 @@ struct hosts_reg {
 	struct timespec t0;	/* the thread's start */
 };
 
-static void *hosts_reg_run(void *arg)
+static void *table_reg_run(void *arg)
 {
-	struct hosts_reg *r = arg;
+	struct table_reg *r = arg;
 	/* a delete that finds nothing fails at once: the kernel waits only after a change */
 	if (r->fd >= 0)
 		r->ret = bpf_map_update_elem(r->map_fd, &r->slot, &r->fd, BPF_ANY) ? -errno : 0;
@@ -423,19 +428,19 @@ static void *hosts_reg_run(void *arg)
 	return NULL;
 }
 
-static void hosts_reg_start(struct egress_state *st, int which, uint32_t policy, uint32_t gen, int fd,
-			    struct hosts_reg *r)
+static void table_reg_start(struct egress_state *st, int which, uint32_t policy, uint32_t gen, int fd,
+			    struct table_reg *r)
 {
-	*r = (struct hosts_reg){ .map_fd = st->map_fd[which], .fd = fd,
+	*r = (struct table_reg){ .map_fd = st->map_fd[which], .fd = fd,
 				 .slot = EGRESS_HOSTS_SLOT(policy, gen),
 				 .map_id = fd >= 0 ? map_id_of(fd) : 0 };
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
-	r->started = !pthread_create(&r->thread, NULL, hosts_reg_run, r);
+	r->started = !pthread_create(&r->thread, NULL, table_reg_run, r);
 	if (!r->started)
-		hosts_reg_run(r);	/* no thread: the same, in line */
+		table_reg_run(r);	/* no thread: the same, in line */
 }
 
-static void hosts_reg_join(struct hosts_reg *r)
+static void table_reg_join(struct table_reg *r)
 {
 	if (r->started)
 		pthread_join(r->thread, NULL);
@@ -450,7 +455,7 @@ static void hosts_reg_join(struct hosts_reg *r)
  * run (tests/integration/61-policy-info-faults.sh kills it at one of them).
  * Clearing (fd < 0) needs no wait: no trie names that slot.
  */
-static int hosts_reg_visible(struct hosts_reg *r)
+static int table_reg_visible(struct table_reg *r)
 {
 	struct timespec now, wait;
 	uint32_t map_id;
@@ -466,7 +471,7 @@ static int hosts_reg_visible(struct hosts_reg *r)
 	}
 	if (!bpf_map_lookup_elem(r->map_fd, &r->slot, &map_id) && map_id == r->map_id)
 		return 0;
-	hosts_reg_join(r);
+	table_reg_join(r);
 	return r->ret;
 }
 
@@ -493,7 +498,7 @@ static int table_create(struct egress_state *st, int which, const struct compile
 }
 
 /* Drops the host and list tables of a policy, but keep_gen's (0: both). */
-static int hosts_drop(struct egress_state *st, uint32_t policy, uint32_t keep_gen)
+static int tables_drop(struct egress_state *st, uint32_t policy, uint32_t keep_gen)
 {
 	static const int which[] = { M_HOSTS, M_LISTS };
 	int ret = 0;
@@ -1007,7 +1012,7 @@ static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, 
 		   struct state_journal *j)
 {
 	uint32_t gen = fresh_gen(old_gen);
-	struct hosts_reg reg, lreg;
+	struct table_reg reg, lreg;
 	int fd, hfd = -1, lfd = -1, ret = 0;
 
 	for (size_t i = 0; i < want->n; i++)
@@ -1030,13 +1035,13 @@ static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, 
 		return ret;
 	}
 	/* the tables (or none) into the new generation's slots, while they are filled */
-	hosts_reg_start(st, M_HOSTS, id, gen, hfd, &reg);
-	hosts_reg_start(st, M_LISTS, id, gen, lfd, &lreg);
+	table_reg_start(st, M_HOSTS, id, gen, hfd, &reg);
+	table_reg_start(st, M_LISTS, id, gen, lfd, &lreg);
 	ret = hfd >= 0 ? fill_batched(hfd, want, FILL_HOSTS) : 0;
 	ret = ret ?: (lfd >= 0 ? fill_batched(lfd, want, FILL_LISTS) : 0);
 	ret = ret ?: fill_batched(fd, want, FILL_TRIE);
-	ret = ret ?: hosts_reg_visible(&reg);
-	ret = ret ?: hosts_reg_visible(&lreg);
+	ret = ret ?: table_reg_visible(&reg);
+	ret = ret ?: table_reg_visible(&lreg);
 	if (!ret && j) {
 		j->trie_id = map_id_of(fd);
 		ret = journal_write(st, j);
@@ -1049,15 +1054,15 @@ static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, 
 	 * named the tables, or ret is an error); a failed clear leaves
 	 * garbage (gc).
 	 */
-	hosts_reg_join(&reg);
-	hosts_reg_join(&lreg);
+	table_reg_join(&reg);
+	table_reg_join(&lreg);
 	close(fd);
 	if (hfd >= 0)
 		close(hfd);
 	if (lfd >= 0)
 		close(lfd);
 	if (ret)
-		hosts_drop(st, id, old_gen);	/* the new tables, if made */
+		tables_drop(st, id, old_gen);	/* the new tables, if made */
 	return ret;
 }
 
@@ -1710,10 +1715,10 @@ int state_policy_delete(struct egress_state *st, uint32_t id)
 		return -errno;
 	store_unlink(st, id, false);
 	store_unlink(st, id, true);
-	return epoch_bump(st) ?: hosts_drop(st, id, 0);
+	return epoch_bump(st) ?: tables_drop(st, id, 0);
 }
 
-void hosts_gc(struct egress_state *st)
+void tables_gc(struct egress_state *st)
 {
 	for (uint32_t id = 1; id <= st->cfg.max_policies; id++) {
 		int fd = inner_fd(st, id);
@@ -1721,6 +1726,6 @@ void hosts_gc(struct egress_state *st)
 
 		if (fd >= 0)
 			close(fd);
-		hosts_drop(st, id, gen);
+		tables_drop(st, id, gen);
 	}
 }
