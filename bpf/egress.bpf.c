@@ -815,9 +815,11 @@ int egress_setsockopt(struct bpf_sockopt *ctx)
 	return deny_verdict(audit);
 }
 
+/* The key of a fragment's datagram at this bound level, in egress_frags (p->frag only). */
 static __always_inline void frag_key(struct egress_frag_key *k, const struct egress_binding *b,
 				     const struct pkt *p)
 {
+	__builtin_memset(k, 0, sizeof(*k));
 	k->bound_cgroup_id = b->cgroup_id;
 	k->family = p->dst.key.family;
 	k->id = p->frag_id;
@@ -830,6 +832,25 @@ static __always_inline void frag_key(struct egress_frag_key *k, const struct egr
 	 * cannot.
 	 */
 	k->proto = p->frag_proto;
+}
+
+/* A later fragment (no ports): this level allowed its datagram's first fragment. */
+static __always_inline bool frag_seen(const struct egress_binding *b, const struct pkt *p)
+{
+	struct egress_frag_key k;
+
+	frag_key(&k, b, p);
+	return bpf_map_lookup_elem(&egress_frags, &k) != NULL;	/* never seen: deny */
+}
+
+/* A first fragment allowed (or allowed on, audited): its later fragments pass this level. */
+static __always_inline void frag_allow(const struct egress_binding *b, const struct pkt *p)
+{
+	struct egress_frag_key k;
+	__u8 one = 1;
+
+	frag_key(&k, b, p);
+	bpf_map_update_elem(&egress_frags, &k, &one, BPF_ANY);
 }
 
 
@@ -968,29 +989,25 @@ int egress_skb(struct __sk_buff *skb)
 	struct egress_binding *b = bpf_get_local_storage(&egress_binding, 0);
 	const struct egress_slot *rule = NULL;
 	struct egress_entry *e = NULL;
-	struct egress_frag_key fk = {};
 	struct pkt p = {};
 	bool ip, ok, fast, audit;
-	__u8 one = 1;
 
-	ok = packet(skb, &p, &ip);
+	/* the source only for a fragment's key: a destination decides what leaves */
+	ok = packet(skb, &p, &ip, false);
 	if (!ip)
 		return VERDICT_ALLOW;
 	/* before UDP-Lite becomes UDP; an established connection's packets first */
 	fast = ok && (tcp_connected_peer(skb, &p) || cached(skb, b, &p));
 	p.dst.proto = rule_proto(p.dst.proto);
-	if (ok && p.frag)
-		frag_key(&fk, b, &p);
 	if (fast)
 		;	/* decided already: no lookup, not a fragment */
 	else if (ok && p.later_frag)
-		ok = bpf_map_lookup_elem(&egress_frags, &fk) != NULL;	/* never seen: deny */
+		ok = frag_seen(b, &p);
 	else if (ok)
 		ok = verdict_all(policy_trie(b), b->policy, &p.dst, false, &rule, &e);
 	audit = !ok && audit_mode(policy_trie(b), e);
-	/* a first fragment allowed (or allowed on, audited): its later fragments pass this level */
 	if ((ok || audit) && p.frag && !p.later_frag)
-		bpf_map_update_elem(&egress_frags, &fk, &one, BPF_ANY);
+		frag_allow(b, &p);
 	if (ok)
 		return skb_allow(b, EGRESS_HOOK_EGRESS);
 	return skb_deny(skb, b, EGRESS_HOOK_EGRESS, &p.dst, rule, audit);
@@ -1024,7 +1041,7 @@ int egress_ingress(struct __sk_buff *skb)
 	 */
 	if (!sk || sk->state != BPF_TCP_LISTEN)
 		return VERDICT_ALLOW;
-	ok = packet(skb, &p, &ip);
+	ok = packet(skb, &p, &ip, true);	/* decided by its source */
 	if (!ip)
 		return VERDICT_ALLOW;
 	b = bpf_get_local_storage(&egress_binding, 0);

@@ -106,8 +106,8 @@ static __always_inline bool packet_l4(struct __sk_buff *skb, __u32 off, struct p
 	return true;
 }
 
-/* An IPv4 packet; false if it cannot be read. */
-static __always_inline bool packet_v4(struct __sk_buff *skb, struct pkt *p)
+/* An IPv4 packet; false if it cannot be read.  src: see packet(). */
+static __always_inline bool packet_v4(struct __sk_buff *skb, struct pkt *p, const bool src)
 {
 	struct iphdr ip;
 	__u16 frag;
@@ -115,7 +115,6 @@ static __always_inline bool packet_v4(struct __sk_buff *skb, struct pkt *p)
 	if (!pkt_read(skb, 0, &ip, sizeof(ip)) || ip.ihl < 5)
 		return false;
 	dest_v4(&p->dst, ip.daddr);
-	dest_v4(&p->src, ip.saddr);
 	p->dst.proto = ip.protocol;
 	p->opts = ip.ihl > 5;
 	frag = bpf_ntohs(ip.frag_off);
@@ -125,6 +124,8 @@ static __always_inline bool packet_v4(struct __sk_buff *skb, struct pkt *p)
 		p->frag_proto = ip.protocol;
 		p->later_frag = (frag & IP_OFFSET) != 0;
 	}
+	if (src || p->frag)
+		dest_v4(&p->src, ip.saddr);
 	return packet_l4(skb, ip.ihl * 4, p);
 }
 
@@ -132,7 +133,7 @@ static __always_inline bool packet_v4(struct __sk_buff *skb, struct pkt *p)
  * An IPv6 packet: its addresses as they are in the header (the next hop's),
  * through up to IPV6_EXT_MAX extension headers (AH included).
  */
-static __always_inline bool packet_v6(struct __sk_buff *skb, struct pkt *p)
+static __always_inline bool packet_v6(struct __sk_buff *skb, struct pkt *p, const bool src)
 {
 	struct ipv6hdr ip;
 	__u32 off = sizeof(ip), i, a[4];
@@ -142,8 +143,6 @@ static __always_inline bool packet_v6(struct __sk_buff *skb, struct pkt *p)
 		return false;
 	__builtin_memcpy(a, &ip.daddr, 16);
 	dest_v6(&p->dst, a[0], a[1], a[2], a[3]);
-	__builtin_memcpy(a, &ip.saddr, 16);
-	dest_v6(&p->src, a[0], a[1], a[2], a[3]);
 	next = ip.nexthdr;
 	for (i = 0; i < IPV6_EXT_MAX; i++) {
 		__u8 h[8];
@@ -168,17 +167,27 @@ static __always_inline bool packet_v6(struct __sk_buff *skb, struct pkt *p)
 	}
 	if (ipv6_ext(next) && !p->later_frag)
 		return false;	/* the chain goes on: fail closed */
+	if (src || p->frag) {
+		__builtin_memcpy(a, &ip.saddr, 16);
+		dest_v6(&p->src, a[0], a[1], a[2], a[3]);
+	}
 	p->dst.proto = next;
 	return packet_l4(skb, off, p);
 }
 
-static __always_inline bool packet(struct __sk_buff *skb, struct pkt *p, bool *ip)
+/*
+ * src: the source address is wanted (the ingress program decides by it).
+ * Without it, p->src has its address only for a fragment (the fragment
+ * key names it); its port and protocol are always set.  A constant at
+ * each caller: the backstop spends nothing on a source it never reads.
+ */
+static __always_inline bool packet(struct __sk_buff *skb, struct pkt *p, bool *ip, const bool src)
 {
 	*ip = true;
 	if (skb->protocol == bpf_htons(ETH_P_IP))
-		return packet_v4(skb, p);
+		return packet_v4(skb, p, src);
 	if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		return packet_v6(skb, p);
+		return packet_v6(skb, p, src);
 	*ip = false;	/* not IP: not ours to decide */
 	return false;
 }

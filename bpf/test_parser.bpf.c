@@ -37,7 +37,7 @@ int test_parser(struct __sk_buff *skb)
 	o = bpf_map_lookup_elem(&parser_out, &zero);
 	if (!o)
 		return VERDICT_DENY;
-	ok = packet(skb, &p, &ip);
+	ok = packet(skb, &p, &ip, true);
 	runs = o->runs + 1;
 	__builtin_memset(o, 0, sizeof(*o));
 	o->runs = runs;

@@ -106,6 +106,8 @@
  *   frag4 both|first|later ADDR PORT
  *                                  IPPROTO_RAW IPv4: a UDP datagram in two
  *                                  fragments, both or only one of them
+ *   frag6 both|first|later ADDR PORT
+ *                                  the same in IPv6, behind fragment headers
  *   serve ADDR PORT                a TCP listener (Fast Open on): prints
  *                                  "listening", then "accepted:BYTES" for
  *                                  one connection within 8 s, or an errno
@@ -864,6 +866,55 @@ static int do_frag4(const char *which, struct target *t)
 	return err;
 }
 
+/*
+ * IPPROTO_RAW IPv6: the same two fragments as frag4, each behind a
+ * fragment header (the first with M set); WHICH as for frag4.
+ */
+static int do_frag6(const char *which, struct target *t)
+{
+	struct sockaddr_in6 *s = (struct sockaddr_in6 *)&t->ss;
+	uint8_t l4[64], pkt[160];
+	uint32_t id = (uint32_t)(getpid() ^ time(NULL));
+	int fd, err = 0, first = strcmp(which, "later"), later = strcmp(which, "first");
+	size_t half = 32;	/* bytes of L4 in the first fragment: 8-byte units */
+
+	if (t->family != AF_INET6 || (!first && !later) || plen() > 24)
+		usage();
+	memset(l4, 'x', sizeof(l4));
+	build_udp(l4, t->port);
+	memcpy(l4 + half, payload, plen());
+	((struct udph *)l4)->len = htons(sizeof(l4));
+	fd = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW);
+	if (fd < 0)
+		return errno;
+	set_timeouts(fd);
+	s->sin6_port = 0;
+	for (int f = 0; f < 2 && !err; f++) {
+		size_t n = f ? sizeof(l4) - half : half;
+		uint16_t off = f ? half : 1 /* M */;	/* offset in 8-byte units << 3 */
+
+		if ((f == 0 && !first) || (f == 1 && !later))
+			continue;
+		memset(pkt, 0, 48);
+		pkt[0] = 0x60;
+		pkt[4] = (8 + n) >> 8;
+		pkt[5] = (8 + n) & 0xff;
+		pkt[6] = 44;	/* fragment header */
+		pkt[7] = 64;
+		memcpy(pkt + 8, &s->sin6_addr, 16);
+		memcpy(pkt + 24, &s->sin6_addr, 16);
+		pkt[40] = IPPROTO_UDP;
+		pkt[42] = off >> 8;
+		pkt[43] = off & 0xff;
+		memcpy(pkt + 44, &id, 4);
+		memcpy(pkt + 48, l4 + (f ? half : 0), n);
+		if (sendto(fd, pkt, 48 + n, 0, sa(t), t->len) < 0)
+			err = errno;
+	}
+	close(fd);
+	return err;
+}
+
 /* AF_INET UDP: sendto() with sin_family AF_UNSPEC and ADDR PORT in it. */
 /* ------------------------------------------------------ inbound connections */
 
@@ -1425,13 +1476,15 @@ static int cmd_raw_connected(int argc, char **argv)
 	return do_raw_connected(tcp, &t);
 }
 
-/* v6-chain HDRS ADDR PORT, frag4 WHICH ADDR PORT */
+/* v6-chain HDRS ADDR PORT, frag4|frag6 WHICH ADDR PORT */
 static int cmd_packets(int argc, char **argv)
 {
 	struct target t;
 
 	parse_target(&t, argv[3], argv[4]);
-	return argv[1][0] == 'v' ? do_v6_chain(argv[2], &t) : do_frag4(argv[2], &t);
+	if (argv[1][0] == 'v')
+		return do_v6_chain(argv[2], &t);
+	return !strcmp(argv[1], "frag6") ? do_frag6(argv[2], &t) : do_frag4(argv[2], &t);
 }
 
 /* client-from SRC ADDR PORT [tfo] */
@@ -1516,6 +1569,7 @@ static const struct command commands[] = {
 	{ "raw-connected",	5, 5, cmd_raw_connected, "tcp|udp ADDR PORT" },
 	{ "v6-chain",		5, 5, cmd_packets,	 "HDRS ADDR PORT" },
 	{ "frag4",		5, 5, cmd_packets,	 "both|first|later ADDR PORT" },
+	{ "frag6",		5, 5, cmd_packets,	 "both|first|later ADDR PORT" },
 	{ "client-from",	5, 6, cmd_client_from,	 "SRC ADDR PORT [tfo]" },
 	{ "precreated",		5, 5, cmd_foreign,	 "ADDR PORT CGDIR" },
 	{ "scm-rights",		5, 5, cmd_foreign,	 "ADDR PORT CGDIR" },

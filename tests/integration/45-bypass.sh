@@ -445,6 +445,21 @@ if try "$OPEN" container frag4 both "$A4" 25; then
 else
 	fail baseline/frag4-both-fragments "$WINDOW"
 fi
+# 11b: the same in IPv6 (a fragment's key names its source: the backstop
+# parses the source only for fragments)
+frag6_lines() { printf '%s\n' "$WINDOW" | awk -v a="$A6" 'NF && $2 == 17 && $4 == a' | grep -c .; }
+if try "$PRO" container frag6 both "$A6" 53; then
+	check_eq container/pro/frag6-allowed-port-both-fragments-leave 2 "$(frag6_lines)"
+else
+	fail container/pro/frag6-allowed-port-both-fragments-leave "$WINDOW"
+fi
+not_to container/pro/frag6-denied-port "$A6" "$PRO" container frag6 both "$A6" 25
+not_to container/pro/frag6-later-without-first "$A6" "$PRO" container frag6 later "$A6" 53
+if try "$OPEN" container frag6 both "$A6" 25; then
+	check_eq baseline/frag6-both-fragments 2 "$(frag6_lines)"
+else
+	fail baseline/frag6-both-fragments "$WINDOW"
+fi
 # 4: AF_UNSPEC is decided by sendmsg4 (the policy's errno), not only by
 # the backstop (which says EPERM)
 for who in nobody container; do
