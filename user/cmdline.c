@@ -116,12 +116,25 @@ int policy_add_parse(int argc, char **argv, struct policy_cmd *out, char *err, s
 	return policy_add_check(&w, out, err, errlen);
 }
 
-int split_words(const char *line, char ***argv_out, int *argc_out, char *err, size_t errlen)
-{
-	size_t len = strlen(line), nwords = 0;
-	char **argv, *buf, *w;
-	const char *p = line;
+/* Characters split_words_n handles one at a time; a plain one (0) is copied in a run. */
+static const unsigned char word_special[256] = {
+	['\0'] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['\''] = 1, ['"'] = 1, ['\\'] = 1,
+};
 
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int split_words_n(const char *line, size_t len, char ***argv_out, int *argc_out, char *err,
+		  size_t errlen)
+{
+	const char *p = line, *end;
+	size_t nwords = 0;
+	char **argv, *buf, *w;
+
+	len = strnlen(line, len);	/* a NUL ends the text */
+	end = line + len;
 	/* words <= len/2+1; the text itself fits in len+1 bytes per word set */
 	argv = malloc((len / 2 + 2) * sizeof(char *) + len + 1);
 	if (!argv)
@@ -130,38 +143,40 @@ int split_words(const char *line, char ***argv_out, int *argc_out, char *err, si
 	w = buf;
 	for (;;) {
 		char quote = 0;
-		bool in_word = false;
 
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		while (p < end && blank(*p))
 			p++;
-		if (!*p || *p == '#')
+		if (p == end || *p == '#')
 			break;
 		argv[nwords] = w;
-		for (; *p; p++) {
+		for (; p < end; p++) {
+			if (!quote) {
+				while (p < end && !word_special[(unsigned char)*p])
+					*w++ = *p++;
+				if (p == end)
+					break;
+			}
 			if (quote) {
-				if (*p == quote) {
+				if (*p == quote)
 					quote = 0;
-				} else if (quote == '"' && *p == '\\' && p[1]) {
+				else if (quote == '"' && *p == '\\' && p + 1 < end)
 					*w++ = *++p;
-				} else {
+				else
 					*w++ = *p;
-				}
 			} else if (*p == '\'' || *p == '"') {
 				quote = *p;
-			} else if (*p == '\\' && p[1]) {
+			} else if (*p == '\\' && p + 1 < end) {
 				*w++ = *++p;
-			} else if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+			} else if (blank(*p)) {
 				break;
 			} else {
-				*w++ = *p;
+				*w++ = *p;	/* a backslash at the end */
 			}
-			in_word = true;
 		}
 		if (quote) {
 			free(argv);
 			fail("unterminated %c quote", quote);
 		}
-		(void)in_word;
 		*w++ = '\0';
 		nwords++;
 	}
@@ -169,6 +184,11 @@ int split_words(const char *line, char ***argv_out, int *argc_out, char *err, si
 	*argv_out = argv;
 	*argc_out = nwords;
 	return 0;
+}
+
+int split_words(const char *line, char ***argv_out, int *argc_out, char *err, size_t errlen)
+{
+	return split_words_n(line, strlen(line), argv_out, argc_out, err, errlen);
 }
 
 char *read_text(const char *path, size_t limit, size_t *len)
@@ -336,19 +356,14 @@ int policy_file_parse(const char *text, struct policy_file *f, char *err, size_t
 	while (*line) {
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		char *copy = strndup(line, len), **argv = NULL;
+		char **argv = NULL;
 		int argc;
 
 		lineno++;
-		if (!copy) {
-			ret = -ENOMEM;
-			break;
-		}
-		ret = split_words(copy, &argv, &argc, msg, sizeof(msg));
+		ret = split_words_n(line, len, &argv, &argc, msg, sizeof(msg));
 		if (!ret && argc)
 			ret = file_line(f, argc, argv, lineno, msg, sizeof(msg));
 		free(argv);
-		free(copy);
 		if (ret) {
 			snprintf(err, errlen, "%d: %s", lineno, ret == -ENOMEM ? "out of memory" : msg);
 			break;

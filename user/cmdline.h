@@ -58,6 +58,8 @@ int policy_add_check(const struct policy_words *w, struct policy_cmd *out, char 
  * a comment.  *argv is one allocation (free it); -EINVAL with a reason.
  */
 int split_words(const char *line, char ***argv, int *argc, char *err, size_t errlen);
+/* The same for the first len bytes of line (or up to a NUL before them). */
+int split_words_n(const char *line, size_t len, char ***argv, int *argc, char *err, size_t errlen);
 
 /*
  * The whole of a file ("-": standard input), NUL-terminated, at most limit

@@ -119,6 +119,45 @@ static void test_split_words_many_words_fit(void **state)
 	}
 }
 
+/*
+ * split_words_n reads the first len bytes only: the same words as
+ * split_words on a copy cut there, for random lines of quotes, escapes,
+ * blanks and comments, at every cut (policy files are split in place).
+ */
+static void test_split_words_n_stops_at_len(void **state)
+{
+	static const char alphabet[] = "ab \t'\"\\#\n";
+	char line[32], cut[32], err[ERRBUF_LEN], err2[ERRBUF_LEN], **a, **b;
+	unsigned int seed = 12;
+
+	for (int round = 0; round < 3000; round++) {
+		size_t n = rand_r(&seed) % (sizeof(line) - 1);
+
+		for (size_t i = 0; i < n; i++)
+			line[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		line[n] = '\0';
+		for (size_t len = 0; len <= n; len++) {
+			int na = -1, nb = -1, ra, rb;
+
+			memcpy(cut, line, len);
+			cut[len] = '\0';
+			ra = split_words_n(line, len, &a, &na, err, sizeof(err));
+			rb = split_words(cut, &b, &nb, err2, sizeof(err2));
+			if (ra != rb)
+				fail_msg("\"%s\" cut at %zu: split_words_n %d, split_words %d", line, len, ra, rb);
+			if (ra)
+				continue;
+			assert_int_equal(na, nb);
+			for (int i = 0; i < na; i++)
+				if (strcmp(a[i], b[i]))
+					fail_msg("\"%s\" cut at %zu: word %d \"%s\", not \"%s\"", line, len, i, a[i], b[i]);
+			assert_null(a[na]);
+			free(a);
+			free(b);
+		}
+	}
+}
+
 /* ---- options and commands ----------------------------------------------- */
 
 /* A line split into words for the command parsers; free with free(). */
@@ -1052,6 +1091,7 @@ const struct CMUnitTest cmdline_tests[] = {
 	cmocka_unit_test(test_split_words_escapes),
 	cmocka_unit_test(test_split_words_unterminated_quote),
 	cmocka_unit_test(test_split_words_many_words_fit),
+	cmocka_unit_test(test_split_words_n_stops_at_len),
 	cmocka_unit_test(test_rule_cmd_defaults),
 	cmocka_unit_test(test_rule_cmd_options_space_separated),
 	cmocka_unit_test(test_rule_cmd_options_with_equals_before_cidr),
