@@ -415,11 +415,15 @@ static __always_inline void rule_hit_cached(__u32 id)
 /*
  * The policy's verdict for d: the first matching slot of the longest
  * matching entry.  any_port: the port is unknown (a non-first IP
- * fragment), any port range matches.  NULL *entry: fail closed.
+ * fragment), any port range matches.  NULL *entry: fail closed.  A
+ * policy whose maps cannot decide d (no entry: every trie has /0 roots;
+ * no slot: a slot list missing or of another generation) denies, counted;
+ * with an entry and no slot, no_rule() names it in the event.
  */
 static __always_inline bool verdict(void *trie, __u32 policy, const struct dest *d, bool any_port,
 				    const struct egress_slot **rule, struct egress_entry **entry)
 {
+	const struct egress_slot *s;
 	struct egress_entry *e;
 
 	*rule = NULL;
@@ -430,13 +434,19 @@ static __always_inline bool verdict(void *trie, __u32 policy, const struct dest 
 		return false;
 	}
 	e = policy_entry(trie, policy, d);
-	if (!e)
+	if (!e) {
+		stat_inc(EGRESS_STAT_BROKEN);
 		return false;
+	}
 	*entry = e;
-	*rule = entry_slot(policy, e, d, any_port);
-	if (*rule)
-		rule_hit(e, *rule);
-	return *rule && (*rule)->action == EGRESS_ALLOW;
+	s = entry_slot(policy, e, d, any_port);
+	if (!s) {
+		stat_inc(EGRESS_STAT_BROKEN);
+		return false;
+	}
+	*rule = s;
+	rule_hit(e, s);
+	return s->action == EGRESS_ALLOW;
 }
 
 /*
@@ -444,6 +454,16 @@ static __always_inline bool verdict(void *trie, __u32 policy, const struct dest 
  * that IPv4 address too: both must allow.  When the IPv4 verdict denies, d
  * becomes the IPv4 destination, so that the event names what denied.
  */
+/*
+ * Why no rule decided (rule NULL), for the event: an entry without a
+ * matching slot is a broken policy (its slot list missing); otherwise the
+ * default (no policy, a packet that cannot be parsed, a later fragment).
+ */
+static __always_inline __u8 no_rule(const struct egress_slot *rule, const struct egress_entry *e)
+{
+	return !rule && e ? EGRESS_RULE_BROKEN : EGRESS_RULE_DEFAULT;
+}
+
 static __always_inline bool verdict_all(void *trie, __u32 policy, struct dest *d, bool any_port,
 					const struct egress_slot **rule, struct egress_entry **entry)
 {
@@ -633,7 +653,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	audit = e && (e->pol_flags & EGRESS_POL_AUDIT);
 	if (err != EPERM && !audit)
 		bpf_set_retval(-err);	/* the outermost non-EPERM errno wins (README) */
-	deny(&d, b, hook, rule, EGRESS_RULE_DEFAULT, 0, err, bpf_get_current_cgroup_id(), first, audit);
+	deny(&d, b, hook, rule, no_rule(rule, e), 0, err, bpf_get_current_cgroup_id(), first, audit);
 	return deny_verdict(audit);
 }
 
@@ -961,7 +981,7 @@ static __always_inline int skb_allow(const struct egress_binding *b, enum egress
  */
 static __always_inline int skb_deny(struct __sk_buff *skb, const struct egress_binding *b,
 				    enum egress_hook hook, const struct dest *d,
-				    const struct egress_slot *rule, bool audit)
+				    const struct egress_slot *rule, const struct egress_entry *e, bool audit)
 {
 	bool emit = skb->mark != EGRESS_SKB_DENIED;
 
@@ -969,7 +989,7 @@ static __always_inline int skb_deny(struct __sk_buff *skb, const struct egress_b
 	asm volatile("" : "+r"(skb));
 	if (!audit)
 		skb->mark = EGRESS_SKB_DENIED;	/* dropped: nobody else sees it */
-	deny(d, b, hook, rule, EGRESS_RULE_DEFAULT, 0, EPERM, bpf_skb_cgroup_id(skb), emit, audit);
+	deny(d, b, hook, rule, no_rule(rule, e), 0, EPERM, bpf_skb_cgroup_id(skb), emit, audit);
 	return deny_verdict(audit);
 }
 
@@ -1010,7 +1030,7 @@ int egress_skb(struct __sk_buff *skb)
 		frag_allow(b, &p);
 	if (ok)
 		return skb_allow(b, EGRESS_HOOK_EGRESS);
-	return skb_deny(skb, b, EGRESS_HOOK_EGRESS, &p.dst, rule, audit);
+	return skb_deny(skb, b, EGRESS_HOOK_EGRESS, &p.dst, rule, e, audit);
 }
 
 /*
@@ -1048,5 +1068,5 @@ int egress_ingress(struct __sk_buff *skb)
 	p.src.proto = IPPROTO_TCP;
 	if (ok && verdict_all(policy_trie(b), b->policy, &p.src, false, &rule, &e))
 		return skb_allow(b, EGRESS_HOOK_INGRESS);
-	return skb_deny(skb, b, EGRESS_HOOK_INGRESS, &p.src, rule, audit_mode(policy_trie(b), e));
+	return skb_deny(skb, b, EGRESS_HOOK_INGRESS, &p.src, rule, e, audit_mode(policy_trie(b), e));
 }

@@ -51,6 +51,7 @@ enum egress_stat {
 	EGRESS_STAT_DELIVERED = 3,	/* events read by egressd (written by egressd, CPU 0) */
 	EGRESS_STAT_CG_FULL = 4,	/* per-cgroup tables full: shared bucket used */
 	EGRESS_STAT_NESTED = 5,		/* denials (or audits) an inner bound cgroup already denied: no event */
+	EGRESS_STAT_BROKEN = 6,		/* denied: a policy's maps had no entry or slot list for the destination */
 	EGRESS_STAT_MAX = 8,
 };
 
@@ -256,6 +257,7 @@ struct egress_config {
 #define EGRESS_RULE_DEFAULT	0xff	/* the policy's default verdict */
 #define EGRESS_RULE_SOCKET	0xfe	/* a socket type the policy refuses */
 #define EGRESS_RULE_SOCKOPT	0xfd	/* a socket option egress refuses (which: detail.sockopt) */
+#define EGRESS_RULE_BROKEN	0xfc	/* the policy's maps could not decide (no entry, a slot list missing) */
 
 struct egress_event {
 	__u64 ts_boot_ns;	/* bpf_ktime_get_boot_ns() */

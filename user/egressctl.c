@@ -1722,6 +1722,10 @@ static void status_print(json_t *o)
 	printf("events: delivered %llu, suppressed by rate limit %llu, dropped (ring buffer full) %llu\n",
 	       (unsigned long long)JINT(o, "events_delivered"), (unsigned long long)JINT(o, "events_suppressed"),
 	       (unsigned long long)JINT(o, "ringbuf_drops"));
+	if (JINT(o, "broken_denials"))
+		printf("BROKEN: %llu denials because a policy's maps had no entry or slot list for the "
+		       "destination (tampered or corrupt maps): apply the policies again\n",
+		       (unsigned long long)JINT(o, "broken_denials"));
 }
 
 static const struct opt_spec status_spec[] = {
@@ -1793,13 +1797,14 @@ static int do_status(int argc, char **argv)
 	}
 	binds = status_bindings(b, nb, v, n);
 	lost = status_lost(&st, binds);
-	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}", "loaded", 1,
+	o = json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I}", "loaded", 1,
 		      "pin_dir", st.pin_dir, "version", EGRESS_VERSION, "egressd", daemon, "programs", progs,
 		      "policies", pols, "bindings", binds, "lost_bindings", lost,
 		      "ringbuf_drops", (json_int_t)state_stat(&st, EGRESS_STAT_RB_DROPS),
 		      "events_delivered", (json_int_t)state_stat(&st, EGRESS_STAT_DELIVERED),
 		      "events_suppressed", (json_int_t)state_stat(&st, EGRESS_STAT_SUPPRESSED),
-		      "unconfigured_denials", (json_int_t)state_stat(&st, EGRESS_STAT_UNCONFIGURED));
+		      "unconfigured_denials", (json_int_t)state_stat(&st, EGRESS_STAT_UNCONFIGURED),
+		      "broken_denials", (json_int_t)state_stat(&st, EGRESS_STAT_BROKEN));
 	json_object_set_new(o, "policy_set", policyset_status(&st) ?: json_null());
 	if (json) {
 		print_json(o);

@@ -53,6 +53,7 @@ static struct egressd_opts {
 	uint32_t max_seen;
 	uint32_t event_rate;
 	uint32_t event_burst;
+	uint32_t gc_interval;		/* seconds, 0: never */
 	const char *metrics_addr;
 	uint32_t metrics_cgroup_limit;
 	uint32_t metrics_rule_limit;	/* hits.h: hits_metrics_limit */
@@ -112,6 +113,8 @@ static const struct opt_spec egressd_spec[] = {
 		   "denial events per second per bound cgroup, 0 = no limit", .def = "100"),
 	OPTION_U32(T, event_burst, "event-burst", "N", 1, 1000000000,
 		   "burst of the per-bound-cgroup rate limit", .def = "200"),
+	OPTION_U32(T, gc_interval, "gc-interval", "SECS", 0, 86400,
+		   "how often gc runs ('egressctl gc'), 0 = never", .def = "10"),
 	OPTION_STR(T, metrics_addr, "metrics-addr", "A", "HOST:PORT of the Prometheus endpoint, or none",
 		   .def = "127.0.0.1:9464"),
 	OPTION_U32(T, metrics_cgroup_limit, "metrics-cgroup-limit", "N", 0, 1000000,
@@ -455,12 +458,11 @@ static int check_enforcing(struct serve *sv, char *problem, size_t len)
 	return 0;
 }
 
-/* Every 10 s: the gc, under the writers' lock, without waiting for a long apply. */
+/* Every --gc-interval seconds: the gc, under the writers' lock, without waiting for a long apply. */
 static void gc_tick(struct serve *sv)
 {
 	int fd;
 
-	event_ctx_clock(&sv->sink.ectx);
 	fd = open(opt.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0 && !flock(fd, LOCK_EX | LOCK_NB))
 		state_gc(sv->st);
@@ -471,7 +473,7 @@ static void gc_tick(struct serve *sv)
 /* Until SIGINT or SIGTERM (0), or an error (-errno). */
 static int serve_loop(struct serve *sv)
 {
-	time_t last_gc = 0, last_check = 0;
+	time_t last_gc = 0, last_check = 0, last_clock = 0;
 	char problem[PATH_MAX + 128] = "";
 	int ret;
 
@@ -515,7 +517,11 @@ static int serve_loop(struct serve *sv)
 			if (ret)
 				return ret;
 		}
-		if (time(NULL) - last_gc >= 10) {
+		if (time(NULL) - last_clock >= 10) {
+			last_clock = time(NULL);
+			event_ctx_clock(&sv->sink.ectx);
+		}
+		if (opt.gc_interval && time(NULL) - last_gc >= opt.gc_interval) {
 			last_gc = time(NULL);
 			gc_tick(sv);
 		}

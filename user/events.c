@@ -150,6 +150,10 @@ static void rule_str(const struct egress_event *e, char *buf, size_t len)
 		snprintf(buf, len, "socket type");
 		return;
 	}
+	if (e->rule_plen == EGRESS_RULE_BROKEN) {
+		snprintf(buf, len, "broken policy maps");
+		return;
+	}
 	if (e->rule_plen == EGRESS_RULE_SOCKOPT) {
 		snprintf(buf, len, "%s", e->family == EGRESS_FAM_V6 ? "IPV6_RTHDR (routing header)"
 								  : "IP_OPTIONS (source route)");

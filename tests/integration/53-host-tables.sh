@@ -13,7 +13,8 @@ setup 192.0.2.20 192.0.2.21 192.0.2.30
 for t in strace bpftool jq; do
 	command -v "$t" >/dev/null 2>&1 || die "tool '$t' not installed"
 done
-start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
+# no periodic gc: the checks of what gc leaves and drops are not raced by it
+start_egressd --gc-interval 0 || die "egressd not ready: $(cat "$EGRESSD_ERR")"
 mkcg app
 listen h20 tcp 192.0.2.20 80
 listen h21 tcp 192.0.2.21 80
@@ -109,6 +110,18 @@ check_eq E/one-table-after-gc 1 "$(tr ',' '\n' <<<"$(slots)" | grep -c .)"
 a E-gc/host30-denied EPERM 192.0.2.30
 a E-gc/host21-denied EPERM 192.0.2.21
 a E-gc/host20 ok 192.0.2.20
+
+# egressd's own gc (--gc-interval): with egressd stopped an apply leaves
+# the stale table, and an egressd that runs gc every second drops it
+stop_egressd
+ectl apply -f "$T/A.policy" >/dev/null 2>"$T/err" || fail F/apply "$(cat "$T/err")"
+check_eq F/stale-left-without-egressd 2 "$(tr ',' '\n' <<<"$(slots)" | grep -c .)"
+start_egressd --gc-interval 1 || die "egressd not ready: $(cat "$EGRESSD_ERR")"
+one_table() { [ "$(tr ',' '\n' <<<"$(slots)" | grep -c .)" = 1 ]; }
+check F/egressd-gc-drops-stale wait_until 10 one_table
+a F/subnet ok 192.0.2.30
+a F/host-allowed ok 192.0.2.20
+a F/host-denied EPERM 192.0.2.21
 
 ID=$(pid_of)
 ectl_ok teardown detach "$CGROOT/app"

@@ -39,7 +39,8 @@ for k in "${KS[@]}"; do
 	ADDRS+=("2001:db8:$k:1::10" "2001:db8:$k:2::10" "2001:db8:$k:1::20" "2001:db8:$k:1::21")
 done
 setup "${ADDRS[@]}"
-start_egressd || die "egressd not ready: $(cat "$EGRESSD_ERR")"
+# no periodic gc: the checks of what gc leaves and drops are not raced by it
+start_egressd --gc-interval 0 || die "egressd not ready: $(cat "$EGRESSD_ERR")"
 mkcg pd pa pe
 
 # listeners on every port a rule names and on 7099, which none does
@@ -451,6 +452,12 @@ done
 check_eq kernel/case3-list-deleted 1 "$deleted"
 check_eq kernel/case3-no-list-denies EPERM "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7001)"
 check_eq kernel/case3-no-list-denies-inherited EPERM "$(probe_as "$CGROOT/pd" nobody tcp "$TGT" 7002)"
+# such a denial is no rule's and not the default's: counted as broken, its
+# event says so (an operator applies the policy again)
+check kernel/case3-broken-counted test "$(ectl status --json | jq .broken_denials)" -ge 2
+check kernel/case3-status-says-broken grep -q "^BROKEN: " <(ectl status)
+broken_event() { events_matching ".dst == \"$TGT\" and .dport == 7001 and .rule == \"broken policy maps\"" | grep -q .; }
+check kernel/case3-event-says-broken wait_until 5 broken_event
 # a list of another generation counts as none: case 4's /24 (own allow tcp
 # 7001 and 7002, its /16's allow tcp 7003), its list's generation changed
 net v4 4

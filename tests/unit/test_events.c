@@ -206,6 +206,7 @@ static void test_event_json_rule(void **state)
 		{ EGRESS_RULE_DEFAULT, 0, 0, 65535, "default" },
 		{ EGRESS_RULE_SOCKET, 0, 0, 65535, "socket type" },
 		{ EGRESS_RULE_SOCKOPT, 0, 0, 65535, "IP_OPTIONS (source route)" },
+		{ EGRESS_RULE_BROKEN, 0, 0, 65535, "broken policy maps" },
 	};
 	struct event_ctx ctx;
 
