@@ -41,8 +41,8 @@ COMMON  := parse options policy cmdline cgroup pins store bindings counters even
 # egressd's alone: the policy-set sources (libcurl for etcd, libcrypto), kept out of egressctl's start
 DAEMON  := egressd loader metrics policyset etcd
 COMMON_OBJS := $(COMMON:%=$(BUILD)/user/%.o)
-BPF_OBJS := $(BUILD)/egress.bpf.o $(BUILD)/revoke.bpf.o
-SKELS   := $(BUILD)/egress.skel.h $(BUILD)/revoke.skel.h
+BPF_OBJS := $(BUILD)/egress.bpf.o $(BUILD)/revoke.bpf.o $(BUILD)/hits_zero.bpf.o
+SKELS   := $(BUILD)/egress.skel.h $(BUILD)/revoke.skel.h $(BUILD)/hits_zero.skel.h
 # test only: the packet parser alone, for build/tests/parser (never loaded by egressd)
 TEST_BPF_OBJS := $(BUILD)/test_parser.bpf.o
 
@@ -79,6 +79,10 @@ $(BUILD)/user/revoke.o: $(BUILD)/revoke.skel.h
 # revoke.h holds the map value both sides of revoke share
 $(BUILD)/revoke.bpf.o: BPF_CFLAGS += -Iuser
 $(BUILD)/revoke.bpf.o: user/revoke.h
+$(BUILD)/user/hits.o: $(BUILD)/hits_zero.skel.h
+# hits_zero.h holds the program's context, shared with hits.c
+$(BUILD)/hits_zero.bpf.o: BPF_CFLAGS += -Iuser
+$(BUILD)/hits_zero.bpf.o: user/hits_zero.h
 
 $(BUILD)/user/default_policy.o: user/default_policy.S maps/default.policy | $(BUILD)/user
 	$(call msg,AS,$@)
@@ -103,7 +107,7 @@ UNIT_SRCS += user/events.c user/follow.c user/hits.c
 UNIT_LDFLAGS := -Wl,--wrap=bpf_map_lookup_elem
 
 # test_hooks.c opens the built object (egress.skel.h) to check it against the hook table
-$(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h include/*.h) $(BUILD)/egress.skel.h | $(BUILD)/tests
+$(BUILD)/tests/unit_tests: $(UNIT_SRCS) $(wildcard user/*.h include/*.h) $(BUILD)/egress.skel.h $(BUILD)/hits_zero.skel.h | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O1 -g $(SAN) -Wall -Wextra -Wno-unused-parameter -Iinclude -Iuser -I$(BUILD) -o $@ $(UNIT_SRCS) $(UNIT_LDFLAGS) -lcmocka $(LDLIBS)
 
