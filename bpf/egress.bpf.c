@@ -15,6 +15,7 @@
 #include "consts.h"
 #include "egress.h"
 #include "policy.bpf.h"
+#include "hits.bpf.h"
 #include "packet.bpf.h"
 
 
@@ -363,20 +364,6 @@ static __always_inline void *policy_trie(const struct egress_binding *b)
 {
 	return policy_trie_of(b->policy);
 }
-
-/*
- * Per-rule hit counters (README "Per-rule hit counters"): the deciding
- * slot's id indexes egress_rule_hits, sized by the loader; id 0 (a rule
- * the pool had no id for) counts into an entry nobody reads.  Counted at
- * every lookup of these programs, not by revoke's re-checks.  Plain
- * increments of per-CPU values, as egress_counters' allowed in decide().
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct egress_hits);
-} egress_rule_hits SEC(".maps");
 
 static __always_inline void rule_hit(const struct egress_entry *e, const struct egress_slot *s)
 {

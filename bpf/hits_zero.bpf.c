@@ -14,6 +14,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "egress.h"
+#include "hits.bpf.h"	/* egressd's pinned map, reused by fd: sized to it by libbpf */
 #include "hits_zero.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -21,13 +22,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Possible CPUs, set by the loader (the per-CPU values to clear). */
 const volatile __u32 ncpus = 1;
 
-/* egressd's pinned map, reused by fd; sized to it by libbpf. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct egress_hits);
-} egress_rule_hits SEC(".maps");
 
 #define CHUNK	64	/* ids copied at a time: the chunk lives on the stack */
 

@@ -814,6 +814,34 @@ static int do_v6_chain(const char *hdrs, struct target *t)
 	return err;
 }
 
+#define FRAG_L4		64	/* the datagram frag4 and frag6 send in two */
+#define FRAG_HALF	32	/* bytes of it in the first fragment: 8-byte units */
+
+/*
+ * What frag4 and frag6 share: WHICH checked (*first, *later: the fragments
+ * to send), the UDP datagram to PORT built in l4 with the payload tag in
+ * its second half, and an IPPROTO_RAW socket of t's family (or -errno).
+ */
+static int frag_setup(const char *which, struct target *t, int family, uint8_t *l4, int *first,
+		      int *later)
+{
+	int fd;
+
+	*first = strcmp(which, "later");
+	*later = strcmp(which, "first");
+	if (t->family != family || (!*first && !*later) || plen() > 24)
+		usage();
+	memset(l4, 'x', FRAG_L4);
+	build_udp(l4, t->port);
+	memcpy(l4 + FRAG_HALF, payload, plen());
+	((struct udph *)l4)->len = htons(FRAG_L4);
+	fd = socket(family, SOCK_RAW, IPPROTO_RAW);
+	if (fd < 0)
+		return -errno;
+	set_timeouts(fd);
+	return fd;
+}
+
 /*
  * IPPROTO_RAW IPv4: one UDP datagram to PORT in two fragments, each with
  * the payload tag; WHICH: both, first or later (the other is not sent).
@@ -821,24 +849,15 @@ static int do_v6_chain(const char *hdrs, struct target *t)
 static int do_frag4(const char *which, struct target *t)
 {
 	struct sockaddr_in *s = (struct sockaddr_in *)&t->ss;
-	uint8_t l4[64], pkt[128];
+	uint8_t l4[FRAG_L4], pkt[128];
 	uint16_t id = (uint16_t)(getpid() ^ time(NULL));
-	int fd, err = 0, first = strcmp(which, "later"), later = strcmp(which, "first");
-	size_t half = 32;	/* bytes of L4 in the first fragment: 8-byte units */
+	int first, later, err = 0, fd = frag_setup(which, t, AF_INET, l4, &first, &later);
 
-	if (t->family != AF_INET || (!first && !later) || plen() > 24)
-		usage();
-	memset(l4, 'x', sizeof(l4));
-	build_udp(l4, t->port);
-	memcpy(l4 + half, payload, plen());
-	((struct udph *)l4)->len = htons(sizeof(l4));
-	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
 	if (fd < 0)
-		return errno;
-	set_timeouts(fd);
+		return -fd;
 	for (int f = 0; f < 2 && !err; f++) {
-		size_t n = f ? sizeof(l4) - half : half;
-		uint16_t off = f ? half / 8 : 0x2000 /* MF */;
+		size_t n = f ? FRAG_L4 - FRAG_HALF : FRAG_HALF;
+		uint16_t off = f ? FRAG_HALF / 8 : 0x2000 /* MF */;
 		uint16_t c;
 
 		if ((f == 0 && !first) || (f == 1 && !later))
@@ -858,7 +877,7 @@ static int do_frag4(const char *which, struct target *t)
 		c = csum(pkt, 20, 0);
 		pkt[10] = c >> 8;
 		pkt[11] = c & 0xff;
-		memcpy(pkt + 20, l4 + (f ? half : 0), n);
+		memcpy(pkt + 20, l4 + (f ? FRAG_HALF : 0), n);
 		if (sendto(fd, pkt, 20 + n, 0, sa(t), t->len) < 0)
 			err = errno;
 	}
@@ -873,25 +892,16 @@ static int do_frag4(const char *which, struct target *t)
 static int do_frag6(const char *which, struct target *t)
 {
 	struct sockaddr_in6 *s = (struct sockaddr_in6 *)&t->ss;
-	uint8_t l4[64], pkt[160];
+	uint8_t l4[FRAG_L4], pkt[160];
 	uint32_t id = (uint32_t)(getpid() ^ time(NULL));
-	int fd, err = 0, first = strcmp(which, "later"), later = strcmp(which, "first");
-	size_t half = 32;	/* bytes of L4 in the first fragment: 8-byte units */
+	int first, later, err = 0, fd = frag_setup(which, t, AF_INET6, l4, &first, &later);
 
-	if (t->family != AF_INET6 || (!first && !later) || plen() > 24)
-		usage();
-	memset(l4, 'x', sizeof(l4));
-	build_udp(l4, t->port);
-	memcpy(l4 + half, payload, plen());
-	((struct udph *)l4)->len = htons(sizeof(l4));
-	fd = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW);
 	if (fd < 0)
-		return errno;
-	set_timeouts(fd);
+		return -fd;
 	s->sin6_port = 0;
 	for (int f = 0; f < 2 && !err; f++) {
-		size_t n = f ? sizeof(l4) - half : half;
-		uint16_t off = f ? half : 1 /* M */;	/* offset in 8-byte units << 3 */
+		size_t n = f ? FRAG_L4 - FRAG_HALF : FRAG_HALF;
+		uint16_t off = f ? FRAG_HALF : 1 /* M */;	/* the offset in 8-byte units, << 3 */
 
 		if ((f == 0 && !first) || (f == 1 && !later))
 			continue;
@@ -907,7 +917,7 @@ static int do_frag6(const char *which, struct target *t)
 		pkt[42] = off >> 8;
 		pkt[43] = off & 0xff;
 		memcpy(pkt + 44, &id, 4);
-		memcpy(pkt + 48, l4 + (f ? half : 0), n);
+		memcpy(pkt + 48, l4 + (f ? FRAG_HALF : 0), n);
 		if (sendto(fd, pkt, 48 + n, 0, sa(t), t->len) < 0)
 			err = errno;
 	}
