@@ -1638,18 +1638,26 @@ static json_t *status_bindings(const struct binding_ref *b, size_t nb, const str
 	return binds;
 }
 
-/* The programs' ids by hook name (null: not pinned). */
-static json_t *status_programs(struct egress_state *st)
+/*
+ * The programs' ids by hook name (null: not pinned), and in *verified the
+ * instructions the verifier processed to load each (its limit is
+ * 1,000,000: how close a program is to being refused).
+ */
+static json_t *status_programs(struct egress_state *st, json_t **verified)
 {
 	json_t *progs = json_object();
 
+	*verified = json_object();
 	for (int h = 0; h < EGRESS_NHOOKS; h++) {
 		struct bpf_prog_info info;
 
-		if (!state_prog_info(st, h, &info))
+		if (!state_prog_info(st, h, &info)) {
 			json_object_set_new(progs, egress_hooks[h].name, json_integer(info.id));
-		else
+			json_object_set_new(*verified, egress_hooks[h].name, json_integer(info.verified_insns));
+		} else {
 			json_object_set_new(progs, egress_hooks[h].name, json_null());
+			json_object_set_new(*verified, egress_hooks[h].name, json_null());
+		}
 	}
 	return progs;
 }
@@ -1736,7 +1744,7 @@ static const struct opt_spec status_spec[] = {
 static int do_status(int argc, char **argv)
 {
 	struct json_opts opts = {};
-	json_t *o, *progs, *pols, *binds, *daemon, *lost;
+	json_t *o, *progs, *pols, *binds, *daemon, *lost, *verified;
 	struct egress_state st;
 	struct binding_ref *b = NULL;
 	struct policy_ref *v = NULL;
@@ -1758,7 +1766,7 @@ static int do_status(int argc, char **argv)
 			json_decref(daemon);
 		return 1;
 	}
-	progs = status_programs(&st);
+	progs = status_programs(&st, &verified);
 	pols = json_array();
 	state_policies(&st, &v, &n);
 	qsort(v, n, sizeof(*v), ref_cmp);
@@ -1805,6 +1813,7 @@ static int do_status(int argc, char **argv)
 		      "events_suppressed", (json_int_t)state_stat(&st, EGRESS_STAT_SUPPRESSED),
 		      "unconfigured_denials", (json_int_t)state_stat(&st, EGRESS_STAT_UNCONFIGURED),
 		      "broken_denials", (json_int_t)state_stat(&st, EGRESS_STAT_BROKEN));
+	json_object_set_new(o, "verified_insns", verified);
 	json_object_set_new(o, "policy_set", policyset_status(&st) ?: json_null());
 	if (json) {
 		print_json(o);

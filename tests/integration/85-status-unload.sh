@@ -1,7 +1,8 @@
 #!/bin/bash
 # 85-status-unload.sh - `status --json` reports what a user relies on: loaded,
 # the bindings (cgroup path and policy), per-policy rule counts and
-# allowed/denied counters (also per hook), ring buffer drops; `unload`
+# allowed/denied counters (also per hook), ring buffer drops, each
+# program's verified instructions (at most half the verifier's limit); `unload`
 # removes every program, link and pin: connections work again, nothing is
 # attached to the cgroup any more, and egressctl then says nothing is
 # loaded.
@@ -43,6 +44,11 @@ check_json status/per-hook-counters \
 	'.policies[] | select(.name == "st") | .hooks.connect4.allowed == 2 and .hooks.connect4.denied == 2 and .hooks.connect6.denied == 1 and .hooks.sendmsg4.denied == 1' "$out"
 check_json status/default-policy-untouched '.policies[] | select(.name == "default") | .allowed == 0 and .denied == 0' "$out"
 check_json status/ringbuf-drops '.ringbuf_drops == 0' "$out"
+# every program loaded with at most half the verifier's 1,000,000
+# instructions: a change (or a compiler) that doubles the verifier's work
+# fails here, not in egressd's load on someone's node
+check_json status/verified-insns-every-hook '[.verified_insns[] | select(. > 0)] | length == 8' "$out"
+check_json status/verified-insns-headroom '[.verified_insns[] | select(. > 500000)] | length == 0' "$out"
 txt=$(ectl status 2>&1)
 check status/text-shows-binding grep -qF "$CGROOT/app" <<<"$txt"
 
