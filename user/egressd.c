@@ -458,14 +458,23 @@ static int check_enforcing(struct serve *sv, char *problem, size_t len)
 	return 0;
 }
 
-/* Every --gc-interval seconds: the gc, under the writers' lock, without waiting for a long apply. */
-static void gc_tick(struct serve *sv)
+/*
+ * The sweep, under the writers' lock, without waiting for a long apply:
+ * every 10 s what a killed writer left (its journal finished or dropped,
+ * an odd epoch settled), and every --gc-interval seconds the gc (which
+ * does that too).
+ */
+static void sweep(struct serve *sv, bool gc)
 {
 	int fd;
 
 	fd = open(opt.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && !flock(fd, LOCK_EX | LOCK_NB))
-		state_gc(sv->st);
+	if (fd >= 0 && !flock(fd, LOCK_EX | LOCK_NB)) {
+		if (gc)
+			state_gc(sv->st);
+		else
+			state_repair_locked(sv->st);
+	}
 	if (fd >= 0)
 		close(fd);
 }
@@ -473,12 +482,13 @@ static void gc_tick(struct serve *sv)
 /* Until SIGINT or SIGTERM (0), or an error (-errno). */
 static int serve_loop(struct serve *sv)
 {
-	time_t last_gc = 0, last_check = 0, last_clock = 0;
+	time_t last_gc = 0, last_check = 0, last_sweep = 0;
 	char problem[PATH_MAX + 128] = "";
 	int ret;
 
 	while (!stop) {
 		struct epoll_event evs[16];
+		bool gc;
 		int n = epoll_wait(sv->epfd, evs, 16, policyset_timeout(sv->pset, 200));
 
 		if (n < 0 && errno != EINTR) {
@@ -517,13 +527,14 @@ static int serve_loop(struct serve *sv)
 			if (ret)
 				return ret;
 		}
-		if (time(NULL) - last_clock >= 10) {
-			last_clock = time(NULL);
-			event_ctx_clock(&sv->sink.ectx);
-		}
-		if (opt.gc_interval && time(NULL) - last_gc >= opt.gc_interval) {
-			last_gc = time(NULL);
-			gc_tick(sv);
+		gc = opt.gc_interval && time(NULL) - last_gc >= opt.gc_interval;
+		if (gc || time(NULL) - last_sweep >= 10) {
+			if (time(NULL) - last_sweep >= 10)
+				event_ctx_clock(&sv->sink.ectx);
+			last_sweep = time(NULL);
+			if (gc)
+				last_gc = last_sweep;
+			sweep(sv, gc);
 		}
 	}
 	return 0;

@@ -170,6 +170,8 @@ int state_policy_delete(struct egress_state *st, uint32_t id);
  * only when no writer holds the lock; every store and state_gc too.
  */
 int state_repair(struct egress_state *st);
+/* The same for a caller that holds the writers' lock (egressd's sweep): the epoch settled too. */
+int state_repair_locked(struct egress_state *st);
 /*
  * Applies a parsed policy file: checks every policy first (known or added
  * by the file, size, compilation) and changes nothing if one fails, then

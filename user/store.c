@@ -1003,7 +1003,7 @@ static int journal_write(struct egress_state *st, const struct state_journal *j)
  * for running programs (the kernel does so for map-in-map updates), so
  * from then on the old generation's host table is garbage: the next
  * generation of the policy replaces it, gc drops it earlier (egressd every
- * 10 s), and nothing looks at it (its entries name the old generation).
+ * 10 s by default, --gc-interval), and nothing looks at it (its entries name the old generation).
  * Dropping it here would cost the writer one more grace period.  A killed
  * writer leaves a table no trie names: gc.  j (if given) is written, with
  * the new trie's map id, just before the swap.
@@ -1172,6 +1172,11 @@ done:
 	close(fd);
 	/* no writer at work (the lock): an epoch left odd by one killed before its journal ends */
 	return ret ?: epoch_settle(st);
+}
+
+int state_repair_locked(struct egress_state *st)
+{
+	return journal_repair_locked(st);
 }
 
 int state_repair(struct egress_state *st)

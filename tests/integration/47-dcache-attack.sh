@@ -28,6 +28,8 @@
 #   - a writer held after its epoch went odd (strace delays it) while the
 #     sandbox connects, then killed after its swap: that connect was not
 #     cached, so the new rule denies the next one.
+#   - egressd with --gc-interval 0 still settles an epoch a killed apply
+#     left odd (its 10 s sweep), with no egressctl run meanwhile.
 source "$(dirname "$0")/../lib.sh"
 setup 192.0.2.10 192.0.2.20 192.0.2.30 2001:db8::10 2001:db8::20 2001:db8::30 c000:20a::
 for t in strace bpftool jq taskset stat; do
@@ -211,6 +213,19 @@ else
 	check_eq held-writer/new-connect-EPERM EPERM "$(pr kw tcp 192.0.2.10 5433)"
 	sleep 0.3
 	check_eq held-writer/only-the-first-arrived 1 "$(count w33)"
+fi
+
+# ---- egressd's sweep repairs a killed writer every 10 s, even with its gc
+# off (--gc-interval 0): an apply killed after its swap leaves the epoch
+# odd, and no egressctl runs until egressd has settled it
+start_egressd --gc-interval 0 || die "egressd not ready: $(cat "$EGRESSD_ERR")"
+reset_sweep() { ectl apply -f "$T/allow.policy" >/dev/null 2>&1; }
+RESET=reset_sweep
+if kill_at sweep "BPF_MAP_UPDATE_ELEM, {map_fd=POLICIES," 1 apply -f "$T/deny.policy"; then
+	check_eq sweep/killed 137 "$KILL_RC"
+	epoch_even() { [ $(($(epoch) % 2)) = 0 ]; }
+	check sweep/epoch-settled-by-egressd wait_until 25 epoch_even
+	check_eq sweep/new-rules-in-force EPERM "$(pr kw tcp 192.0.2.10 5430)"
 fi
 
 finish
