@@ -850,15 +850,6 @@ static __always_inline bool frag_seen(const struct egress_binding *b, const stru
 	return bpf_map_lookup_elem(&egress_frags, &k) != NULL;	/* never seen: deny */
 }
 
-/* A first fragment allowed (or allowed on, audited): its later fragments pass this level. */
-static __always_inline void frag_allow(const struct egress_binding *b, const struct pkt *p)
-{
-	struct egress_frag_key k;
-	__u8 one = 1;
-
-	frag_key(&k, b, p);
-	bpf_map_update_elem(&egress_frags, &k, &one, BPF_ANY);
-}
 
 
 /*
@@ -996,13 +987,19 @@ int egress_skb(struct __sk_buff *skb)
 	struct egress_binding *b = bpf_get_local_storage(&egress_binding, 0);
 	const struct egress_slot *rule = NULL;
 	struct egress_entry *e = NULL;
+	struct egress_frag_key fk;
 	struct pkt p = {};
-	bool ip, ok, fast, audit;
+	bool ip, ok, fast, audit, first_frag;
+	__u8 one = 1;
 
 	/* the source only for a fragment's key: a destination decides what leaves */
 	ok = packet(skb, &p, &ip, false);
 	if (!ip)
 		return VERDICT_ALLOW;
+	/* a first fragment's key, before verdict_all() makes p.dst an address it embeds */
+	first_frag = ok && p.frag && !p.later_frag;
+	if (first_frag)
+		frag_key(&fk, b, &p);
 	/* before UDP-Lite becomes UDP; an established connection's packets first */
 	fast = ok && (tcp_connected_peer(skb, &p) || cached(skb, b, &p));
 	p.dst.proto = rule_proto(p.dst.proto);
@@ -1013,8 +1010,9 @@ int egress_skb(struct __sk_buff *skb)
 	else if (ok)
 		ok = verdict_all(policy_trie(b), b->policy, &p.dst, false, &rule, &e);
 	audit = !ok && audit_mode(policy_trie(b), e);
-	if ((ok || audit) && p.frag && !p.later_frag)
-		frag_allow(b, &p);
+	/* a first fragment allowed (or allowed on, audited): its later fragments pass this level */
+	if ((ok || audit) && first_frag)
+		bpf_map_update_elem(&egress_frags, &fk, &one, BPF_ANY);
 	if (ok)
 		return skb_allow(b, EGRESS_HOOK_EGRESS);
 	return skb_deny(skb, b, EGRESS_HOOK_EGRESS, &p.dst, rule, e, audit);

@@ -200,6 +200,10 @@ static __always_inline bool packet_v6(struct __sk_buff *skb, struct pkt *p, cons
 		return false;
 	__builtin_memcpy(a, &ip.daddr, 16);
 	dest_v6(&p->dst, a[0], a[1], a[2], a[3]);
+	if (src) {	/* before the walk: a packet it refuses is still named by its source */
+		__builtin_memcpy(a, &ip.saddr, 16);
+		dest_v6(&p->src, a[0], a[1], a[2], a[3]);
+	}
 	w.next = ip.nexthdr;
 	if (ipv6_ext(w.next) && !egress_v6_ext(skb, p, &w))
 		return false;
@@ -209,7 +213,7 @@ static __always_inline bool packet_v6(struct __sk_buff *skb, struct pkt *p, cons
 	 */
 	if (w.off > V6_WALK_MAX)
 		return false;
-	if (src || p->frag) {
+	if (!src && p->frag) {
 		__builtin_memcpy(a, &ip.saddr, 16);
 		dest_v6(&p->src, a[0], a[1], a[2], a[3]);
 	}
