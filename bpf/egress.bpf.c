@@ -404,13 +404,14 @@ static __always_inline void rule_hit_cached(__u32 id)
  * matching entry.  any_port: the port is unknown (a non-first IP
  * fragment), any port range matches.  NULL *entry: fail closed.  A
  * policy whose maps cannot decide d (no entry: every trie has /0 roots;
- * no slot: a slot list missing or of another generation) denies, counted;
- * with an entry and no slot, no_rule() names it in the event.
+ * no slot: a slot list missing or of another generation) denies, counted,
+ * and *reason (the event's, EGRESS_RULE_DEFAULT until then) says so.
  */
 static __always_inline bool verdict(void *trie, __u32 policy, const struct dest *d, bool any_port,
-				    const struct egress_slot **rule, struct egress_entry **entry)
+				    const struct egress_slot **rule, struct egress_entry **entry,
+				    __u8 *reason)
 {
-	const struct egress_slot *s;
+	const struct egress_slot *s = NULL;
 	struct egress_entry *e;
 
 	*rule = NULL;
@@ -421,14 +422,12 @@ static __always_inline bool verdict(void *trie, __u32 policy, const struct dest 
 		return false;
 	}
 	e = policy_entry(trie, policy, d);
-	if (!e) {
-		stat_inc(EGRESS_STAT_BROKEN);
-		return false;
-	}
+	if (e)
+		s = entry_slot(policy, e, d, any_port);
 	*entry = e;
-	s = entry_slot(policy, e, d, any_port);
-	if (!s) {
+	if (!e || !s) {
 		stat_inc(EGRESS_STAT_BROKEN);
+		*reason = EGRESS_RULE_BROKEN;
 		return false;
 	}
 	*rule = s;
@@ -441,27 +440,18 @@ static __always_inline bool verdict(void *trie, __u32 policy, const struct dest 
  * that IPv4 address too: both must allow.  When the IPv4 verdict denies, d
  * becomes the IPv4 destination, so that the event names what denied.
  */
-/*
- * Why no rule decided (rule NULL), for the event: an entry without a
- * matching slot is a broken policy (its slot list missing); otherwise the
- * default (no policy, a packet that cannot be parsed, a later fragment).
- */
-static __always_inline __u8 no_rule(const struct egress_slot *rule, const struct egress_entry *e)
-{
-	return !rule && e ? EGRESS_RULE_BROKEN : EGRESS_RULE_DEFAULT;
-}
-
 static __always_inline bool verdict_all(void *trie, __u32 policy, struct dest *d, bool any_port,
-					const struct egress_slot **rule, struct egress_entry **entry)
+					const struct egress_slot **rule, struct egress_entry **entry,
+					__u8 *reason)
 {
 	struct dest d4 = {};
 
-	if (!verdict(trie, policy, d, any_port, rule, entry))
+	if (!verdict(trie, policy, d, any_port, rule, entry, reason))
 		return false;
 	if (!d->embeds)
 		return true;
 	dest_embedded_v4(&d4, d);
-	if (verdict(trie, policy, &d4, any_port, rule, entry))
+	if (verdict(trie, policy, &d4, any_port, rule, entry, reason))
 		return true;
 	*d = d4;
 	return false;
@@ -579,6 +569,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	__u64 *ep = NULL, epoch = 0, cookie = 0;
 	struct dest d = {};
 	bool first, hit, audit, send, same_sock = false;
+	__u8 reason = EGRESS_RULE_DEFAULT;
 	__u32 rule_id = 0;
 	__s32 err;
 
@@ -621,7 +612,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	hit = ep && !d.embeds && cache_hit(b, &d, epoch, cookie, &rule_id, &same_sock);
 	if (hit)
 		rule_hit_cached(rule_id);
-	if (hit || verdict_all(policy_trie(b), b->policy, &d, false, &rule, &e)) {
+	if (hit || verdict_all(policy_trie(b), b->policy, &d, false, &rule, &e, &reason)) {
 		struct egress_counter *c = counter(b->policy, hook);
 
 		if (c)
@@ -640,7 +631,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, enum egress_hook ho
 	audit = e && (e->pol_flags & EGRESS_POL_AUDIT);
 	if (err != EPERM && !audit)
 		bpf_set_retval(-err);	/* the outermost non-EPERM errno wins (README) */
-	deny(&d, b, hook, rule, no_rule(rule, e), 0, err, bpf_get_current_cgroup_id(), first, audit);
+	deny(&d, b, hook, rule, reason, 0, err, bpf_get_current_cgroup_id(), first, audit);
 	return deny_verdict(audit);
 }
 
@@ -959,7 +950,7 @@ static __always_inline int skb_allow(const struct egress_binding *b, enum egress
  */
 static __always_inline int skb_deny(struct __sk_buff *skb, const struct egress_binding *b,
 				    enum egress_hook hook, const struct dest *d,
-				    const struct egress_slot *rule, const struct egress_entry *e, bool audit)
+				    const struct egress_slot *rule, __u8 reason, bool audit)
 {
 	bool emit = skb->mark != EGRESS_SKB_DENIED;
 
@@ -967,7 +958,7 @@ static __always_inline int skb_deny(struct __sk_buff *skb, const struct egress_b
 	asm volatile("" : "+r"(skb));
 	if (!audit)
 		skb->mark = EGRESS_SKB_DENIED;	/* dropped: nobody else sees it */
-	deny(d, b, hook, rule, no_rule(rule, e), 0, EPERM, bpf_skb_cgroup_id(skb), emit, audit);
+	deny(d, b, hook, rule, reason, 0, EPERM, bpf_skb_cgroup_id(skb), emit, audit);
 	return deny_verdict(audit);
 }
 
@@ -988,6 +979,7 @@ int egress_skb(struct __sk_buff *skb)
 	const struct egress_slot *rule = NULL;
 	struct egress_entry *e = NULL;
 	struct egress_frag_key fk;
+	__u8 reason = EGRESS_RULE_DEFAULT;
 	struct pkt p = {};
 	bool ip, ok, fast, audit, first_frag;
 	__u8 one = 1;
@@ -1008,14 +1000,14 @@ int egress_skb(struct __sk_buff *skb)
 	else if (ok && p.later_frag)
 		ok = frag_seen(b, &p);
 	else if (ok)
-		ok = verdict_all(policy_trie(b), b->policy, &p.dst, false, &rule, &e);
+		ok = verdict_all(policy_trie(b), b->policy, &p.dst, false, &rule, &e, &reason);
 	audit = !ok && audit_mode(policy_trie(b), e);
 	/* a first fragment allowed (or allowed on, audited): its later fragments pass this level */
 	if ((ok || audit) && first_frag)
 		bpf_map_update_elem(&egress_frags, &fk, &one, BPF_ANY);
 	if (ok)
 		return skb_allow(b, EGRESS_HOOK_EGRESS);
-	return skb_deny(skb, b, EGRESS_HOOK_EGRESS, &p.dst, rule, e, audit);
+	return skb_deny(skb, b, EGRESS_HOOK_EGRESS, &p.dst, rule, reason, audit);
 }
 
 /*
@@ -1035,6 +1027,7 @@ int egress_ingress(struct __sk_buff *skb)
 	const struct egress_slot *rule = NULL;
 	struct egress_entry *e = NULL;
 	struct bpf_sock *sk = skb->sk;
+	__u8 reason = EGRESS_RULE_DEFAULT;
 	struct pkt p = {};
 	bool ip, ok;
 
@@ -1051,7 +1044,7 @@ int egress_ingress(struct __sk_buff *skb)
 		return VERDICT_ALLOW;
 	b = bpf_get_local_storage(&egress_binding, 0);
 	p.src.proto = IPPROTO_TCP;
-	if (ok && verdict_all(policy_trie(b), b->policy, &p.src, false, &rule, &e))
+	if (ok && verdict_all(policy_trie(b), b->policy, &p.src, false, &rule, &e, &reason))
 		return skb_allow(b, EGRESS_HOOK_INGRESS);
-	return skb_deny(skb, b, EGRESS_HOOK_INGRESS, &p.src, rule, e, audit_mode(policy_trie(b), e));
+	return skb_deny(skb, b, EGRESS_HOOK_INGRESS, &p.src, rule, reason, audit_mode(policy_trie(b), e));
 }

@@ -51,7 +51,7 @@ enum egress_stat {
 	EGRESS_STAT_DELIVERED = 3,	/* events read by egressd (written by egressd, CPU 0) */
 	EGRESS_STAT_CG_FULL = 4,	/* per-cgroup tables full: shared bucket used */
 	EGRESS_STAT_NESTED = 5,		/* denials (or audits) an inner bound cgroup already denied: no event */
-	EGRESS_STAT_BROKEN = 6,		/* denied: a policy's maps had no entry or slot list for the destination */
+	EGRESS_STAT_BROKEN = 6,		/* denied (or audited): a policy's maps had no entry or slot list for it */
 	EGRESS_STAT_MAX = 8,
 };
 

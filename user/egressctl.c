@@ -1731,8 +1731,8 @@ static void status_print(json_t *o)
 	       (unsigned long long)JINT(o, "events_delivered"), (unsigned long long)JINT(o, "events_suppressed"),
 	       (unsigned long long)JINT(o, "ringbuf_drops"));
 	if (JINT(o, "broken_denials"))
-		printf("BROKEN: %llu denials because a policy's maps had no entry or slot list for the "
-		       "destination (tampered or corrupt maps): apply the policies again\n",
+		printf("BROKEN: %llu denials (or audits) because a policy's maps had no entry or slot list "
+		       "for the destination (tampered or corrupt maps): apply the policies again\n",
 		       (unsigned long long)JINT(o, "broken_denials"));
 }
 

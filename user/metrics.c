@@ -238,8 +238,8 @@ static void fam_events(const struct scrape *sc)
 	fprintf(sc->out, "egress_events_dropped_total %llu\n",
 		(unsigned long long)sc->s->stat[EGRESS_STAT_RB_DROPS]);
 	family(sc->out, "egress_broken_denials_total", "counter",
-	       "Denials because a policy's maps had no entry or slot list for the destination "
-	       "(tampered or corrupt maps: apply the policies again).");
+	       "Denials (audits, in audit mode) because a policy's maps had no entry or slot list for "
+	       "the destination (tampered or corrupt maps: apply the policies again).");
 	fprintf(sc->out, "egress_broken_denials_total %llu\n",
 		(unsigned long long)sc->s->stat[EGRESS_STAT_BROKEN]);
 	family(sc->out, "egress_events_delivered_total", "counter", "Denial events read by egressd.");

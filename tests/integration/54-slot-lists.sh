@@ -38,6 +38,7 @@ for k in "${KS[@]}"; do
 	ADDRS+=("10.$k.1.10" "10.$k.2.10" "10.$k.1.20" "10.$k.1.21")
 	ADDRS+=("2001:db8:$k:1::10" "2001:db8:$k:2::10" "2001:db8:$k:1::20" "2001:db8:$k:1::21")
 done
+ADDRS+=(2001:db8:250::10)	# under no policy's CIDR (the broken-root check)
 setup "${ADDRS[@]}"
 # no periodic gc: the checks of what gc leaves and drops are not raced by it
 start_egressd --gc-interval 0 || die "egressd not ready: $(cat "$EGRESSD_ERR")"
@@ -502,6 +503,19 @@ check kernel/apply-again ectl apply -f "$T/back.policy"
 verify_case kernel/case3-after-apply pd v4 3
 verify_case kernel/case4-after-apply pd v4 4
 verify_case kernel/pa-case3-after-apply pa v4 3
+# a trie without its IPv6 root (every trie has /0 roots: only tampering
+# removes one; the IPv4 root, which socket creation reads, stays): an
+# address under no other entry finds none, denied, and named broken too
+# (the default-allow policy would have allowed it); an apply puts it back
+pa_trie=$(printf '%d' "0x$(bpftool -j map lookup pinned "$PIN/maps/egress_policies" key "$(pid_of pa)" 0 0 0 |
+	jq -r '.value | map(ltrimstr("0x")) | reverse | join("")')")
+check kernel/pa-v6-root-deleted bpftool map delete id "$pa_trie" key 32 0 0 0 6 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+check_eq kernel/pa-no-entry-denies EPERM "$(probe_as "$CGROOT/pa" nobody tcp 2001:db8:250::10 7001)"
+no_entry_event() { events_matching '.dst == "2001:db8:250::10" and .rule == "broken policy maps"' | grep -q .; }
+check kernel/pa-no-entry-event-says-broken wait_until 5 no_entry_event
+policy_file pa >"$T/pa.policy"
+check kernel/pa-apply-again ectl apply -f "$T/pa.policy"
+check_eq kernel/pa-root-back-default-allows ok "$(probe_as "$CGROOT/pa" nobody tcp 2001:db8:250::10 7001)"
 
 # list tables across generations, as host tables: the apply above made a
 # generation whose table is in the other slot, the old one stays until gc
