@@ -27,10 +27,14 @@ const volatile __u32 ncpus = 1;
 
 struct walk {
 	struct hits_zero_args *a;
+	__u32 failed;	/* an id out of the map: the chunk is not counted done */
 	__u32 id[CHUNK];
 };
 
-/* One id's counters, on every CPU. */
+/*
+ * One id's counters, on every CPU (the loader runs this only where the
+ * possible CPUs are 0 to ncpus - 1, so the numbers are the CPUs).
+ */
 static long zero_one(__u32 i, struct walk *w)
 {
 	__u32 id, cpu;
@@ -41,8 +45,11 @@ static long zero_one(__u32 i, struct walk *w)
 	for (cpu = 0; cpu < ncpus && cpu < HITS_ZERO_MAX_CPUS; cpu++) {
 		struct egress_hits *h = bpf_map_lookup_percpu_elem(&egress_rule_hits, &id, cpu);
 
-		if (h)
-			__builtin_memset(h, 0, sizeof(*h));
+		if (!h) {
+			w->failed = 1;
+			return 1;
+		}
+		__builtin_memset(h, 0, sizeof(*h));
 	}
 	return 0;
 }
@@ -64,6 +71,8 @@ static long zero_chunk(__u32 k, struct walk *w)
 	    bpf_copy_from_user(w->id, bytes, (void *)(w->a->ids + (__u64)base * sizeof(__u32))))
 		return 1;	/* stop: done says how far it got */
 	bpf_loop(n, zero_one, w, 0);
+	if (w->failed)
+		return 1;	/* stop: this chunk is the batch update's */
 	w->a->done = base + n;
 	return 0;
 }
@@ -74,6 +83,7 @@ int hits_zero(struct hits_zero_args *a)
 	struct walk w;
 
 	w.a = a;
+	w.failed = 0;
 	a->done = 0;
 	if (ncpus > HITS_ZERO_MAX_CPUS)
 		return 0;	/* done 0: the caller zeroes them itself */

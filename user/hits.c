@@ -90,6 +90,31 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 }
 
 /*
+ * The possible CPUs are 0 to ncpus - 1: the program names CPUs by number,
+ * and a gap in the mask ("0-3,8-11") would make it skip some and touch
+ * others that cannot exist.
+ */
+static bool cpus_dense(int ncpus)
+{
+	char buf[64], want[32];
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	if (!ok || ncpus < 1)
+		return false;
+	buf[strcspn(buf, "\n")] = '\0';
+	if (ncpus == 1)
+		snprintf(want, sizeof(want), "0");
+	else
+		snprintf(want, sizeof(want), "0-%d", ncpus - 1);
+	return !strcmp(buf, want);
+}
+
+/*
  * The fresh ids zeroed by bpf/hits_zero.bpf.c on the pinned map: how many,
  * from the first (0 when it cannot be loaded or run, as on a kernel without
  * BPF_PROG_TYPE_SYSCALL: the batch update does the rest, silently).
@@ -98,10 +123,14 @@ static size_t zero_by_prog(struct hits_pool *hp)
 {
 	struct hits_zero_args a = { .ids = (uintptr_t)hp->fresh, .n = hp->nfresh };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &a, .ctx_size_in = sizeof(a));
-	libbpf_print_fn_t was = libbpf_set_print(quiet);
-	struct hits_zero *skel = hits_zero__open();
+	libbpf_print_fn_t was;
+	struct hits_zero *skel;
 	size_t done = 0;
 
+	if (!cpus_dense(hp->ncpus))
+		return 0;
+	was = libbpf_set_print(quiet);
+	skel = hits_zero__open();
 	if (skel) {
 		skel->rodata->ncpus = hp->ncpus;
 		if (!bpf_map__reuse_fd(skel->maps.egress_rule_hits, hp->fd) && !hits_zero__load(skel) &&
