@@ -362,7 +362,11 @@ static int run(int prog_fd, int out_fd, const struct pb *p, size_t len, uint16_t
 	return opts.retval == 1 ? 0 : -EPROTO;
 }
 
-static const char *check(const struct parser_out *o, const struct want *w, char *buf, size_t len)
+/* The parser asked for the source (the ingress program) or not (the backstop: only a fragment's). */
+static bool src_wanted;
+
+static const char *check(const struct parser_out *o, const struct want *w, int ipver, char *buf,
+			 size_t len)
 {
 	uint8_t a[16] = {};
 	char got[64];
@@ -387,6 +391,16 @@ static const char *check(const struct parser_out *o, const struct want *w, char 
 			 w->dst, w->proto, w->dport, w->frag, w->later);
 		return buf;
 	}
+	/* every case's packet comes from 10.0.0.1 or 2001:db8::1 */
+	memset(a, 0, sizeof(a));
+	if (src_wanted || o->frag)
+		addr(ipver == 4 ? AF_INET : AF_INET6, ipver == 4 ? "10.0.0.1" : "2001:db8::1", a);
+	if (memcmp(o->src, a, sizeof(a))) {
+		inet_ntop(ipver == 4 ? AF_INET : AF_INET6, o->src, got, sizeof(got));
+		snprintf(buf, len, "source %s, want %s", got,
+			 src_wanted || o->frag ? (ipver == 4 ? "10.0.0.1" : "2001:db8::1") : "none (zero)");
+		return buf;
+	}
 	return NULL;
 }
 
@@ -395,15 +409,17 @@ static const char *check(const struct parser_out *o, const struct want *w, char 
  * PACKET_DIRECT): reading the linear part in place where it holds the
  * bytes, or bpf_skb_load_bytes only, the path of paged data.
  */
-static int run_table(bool direct)
+static int run_table(bool direct, bool want_src)
 {
 	struct test_parser *skel;
 	int prog_fd, out_fd;
 
-	mode = direct ? "" : "load-bytes/";
+	mode = !direct ? "load-bytes/" : want_src ? "" : "no-source/";
+	src_wanted = want_src;
 	skel = test_parser__open();
 	if (skel) {
 		skel->rodata->direct = direct;
+		skel->rodata->want_src = want_src;
 		if (test_parser__load(skel)) {
 			test_parser__destroy(skel);
 			skel = NULL;
@@ -431,7 +447,7 @@ static int run_table(bool direct)
 			report(c->name, "", why);
 			continue;
 		}
-		report(c->name, "", check(&o, &c->w, why, sizeof(why)));
+		report(c->name, "", check(&o, &c->w, p.b[0] >> 4, why, sizeof(why)));
 		if (!c->cuts)
 			continue;
 		/*
@@ -461,7 +477,7 @@ static int run_table(bool direct)
 				snprintf(why, sizeof(why), "test run: %s", strerror(-ret));
 				report(c->name, sub, why);
 				bad++;
-			} else if (check(&o, &deny, why, sizeof(why))) {
+			} else if (check(&o, &deny, p.b[0] >> 4, why, sizeof(why))) {
 				report(c->name, sub, why);
 				bad++;
 			}
@@ -478,8 +494,9 @@ static int run_table(bool direct)
 int main(void)
 {
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
-	run_table(true);
-	run_table(false);
+	run_table(true, true);
+	run_table(false, true);
+	run_table(true, false);
 	printf("# parser: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

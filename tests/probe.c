@@ -106,8 +106,9 @@
  *   frag4 both|first|later ADDR PORT
  *                                  IPPROTO_RAW IPv4: a UDP datagram in two
  *                                  fragments, both or only one of them
- *   frag6 both|first|later ADDR PORT
- *                                  the same in IPv6, behind fragment headers
+ *   frag6 both|first|later|split ADDR PORT
+ *                                  the same in IPv6, behind fragment headers;
+ *                                  split: the later one from another source
  *   serve ADDR PORT                a TCP listener (Fast Open on): prints
  *                                  "listening", then "accepted:BYTES" for
  *                                  one connection within 8 s, or an errno
@@ -828,7 +829,7 @@ static int frag_setup(const char *which, struct target *t, int family, uint8_t *
 	int fd;
 
 	*first = strcmp(which, "later");
-	*later = strcmp(which, "first");
+	*later = strcmp(which, "first");	/* "split": both, from two sources (frag6) */
 	if (t->family != family || (!*first && !*later) || plen() > 24)
 		usage();
 	memset(l4, 'x', FRAG_L4);
@@ -912,6 +913,8 @@ static int do_frag6(const char *which, struct target *t)
 		pkt[6] = 44;	/* fragment header */
 		pkt[7] = 64;
 		memcpy(pkt + 8, &s->sin6_addr, 16);
+		if (f == 1 && !strcmp(which, "split"))
+			pkt[23] ^= 1;	/* the later fragment from another source */
 		memcpy(pkt + 24, &s->sin6_addr, 16);
 		pkt[40] = IPPROTO_UDP;
 		pkt[42] = off >> 8;
@@ -1579,7 +1582,7 @@ static const struct command commands[] = {
 	{ "raw-connected",	5, 5, cmd_raw_connected, "tcp|udp ADDR PORT" },
 	{ "v6-chain",		5, 5, cmd_packets,	 "HDRS ADDR PORT" },
 	{ "frag4",		5, 5, cmd_packets,	 "both|first|later ADDR PORT" },
-	{ "frag6",		5, 5, cmd_packets,	 "both|first|later ADDR PORT" },
+	{ "frag6",		5, 5, cmd_packets,	 "both|first|later|split ADDR PORT" },
 	{ "client-from",	5, 6, cmd_client_from,	 "SRC ADDR PORT [tfo]" },
 	{ "precreated",		5, 5, cmd_foreign,	 "ADDR PORT CGDIR" },
 	{ "scm-rights",		5, 5, cmd_foreign,	 "ADDR PORT CGDIR" },

@@ -455,6 +455,13 @@ else
 fi
 not_to container/pro/frag6-denied-port "$A6" "$PRO" container frag6 both "$A6" 25
 not_to container/pro/frag6-later-without-first "$A6" "$PRO" container frag6 later "$A6" 53
+# the source is part of a fragment's key: a later fragment from another
+# source than its allowed first one does not pass
+if try "$PRO" container frag6 split "$A6" 53; then
+	check_eq container/pro/frag6-later-from-other-source-dropped 1 "$(frag6_lines)"
+else
+	fail container/pro/frag6-later-from-other-source-dropped "$WINDOW"
+fi
 if try "$OPEN" container frag6 both "$A6" 25; then
 	check_eq baseline/frag6-both-fragments 2 "$(frag6_lines)"
 else
