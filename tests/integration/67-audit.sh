@@ -10,12 +10,15 @@
 # with its own deny event), and an audit parent of an enforcing child adds
 # no event.  The mode is in export, apply, policy list and status; a switch
 # to enforce denies at once and cuts an established connection.  Bad input:
-# one line, exit 2, state unchanged.
+# one line, exit 2, state unchanged.  An IPv6 datagram's later fragment to a
+# NAT64 address whose IPv4 address an audit policy denies is not audited a
+# second time.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../prom-lib.sh"
 
 
-setup
+# the defaults, and a NAT64 address that embeds the denied 192.0.2.20
+setup 192.0.2.10 192.0.2.20 192.0.2.30 2001:db8::10 2001:db8::20 2001:db8::30 64:ff9b::c000:214
 use_bypass
 PY=/usr/bin/python3
 CONN=$T/revoke-conn.py
@@ -78,6 +81,23 @@ check_eq hook/raw-socket-created-and-sent ok "$w"
 wait_count u4 $((n0 + 1)) && pass hook/backstop-raw-arrived || fail hook/backstop-raw-arrived "$(count u4)"
 ev event/sock_create-audit "$AUD and .hook == \"sock_create\""
 ev event/backstop-audit "$AUD and .hook == \"egress\" and .dst == \"$D4\" and .dport == 53"
+
+# an IPv6 datagram in two fragments to a NAT64 address that embeds a
+# denied IPv4 one, under a default-allow audit policy: audited once, at its
+# first fragment (the IPv6 address allowed, the IPv4 one it embeds denied:
+# the event names the IPv4 address); the later one passes on its first's
+# key, built before the decision named the IPv4 address: no second audit
+NAT=64:ff9b::c000:214
+ectl_ok setup policy add audallow --default allow --mode audit || die "policy add audallow"
+ectl_ok setup deny "$D4/32" --policy audallow || die "deny audallow"
+mkcg audallow
+ectl_ok setup attach "$CGROOT/audallow" --policy audallow || die "attach audallow"
+w=$(run_as "$CGROOT/audallow" container "$BYPASS" frag6 both "$NAT" 54 2>&1)
+check_eq hook/frag6-nat64-sent ok "$w"
+AA=".bound_cgroup_id == $(stat -c %i "$CGROOT/audallow") and .verdict == \"audit\""
+ev event/frag6-nat64-first-audited "$AA and .hook == \"egress\" and .dst == \"$D4\" and .dport == 54"
+sleep 0.5
+check_eq event/frag6-nat64-one-audit 1 "$(events_matching "$AA" | grep -c .)"
 
 # setsockopt(IPV6_RTHDR): refused under enforce, allowed and audited here
 w=$(run_as "$CGROOT/aud" nobody "$BYPASS" srh udp "$D6" "$D6" 53 2>&1)
