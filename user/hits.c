@@ -79,10 +79,11 @@ int hits_pool_open(struct egress_state *st, struct hits_pool *hp)
 
 /*
  * From this many fresh ids, bpf/hits_zero.bpf.c zeroes them: its load
- * (~1 ms) costs what the batch update spends on ~6,000 ids (~160 ns an
- * id, every CPU's value copied from user space), and it takes ~10 ns an id.
+ * (~7 ms, libbpf's feature probes of a process's first object included)
+ * costs what the batch update spends on ~45,000 ids (~160 ns an id, every
+ * CPU's value copied from user space), and it takes ~13 ns an id.
  */
-#define HITS_ZERO_PROG_MIN	8192
+#define HITS_ZERO_PROG_MIN	65536
 
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {

@@ -19,9 +19,9 @@
 #   at 0.
 # - egress_rule_hits_total{policy,rule,verdict}: the rule as written or
 #   `default`, only the --metrics-rule-limit busiest; promtool accepts it.
-# - A large change (8,192 fresh ids or more) zeroes their counters with
+# - A large change (65,536 fresh ids or more) zeroes their counters with
 #   bpf/hits_zero.bpf.c: every id of a second instance's pool dirtied by
-#   hand, a 9,000-rule policy's rules still start at 0.
+#   hand, a 66,000-rule policy's rules still start at 0.
 # - Bad input: one line, exit 2.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../prom-lib.sh"
@@ -154,35 +154,35 @@ ectl_ok edit allow "$P4/32" --proto tcp --port 3128 --policy au2 || die "allow a
 check_eq new-policy-at-0 "0 0 0 0 0 0" "$(echo $(hits au2 default) $(hits au2 "$P4/32"))"
 
 # ---------------------------------------------------------------- a large change
-# A change that takes 8,192 fresh ids or more zeroes their counters with
+# A change that takes 65,536 fresh ids or more zeroes their counters with
 # bpf/hits_zero.bpf.c (one BPF_PROG_TEST_RUN) instead of batch updates.  A
 # second instance, every id of its pool dirtied by hand first: the rules of
-# a new 9,000-rule policy all start at 0 (its default too), and so does the
+# a new 66,000-rule policy all start at 0 (its default too), and so does the
 # rule of a one-rule edit after it (the batch update).
 BIG=$T/bpffs/big
-"$EGRESSD" --pin-dir "$BIG" --max-rules 10000 --max-policies 4 --metrics-addr none \
+"$EGRESSD" --pin-dir "$BIG" --max-rules 70000 --max-policies 4 --metrics-addr none \
 	--events-socket "$T/big.sock" --gc-interval 0 >/dev/null 2>"$T/big.err" &
 BG_PIDS+=($!)
 wait_until "$TO" grep -q '^egressd: ready' "$T/big.err" || die "second egressd not ready: $(cat "$T/big.err")"
 bigctl() { timeout "$TO" "$EGRESSCTL" "$@" --pin-dir "$BIG"; }
 size=$(bpftool -j map show pinned "$BIG/maps/egress_rule_hits" | jq .max_entries)
-check big/pool-size test "$size" -gt 9002
+check big/pool-size test "$size" -gt 66002
 for ((id = 1; id < size; id++)); do
-	printf 'map update pinned %s key %d %d 0 0 value 7 0 0 0 0 0 0 0 7 0 0 0 0 0 0 0 7 0 0 0 0 0 0 0\n' \
-		"$BIG/maps/egress_rule_hits" $((id & 255)) $((id >> 8))
+	printf 'map update pinned %s key %d %d %d 0 value 7 0 0 0 0 0 0 0 7 0 0 0 0 0 0 0 7 0 0 0 0 0 0 0\n' \
+		"$BIG/maps/egress_rule_hits" $((id & 255)) $((id >> 8 & 255)) $((id >> 16))
 done >"$T/dirty.batch"
 check big/dirtied bpftool batch file "$T/dirty.batch"
 dirty_id=$((size - 1))
 check_eq big/dirty-on-every-cpu "$(nproc)" "$(bpftool -j map lookup pinned "$BIG/maps/egress_rule_hits" \
-	key $((dirty_id & 255)) $((dirty_id >> 8)) 0 0 | jq '[.formatted.values[] | select(.value.allowed == 7)] | length')"
+	key $((dirty_id & 255)) $((dirty_id >> 8 & 255)) $((dirty_id >> 16)) 0 | jq '[.formatted.values[] | select(.value.allowed == 7)] | length')"
 {
 	echo "policy add big --default deny"
-	for ((i = 0; i < 9000; i++)); do echo "allow 10.$((i >> 8)).$((i & 255)).1/32 --policy big"; done
+	for ((i = 0; i < 66000; i++)); do echo "allow 10.$((i >> 16)).$((i >> 8 & 255)).$((i & 255))/32 --policy big"; done
 } >"$T/big.policy"
 check big/apply strace -f -qq -e trace=bpf -o "$T/big.st" "$EGRESSCTL" apply -f "$T/big.policy" --pin-dir "$BIG"
 check big/zeroed-by-the-program grep -q BPF_PROG_TEST_RUN "$T/big.st"
 bigctl list --policy big --counters --json >"$T/big.json" 2>"$T/big.err2"
-check_eq big/rows 9001 "$(jq length "$T/big.json")"
+check_eq big/rows 66001 "$(jq length "$T/big.json")"
 check_eq big/all-at-0 0 "$(jq '[.[] | select(.hits.allowed + .hits.denied + .hits.audited > 0)] | length' "$T/big.json")"
 check big/small-edit bigctl allow 10.99.0.1/32 --policy big
 check_eq big/small-edit-at-0 "0 0 0" "$(bigctl list --policy big --counters --json |
