@@ -841,8 +841,6 @@ static __always_inline bool frag_seen(const struct egress_binding *b, const stru
 	return bpf_map_lookup_elem(&egress_frags, &k) != NULL;	/* never seen: deny */
 }
 
-
-
 /*
  * The TCP fast path: a packet of an established (or closing) full TCP
  * stream socket to exactly the socket's connected peer.  That peer was
