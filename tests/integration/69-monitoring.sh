@@ -50,7 +50,7 @@ while read -r a f q; do
 	check_eq "rules/$a-tested-firing" firing "$f"
 	check_eq "rules/$a-tested-quiet" quiet "$q"
 done <"$T/coverage"
-check rules/six-alerts test "$nalerts" -ge 6
+check rules/seven-alerts test "$nalerts" -ge 7
 
 # ------------------------------------------------------------ a real Prometheus
 
