@@ -2703,7 +2703,7 @@ static const struct command commands[] = {
 	  "Reads the OCI state JSON on stdin.  createRuntime (the default) binds the container's cgroup\n"
 	  "and verifies it as 'check' does; poststop removes what createRuntime made.", NULL },
 	{ "gc", do_gc, common_spec, NULL,
-	  "Removes the bindings and per-cgroup state of deleted cgroups (egressd does this every 10 s, or as its --gc-interval says).", NULL },
+	  "Removes the bindings and per-cgroup state of deleted cgroups (egressd does this too, every 10 s by default).", NULL },
 	{ "run", do_run, run_spec, NULL,
 	  "Runs CMD in a fresh cgroup, bound to a policy before CMD's first instruction.\n\n"
 	  "Waits, removes the cgroup, exits with CMD's status (128+N if killed by signal N).  Options\n"
