@@ -126,19 +126,25 @@ static bool blank(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-int split_words_n(const char *line, size_t len, char ***argv_out, int *argc_out, char *err,
-		  size_t errlen)
+int split_words_into(const char *line, size_t len, char ***bufp, size_t *cap, int *argc_out,
+		     char *err, size_t errlen)
 {
 	const char *p = line, *end;
-	size_t nwords = 0;
+	size_t nwords = 0, need;
 	char **argv, *buf, *w;
 
 	len = strnlen(line, len);	/* a NUL ends the text */
 	end = line + len;
 	/* words <= len/2+1; the text itself fits in len+1 bytes per word set */
-	argv = malloc((len / 2 + 2) * sizeof(char *) + len + 1);
-	if (!argv)
-		return -ENOMEM;
+	need = (len / 2 + 2) * sizeof(char *) + len + 1;
+	if (need > *cap) {
+		argv = realloc(*bufp, need);
+		if (!argv)
+			return -ENOMEM;
+		*bufp = argv;
+		*cap = need;
+	}
+	argv = *bufp;
 	buf = (char *)(argv + len / 2 + 2);
 	w = buf;
 	for (;;) {
@@ -173,17 +179,28 @@ int split_words_n(const char *line, size_t len, char ***argv_out, int *argc_out,
 				*w++ = *p;	/* a backslash at the end */
 			}
 		}
-		if (quote) {
-			free(argv);
+		if (quote)
 			fail("unterminated %c quote", quote);
-		}
 		*w++ = '\0';
 		nwords++;
 	}
 	argv[nwords] = NULL;
-	*argv_out = argv;
 	*argc_out = nwords;
 	return 0;
+}
+
+int split_words_n(const char *line, size_t len, char ***argv_out, int *argc_out, char *err,
+		  size_t errlen)
+{
+	char **argv = NULL;
+	size_t cap = 0;
+	int ret = split_words_into(line, len, &argv, &cap, argc_out, err, errlen);
+
+	if (ret)
+		free(argv);
+	else
+		*argv_out = argv;
+	return ret;
 }
 
 int split_words(const char *line, char ***argv_out, int *argc_out, char *err, size_t errlen)
@@ -238,7 +255,7 @@ static struct policy *file_policy(struct policy_file *f, const char *name, int l
 {
 	struct policy *np;
 	bool *nd;
-	int *nl, **nr;
+	int *nl;
 
 	for (size_t i = 0; i < f->n; i++)
 		if (!strcmp(f->pol[i].name, name))
@@ -256,31 +273,11 @@ static struct policy *file_policy(struct policy_file *f, const char *name, int l
 		return NULL;
 	f->line = nl;
 	f->line[f->n] = lineno;
-	nr = realloc(f->rule_line, (f->n + 1) * sizeof(*nr));
-	if (!nr)
-		return NULL;
-	f->rule_line = nr;
-	f->rule_line[f->n] = NULL;
 	memset(&f->pol[f->n], 0, sizeof(*np));
 	snprintf(f->pol[f->n].name, EGRESS_NAME_MAX, "%s", name);
 	f->pol[f->n].dflt = EGRESS_DENY;
 	f->declared[f->n] = false;
 	return &f->pol[f->n++];
-}
-
-/* Each rule keeps its line: the line of p's next rule (before it is appended). */
-static int rule_line_add(struct policy_file *f, const struct policy *p, int lineno)
-{
-	size_t i = p - f->pol, n = p->nrules;
-	/* room for 16, then doubled whenever n reaches a power of two */
-	int *nl = !n || (n >= 16 && !(n & (n - 1))) ?
-		realloc(f->rule_line[i], (n < 16 ? 16 : 2 * n) * sizeof(*nl)) : f->rule_line[i];
-
-	if (!nl)
-		return -ENOMEM;
-	f->rule_line[i] = nl;
-	nl[p->nrules] = lineno;
-	return 0;
 }
 
 static int file_line(struct policy_file *f, int argc, char **argv, int lineno, char *err,
@@ -301,7 +298,7 @@ static int file_line(struct policy_file *f, int argc, char **argv, int lineno, c
 			     "(add '--policy NAME'; for the default policy '--policy default')", argv[0]);
 		rc.rule.action = !strcmp(argv[0], "allow") ? EGRESS_ALLOW : EGRESS_DENY;
 		p = file_policy(f, rc.policy, lineno);
-		return p ? rule_line_add(f, p, lineno) ?: policy_append_rule(p, &rc.rule) : -ENOMEM;
+		return p ? policy_append_rule(p, &rc.rule) : -ENOMEM;
 	}
 	if (!strcmp(argv[0], "policy") && argc > 1 && !strcmp(argv[1], "add")) {
 		struct policy_cmd pc;
@@ -327,67 +324,94 @@ static int file_line(struct policy_file *f, int argc, char **argv, int lineno, c
 	     argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
 }
 
-/*
- * The line whose rule contradicts an earlier one with the same match: the
- * rules in file order (as parsed, before policy_normalize) with their lines.
- */
-static int conflict_line(const struct rule *rules, const int *lines, size_t n, const struct rule *r)
-{
-	int first_action = -1;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!rule_same_match(&rules[i], r))
-			continue;
-		if (first_action < 0)
-			first_action = rules[i].action;
-		else if (rules[i].action != first_action)
-			return lines[i];
-	}
-	return n ? lines[n - 1] : 0;
-}
-
-int policy_file_parse(const char *text, struct policy_file *f, char *err, size_t errlen)
+/* Calls line() with each line's words until it returns non-zero (or a line cannot be split). */
+static int file_lines(const char *text, int (*line_fn)(int argc, char **argv, int lineno, void *ctx,
+						       char *err, size_t errlen),
+		      void *ctx, char *err, size_t errlen)
 {
 	const char *line = text;
-	char msg[ERRBUF_LEN];
+	char msg[ERRBUF_LEN], **argv = NULL;
+	size_t cap = 0;
 	int lineno = 0, ret = 0;
 
-	memset(f, 0, sizeof(*f));
 	while (*line) {
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		char **argv = NULL;
 		int argc;
 
 		lineno++;
-		ret = split_words_n(line, len, &argv, &argc, msg, sizeof(msg));
+		/* one buffer for every line's words */
+		ret = split_words_into(line, len, &argv, &cap, &argc, msg, sizeof(msg));
 		if (!ret && argc)
-			ret = file_line(f, argc, argv, lineno, msg, sizeof(msg));
-		free(argv);
+			ret = line_fn(argc, argv, lineno, ctx, msg, sizeof(msg));
 		if (ret) {
-			snprintf(err, errlen, "%d: %s", lineno, ret == -ENOMEM ? "out of memory" : msg);
+			if (ret > 0)
+				ret = 0;	/* stop, found */
+			else
+				snprintf(err, errlen, "%d: %s", lineno, ret == -ENOMEM ? "out of memory" : msg);
 			break;
 		}
 		line += len + (nl ? 1 : 0);
 	}
-	for (size_t i = 0; !ret && i < f->n; i++) {
-		size_t n = f->pol[i].nrules;
-		/* normalising reorders: the file's order, kept for a conflict's line */
-		struct rule conflict, *order = n ? malloc(n * sizeof(*order)) : NULL;
+	free(argv);
+	return ret;
+}
 
-		if (n && !order) {
-			snprintf(err, errlen, "out of memory");
-			ret = -ENOMEM;
-			break;
-		}
-		if (n)
-			memcpy(order, f->pol[i].rules, n * sizeof(*order));
+static int parse_line(int argc, char **argv, int lineno, void *ctx, char *err, size_t errlen)
+{
+	return file_line(ctx, argc, argv, lineno, err, errlen);
+}
+
+/*
+ * The line whose rule contradicts an earlier one with the same match, found
+ * by reading the file again (only when normalising found a conflict: no
+ * file order is kept for it).
+ */
+struct conflict_walk {
+	const char *policy;
+	const struct rule *r;
+	int first_action, line, last;
+};
+
+static int conflict_line(int argc, char **argv, int lineno, void *ctx, char *err, size_t errlen)
+{
+	struct conflict_walk *w = ctx;
+	struct rule_cmd rc;
+
+	if ((strcmp(argv[0], "allow") && strcmp(argv[0], "deny")) ||
+	    rule_cmd_parse(argc - 1, argv + 1, &rc, err, errlen) || !rc.policy ||
+	    strcmp(rc.policy, w->policy) || !rule_same_match(&rc.rule, w->r))
+		return 0;
+	rc.rule.action = !strcmp(argv[0], "allow") ? EGRESS_ALLOW : EGRESS_DENY;
+	w->last = lineno;
+	if (w->first_action < 0)
+		w->first_action = rc.rule.action;
+	else if (rc.rule.action != w->first_action)
+		return w->line = lineno, 1;
+	return 0;
+}
+
+int policy_file_parse(const char *text, struct policy_file *f, char *err, size_t errlen)
+{
+	char msg[ERRBUF_LEN];
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	ret = file_lines(text, parse_line, f, err, errlen);
+	for (size_t i = 0; !ret && i < f->n; i++) {
+		struct rule conflict;
+
 		ret = policy_normalize(&f->pol[i], &conflict, msg, sizeof(msg));
-		if (ret == -EEXIST)
-			snprintf(err, errlen, "%d: %s", conflict_line(order, f->rule_line[i], n, &conflict), msg);
-		else if (ret)
+		if (ret == -EEXIST) {
+			struct conflict_walk w = { .policy = f->pol[i].name, .r = &conflict,
+						   .first_action = -1 };
+			char e2[ERRBUF_LEN];
+
+			file_lines(text, conflict_line, &w, e2, sizeof(e2));
+			snprintf(err, errlen, "%d: %s", w.line ? w.line : w.last, msg);
+		} else if (ret) {
 			snprintf(err, errlen, "%s", msg);
-		free(order);
+		}
 	}
 	if (ret)
 		policy_file_free(f);
@@ -401,9 +425,6 @@ void policy_file_free(struct policy_file *f)
 	free(f->pol);
 	free(f->declared);
 	free(f->line);
-	for (size_t i = 0; f->rule_line && i < f->n; i++)
-		free(f->rule_line[i]);
-	free(f->rule_line);
 	memset(f, 0, sizeof(*f));
 }
 

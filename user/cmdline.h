@@ -60,6 +60,9 @@ int policy_add_check(const struct policy_words *w, struct policy_cmd *out, char 
 int split_words(const char *line, char ***argv, int *argc, char *err, size_t errlen);
 /* The same for the first len bytes of line (or up to a NUL before them). */
 int split_words_n(const char *line, size_t len, char ***argv, int *argc, char *err, size_t errlen);
+/* split_words_n into *buf, grown as needed (*cap bytes) and kept for the next line: argv is *buf. */
+int split_words_into(const char *line, size_t len, char ***buf, size_t *cap, int *argc, char *err,
+		     size_t errlen);
 
 /*
  * The whole of a file ("-": standard input), NUL-terminated, at most limit
@@ -72,7 +75,6 @@ struct policy_file {
 	struct policy *pol;
 	bool *declared;		/* the file has "policy add" for it */
 	int *line;		/* the first line that names it */
-	int **rule_line;	/* per policy, each rule's line (in the order parsed) */
 	size_t n;
 };
 /*

@@ -147,8 +147,10 @@ static int sortkey_cmp(const void *a_, const void *b_, void *rules)
 	return match_cmp((const struct rule *)rules + a->i, (const struct rule *)rules + b->i);
 }
 
-static int sort_match_order(struct rule *r, size_t n)
+static int sort_match_order(struct policy *pol)
 {
+	struct rule *r = pol->rules;
+	size_t n = pol->nrules;
 	struct sortkey *k = malloc(n * sizeof(*k));
 	struct rule *out = malloc(n * sizeof(*out));
 
@@ -210,11 +212,13 @@ static int sort_match_order(struct rule *r, size_t n)
 		if (j - i > 1)
 			qsort_r(k + i, j - i, sizeof(*k), sortkey_cmp, r);
 	}
+	/* the rules in their new order replace the old array (no copy back) */
 	for (size_t i = 0; i < n; i++)
 		out[i] = r[k[i].i];
-	memcpy(r, out, n * sizeof(*r));
 	free(k);
-	free(out);
+	free(r);
+	pol->rules = out;
+	pol->cap = n;
 	return 0;
 }
 
@@ -223,7 +227,7 @@ int policy_normalize(struct policy *p, struct rule *conflict, char *err, size_t 
 	size_t n = 0;
 
 	if (p->nrules > 64) {
-		int ret = sort_match_order(p->rules, p->nrules);
+		int ret = sort_match_order(p);
 
 		if (ret)
 			return ret;
@@ -256,14 +260,18 @@ int policy_normalize(struct policy *p, struct rule *conflict, char *err, size_t 
 	return 0;
 }
 
+static bool rules_sorted(const struct policy *p)
+{
+	for (size_t i = 1; i < p->nrules; i++)
+		if (rule_cmp(&p->rules[i - 1], &p->rules[i]) > 0)
+			return false;
+	return true;
+}
+
 void policy_sort(struct policy *p)
 {
-	size_t i = 1;
-
 	/* most callers hand over sorted rules (files are normalized): one pass */
-	while (i < p->nrules && rule_cmp(&p->rules[i - 1], &p->rules[i]) <= 0)
-		i++;
-	if (i < p->nrules)
+	if (!rules_sorted(p))
 		qsort(p->rules, p->nrules, sizeof(*p->rules), rule_cmp);
 }
 
@@ -444,6 +452,7 @@ static int compile(const struct policy *src, struct compiled *out, bool sorted, 
 	struct entry_val dflt_entry = {};
 	struct policy p = {};
 	size_t depth = 0;
+	bool own;
 	int ret;
 
 	if (src->ndead || src->gone) {
@@ -453,10 +462,16 @@ static int compile(const struct policy *src, struct compiled *out, bool sorted, 
 	}
 
 	memset(out, 0, sizeof(*out));
-	ret = policy_copy(&p, src);
-	if (ret)
-		return ret;
-	policy_sort(&p);
+	/* sorted rules (a parsed file's, a store's) are read where they are: no copy */
+	own = !rules_sorted(src);
+	if (own) {
+		ret = policy_copy(&p, src);
+		if (ret)
+			return ret;
+		policy_sort(&p);
+	} else {
+		p = *src;	/* read only */
+	}
 	/* at most one entry per rule, and the two roots: no regrowth */
 	ret = grow((void **)&out->e, &out->cap, p.nrules + 2, sizeof(*out->e));
 	if (ret)
@@ -527,7 +542,8 @@ cleanup:
 	if (ret)
 		compiled_free(out);
 	free(stack);
-	policy_free(&p);
+	if (own)
+		policy_free(&p);
 	return ret;
 }
 

@@ -717,6 +717,71 @@ static void test_policy_file_conflict_exact_line(void **state)
 	free(text);
 }
 
+/*
+ * The line is found by reading the file again: the first action in file
+ * order decides which rule contradicts, whatever order sorting left them
+ * in (deny sorts first), with same-action duplicates of both before it.
+ */
+static void test_policy_file_conflict_first_action(void **state)
+{
+	char *text = NULL, err[ERRBUF_LEN];
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	struct policy_file f;
+
+	assert_non_null(m);
+	fprintf(m, "policy add web\n"				/* 1 */
+		   "allow 10.0.0.0/8 --policy web\n"		/* 2: the first action: allow */
+		   "allow 10.0.0.0/8 --policy other\n"		/* 3 */
+		   "allow 10.0.0.0/8 --policy web\n");		/* 4: a duplicate */
+	for (int i = 0; i < 80; i++)				/* 5-84 */
+		fprintf(m, "deny 192.0.2.%d --policy web\n", i);
+	fprintf(m, "deny 10.0.0.0/8 --policy other\n"		/* 85: another policy */
+		   "deny 10.0.0.0/8 --policy web\n"		/* 86: the conflict */
+		   "allow 10.0.0.0/8 --policy web\n"		/* 87 */
+		   "deny 10.0.0.0/8 --policy web\n");		/* 88 */
+	assert_int_equal(fclose(m), 0);
+	assert_int_equal(policy_file_parse(text, &f, err, sizeof(err)), -EEXIST);
+	/* policy 'other' conflicts too, but 'web' is first in the file */
+	assert_contains(err, "86: policy 'web': both allow and deny for 10.0.0.0/8");
+	free(text);
+}
+
+/*
+ * One buffer holds every line's words: a long line after short ones, and
+ * short ones after it, keep their words (the hint of 3,000 characters, the
+ * rules after it).
+ */
+static void test_policy_file_line_lengths(void **state)
+{
+	char *text = NULL, err[ERRBUF_LEN], hint[3001];
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	struct policy_file f;
+
+	for (size_t i = 0; i < sizeof(hint) - 1; i++)
+		hint[i] = 'a' + i % 26;
+	hint[sizeof(hint) - 1] = '\0';
+	hint[EGRESS_HINT_MAX - 1] = '\0';	/* the longest hint a policy keeps */
+	assert_non_null(m);
+	fprintf(m, "allow 10.0.0.0/8 --policy p\n"
+		   "policy add p --default allow --hint '%s'\n"
+		   "deny 10.1.0.0/16 --proto tcp --port 443 --policy p\n"
+		   "   \t  deny 2001:db8::/32 --policy p   # a comment\n", hint);
+	assert_int_equal(fclose(m), 0);
+	assert_int_equal(policy_file_parse(text, &f, err, sizeof(err)), 0);
+	assert_int_equal(f.n, 1);
+	assert_string_equal(f.pol[0].hint, hint);
+	assert_int_equal(f.pol[0].dflt, EGRESS_ALLOW);
+	assert_int_equal(f.pol[0].nrules, 3);
+	assert_int_equal(f.pol[0].rules[0].cidr.plen, 8);
+	assert_int_equal(f.pol[0].rules[1].port_lo, 443);
+	assert_int_equal(f.pol[0].rules[1].proto, IPPROTO_TCP);
+	assert_int_equal(f.pol[0].rules[2].cidr.family, EGRESS_FAM_V6);
+	policy_file_free(&f);
+	free(text);
+}
+
 /* policy_export of every policy of a file, into a string (free it). */
 static char *export_file(const struct policy_file *f)
 {
@@ -1125,6 +1190,8 @@ const struct CMUnitTest cmdline_tests[] = {
 	cmocka_unit_test(test_policy_file_conflict_rejected),
 	cmocka_unit_test(test_policy_file_conflict_error_names_line),
 	cmocka_unit_test(test_policy_file_conflict_exact_line),
+	cmocka_unit_test(test_policy_file_conflict_first_action),
+	cmocka_unit_test(test_policy_file_line_lengths),
 	cmocka_unit_test(test_policy_export_golden),
 	cmocka_unit_test(test_policy_export_reparse_is_byte_identical),
 	cmocka_unit_test(test_policy_export_of_compiled_round_trip),
