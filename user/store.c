@@ -183,16 +183,6 @@ static int trie_read(int fd, struct read_ctx *r)
 	return 0;
 }
 
-/* How many of c's entries have a list. */
-static size_t count_lists(const struct compiled *c)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < c->n; i++)
-		n += c->e[i].val.nslots > EGRESS_INLINE;
-	return n;
-}
-
 /*
  * Writes one entry into a generation's maps: its list first (an entry
  * names its list only once the list is there), then the entry.  No table
@@ -240,60 +230,95 @@ static int entry_del(const struct gen_maps *m, const struct egress_lpm_key *k)
 	return 0;
 }
 
-/* The maps of a policy generation that fill_batched fills. */
-enum fill_what { FILL_TRIE, FILL_HOSTS, FILL_LISTS };
+/* A fresh map of a generation being filled: its batch of keys and values. */
+struct fill_buf {
+	int fd;			/* < 0: no such map (no entry goes there) */
+	size_t ksz, vsz;
+	uint32_t n;
+	char *keys, *vals;
+};
 
-/* ce's key and value in the map `what`; false: ce has none there. */
-static bool fill_elem(const struct centry *ce, enum fill_what what, void *key, void *val)
+static int fill_flush(struct fill_buf *b)
 {
-	struct egress_entry e;
-	struct egress_list l;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);	/* elem_flags: BPF_F_LOCK only */
+	uint32_t n = b->n;
 
-	if (what == FILL_LISTS) {
-		if (ce->val.nslots <= EGRESS_INLINE)
-			return false;
-		entry_split(&ce->key, &ce->val, &e, val);
-		*(struct egress_lpm_key *)key = list_key(&ce->key);
-		return true;
-	}
-	if (key_is_host(&ce->key) != (what == FILL_HOSTS))
-		return false;
-	if (what == FILL_HOSTS)
-		host_key(key, &ce->key);
-	else
-		memcpy(key, &ce->key, sizeof(ce->key));
-	entry_split(&ce->key, &ce->val, val, &l);	/* its list: FILL_LISTS */
-	return true;
+	b->n = 0;
+	if (n && bpf_map_update_batch(b->fd, b->keys, b->vals, &n, &opts))
+		return -errno;
+	return 0;
+}
+
+/* The next free key and value of b, flushing it first when full. */
+static int fill_slot(struct fill_buf *b, void **key, void **val)
+{
+	int ret = 0;
+
+	if (b->fd < 0)
+		return -ENOENT;	/* counted, so made: a bug */
+	if (b->n == BATCH)
+		ret = fill_flush(b);
+	*key = b->keys + b->n * b->ksz;
+	*val = b->vals + b->n * b->vsz;
+	b->n++;
+	return ret;
 }
 
 /*
- * Fills a fresh map with a policy's entries, BATCH at a time: the trie
- * with the non-host entries, a host table with the host ones, a list
- * table with the lists of the entries that have one.
+ * Fills the fresh maps of a generation with a policy's entries, in one
+ * pass over them and BATCH at a time per map: the trie (tfd) the
+ * non-host entries, the host table (hfd) the host ones, the list table
+ * (lfd) the lists of the entries that have one.  Every entry and list
+ * names gen (c is not changed).  Nothing names these maps yet: the order
+ * of the batches does not matter.
  */
-static int fill_batched(int fd, const struct compiled *c, enum fill_what what)
+static int fill_fresh(int tfd, int hfd, int lfd, const struct compiled *c, uint32_t gen)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);	/* elem_flags: BPF_F_LOCK only */
-	size_t ksz = what == FILL_HOSTS ? sizeof(struct egress_host_key) : sizeof(struct egress_lpm_key);
-	size_t vsz = what == FILL_LISTS ? sizeof(struct egress_list) : sizeof(struct egress_entry);
-	char *keys = malloc(BATCH * ksz), *vals = malloc(BATCH * vsz);
-	size_t i = 0;
+	enum { TRIE, HOSTS, LISTS };
+	struct fill_buf b[3] = {
+		[TRIE] = { tfd, sizeof(struct egress_lpm_key), sizeof(struct egress_entry) },
+		[HOSTS] = { hfd, sizeof(struct egress_host_key), sizeof(struct egress_entry) },
+		[LISTS] = { lfd, sizeof(struct egress_lpm_key), sizeof(struct egress_list) },
+	};
 	int ret = 0;
 
-	while (keys && vals && i < c->n) {
-		uint32_t n = 0;
-
-		for (; i < c->n && n < BATCH; i++)
-			n += fill_elem(&c->e[i], what, keys + n * ksz, vals + n * vsz);
-		if (n && bpf_map_update_batch(fd, keys, vals, &n, &opts)) {
-			ret = -errno;
-			break;
-		}
+	for (int k = 0; k < 3; k++) {
+		b[k].keys = malloc(BATCH * b[k].ksz);
+		b[k].vals = malloc(BATCH * b[k].vsz);
+		if (!b[k].keys || !b[k].vals)
+			ret = -ENOMEM;
 	}
-	if (!keys || !vals)
-		ret = -ENOMEM;
-	free(keys);
-	free(vals);
+	for (size_t i = 0; !ret && i < c->n; i++) {
+		const struct centry *ce = &c->e[i];
+		bool host = key_is_host(&ce->key);
+		struct egress_list l;
+		struct egress_entry *e;
+		void *key, *lkey, *lval;
+
+		ret = fill_slot(&b[host ? HOSTS : TRIE], &key, (void **)&e);
+		if (ret)
+			break;
+		if (host)
+			host_key(key, &ce->key);
+		else
+			memcpy(key, &ce->key, sizeof(ce->key));
+		if (entry_split(&ce->key, &ce->val, e, &l)) {
+			ret = fill_slot(&b[LISTS], &lkey, &lval);
+			if (ret)
+				break;
+			*(struct egress_lpm_key *)lkey = list_key(&ce->key);
+			l.gen = gen;
+			memcpy(lval, &l, sizeof(l));
+		}
+		e->gen = gen;
+	}
+	/* the lists and hosts first: the order a reader of the trie would want */
+	for (int k = LISTS; k >= TRIE; k--) {
+		if (!ret)
+			ret = fill_flush(&b[k]);
+		free(b[k].keys);
+		free(b[k].vals);
+	}
 	return ret;
 }
 
@@ -384,13 +409,14 @@ static void gen_maps_close(struct gen_maps *m)
 	m->hosts = m->lists = -1;
 }
 
-static size_t count_hosts(const struct compiled *c)
+/* How many of c's entries are hosts, and how many have a list: one pass. */
+static void count_tables(const struct compiled *c, size_t *hosts, size_t *lists)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < c->n; i++)
-		n += key_is_host(&c->e[i].key);
-	return n;
+	*hosts = *lists = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		*hosts += key_is_host(&c->e[i].key);
+		*lists += c->e[i].val.nslots > EGRESS_INLINE;
+	}
 }
 
 /*
@@ -480,10 +506,11 @@ static int table_reg_visible(struct table_reg *r)
  * a policy generation's c: room for the entries there are and as many
  * again added in place; more makes the next change a swap.
  */
-static int table_create(struct egress_state *st, int which, const struct compiled *c)
+/* A fresh host (which = M_HOSTS) or list table (M_LISTS) for n entries. */
+static int table_create(struct egress_state *st, int which, size_t n)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
-	size_t size = 2 * (which == M_HOSTS ? count_hosts(c) : count_lists(c)) + 64;
+	size_t size = 2 * n + 64;
 	int fd;
 
 	if (size > st->cfg.max_rules + 2)
@@ -1008,24 +1035,24 @@ static int journal_write(struct egress_state *st, const struct state_journal *j)
  * writer leaves a table no trie names: gc.  j (if given) is written, with
  * the new trie's map id, just before the swap.
  */
-static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, uint32_t old_gen,
-		   struct state_journal *j)
+static int swap_in(struct egress_state *st, uint32_t id, const struct compiled *want,
+		   uint32_t old_gen, struct state_journal *j)
 {
 	uint32_t gen = fresh_gen(old_gen);
 	struct table_reg reg, lreg;
 	int fd, hfd = -1, lfd = -1, ret = 0;
+	size_t nhosts, nlists;
 
-	for (size_t i = 0; i < want->n; i++)
-		want->e[i].val.gen = gen;
+	count_tables(want, &nhosts, &nlists);
 	fd = trie_create(st);
 	if (fd < 0)
 		return fd;
-	if (count_hosts(want)) {
-		hfd = table_create(st, M_HOSTS, want);
+	if (nhosts) {
+		hfd = table_create(st, M_HOSTS, nhosts);
 		ret = hfd < 0 ? hfd : 0;
 	}
-	if (!ret && count_lists(want)) {
-		lfd = table_create(st, M_LISTS, want);
+	if (!ret && nlists) {
+		lfd = table_create(st, M_LISTS, nlists);
 		ret = lfd < 0 ? lfd : 0;
 	}
 	if (ret) {
@@ -1037,9 +1064,7 @@ static int swap_in(struct egress_state *st, uint32_t id, struct compiled *want, 
 	/* the tables (or none) into the new generation's slots, while they are filled */
 	table_reg_start(st, M_HOSTS, id, gen, hfd, &reg);
 	table_reg_start(st, M_LISTS, id, gen, lfd, &lreg);
-	ret = hfd >= 0 ? fill_batched(hfd, want, FILL_HOSTS) : 0;
-	ret = ret ?: (lfd >= 0 ? fill_batched(lfd, want, FILL_LISTS) : 0);
-	ret = ret ?: fill_batched(fd, want, FILL_TRIE);
+	ret = fill_fresh(fd, hfd, lfd, want, gen);
 	ret = ret ?: table_reg_visible(&reg);
 	ret = ret ?: table_reg_visible(&lreg);
 	if (!ret && j) {
