@@ -104,7 +104,8 @@ int policy_append_rule(struct policy *p, const struct rule *r);
 /*
  * Merges duplicate rules and sorts into canonical order (family, address,
  * prefix, deny first, proto, ports).  Two rules with the same match and
- * different actions: -EEXIST, with the conflict described in err.
+ * different actions: -EEXIST, with the conflict described in err.  p owns
+ * its rules: a large policy's array is replaced by the sorted one.
  */
 int policy_normalize(struct policy *p, struct rule *conflict, char *err, size_t errlen);
 void policy_sort(struct policy *p);
