@@ -220,15 +220,24 @@ int hits_assign(struct egress_state *st, struct hits_pool *hp, uint32_t id, stru
 {
 	struct policy old = {};
 	bool have_old = id && !state_policy_load(st, id, &old);
+	/* both in policy_sort's order (a parsed file's, a store's): walked side by side */
+	bool merge = have_old && policy_is_sorted(&old) && policy_is_sorted(p);
+	size_t j = 0;
 
-	if (have_old && old.nrules > 1)
+	if (have_old && !merge && old.nrules > 1)
 		qsort(old.rules, old.nrules, sizeof(*old.rules), match_cmp);
 	p->dflt_id = have_old && old.dflt_id ? old.dflt_id : pool_take(hp);
 	for (size_t i = 0; i < p->nrules; i++) {
 		struct rule *r = &p->rules[i];
-		const struct rule *o = have_old && old.nrules ?
-			bsearch(r, old.rules, old.nrules, sizeof(*r), match_cmp) : NULL;
+		const struct rule *o = NULL;
 
+		if (merge) {
+			while (j < old.nrules && rule_cmp(&old.rules[j], r) < 0)
+				j++;
+			o = j < old.nrules && !rule_cmp(&old.rules[j], r) ? &old.rules[j] : NULL;
+		} else if (have_old && old.nrules) {
+			o = bsearch(r, old.rules, old.nrules, sizeof(*r), match_cmp);
+		}
 		r->id = o && o->id ? o->id : pool_take(hp);
 	}
 	if (have_old)

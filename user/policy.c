@@ -93,7 +93,7 @@ int policy_remove_rule(struct policy *p, const struct rule *r)
 }
 
 /* Decision order inside one CIDR: deny first, specific before full. */
-static int rule_cmp(const void *a_, const void *b_)
+int rule_cmp(const void *a_, const void *b_)
 {
 	const struct rule *a = a_, *b = b_;
 	int r = cidr_cmp(&a->cidr, &b->cidr);
@@ -260,7 +260,7 @@ int policy_normalize(struct policy *p, struct rule *conflict, char *err, size_t 
 	return 0;
 }
 
-static bool rules_sorted(const struct policy *p)
+bool policy_is_sorted(const struct policy *p)
 {
 	for (size_t i = 1; i < p->nrules; i++)
 		if (rule_cmp(&p->rules[i - 1], &p->rules[i]) > 0)
@@ -271,7 +271,7 @@ static bool rules_sorted(const struct policy *p)
 void policy_sort(struct policy *p)
 {
 	/* most callers hand over sorted rules (files are normalized): one pass */
-	if (!rules_sorted(p))
+	if (!policy_is_sorted(p))
 		qsort(p->rules, p->nrules, sizeof(*p->rules), rule_cmp);
 }
 
@@ -463,7 +463,7 @@ static int compile(const struct policy *src, struct compiled *out, bool sorted, 
 
 	memset(out, 0, sizeof(*out));
 	/* sorted rules (a parsed file's, a store's) are read where they are: no copy */
-	own = !rules_sorted(src);
+	own = !policy_is_sorted(src);
 	if (own) {
 		ret = policy_copy(&p, src);
 		if (ret)

@@ -95,6 +95,10 @@ bool cidr_is_host(const struct cidr *c);	/* /32 or /128 */
 bool rule_same_match(const struct rule *a, const struct rule *b);
 /* qsort order of rules by match (cidr, proto, ports), then action: equal = the same rule. */
 int match_cmp(const void *a, const void *b);
+/* qsort order of policy_sort (canonical: CIDR, deny first, proto, ports): equal = the same rule. */
+int rule_cmp(const void *a, const void *b);
+/* p's rules are in policy_sort's order (one pass). */
+bool policy_is_sorted(const struct policy *p);
 /* Adds r, or changes the action of the rule with the same match. 1 if changed, 0 if equal. */
 int policy_set_rule(struct policy *p, const struct rule *r);
 /* Removes the rule with r's match: 0, or -ENOENT. */

@@ -14,9 +14,9 @@
 #   allowed, an established connection's packets).
 #   Probes run on one CPU, so that no datagram misses the per-CPU cache.
 # - A rule keeps its counts while other rules are added and removed, across
-#   `apply` of the same file and an egressd restart; a removed rule's counts
-#   are gone (added again, it starts at 0); a rule whose action changes starts
-#   at 0.
+#   `apply` of the same file and an egressd restart, and `apply` of a file
+#   with rules added around them; a removed rule's counts are gone (added
+#   again, it starts at 0); a rule whose action changes starts at 0.
 # - egress_rule_hits_total{policy,rule,verdict}: the rule as written or
 #   `default`, only the --metrics-rule-limit busiest; promtool accepts it.
 # - A large change (65,536 fresh ids or more) zeroes their counters with
@@ -119,6 +119,33 @@ check_eq metrics/default-limit-all-rules 3 \
 	"$(pval "$T/scrape" egress_rule_hits_total policy=hp "rule=allow $U4/32 udp 53")"
 check_eq metrics/audited 6 "$(pval "$T/scrape" egress_rule_hits_total policy=au rule=default verdict=audited)"
 check metrics/promtool-again sh -c "promtool check metrics < '$T/scrape'"
+
+# apply keeps the ids of the rules it keeps (found walking the file's rules
+# and the stored ones side by side, both in order): rules added before,
+# between and after them, a rule whose action changes starts at 0
+cat >"$T/hp-more.policy" <<EOF
+policy add hp --default deny
+allow 10.0.0.0/8 --policy hp
+allow 192.0.2.0/24 --proto udp --policy hp
+allow $P4/32 --proto tcp --port 3128 --policy hp
+allow 192.0.2.15/32 --policy hp
+allow $D4/32 --policy hp
+allow $U4/32 --proto udp --port 53 --policy hp
+allow 198.18.0.0/15 --policy hp
+EOF
+ectl_ok apply apply -f "$T/hp-more.policy" || die "apply more"
+check_eq apply-merge/kept-tcp "8 0 0" "$(hits hp "$P4/32")"
+check_eq apply-merge/kept-udp "3 0 0" "$(hits hp "$U4/32")"
+check_eq apply-merge/kept-default "0 7 0" "$(hits hp default)"
+check_eq apply-merge/action-changed-at-0 "0 0 0" "$(hits hp "$D4/32")"
+check_eq apply-merge/added-at-0 "0 0 0|0 0 0|0 0 0|0 0 0" \
+	"$(hits hp 10.0.0.0/8)|$(hits hp 192.0.2.0/24)|$(hits hp 192.0.2.15/32)|$(hits hp 198.18.0.0/15)"
+grep -v -e '10\.0\.0\.0/8' -e '192\.0\.2\.0/24' -e '192\.0\.2\.15/' -e '198\.18\.' "$T/hp-more.policy" |
+	sed "s|^allow $D4/32|deny $D4/32|" >"$T/hp-back.policy"
+ectl_ok apply apply -f "$T/hp-back.policy" || die "apply back"
+check_eq apply-merge/back-kept "8 0 0|3 0 0|0 7 0" "$(hits hp "$P4/32")|$(hits hp "$U4/32")|$(hits hp default)"
+check_eq apply-merge/back-rules "192.0.2.10/32 allow|192.0.2.20/32 deny|192.0.2.30/32 allow" \
+	"$(ectl list --policy hp --json | jq -r '[.[] | select(.default != true) | "\(.cidr) \(.action)"] | join("|")')"
 
 # still counting after all that
 try 1 hp udp "$U4" 53 ok
