@@ -513,6 +513,28 @@ def issue12(outdir):
                 rr = per_round(R, lambda a, arm=arm, eg=eg: a[arm] / a[eg])
                 out.append((f"3. nft / egress call time ≥ 1.00 ({kind}, {n.replace('_', ' ')})",
                             f"x{spread(rr, '{:.3f}')}", med(rr) >= 1.0))
+    # goals 4 and 5: the control plane's commands, per round (cmds.tsv)
+    cm = {}
+    cpath = os.path.join(outdir, "cmds.tsv")
+    for line in (open(cpath).read().splitlines() if os.path.exists(cpath) else []):
+        f = line.split("\t")
+        if len(f) == 3:
+            cm.setdefault(f[0], {})[int(f[1])] = float(f[2]) / 1000.0
+
+    def rounds_of(a, b):
+        return [cm[a][r] / cm[b][r] for r in sorted(cm.get(a, {})) if r in cm.get(b, {}) and cm[b][r] > 0]
+    for verb in ("deny", "remove"):
+        er = rounds_of(f"edit-{verb}-100k", f"edit-{verb}-1")
+        if er:
+            out.append((f"4. one rule edit ({verb}) with 100,000 rules ≤ 1.5 × on a 1-rule policy",
+                        f"x{spread(er, '{:.2f}')} ({med(list(cm[f'edit-{verb}-100k'].values())):.1f} ms vs "
+                        f"{med(list(cm[f'edit-{verb}-1'].values())):.1f} ms)", med(er) <= 1.5))
+    fr = rounds_of("apply-100k-new", "floor-100k")
+    if fr:
+        out.append(("5. `apply -f` of 100,000 rules ≤ 1.2 × the kernel floor",
+                    f"x{spread(fr, '{:.2f}')} ({med(list(cm['apply-100k-new'].values())):.0f} ms vs floor "
+                    f"{med(list(cm['floor-100k'].values())):.0f} ms; replacing 100,000 others "
+                    f"{med(list(cm.get('apply-100k-replace', {0: 0}).values())):.0f} ms)", med(fr) <= 1.2))
     R = ld("unbound")
     if R and "unbound-noop-elsewhere" in R[min(R)]:
         d = per_round(R, lambda a: a["unbound-elsewhere"] - a["unbound-noop-elsewhere"])
