@@ -407,8 +407,10 @@ int policy_file_parse(const char *text, struct policy_file *f, char *err, size_t
 						   .first_action = -1 };
 			char e2[ERRBUF_LEN];
 
-			file_lines(text, conflict_line, &w, e2, sizeof(e2));
-			snprintf(err, errlen, "%d: %s", w.line ? w.line : w.last, msg);
+			if (file_lines(text, conflict_line, &w, e2, sizeof(e2)) < 0)
+				snprintf(err, errlen, "out of memory");	/* the line is not known */
+			else
+				snprintf(err, errlen, "%d: %s", w.line ? w.line : w.last, msg);
 		} else if (ret) {
 			snprintf(err, errlen, "%s", msg);
 		}

@@ -229,8 +229,10 @@ int policy_normalize(struct policy *p, struct rule *conflict, char *err, size_t 
 	if (p->nrules > 64) {
 		int ret = sort_match_order(p);
 
-		if (ret)
+		if (ret) {
+			snprintf(err, errlen, "out of memory");
 			return ret;
+		}
 	} else if (p->nrules) {
 		qsort(p->rules, p->nrules, sizeof(*p->rules), match_cmp);
 	}
