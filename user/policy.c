@@ -344,6 +344,116 @@ int compiled_push(struct compiled *c, const struct egress_lpm_key *key, const st
 	return 0;
 }
 
+bool key_is_host(const struct egress_lpm_key *k)
+{
+	return k->prefixlen - EGRESS_KEY_HDR_BITS == (k->family == EGRESS_FAM_V4 ? 32u : 128u);
+}
+
+void host_key(struct egress_host_key *hk, const struct egress_lpm_key *k)
+{
+	memset(hk, 0, sizeof(*hk));
+	hk->family = k->family;
+	memcpy(hk->addr, k->addr, sizeof(hk->addr));
+}
+
+/*
+ * The key of the list of k's entry: k, its address masked to the prefix
+ * as the programs mask a destination (a rule's CIDR has no host bits:
+ * this only makes sure).
+ */
+struct egress_lpm_key list_key(const struct egress_lpm_key *k)
+{
+	struct egress_lpm_key lk = *k;
+
+	mask_addr(lk.addr, k->family == EGRESS_FAM_V4 ? 32 : 128, k->prefixlen - EGRESS_KEY_HDR_BITS);
+	if (k->family == EGRESS_FAM_V4)
+		memset(lk.addr + 4, 0, sizeof(lk.addr) - 4);
+	return lk;
+}
+
+void kform_free(struct kform *k)
+{
+	free(k->tkey);
+	free(k->tent);
+	free(k->hkey);
+	free(k->hent);
+	free(k->lkey);
+	free(k->lval);
+	memset(k, 0, sizeof(*k));
+}
+
+/* Room for one more in a pair of arrays (keys and values) of *cap. */
+static int grow2(void **a, void **b, size_t *cap, size_t need, size_t asz, size_t bsz)
+{
+	size_t ncap = *cap ? *cap : 16;
+	void *na, *nb;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	na = realloc(*a, ncap * asz);
+	if (!na)
+		return -ENOMEM;
+	*a = na;
+	nb = realloc(*b, ncap * bsz);
+	if (!nb)
+		return -ENOMEM;
+	*b = nb;
+	*cap = ncap;
+	return 0;
+}
+
+/* (key, v) split into k: *at its index in the trie's or the host table's arrays. */
+static int kform_push(struct kform *k, const struct egress_lpm_key *key, const struct entry_val *v,
+		      size_t *at)
+{
+	bool host = key_is_host(key);
+	struct egress_entry *e;
+	struct egress_list l;
+	int ret;
+
+	if (host) {
+		ret = grow2((void **)&k->hkey, (void **)&k->hent, &k->hcap, k->nh + 1, sizeof(*k->hkey),
+			    sizeof(*k->hent));
+		if (ret)
+			return ret;
+		host_key(&k->hkey[k->nh], key);
+		e = &k->hent[k->nh];
+		*at = k->nh++;
+	} else {
+		ret = grow2((void **)&k->tkey, (void **)&k->tent, &k->tcap, k->nt + 1, sizeof(*k->tkey),
+			    sizeof(*k->tent));
+		if (ret)
+			return ret;
+		k->tkey[k->nt] = *key;
+		e = &k->tent[k->nt];
+		*at = k->nt++;
+	}
+	if (!entry_split(key, v, e, &l))
+		return 0;
+	ret = grow2((void **)&k->lkey, (void **)&k->lval, &k->lcap, k->nl + 1, sizeof(*k->lkey),
+		    sizeof(*k->lval));
+	if (ret)
+		return ret;
+	k->lkey[k->nl] = list_key(key);
+	k->lval[k->nl++] = l;
+	return 0;
+}
+
+int kform_from_compiled(const struct compiled *c, struct kform *out)
+{
+	size_t at;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; !ret && i < c->n; i++)
+		ret = kform_push(out, &c->e[i].key, &c->e[i].val, &at);
+	if (ret)
+		kform_free(out);
+	return ret;
+}
+
 bool entry_split(const struct egress_lpm_key *k, const struct entry_val *v, struct egress_entry *e,
 		 struct egress_list *l)
 {
@@ -387,12 +497,33 @@ int entry_join(const struct egress_entry *e, const struct egress_list *l, struct
 	return 0;
 }
 
-static int compiled_push_cidr(struct compiled *c, const struct cidr *cidr, const struct entry_val *e)
+/*
+ * Where compile() puts its entries: compiled entries (out), or the
+ * kernel's form (kf).  *at: the entry's index, for emit_hosts().
+ */
+struct sink {
+	struct compiled *out;
+	struct kform *kf;
+};
+
+static int emit(struct sink *s, const struct cidr *cidr, const struct entry_val *e, size_t *at)
 {
 	struct egress_lpm_key k;
 
 	lpm_key_from_cidr(&k, cidr);
-	return compiled_push(c, &k, e);
+	if (s->kf)
+		return kform_push(s->kf, &k, e, at);
+	*at = s->out->n;
+	return compiled_push(s->out, &k, e);
+}
+
+/* The entry at (never a host: a host contains nothing) has host entries below it. */
+static void emit_hosts(struct sink *s, size_t at)
+{
+	if (s->kf)
+		s->kf->tent[at].ent_flags |= EGRESS_ENT_HOSTS;
+	else
+		s->out->e[at].val.ent_flags |= EGRESS_ENT_HOSTS;
 }
 
 /*
@@ -436,19 +567,30 @@ too_many: {
 	}
 }
 
-static int compile(const struct policy *src, struct compiled *out, bool sorted, char *err, size_t errlen);
+static int compile(const struct policy *src, struct sink *out, bool sorted, char *err, size_t errlen);
 
 int policy_compile(const struct policy *src, struct compiled *out, char *err, size_t errlen)
 {
-	return compile(src, out, true, err, errlen);
+	struct sink s = { .out = out };
+
+	return compile(src, &s, true, err, errlen);
 }
 
 int policy_compile_unsorted(const struct policy *src, struct compiled *out, char *err, size_t errlen)
 {
-	return compile(src, out, false, err, errlen);
+	struct sink s = { .out = out };
+
+	return compile(src, &s, false, err, errlen);
 }
 
-static int compile(const struct policy *src, struct compiled *out, bool sorted, char *err, size_t errlen)
+int policy_compile_kform(const struct policy *src, struct kform *out, char *err, size_t errlen)
+{
+	struct sink s = { .kf = out };
+
+	return compile(src, &s, false, err, errlen);
+}
+
+static int compile(const struct policy *src, struct sink *out, bool sorted, char *err, size_t errlen)
 {
 	struct { struct cidr cidr; struct entry_val e; size_t at; } *stack = NULL;
 	struct entry_val dflt_entry = {};
@@ -463,7 +605,10 @@ static int compile(const struct policy *src, struct compiled *out, bool sorted, 
 		return -EINVAL;
 	}
 
-	memset(out, 0, sizeof(*out));
+	if (out->kf)
+		memset(out->kf, 0, sizeof(*out->kf));
+	else
+		memset(out->out, 0, sizeof(*out->out));
 	/* sorted rules (a parsed file's, a store's) are read where they are: no copy */
 	own = !policy_is_sorted(src);
 	if (own) {
@@ -475,7 +620,18 @@ static int compile(const struct policy *src, struct compiled *out, bool sorted, 
 		p = *src;	/* read only */
 	}
 	/* at most one entry per rule, and the two roots: no regrowth */
-	ret = grow((void **)&out->e, &out->cap, p.nrules + 2, sizeof(*out->e));
+	if (out->kf) {
+		size_t hosts = 0;
+
+		for (size_t i = 0; i < p.nrules; i++)
+			hosts += cidr_is_host(&p.rules[i].cidr);
+		ret = grow2((void **)&out->kf->tkey, (void **)&out->kf->tent, &out->kf->tcap,
+			    p.nrules - hosts + 2, sizeof(*out->kf->tkey), sizeof(*out->kf->tent)) ?:
+		      grow2((void **)&out->kf->hkey, (void **)&out->kf->hent, &out->kf->hcap, hosts,
+			    sizeof(*out->kf->hkey), sizeof(*out->kf->hent));
+	} else {
+		ret = grow((void **)&out->out->e, &out->out->cap, p.nrules + 2, sizeof(*out->out->e));
+	}
 	if (ret)
 		goto cleanup;
 	/* a CIDR nests at most 129 deep (one per prefix length) */
@@ -503,12 +659,11 @@ static int compile(const struct policy *src, struct compiled *out, bool sorted, 
 		while (i < p.nrules && p.rules[i].cidr.family == fam && p.rules[i].cidr.plen == 0)
 			i++;
 		stack[0].cidr = root;
-		stack[0].at = out->n;
 		ret = build_entry(&p, i > first ? p.rules + first : NULL, i - first, &dflt_entry,
 				  &stack[0].e, &root, err, errlen);
 		if (ret)
 			goto cleanup;
-		ret = compiled_push_cidr(out, &root, &stack[0].e);
+		ret = emit(out, &root, &stack[0].e, &stack[0].at);
 		if (ret)
 			goto cleanup;
 		depth = 1;
@@ -523,26 +678,27 @@ static int compile(const struct policy *src, struct compiled *out, bool sorted, 
 			while (depth > 1 && !cidr_contains(&stack[depth - 1].cidr, c))
 				depth--;
 			stack[depth].cidr = *c;
-			stack[depth].at = out->n;
 			ret = build_entry(&p, p.rules + first, i - first, &stack[depth - 1].e,
 					  &stack[depth].e, c, err, errlen);
 			if (ret)
 				goto cleanup;
 			/* a host's entry goes to the hash: its container says so */
 			if (cidr_is_host(c))
-				out->e[stack[depth - 1].at].val.ent_flags |= EGRESS_ENT_HOSTS;
-			ret = compiled_push_cidr(out, c, &stack[depth].e);
+				emit_hosts(out, stack[depth - 1].at);
+			ret = emit(out, c, &stack[depth].e, &stack[depth].at);
 			if (ret)
 				goto cleanup;
 			depth++;
 		}
 	}
-	if (sorted)
-		compiled_sort(out);
+	if (sorted && out->out)
+		compiled_sort(out->out);
 	ret = 0;
 cleanup:
-	if (ret)
-		compiled_free(out);
+	if (ret && out->kf)
+		kform_free(out->kf);
+	else if (ret)
+		compiled_free(out->out);
 	free(stack);
 	if (own)
 		policy_free(&p);

@@ -89,6 +89,36 @@ struct compiled {
 	size_t n, cap;
 };
 
+/* A /32 or /128 key: its entry goes to the host table. */
+bool key_is_host(const struct egress_lpm_key *k);
+/* The host table's key for k. */
+void host_key(struct egress_host_key *hk, const struct egress_lpm_key *k);
+/* The list table's key of k's entry: k with its address masked as the programs mask it. */
+struct egress_lpm_key list_key(const struct egress_lpm_key *k);
+
+/*
+ * A compiled policy in the kernel's own form, what a swap puts into fresh
+ * maps (user/store.c) with no conversion: the trie's keys and entries, the
+ * host table's, and the lists of the entries that have one (keyed by
+ * list_key).  48 bytes an entry where a struct centry takes 164: apply
+ * compiles 100,000 rules into this.  Entries and lists name generation 0
+ * until the swap stamps its own.
+ */
+struct kform {
+	struct egress_lpm_key *tkey;
+	struct egress_entry *tent;
+	struct egress_host_key *hkey;
+	struct egress_entry *hent;
+	struct egress_lpm_key *lkey;
+	struct egress_list *lval;
+	size_t nt, nh, nl, tcap, hcap, lcap;
+};
+/* policy_compile_unsorted's entries, in its order, split as entry_split splits them. */
+int policy_compile_kform(const struct policy *p, struct kform *out, char *err, size_t errlen);
+/* The same from compiled entries (any order, kept). */
+int kform_from_compiled(const struct compiled *c, struct kform *out);
+void kform_free(struct kform *k);
+
 bool rule_is_full(const struct rule *r);
 bool cidr_is_host(const struct cidr *c);	/* /32 or /128 */
 /* Same match (cidr, proto, ports), whatever the action. */

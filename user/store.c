@@ -94,34 +94,6 @@ static int inner_fd(struct egress_state *st, uint32_t id)
 	return fd < 0 ? -errno : fd;
 }
 
-static bool key_is_host(const struct egress_lpm_key *k)
-{
-	return k->prefixlen - EGRESS_KEY_HDR_BITS == (k->family == EGRESS_FAM_V4 ? 32u : 128u);
-}
-
-static void host_key(struct egress_host_key *hk, const struct egress_lpm_key *k)
-{
-	memset(hk, 0, sizeof(*hk));
-	hk->family = k->family;
-	memcpy(hk->addr, k->addr, sizeof(hk->addr));
-}
-
-
-/*
- * The key of the list of k's entry: k, its address masked to the prefix
- * as the programs mask a destination (a rule's CIDR has no host bits:
- * this only makes sure).
- */
-static struct egress_lpm_key list_key(const struct egress_lpm_key *k)
-{
-	struct egress_lpm_key lk = *k;
-
-	mask_addr(lk.addr, k->family == EGRESS_FAM_V4 ? 32 : 128, k->prefixlen - EGRESS_KEY_HDR_BITS);
-	if (k->family == EGRESS_FAM_V4)
-		memset(lk.addr + 4, 0, sizeof(lk.addr) - 4);
-	return lk;
-}
-
 /* The maps of one policy generation: its trie, host table and list table (-1: none). */
 struct gen_maps {
 	int trie, hosts, lists;
@@ -230,96 +202,36 @@ static int entry_del(const struct gen_maps *m, const struct egress_lpm_key *k)
 	return 0;
 }
 
-/* A fresh map of a generation being filled: its batch of keys and values. */
-struct fill_buf {
-	int fd;			/* < 0: no such map (no entry goes there) */
-	size_t ksz, vsz;
-	uint32_t n;
-	char *keys, *vals;
-};
-
-static int fill_flush(struct fill_buf *b)
+/* Puts n keys and values into a fresh map, BATCH at a time. */
+static int fill_batched(int fd, const void *keys, const void *vals, size_t n, size_t ksz, size_t vsz)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);	/* elem_flags: BPF_F_LOCK only */
-	uint32_t n = b->n;
 
-	b->n = 0;
-	if (n && bpf_map_update_batch(b->fd, b->keys, b->vals, &n, &opts))
-		return -errno;
+	for (size_t i = 0; i < n; i += BATCH) {
+		uint32_t cnt = n - i < BATCH ? n - i : BATCH;
+
+		if (bpf_map_update_batch(fd, (const char *)keys + i * ksz, (const char *)vals + i * vsz,
+					 &cnt, &opts))
+			return -errno;
+	}
 	return 0;
 }
 
-/* The next free key and value of b, flushing it first when full. */
-static int fill_slot(struct fill_buf *b, void **key, void **val)
-{
-	int ret = 0;
-
-	if (b->fd < 0)
-		return -ENOENT;	/* counted, so made: a bug */
-	if (b->n == BATCH)
-		ret = fill_flush(b);
-	*key = b->keys + b->n * b->ksz;
-	*val = b->vals + b->n * b->vsz;
-	b->n++;
-	return ret;
-}
-
 /*
- * Fills the fresh maps of a generation with a policy's entries, in one
- * pass over them and BATCH at a time per map: the trie (tfd) the
- * non-host entries, the host table (hfd) the host ones, the list table
- * (lfd) the lists of the entries that have one.  Every entry and list
- * names gen (c is not changed).  Nothing names these maps yet: the order
- * of the batches does not matter.
+ * Fills the fresh maps of a generation with a policy in the kernel's
+ * form, straight from its arrays: the list table (lfd) first, the host
+ * table (hfd), the trie (tfd).  Nothing names these maps yet: the order
+ * does not matter to a reader.  k's entries and lists name gen already.
  */
-static int fill_fresh(int tfd, int hfd, int lfd, const struct compiled *c, uint32_t gen)
+static int fill_fresh(int tfd, int hfd, int lfd, const struct kform *k)
 {
-	enum { TRIE, HOSTS, LISTS };
-	struct fill_buf b[3] = {
-		[TRIE] = { tfd, sizeof(struct egress_lpm_key), sizeof(struct egress_entry) },
-		[HOSTS] = { hfd, sizeof(struct egress_host_key), sizeof(struct egress_entry) },
-		[LISTS] = { lfd, sizeof(struct egress_lpm_key), sizeof(struct egress_list) },
-	};
 	int ret = 0;
 
-	for (int k = 0; k < 3; k++) {
-		b[k].keys = malloc(BATCH * b[k].ksz);
-		b[k].vals = malloc(BATCH * b[k].vsz);
-		if (!b[k].keys || !b[k].vals)
-			ret = -ENOMEM;
-	}
-	for (size_t i = 0; !ret && i < c->n; i++) {
-		const struct centry *ce = &c->e[i];
-		bool host = key_is_host(&ce->key);
-		struct egress_list l;
-		struct egress_entry *e;
-		void *key, *lkey, *lval;
-
-		ret = fill_slot(&b[host ? HOSTS : TRIE], &key, (void **)&e);
-		if (ret)
-			break;
-		if (host)
-			host_key(key, &ce->key);
-		else
-			memcpy(key, &ce->key, sizeof(ce->key));
-		if (entry_split(&ce->key, &ce->val, e, &l)) {
-			ret = fill_slot(&b[LISTS], &lkey, &lval);
-			if (ret)
-				break;
-			*(struct egress_lpm_key *)lkey = list_key(&ce->key);
-			l.gen = gen;
-			memcpy(lval, &l, sizeof(l));
-		}
-		e->gen = gen;
-	}
-	/* the lists and hosts first: the order a reader of the trie would want */
-	for (int k = LISTS; k >= TRIE; k--) {
-		if (!ret)
-			ret = fill_flush(&b[k]);
-		free(b[k].keys);
-		free(b[k].vals);
-	}
-	return ret;
+	if (k->nl)
+		ret = fill_batched(lfd, k->lkey, k->lval, k->nl, sizeof(*k->lkey), sizeof(*k->lval));
+	if (!ret && k->nh)
+		ret = fill_batched(hfd, k->hkey, k->hent, k->nh, sizeof(*k->hkey), sizeof(*k->hent));
+	return ret ?: fill_batched(tfd, k->tkey, k->tent, k->nt, sizeof(*k->tkey), sizeof(*k->tent));
 }
 
 /* ---- host entries (egress_hosts) ------------------------------------- */
@@ -407,16 +319,6 @@ static void gen_maps_close(struct gen_maps *m)
 	if (m->lists >= 0)
 		close(m->lists);
 	m->hosts = m->lists = -1;
-}
-
-/* How many of c's entries are hosts, and how many have a list: one pass. */
-static void count_tables(const struct compiled *c, size_t *hosts, size_t *lists)
-{
-	*hosts = *lists = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		*hosts += key_is_host(&c->e[i].key);
-		*lists += c->e[i].val.nslots > EGRESS_INLINE;
-	}
 }
 
 /*
@@ -1035,24 +937,29 @@ static int journal_write(struct egress_state *st, const struct state_journal *j)
  * writer leaves a table no trie names: gc.  j (if given) is written, with
  * the new trie's map id, just before the swap.
  */
-static int swap_in(struct egress_state *st, uint32_t id, const struct compiled *want,
-		   uint32_t old_gen, struct state_journal *j)
+static int swap_in(struct egress_state *st, uint32_t id, struct kform *want, uint32_t old_gen,
+		   struct state_journal *j)
 {
 	uint32_t gen = fresh_gen(old_gen);
 	struct table_reg reg, lreg;
 	int fd, hfd = -1, lfd = -1, ret = 0;
-	size_t nhosts, nlists;
 
-	count_tables(want, &nhosts, &nlists);
+	/* the new generation's: every entry and list names it */
+	for (size_t i = 0; i < want->nt; i++)
+		want->tent[i].gen = gen;
+	for (size_t i = 0; i < want->nh; i++)
+		want->hent[i].gen = gen;
+	for (size_t i = 0; i < want->nl; i++)
+		want->lval[i].gen = gen;
 	fd = trie_create(st);
 	if (fd < 0)
 		return fd;
-	if (nhosts) {
-		hfd = table_create(st, M_HOSTS, nhosts);
+	if (want->nh) {
+		hfd = table_create(st, M_HOSTS, want->nh);
 		ret = hfd < 0 ? hfd : 0;
 	}
-	if (!ret && nlists) {
-		lfd = table_create(st, M_LISTS, nlists);
+	if (!ret && want->nl) {
+		lfd = table_create(st, M_LISTS, want->nl);
 		ret = lfd < 0 ? lfd : 0;
 	}
 	if (ret) {
@@ -1064,7 +971,7 @@ static int swap_in(struct egress_state *st, uint32_t id, const struct compiled *
 	/* the tables (or none) into the new generation's slots, while they are filled */
 	table_reg_start(st, M_HOSTS, id, gen, hfd, &reg);
 	table_reg_start(st, M_LISTS, id, gen, lfd, &lreg);
-	ret = fill_fresh(fd, hfd, lfd, want, gen);
+	ret = fill_fresh(fd, hfd, lfd, want);
 	ret = ret ?: table_reg_visible(&reg);
 	ret = ret ?: table_reg_visible(&lreg);
 	if (!ret && j) {
@@ -1091,6 +998,18 @@ static int swap_in(struct egress_state *st, uint32_t id, const struct compiled *
 	return ret;
 }
 
+/* A compiled policy swapped in whole: in the kernel's form first. */
+static int swap_in_compiled(struct egress_state *st, uint32_t id, const struct compiled *c,
+			    uint32_t old_gen, struct state_journal *j)
+{
+	struct kform k;
+	int ret = kform_from_compiled(c, &k);
+
+	ret = ret ?: swap_in(st, id, &k, old_gen, j);
+	kform_free(&k);
+	return ret;
+}
+
 /* Rolls an in-place edit forward: the kernel gets the staged (or marked) rules whole. */
 static int journal_roll_forward(struct egress_state *st, uint32_t id, struct store_view *staged)
 {
@@ -1108,7 +1027,7 @@ static int journal_roll_forward(struct egress_state *st, uint32_t id, struct sto
 		want.e[i].val.gen = gen;
 	compiled_sort(&want);
 	if (fd < 0 || policy_read(st, id, fd, &now) || compiled_diff(&now, &want))
-		ret = swap_in(st, id, &want, gen, NULL);
+		ret = swap_in_compiled(st, id, &want, gen, NULL);
 	compiled_free(&now);
 	compiled_free(&want);
 out:
@@ -1266,9 +1185,14 @@ static int store_finish(struct egress_state *st, uint32_t id, struct state_journ
 	return 0;
 }
 
-/* state_policy_store with p's compilation done (want: consumed). */
+/*
+ * state_policy_store with p's compilation done: compiled entries (want)
+ * or, for a swap only (STORE_SWAP: apply), the kernel's form (kf).  The
+ * one given is consumed.
+ */
 static int policy_store_compiled(struct egress_state *st, uint32_t *id, const struct policy *p,
-				 struct compiled *want, int flags, char *err, size_t errlen)
+				 struct compiled *want, struct kform *kf, int flags, char *err,
+				 size_t errlen)
 {
 	struct compiled now = {};
 	struct state_journal j = { .active = 1, .txn = fresh_txn() };
@@ -1296,7 +1220,7 @@ static int policy_store_compiled(struct egress_state *st, uint32_t *id, const st
 	if (ret)
 		goto fail;
 	/* what the kernel has, unless unreadable (a list missing): then swapped in whole */
-	if (fd >= 0 && !(flags & STORE_SWAP) && !policy_read(st, *id, fd, &now)) {
+	if (want && fd >= 0 && !(flags & STORE_SWAP) && !policy_read(st, *id, fd, &now)) {
 		for (size_t i = 0; i < want->n; i++)
 			want->e[i].val.gen = gen;
 		compiled_sort(want);	/* no-op when sorted */
@@ -1322,7 +1246,7 @@ static int policy_store_compiled(struct egress_state *st, uint32_t *id, const st
 			 */
 		}
 	}
-	ret = swap_in(st, *id, want, gen, &j);
+	ret = kf ? swap_in(st, *id, kf, gen, &j) : swap_in_compiled(st, *id, want, gen, &j);
 	if (ret)
 		goto fail;
 done:
@@ -1345,7 +1269,10 @@ cleanup:
 	if (fd >= 0)
 		close(fd);
 	compiled_free(&now);
-	compiled_free(want);
+	if (want)
+		compiled_free(want);
+	if (kf)
+		kform_free(kf);
 	return ret;
 }
 
@@ -1367,7 +1294,7 @@ int state_policy_store(struct egress_state *st, uint32_t *id, const struct polic
 	ret = hits_assign(st, &hp, *id, &q);
 	hits_pool_close(&hp);
 	ret = ret ?: policy_compile(&q, &want, err, errlen);
-	ret = ret ?: policy_store_compiled(st, id, &q, &want, flags, err, errlen);
+	ret = ret ?: policy_store_compiled(st, id, &q, &want, NULL, flags, err, errlen);
 out:
 	policy_free(&q);
 	return ret;
@@ -1647,7 +1574,7 @@ int state_policy_edit(struct egress_state *st, uint32_t id, const struct rule *r
 	if (ret) {
 		/* big, or no room for a host in place: the new version swapped in whole */
 		ret = policy_copy(&clean, &np) ?: policy_compile(&clean, &want, err, errlen) ?:
-		      swap_in(st, id, &want, gen, NULL);
+		      swap_in_compiled(st, id, &want, gen, NULL);
 		if (ret)
 			goto fail;	/* the journal stays: the next writer rolls forward */
 	}
@@ -1681,7 +1608,7 @@ cleanup:
 int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size_t errlen)
 {
 	uint32_t *ids = calloc(pf->n + 1, sizeof(*ids));
-	struct compiled *cc = calloc(pf->n + 1, sizeof(*cc));
+	struct kform *cc = calloc(pf->n + 1, sizeof(*cc));
 	struct hits_pool hp;
 	int ret = 0;
 
@@ -1719,14 +1646,15 @@ int state_apply(struct egress_state *st, struct policy_file *pf, char *err, size
 		/* the hit counter ids of unchanged rules stay (hits.h) */
 		ret = hits_assign(st, &hp, ids[i], p);
 		/* compiled once: what validation made is what gets stored (a swap needs no order) */
-		ret = ret ?: policy_compile_unsorted(p, &cc[i], err, errlen);
+		ret = ret ?: policy_compile_kform(p, &cc[i], err, errlen);
 	}
 	hits_pool_close(&hp);
 	/* everything checked: now each policy is replaced whole */
 	for (size_t i = 0; !ret && i < pf->n; i++)
-		ret = policy_store_compiled(st, &ids[i], &pf->pol[i], &cc[i], STORE_SWAP, err, errlen);
+		ret = policy_store_compiled(st, &ids[i], &pf->pol[i], NULL, &cc[i], STORE_SWAP, err,
+					    errlen);
 	for (size_t i = 0; i < pf->n; i++)
-		compiled_free(&cc[i]);
+		kform_free(&cc[i]);
 	free(cc);
 	free(ids);
 	return ret;

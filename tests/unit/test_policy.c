@@ -1332,6 +1332,81 @@ static void test_random_policies_compiled_matches_reference(void **state)
 	assert_true(allows > checks / 10 && allows < checks * 9 / 10);
 }
 
+/*
+ * The kernel's form that apply compiles into (policy_compile_kform): in
+ * policy_compile_unsorted's order, each compiled entry split into the trie
+ * or the host table (its key as the table keys it), its list after the
+ * others with list_key; joined back, every entry is the compiled one.  A
+ * policy that does not compile leaves nothing.
+ */
+static void test_random_policies_kform_matches_compiled(void **state)
+{
+	struct genctx g = { .r = { 0x6b666f726d5eedULL } };
+	unsigned long entries = 0, hosts = 0, lists = 0, refused = 0;
+	char err[ERRBUF_LEN];
+
+	for (int i = 0; i < RANDOM_POLICIES; i++) {
+		struct policy p;
+		struct compiled c, u;
+		struct kform k;
+		size_t it = 0, ih = 0, il = 0;
+		int ret;
+
+		if (!gen_policy(&g, &p, &c, err, sizeof(err))) {
+			memset(&k, 0x5a, sizeof(k));
+			assert_int_equal(policy_compile_kform(&p, &k, err, sizeof(err)), -E2BIG);
+			assert_contains(err, "more than");
+			assert_true(!k.tkey && !k.hkey && !k.lkey && !k.nt && !k.nh && !k.nl);
+			refused++;
+			policy_free(&p);
+			continue;
+		}
+		ret = policy_compile_unsorted(&p, &u, err, sizeof(err));
+		assert_int_equal(ret, 0);
+		assert_int_equal(policy_compile_kform(&p, &k, err, sizeof(err)), 0);
+		for (size_t e = 0; e < u.n; e++) {
+			const struct centry *ce = &u.e[e];
+			const struct egress_entry *ke;
+			const struct egress_list *kl = NULL;
+			struct entry_val back;
+
+			if (key_is_host(&ce->key)) {
+				struct egress_host_key hk;
+
+				assert_true(ih < k.nh);
+				host_key(&hk, &ce->key);
+				assert_memory_equal(&k.hkey[ih], &hk, sizeof(hk));
+				ke = &k.hent[ih++];
+				hosts++;
+			} else {
+				assert_true(it < k.nt);
+				assert_memory_equal(&k.tkey[it], &ce->key, sizeof(ce->key));
+				ke = &k.tent[it++];
+			}
+			if (ke->ent_flags & EGRESS_ENT_LIST) {
+				struct egress_lpm_key lk = list_key(&ce->key);
+
+				assert_true(il < k.nl);
+				assert_memory_equal(&k.lkey[il], &lk, sizeof(lk));
+				kl = &k.lval[il++];
+				lists++;
+			}
+			assert_int_equal(entry_join(ke, kl, &back), 0);
+			assert_memory_equal(&back, &ce->val, sizeof(back));
+			entries++;
+		}
+		assert_int_equal(it, k.nt);
+		assert_int_equal(ih, k.nh);
+		assert_int_equal(il, k.nl);
+		kform_free(&k);
+		compiled_free(&u);
+		compiled_free(&c);
+		policy_free(&p);
+	}
+	/* the generator reaches every part */
+	assert_true(entries > 10000 && hosts > 100 && lists > 10 && refused > 0);
+}
+
 static void test_random_policies_decompile_round_trip(void **state)
 {
 	struct genctx g = { .r = { 0x1234567887654321ULL } };
@@ -1820,6 +1895,7 @@ const struct CMUnitTest policy_tests[] = {
 	cmocka_unit_test(test_diff_change_cascades_to_contained),
 	cmocka_unit_test(test_diff_counts_removed_and_added_keys),
 	cmocka_unit_test(test_random_policies_compiled_matches_reference),
+	cmocka_unit_test(test_random_policies_kform_matches_compiled),
 	cmocka_unit_test(test_random_policies_decompile_round_trip),
 	cmocka_unit_test(test_random_policies_diff_after_one_change),
 	cmocka_unit_test(test_normalize_large_matches_canonical_sort),
