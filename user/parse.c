@@ -250,18 +250,6 @@ const char *ip_proto_name(uint8_t proto)
 	}
 }
 
-int cidr_cmp(const struct cidr *a, const struct cidr *b)
-{
-	int r;
-
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	r = memcmp(a->addr, b->addr, sizeof(a->addr));
-	if (r)
-		return r;
-	return (int)a->plen - (int)b->plen;
-}
-
 bool cidr_contains(const struct cidr *outer, const struct cidr *inner)
 {
 	uint8_t m[16];

@@ -3,9 +3,11 @@
 #ifndef EGRESS_PARSE_H
 #define EGRESS_PARSE_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define ERRBUF_LEN 256
 
@@ -48,7 +50,24 @@ const char *errno_name(int e);		/* "EPERM", ... or NULL */
 
 /* addr masked to plen bits (in place). */
 void mask_addr(uint8_t *addr, unsigned int bits, unsigned int plen);
-int cidr_cmp(const struct cidr *a, const struct cidr *b);
+/*
+ * Family, then address (as memcmp orders it), then prefix length: <0, 0
+ * or >0.  Inline, and the address as two big-endian words: sorting and
+ * merging 100,000 rules calls it millions of times.
+ */
+static inline int cidr_cmp(const struct cidr *a, const struct cidr *b)
+{
+	uint64_t x[2], y[2];
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	memcpy(x, a->addr, sizeof(x));
+	memcpy(y, b->addr, sizeof(y));
+	for (int i = 0; i < 2; i++)
+		if (x[i] != y[i])
+			return be64toh(x[i]) < be64toh(y[i]) ? -1 : 1;
+	return (int)a->plen - (int)b->plen;
+}
 bool cidr_contains(const struct cidr *outer, const struct cidr *inner);
 
 #endif

@@ -576,6 +576,54 @@ static void test_cidr_cmp_orders_containers_first(void **state)
 	assert_true(cidr_cmp(&a, &v6) < 0);	/* v4 before v6 */
 }
 
+/*
+ * cidr_cmp's order is memcmp's over the address (then the prefix length):
+ * random pairs that differ in any byte, in none, or only in the prefix.
+ */
+static void test_cidr_cmp_is_memcmp_order(void **state)
+{
+	uint64_t s = 0x243f6a8885a308d3ULL;
+	unsigned long differ = 0;
+
+	for (int it = 0; it < 200000; it++) {
+		struct cidr a = {}, b;
+		int want, got;
+
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+		a.family = s & 1 ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
+		a.plen = (s >> 8) % 129;
+		for (int i = 0; i < 16; i++)
+			a.addr[i] = (uint8_t)(s >> (i % 8 * 8)) ^ (uint8_t)i;
+		b = a;
+		switch ((s >> 20) % 4) {
+		case 0: {	/* the same up to a byte, anything after it */
+			unsigned int k = (s >> 24) % 16;
+			uint64_t t = s * 0x9e3779b97f4a7c15ULL;
+
+			b.addr[k] += 1 + (s >> 32) % 255;
+			for (unsigned int i = k + 1; i < 16; i++, t >>= 4)
+				b.addr[i] = (uint8_t)(t * 37 + i);
+			break;
+		}
+		case 1:		/* the prefix only */
+			b.plen = (s >> 40) % 129;
+			break;
+		case 2:		/* the family */
+			b.family = a.family == EGRESS_FAM_V4 ? EGRESS_FAM_V6 : EGRESS_FAM_V4;
+			break;
+		default:	/* equal */
+			break;
+		}
+		want = a.family != b.family ? (a.family < b.family ? -1 : 1) :
+		       memcmp(a.addr, b.addr, 16) ? memcmp(a.addr, b.addr, 16) : a.plen - b.plen;
+		got = cidr_cmp(&a, &b);
+		if ((want < 0) != (got < 0) || (want > 0) != (got > 0))
+			fail_msg("cidr_cmp %d, memcmp order %d (iteration %d)", got, want, it);
+		differ += got != 0;
+	}
+	assert_true(differ > 100000);
+}
+
 static void test_parse_hint_placeholders(void **state)
 {
 	const char *ok[] = { "", "no placeholders", "{dst}", "{dst}:{dport} {proto} {policy} {comm} {pid}",
@@ -683,6 +731,7 @@ const struct CMUnitTest parse_tests[] = {
 	cmocka_unit_test(test_mask_addr_edges),
 	cmocka_unit_test(test_cidr_contains_edges),
 	cmocka_unit_test(test_cidr_cmp_orders_containers_first),
+	cmocka_unit_test(test_cidr_cmp_is_memcmp_order),
 	cmocka_unit_test(test_parse_hint_placeholders),
 	cmocka_unit_test(test_parse_hint_one_line_and_length),
 	cmocka_unit_test(test_hint_fill),
