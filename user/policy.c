@@ -34,15 +34,23 @@ bool rule_same_match(const struct rule *a, const struct rule *b)
 	       a->port_lo == b->port_lo && a->port_hi == b->port_hi;
 }
 
+/* The capacity an array of cap grows to for need: doubled from 16. */
+static size_t grown_cap(size_t cap, size_t need)
+{
+	size_t ncap = cap ? cap : 16;
+
+	while (ncap < need)
+		ncap *= 2;
+	return ncap;
+}
+
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
-	size_t ncap = *cap ? *cap : 16;
+	size_t ncap = grown_cap(*cap, need);
 	void *np;
 
 	if (need <= *cap)
 		return 0;
-	while (ncap < need)
-		ncap *= 2;
 	np = realloc(*p, ncap * elem);
 	if (!np)
 		return -ENOMEM;
@@ -385,13 +393,11 @@ void kform_free(struct kform *k)
 /* Room for one more in a pair of arrays (keys and values) of *cap. */
 static int grow2(void **a, void **b, size_t *cap, size_t need, size_t asz, size_t bsz)
 {
-	size_t ncap = *cap ? *cap : 16;
+	size_t ncap = grown_cap(*cap, need);
 	void *na, *nb;
 
 	if (need <= *cap)
 		return 0;
-	while (ncap < need)
-		ncap *= 2;
 	na = realloc(*a, ncap * asz);
 	if (!na)
 		return -ENOMEM;

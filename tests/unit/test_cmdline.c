@@ -691,8 +691,12 @@ static void test_policy_file_conflict_error_names_line(void **state)
 		fail_msg("error \"%s\" does not start with \"LINE: \"", err);
 }
 
-/* The conflict's line comes from the rule itself: duplicates, other policies and >64 rules between. */
-static void test_policy_file_conflict_exact_line(void **state)
+/*
+ * A file of head, nfill lines of fill (with their number), then tail: its
+ * parse refuses a conflict, and names it as want says.
+ */
+static void expect_conflict(const char *head, int nfill, const char *fill, const char *tail,
+			    const char *want)
 {
 	char *text = NULL, err[ERRBUF_LEN];
 	size_t len = 0;
@@ -700,51 +704,50 @@ static void test_policy_file_conflict_exact_line(void **state)
 	struct policy_file f;
 
 	assert_non_null(m);
-	fprintf(m, "policy add web\n"					/* 1 */
-		   "# the tcp rules of 10/8\n"				/* 2 */
-		   "allow 10.0.0.0/8 --proto tcp --policy web\n"	/* 3 */
-		   "\n"						/* 4 */
-		   "allow 10.0.0.0/8 --proto tcp --policy web\n"	/* 5: same, kept once */
-		   "deny 10.0.0.0/8 --proto tcp --policy other\n"	/* 6: another policy */
-		   "deny 10.0.0.0/8 --proto udp --policy web\n");	/* 7: another match */
-	for (int i = 0; i < 100; i++)					/* 8-107 */
-		fprintf(m, "allow 192.0.2.%d --policy web\n", i);
-	fprintf(m, "deny 10.0.0.0/8 --proto tcp --policy web\n"	/* 108: the conflict */
-		   "deny 10.0.0.0/8 --proto tcp --policy web\n");	/* 109 */
+	fputs(head, m);
+	for (int i = 0; i < nfill; i++)
+		fprintf(m, fill, i);
+	fputs(tail, m);
 	assert_int_equal(fclose(m), 0);
 	assert_int_equal(policy_file_parse(text, &f, err, sizeof(err)), -EEXIST);
-	assert_contains(err, "108: policy 'web': both allow and deny for 10.0.0.0/8");
+	assert_contains(err, want);
 	free(text);
+}
+
+/* The conflict's line comes from the rule itself: duplicates, other policies and >64 rules between. */
+static void test_policy_file_conflict_exact_line(void **state)
+{
+	expect_conflict("policy add web\n"					/* 1 */
+			"# the tcp rules of 10/8\n"				/* 2 */
+			"allow 10.0.0.0/8 --proto tcp --policy web\n"		/* 3 */
+			"\n"							/* 4 */
+			"allow 10.0.0.0/8 --proto tcp --policy web\n"		/* 5: same, kept once */
+			"deny 10.0.0.0/8 --proto tcp --policy other\n"		/* 6: another policy */
+			"deny 10.0.0.0/8 --proto udp --policy web\n",		/* 7: another match */
+			100, "allow 192.0.2.%d --policy web\n",		/* 8-107 */
+			"deny 10.0.0.0/8 --proto tcp --policy web\n"		/* 108: the conflict */
+			"deny 10.0.0.0/8 --proto tcp --policy web\n",		/* 109 */
+			"108: policy 'web': both allow and deny for 10.0.0.0/8");
 }
 
 /*
  * The line is found by reading the file again: the first action in file
  * order decides which rule contradicts, whatever order sorting left them
  * in (deny sorts first), with same-action duplicates of both before it.
+ * Policy 'other' conflicts too, but 'web' is first in the file.
  */
 static void test_policy_file_conflict_first_action(void **state)
 {
-	char *text = NULL, err[ERRBUF_LEN];
-	size_t len = 0;
-	FILE *m = open_memstream(&text, &len);
-	struct policy_file f;
-
-	assert_non_null(m);
-	fprintf(m, "policy add web\n"				/* 1 */
-		   "allow 10.0.0.0/8 --policy web\n"		/* 2: the first action: allow */
-		   "allow 10.0.0.0/8 --policy other\n"		/* 3 */
-		   "allow 10.0.0.0/8 --policy web\n");		/* 4: a duplicate */
-	for (int i = 0; i < 80; i++)				/* 5-84 */
-		fprintf(m, "deny 192.0.2.%d --policy web\n", i);
-	fprintf(m, "deny 10.0.0.0/8 --policy other\n"		/* 85: another policy */
-		   "deny 10.0.0.0/8 --policy web\n"		/* 86: the conflict */
-		   "allow 10.0.0.0/8 --policy web\n"		/* 87 */
-		   "deny 10.0.0.0/8 --policy web\n");		/* 88 */
-	assert_int_equal(fclose(m), 0);
-	assert_int_equal(policy_file_parse(text, &f, err, sizeof(err)), -EEXIST);
-	/* policy 'other' conflicts too, but 'web' is first in the file */
-	assert_contains(err, "86: policy 'web': both allow and deny for 10.0.0.0/8");
-	free(text);
+	expect_conflict("policy add web\n"				/* 1 */
+			"allow 10.0.0.0/8 --policy web\n"		/* 2: the first action: allow */
+			"allow 10.0.0.0/8 --policy other\n"		/* 3 */
+			"allow 10.0.0.0/8 --policy web\n",		/* 4: a duplicate */
+			80, "deny 192.0.2.%d --policy web\n",		/* 5-84 */
+			"deny 10.0.0.0/8 --policy other\n"		/* 85: another policy */
+			"deny 10.0.0.0/8 --policy web\n"		/* 86: the conflict */
+			"allow 10.0.0.0/8 --policy web\n"		/* 87 */
+			"deny 10.0.0.0/8 --policy web\n",		/* 88 */
+			"86: policy 'web': both allow and deny for 10.0.0.0/8");
 }
 
 /*
