@@ -81,6 +81,12 @@ if ! command -v nft >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q nftables >/dev/null 2>&1 || log "nftables not installable: nft arms skipped"
 fi
 HAVE_NFT=0; command -v nft >/dev/null && HAVE_NFT=1
+# bench/results.png, the chart RESULTS.md shows, is drawn from this run's figures
+if ! /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+	log "installing python3-matplotlib (apt) for bench/results.png"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-matplotlib \
+		>/dev/null 2>&1 || log "python3-matplotlib not installable: bench/results.png stays an earlier run's"
+fi
 mkdir -p "$B"
 cc -O2 -Wall -Wno-format-truncation -Iinclude -o "$B/egbench" bench/egbench.c -lbpf || fatal "cannot build bench/egbench.c"
 cc -O2 -Wall -Iinclude -o "$B/floor" bench/floor.c -lbpf || fatal "cannot build bench/floor.c"
@@ -484,5 +490,7 @@ END=$(date +%s.%N)
 python3 bench/report.py "$OUT" bench/RESULTS.md || fatal "report"
 if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
 	/usr/bin/python3 bench/chart.py "$OUT" bench/results.png || log "no chart"
+else
+	log "no matplotlib: bench/results.png is an earlier run's"
 fi
 log "results in bench/RESULTS.md"
