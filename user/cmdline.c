@@ -280,23 +280,38 @@ static struct policy *file_policy(struct policy_file *f, const char *name, int l
 	return &f->pol[f->n++];
 }
 
+/*
+ * A rule line ("allow ..." or "deny ..."): its rule and policy into *rc
+ * (1), or 0 when the line is something else; a bad rule fails.
+ */
+static int file_rule(int argc, char **argv, struct rule_cmd *rc, char *err, size_t errlen)
+{
+	int ret;
+
+	if (strcmp(argv[0], "allow") && strcmp(argv[0], "deny"))
+		return 0;
+	ret = rule_cmd_parse(argc - 1, argv + 1, rc, err, errlen);
+	if (ret)
+		return ret;
+	rc->rule.action = !strcmp(argv[0], "allow") ? EGRESS_ALLOW : EGRESS_DENY;
+	return 1;
+}
+
 static int file_line(struct policy_file *f, int argc, char **argv, int lineno, char *err,
 		     size_t errlen)
 {
+	struct rule_cmd rc;
 	struct policy *p;
 	int ret;
 
-	if (!strcmp(argv[0], "allow") || !strcmp(argv[0], "deny")) {
-		struct rule_cmd rc;
-
-		ret = rule_cmd_parse(argc - 1, argv + 1, &rc, err, errlen);
-		if (ret)
-			return ret;
+	ret = file_rule(argc, argv, &rc, err, errlen);
+	if (ret < 0)
+		return ret;
+	if (ret) {
 		/* a file changes only the policies it names: no implicit 'default' */
 		if (!rc.policy)
 			fail("'%s' without --policy: in a policy file every rule names its policy "
 			     "(add '--policy NAME'; for the default policy '--policy default')", argv[0]);
-		rc.rule.action = !strcmp(argv[0], "allow") ? EGRESS_ALLOW : EGRESS_DENY;
 		p = file_policy(f, rc.policy, lineno);
 		return p ? policy_append_rule(p, &rc.rule) : -ENOMEM;
 	}
@@ -378,11 +393,9 @@ static int conflict_line(int argc, char **argv, int lineno, void *ctx, char *err
 	struct conflict_walk *w = ctx;
 	struct rule_cmd rc;
 
-	if ((strcmp(argv[0], "allow") && strcmp(argv[0], "deny")) ||
-	    rule_cmd_parse(argc - 1, argv + 1, &rc, err, errlen) || !rc.policy ||
+	if (file_rule(argc, argv, &rc, err, errlen) != 1 || !rc.policy ||
 	    strcmp(rc.policy, w->policy) || !rule_same_match(&rc.rule, w->r))
 		return 0;
-	rc.rule.action = !strcmp(argv[0], "allow") ? EGRESS_ALLOW : EGRESS_DENY;
 	w->last = lineno;
 	if (w->first_action < 0)
 		w->first_action = rc.rule.action;

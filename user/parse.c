@@ -75,14 +75,8 @@ int parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen)
 		bits = 32;
 	}
 	if (slash) {
-		/* decimal digits only, at least one (leading zeros allowed) */
-		const char *d = slash + 1;
-
-		plen = 0;
-		do {
-			if (*d < '0' || *d > '9' || (plen = plen * 10 + (*d - '0')) > bits)
-				fail("invalid CIDR '%s': prefix length must be 0 to %u", s, bits);
-		} while (*++d);
+		if (parse_u32(slash + 1, 0, bits, &plen))
+			fail("invalid CIDR '%s': prefix length must be 0 to %u", s, bits);
 	} else {
 		plen = bits;
 	}
