@@ -44,26 +44,17 @@ int parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen)
 	const char *slash;
 	uint32_t plen;
 	struct cidr c = {};
-	bool colon = false;
-	size_t n;
 
 	if (!s || !*s)
 		fail("invalid CIDR '': empty");
-	/* one pass: the address copied up to the first slash, a colon in it noted */
-	slash = NULL;
-	for (n = 0; s[n]; n++) {
-		if (n + 1 >= sizeof(buf))
-			fail("invalid CIDR '%.64s': too long", s);
-		if (!slash) {
-			if (s[n] == '/')
-				slash = s + n;
-			colon |= s[n] == ':';
-		}
-		buf[n] = s[n];
-	}
-	buf[slash ? (size_t)(slash - s) : n] = '\0';
+	if (strlen(s) >= sizeof(buf))
+		fail("invalid CIDR '%.64s': too long", s);
+	strcpy(buf, s);
+	slash = strchr(s, '/');
+	if (slash)
+		buf[slash - s] = '\0';
 
-	if (colon) {
+	if (strchr(buf, ':')) {
 		if (inet_pton(AF_INET6, buf, c.addr) != 1)
 			fail("invalid CIDR '%s': '%s' is not an IPv6 address", s, buf);
 		c.family = EGRESS_FAM_V6;
